@@ -1,0 +1,250 @@
+//! The commands: find scenario files, run each in isolation, write its
+//! results as soon as it finishes, and report.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::engine::Engine;
+use crate::model::Scenario;
+use crate::output::{self, QuantileMethod, RunInfo};
+use crate::report::{self, ScenarioSummary};
+use crate::scenario;
+
+/// Validated settings of `run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub inputs: Vec<PathBuf>,
+    pub paths: Option<u64>,
+    pub seed: Option<u64>,
+    pub threads: usize,
+    pub out: PathBuf,
+    pub quiet: bool,
+    pub charts: bool,
+}
+
+/// Expand files and folders into scenario files, in a stable order.
+pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("cannot list the folder {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!(
+                    "{}: the folder holds no *.toml scenario files",
+                    input.display()
+                );
+            }
+            files.extend(found);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            bail!(
+                "{}: no such file or folder; give a scenario file (*.toml) or a folder of them",
+                input.display()
+            );
+        }
+    }
+    Ok(files)
+}
+
+/// What happened to one scenario file.
+#[derive(Debug)]
+pub struct Outcome {
+    pub file: PathBuf,
+    pub result: Result<ScenarioSummary, String>,
+}
+
+/// `backlog-risk validate`: true when every file is valid.
+pub fn validate(inputs: &[PathBuf]) -> Result<bool> {
+    let mut ok = true;
+    for file in collect_inputs(inputs)? {
+        match scenario::load(&file) {
+            Ok(sc) => println!(
+                "ok    {} (scenario {}: {} providers, {} customers, {} renegotiation rules, {} quarters)",
+                file.display(),
+                sc.name,
+                sc.providers.len(),
+                sc.customers.len(),
+                sc.rules.len(),
+                sc.quarters
+            ),
+            Err(e) => {
+                ok = false;
+                eprintln!("error {e}");
+            }
+        }
+    }
+    Ok(ok)
+}
+
+/// `backlog-risk run`: every scenario is loaded, run and written on its own;
+/// one failure does not stop the others. Returns the outcomes in input order.
+pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
+    let files = collect_inputs(&opts.inputs)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .context("cannot start the worker threads")?;
+
+    let mut loaded: Vec<(PathBuf, Result<Scenario, String>)> = Vec::new();
+    for file in files {
+        let res = scenario::load(&file).map_err(|e| e.to_string()).and_then(|mut sc| {
+            if let Some(p) = opts.paths {
+                sc.paths = p;
+            }
+            if let Some(s) = opts.seed {
+                sc.seed = s;
+            }
+            match loaded.iter().find(|(_, r)| r.as_ref().is_ok_and(|o| o.name == sc.name)) {
+                Some((other, _)) => Err(format!(
+                    "{}: scenario.name `{}` is already used by {}; both would write to the same output folder, so give this one another name",
+                    file.display(),
+                    sc.name,
+                    other.display()
+                )),
+                None => Ok(sc),
+            }
+        });
+        loaded.push((file, res));
+    }
+
+    let total_paths: u64 = loaded
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|s| s.paths)
+        .sum();
+    let bar = progress_bar(total_paths, opts.quiet);
+    let mut outcomes = Vec::new();
+    for (file, sc) in loaded {
+        let result = match sc {
+            Err(e) => Err(e),
+            Ok(sc) => run_one(&file, &sc, opts, &pool, &bar)
+                .map_err(|e| format!("{}: {e:#}", file.display())),
+        };
+        match &result {
+            Ok(s) if !opts.quiet => bar.suspend(|| println!("{}", headline(s))),
+            Err(e) => bar.suspend(|| eprintln!("error {e}")),
+            _ => {}
+        }
+        outcomes.push(Outcome { file, result });
+    }
+    bar.finish_and_clear();
+    Ok(outcomes)
+}
+
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {human_pos}/{human_len} paths  {per_sec}  ETA {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn run_one(
+    file: &Path,
+    sc: &Scenario,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+    bar: &ProgressBar,
+) -> Result<ScenarioSummary> {
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    bar.set_prefix(sc.name.clone());
+    let started = Instant::now();
+    let engine = Engine::new(sc);
+    let done = AtomicU64::new(0);
+    let acc = pool.install(|| {
+        engine.run(sc.seed, sc.paths, &|n| {
+            done.fetch_add(n, Ordering::Relaxed);
+            bar.inc(n);
+        })
+    });
+    let summary = report::summarise(&engine, &acc, sc.seed);
+    let wall = started.elapsed().as_secs_f64();
+
+    let dir = opts.out.join(&sc.name);
+    output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(&summary)?)?;
+    output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(&summary)?)?;
+    let info = RunInfo {
+        scenario: sc.name.clone(),
+        scenario_file: file.display().to_string(),
+        scenario_sha256: format!("{:x}", Sha256::digest(&text)),
+        seed: sc.seed,
+        paths: sc.paths,
+        quarters: sc.quarters,
+        threads: opts.threads,
+        tool: env!("CARGO_PKG_NAME"),
+        tool_version: env!("CARGO_PKG_VERSION"),
+        wall_seconds: wall,
+        paths_per_second: sc.paths as f64 / wall,
+        quantiles: QuantileMethod::default(),
+    };
+    // run.json last: its presence says the run's files are all there.
+    output::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
+    Ok(summary)
+}
+
+/// One line per scenario: the most concentrated provider's loss against plan.
+pub fn headline(s: &ScenarioSummary) -> String {
+    let c = &s.concentration[s.most_concentrated];
+    let who = match &c.customer {
+        Some(cu) => format!(
+            "{} ({} holds {:.0}% of its starting backlog)",
+            c.provider,
+            cu,
+            c.share * 100.0
+        ),
+        None => c.provider.clone(),
+    };
+    match s.metric(&format!("loss.{}", c.provider)) {
+        Some(l) => format!(
+            "{}: {}: expected loss ${:.1}bn (se {:.2}), VaR99 ${:.1}bn, ES99 ${:.1}bn vs plan backlog ${:.1}bn at {} [{} paths]",
+            s.name,
+            who,
+            l.mean,
+            l.se,
+            l.var99.unwrap_or(f64::NAN),
+            l.es99.unwrap_or(f64::NAN),
+            s.plan.backlog[s.most_concentrated],
+            s.labels.last().map_or("", |l| l.as_str()),
+            s.paths
+        ),
+        None => format!("{}: {}", s.name, who),
+    }
+}
+
+/// The closing report of a batch: one line per scenario, ok or its error.
+pub fn batch_report(outcomes: &[Outcome]) -> String {
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    let mut s = format!(
+        "{} scenarios: {} ok, {} failed\n",
+        outcomes.len(),
+        outcomes.len() - failed,
+        failed
+    );
+    for o in outcomes {
+        match &o.result {
+            Ok(sum) => s.push_str(&format!("  ok     {} ({})\n", o.file.display(), sum.name)),
+            Err(_) => s.push_str(&format!("  failed {}\n", o.file.display())),
+        }
+    }
+    s
+}

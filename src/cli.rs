@@ -1,0 +1,98 @@
+//! Command-line arguments (clap) and their conversion into [`app`] options.
+//! Nothing past this module sees clap's types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::RunOptions;
+
+/// Monte Carlo simulator of revenue-backlog concentration risk.
+///
+/// Reads scenario files (TOML) that describe cloud providers, their
+/// customers, shifts of new spend between providers and renegotiation
+/// events; samples many paths in parallel; writes the distribution of
+/// backlog, revenue, customer shares and losses against plan as CSV.
+#[derive(Debug, Parser)]
+#[command(name = "backlog-risk", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate scenarios and write their distributions to the output folder.
+    Run(RunArgs),
+    /// Check scenario files for errors without running them.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders to run. A folder stands for every `*.toml`
+    /// file directly inside it. With none given, every scenario in
+    /// `scenarios/` is run.
+    #[arg(value_name = "FILES_OR_DIRS")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Number of paths to simulate for each scenario, overriding the
+    /// `paths` value in the files. More paths shrink the standard errors
+    /// reported in summary.csv by the square root of the factor.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub paths: Option<u64>,
+
+    /// Random seed, overriding the `seed` value in the files. The same seed
+    /// gives the same numbers, bit for bit, whatever the number of threads.
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
+
+    /// Number of worker threads. Defaults to the number of logical CPUs.
+    /// Results do not depend on it, only the speed does.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+
+    /// Folder that receives one subfolder per scenario (named after the
+    /// scenario's `name`), holding summary.csv, fan.csv and run.json.
+    #[arg(long, value_name = "DIR", default_value = "output")]
+    pub out: PathBuf,
+
+    /// Print nothing but errors: no progress bar, no result lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Skip drawing charts, for speed. Charts are not drawn yet, so today
+    /// this changes nothing.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files or folders to check (a folder stands for every
+    /// `*.toml` file directly inside it).
+    #[arg(value_name = "FILES_OR_DIRS", required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn into_options(self) -> RunOptions {
+        let threads = self
+            .threads
+            .map(|t| t as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        RunOptions {
+            inputs: if self.inputs.is_empty() {
+                vec![PathBuf::from("scenarios")]
+            } else {
+                self.inputs
+            },
+            paths: self.paths,
+            seed: self.seed,
+            threads,
+            out: self.out,
+            quiet: self.quiet,
+            charts: !self.no_charts,
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! The Monte Carlo engine: the quarter-by-quarter rules of MODEL.md.
+//!
+//! [`Engine::new`] flattens a validated [`Scenario`] into index tables and
+//! computes the plan baseline once. [`Engine::path`] simulates one path into a
+//! reusable [`Workspace`]; [`Engine::run`] simulates many in parallel.
+//!
+//! Determinism: paths are grouped in fixed chunks of [`CHUNK`] paths; each
+//! chunk is summarised on its own, and chunk results are merged into the
+//! total strictly in chunk order. Which thread ran a chunk, and when, cannot
+//! change a single bit of the result.
+
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+
+use crate::dist::Dist;
+use crate::model::{DT, Scenario};
+use crate::rng::{self, PathRng};
+use crate::stats::MetricAcc;
+
+/// Paths per chunk: the unit of parallel work and of merging.
+pub const CHUNK: u64 = 2048;
+
+/// The plan baseline of MODEL.md: no renegotiation, no shift, every
+/// parameter at its mean, every demand index at `exp(mu t dt)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Total backlog per provider and quarter, `[p * quarters + (t - 1)]`.
+    pub backlog_path: Vec<f64>,
+    /// Total backlog per provider at the horizon.
+    pub backlog: Vec<f64>,
+    /// Revenue per provider summed over quarters 1..T.
+    pub revenue: Vec<f64>,
+    /// Every metric of [`Scenario::metric_names`] on the plan path.
+    pub metrics: Vec<f64>,
+}
+
+/// Where one parameter's per-path value lives in [`Workspace::pv`].
+type Ix = usize;
+
+#[derive(Debug, Clone)]
+struct DemandIx {
+    bookings: Ix,
+    growth: Ix,
+    volatility: Ix,
+    beta: Ix,
+}
+
+#[derive(Debug, Clone)]
+struct ShiftIx {
+    customer: usize,
+    from: usize,
+    target: Ix,
+    half_life: Ix,
+}
+
+/// A scenario compiled for simulation.
+#[derive(Debug, Clone)]
+pub struct Engine<'a> {
+    sc: &'a Scenario,
+    np: usize,
+    nc: usize,
+    quarters: usize,
+    /// Every parameter, in a fixed order; index = stream id offset.
+    params: Vec<&'a Dist>,
+    recognition: Vec<Ix>,
+    other_backlog: Vec<Ix>,
+    /// Demand units: customers, then each provider's `other` book.
+    demand: Vec<DemandIx>,
+    backlog: Vec<Ix>,
+    shifts: Vec<ShiftIx>,
+    hazard: Vec<Ix>,
+    migrate: Vec<Ix>,
+    plan: Plan,
+}
+
+/// Per-path scratch space and results, reused across paths.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pv: Vec<f64>,
+    drift: Vec<f64>,
+    vol: Vec<f64>,
+    load: Vec<f64>,
+    idio: Vec<f64>,
+    bookings: Vec<f64>,
+    d: Vec<f64>,
+    /// Customer books `[c * np + p]`.
+    cb: Vec<f64>,
+    /// `other` books per provider.
+    ob: Vec<f64>,
+    alloc: Vec<f64>,
+    rho: Vec<f64>,
+    p_fire: Vec<f64>,
+    fired: Vec<u32>,
+    sev_rng: Vec<Option<PathRng>>,
+    revenue: Vec<f64>,
+    horizon: Vec<f64>,
+    /// Total backlog per provider and quarter, `[p * quarters + (t - 1)]`.
+    pub totals: Vec<f64>,
+    /// The recorded metrics, in [`Scenario::metric_names`] order.
+    pub metrics: Vec<f64>,
+}
+
+/// Summaries of a run, before statistics are read off them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accumulator {
+    /// One per metric, in [`Scenario::metric_names`] order.
+    pub metrics: Vec<MetricAcc>,
+    /// Total backlog per provider and quarter, `[p * quarters + (t - 1)]`.
+    pub fan: Vec<MetricAcc>,
+}
+
+impl Accumulator {
+    fn new(metrics: usize, fan: usize) -> Self {
+        Accumulator {
+            metrics: vec![MetricAcc::default(); metrics],
+            fan: vec![MetricAcc::default(); fan],
+        }
+    }
+
+    /// Fold `o` into `self`; merging in a fixed order gives a fixed result.
+    pub fn merge(&mut self, o: &Accumulator) {
+        self.metrics
+            .iter_mut()
+            .zip(&o.metrics)
+            .for_each(|(a, b)| a.merge(b));
+        self.fan
+            .iter_mut()
+            .zip(&o.fan)
+            .for_each(|(a, b)| a.merge(b));
+    }
+
+    /// Paths summarised.
+    pub fn paths(&self) -> u64 {
+        self.metrics.first().map_or(0, |m| m.moments.count())
+    }
+
+    /// Sketch buckets in use over all metrics (for the memory bound).
+    pub fn buckets(&self) -> usize {
+        self.metrics
+            .iter()
+            .chain(&self.fan)
+            .map(|m| m.sketch.buckets())
+            .sum()
+    }
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(sc: &'a Scenario) -> Self {
+        let mut params: Vec<&Dist> = Vec::new();
+        let mut ix = |d: &'a Dist| {
+            params.push(d);
+            params.len() - 1
+        };
+        let recognition = sc.providers.iter().map(|p| ix(&p.recognition)).collect();
+        let other_backlog = sc.providers.iter().map(|p| ix(&p.other_backlog)).collect();
+        let demands = sc
+            .customers
+            .iter()
+            .map(|c| &c.demand)
+            .chain(sc.providers.iter().map(|p| &p.other));
+        let demand = demands
+            .map(|d| DemandIx {
+                bookings: ix(&d.bookings),
+                growth: ix(&d.growth),
+                volatility: ix(&d.volatility),
+                beta: ix(&d.beta),
+            })
+            .collect();
+        let backlog = sc
+            .customers
+            .iter()
+            .flat_map(|c| c.backlog.iter())
+            .map(&mut ix)
+            .collect();
+        let shifts = sc
+            .customers
+            .iter()
+            .enumerate()
+            .flat_map(|(c, cu)| cu.shifts.iter().map(move |s| (c, s)))
+            .map(|(c, s)| ShiftIx {
+                customer: c,
+                from: s.from,
+                target: ix(&s.target),
+                half_life: ix(&s.half_life),
+            })
+            .collect();
+        let hazard = sc.rules.iter().map(|r| ix(&r.hazard)).collect();
+        let migrate = sc.rules.iter().map(|r| ix(&r.migrate)).collect();
+        let mut e = Engine {
+            sc,
+            np: sc.providers.len(),
+            nc: sc.customers.len(),
+            quarters: sc.quarters as usize,
+            params,
+            recognition,
+            other_backlog,
+            demand,
+            backlog,
+            shifts,
+            hazard,
+            migrate,
+            plan: Plan {
+                backlog_path: vec![],
+                backlog: vec![],
+                revenue: vec![],
+                metrics: vec![],
+            },
+        };
+        e.plan = e.compute_plan();
+        e
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        self.sc
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn workspace(&self) -> Workspace {
+        let (np, nc, nu, nr) = (self.np, self.nc, self.demand.len(), self.sc.rules.len());
+        Workspace {
+            pv: vec![0.0; self.params.len()],
+            drift: vec![0.0; nu],
+            vol: vec![0.0; nu],
+            load: vec![0.0; nu],
+            idio: vec![0.0; nu],
+            bookings: vec![0.0; nu],
+            d: vec![0.0; nu],
+            cb: vec![0.0; nc * np],
+            ob: vec![0.0; np],
+            alloc: vec![0.0; nc * np],
+            rho: vec![0.0; np],
+            p_fire: vec![0.0; nr],
+            fired: vec![0; nr],
+            sev_rng: vec![None; nr],
+            revenue: vec![0.0; np],
+            horizon: vec![0.0; np],
+            totals: vec![0.0; np * self.quarters],
+            metrics: vec![0.0; self.sc.metric_names().len()],
+        }
+    }
+
+    /// Set the starting state from the per-path parameter values in `ws.pv`.
+    fn start(&self, ws: &mut Workspace) {
+        let dt_sqrt = DT.sqrt();
+        for (u, d) in self.demand.iter().enumerate() {
+            let (mu, sigma, beta) = (ws.pv[d.growth], ws.pv[d.volatility], ws.pv[d.beta]);
+            ws.drift[u] = (mu - sigma * sigma / 2.0) * DT;
+            ws.vol[u] = sigma * dt_sqrt;
+            ws.load[u] = beta;
+            ws.idio[u] = (1.0 - beta * beta).max(0.0).sqrt();
+            ws.bookings[u] = ws.pv[d.bookings];
+            ws.d[u] = 1.0;
+        }
+        for p in 0..self.np {
+            ws.rho[p] = ws.pv[self.recognition[p]];
+            ws.ob[p] = ws.pv[self.other_backlog[p]];
+            ws.revenue[p] = 0.0;
+        }
+        for (k, &b) in self.backlog.iter().enumerate() {
+            ws.cb[k] = ws.pv[b];
+        }
+        for (c, cu) in self.sc.customers.iter().enumerate() {
+            ws.alloc[c * self.np..(c + 1) * self.np].copy_from_slice(&cu.allocation);
+        }
+    }
+
+    /// Recognise revenue on every book (step 3).
+    #[inline]
+    fn recognise(&self, ws: &mut Workspace) {
+        let np = self.np;
+        for p in 0..np {
+            let rho = ws.rho[p];
+            let mut rev = rho * ws.ob[p];
+            ws.ob[p] -= rev;
+            for c in 0..self.nc {
+                let b = &mut ws.cb[c * np + p];
+                let r = rho * *b;
+                *b -= r;
+                rev += r;
+            }
+            ws.revenue[p] += rev;
+        }
+    }
+
+    /// Add new commitments (step 5) and record each provider's total.
+    #[inline]
+    fn book(&self, ws: &mut Workspace, t: usize) {
+        let np = self.np;
+        for c in 0..self.nc {
+            let amount = ws.bookings[c] * ws.d[c];
+            for p in 0..np {
+                ws.cb[c * np + p] += amount * ws.alloc[c * np + p];
+            }
+        }
+        for p in 0..np {
+            let u = self.nc + p;
+            ws.ob[p] += ws.bookings[u] * ws.d[u];
+        }
+        for p in 0..np {
+            let mut total = ws.ob[p];
+            for c in 0..self.nc {
+                total += ws.cb[c * np + p];
+            }
+            ws.totals[p * self.quarters + t - 1] = total;
+        }
+    }
+
+    /// Fill `ws.metrics` from the state at the horizon.
+    fn record(&self, ws: &mut Workspace, plan_backlog: &[f64]) {
+        let (np, tq) = (self.np, self.quarters);
+        let horizon = &mut ws.horizon;
+        horizon.clear();
+        horizon.extend((0..np).map(|p| ws.totals[p * tq + tq - 1]));
+        let horizon = &*horizon;
+        let m = &mut ws.metrics;
+        m.clear();
+        m.extend_from_slice(horizon);
+        m.extend_from_slice(&ws.revenue);
+        for books in ws.cb.chunks_exact(np) {
+            m.extend(
+                books
+                    .iter()
+                    .zip(horizon)
+                    .map(|(b, t)| if *t > 0.0 { b / t } else { 0.0 }),
+            );
+        }
+        m.extend(plan_backlog.iter().zip(horizon).map(|(plan, t)| plan - t));
+        m.extend(ws.fired.iter().map(|&f| f as f64));
+    }
+
+    fn compute_plan(&self) -> Plan {
+        let mut ws = self.workspace();
+        for (k, d) in self.params.iter().enumerate() {
+            ws.pv[k] = d.mean();
+        }
+        self.start(&mut ws);
+        let mu: Vec<f64> = self.demand.iter().map(|d| ws.pv[d.growth]).collect();
+        for t in 1..=self.quarters {
+            for (u, m) in mu.iter().enumerate() {
+                ws.d[u] = (m * t as f64 * DT).exp();
+            }
+            self.recognise(&mut ws);
+            self.book(&mut ws, t);
+        }
+        let tq = self.quarters;
+        let backlog: Vec<f64> = (0..self.np).map(|p| ws.totals[p * tq + tq - 1]).collect();
+        self.record(&mut ws, &backlog);
+        Plan {
+            backlog_path: ws.totals,
+            backlog,
+            revenue: ws.revenue,
+            metrics: ws.metrics,
+        }
+    }
+
+    /// Simulate path `i` under `seed`; results land in `ws.totals` and `ws.metrics`.
+    pub fn path(&self, seed: u64, i: u64, ws: &mut Workspace) {
+        for (k, d) in self.params.iter().enumerate() {
+            ws.pv[k] = match d {
+                Dist::Fixed(v) => *v,
+                d => d.sample(&mut rng::stream(seed, i, rng::PARAM + k as u64)),
+            };
+        }
+        self.start(ws);
+        let np = self.np;
+        for (r, &h) in self.hazard.iter().enumerate() {
+            ws.p_fire[r] = 1.0 - (-ws.pv[h] * DT).exp();
+            ws.fired[r] = 0;
+            ws.sev_rng[r] = None;
+        }
+        let mut shocks = rng::stream(seed, i, rng::SHOCKS);
+        let mut events = rng::stream(seed, i, rng::EVENTS);
+        for t in 1..=self.quarters {
+            // 1. Shocks.
+            let z: f64 = shocks.sample(StandardNormal);
+            for u in 0..self.demand.len() {
+                let xi: f64 = shocks.sample(StandardNormal);
+                let eps = ws.load[u] * z + ws.idio[u] * xi;
+                ws.d[u] *= (ws.drift[u] + ws.vol[u] * eps).exp();
+            }
+            // 2. Allocation.
+            if !self.shifts.is_empty() {
+                for s in &self.shifts {
+                    let c = s.customer;
+                    for (a, b) in ws.alloc[c * np..(c + 1) * np]
+                        .iter_mut()
+                        .zip(&self.sc.customers[c].allocation)
+                    {
+                        *a = *b;
+                    }
+                }
+                let mut k = 0;
+                for (c, cu) in self.sc.customers.iter().enumerate() {
+                    for sh in &cu.shifts {
+                        let s = &self.shifts[k];
+                        k += 1;
+                        let delta = cu.allocation[s.from] - ws.pv[s.target];
+                        let m = delta * (1.0 - (-(t as f64) / ws.pv[s.half_life]).exp2());
+                        ws.alloc[c * np + s.from] -= m;
+                        for (q, w) in sh.to.iter().enumerate() {
+                            ws.alloc[c * np + q] += m * w;
+                        }
+                    }
+                }
+            }
+            // 3. Recognition.
+            self.recognise(ws);
+            // 4. Renegotiation, in file order; the uniform is always drawn.
+            for (r, rule) in self.sc.rules.iter().enumerate() {
+                let u: f64 = events.random();
+                if ws.fired[r] < rule.max_events && u < ws.p_fire[r] {
+                    let sev = ws.sev_rng[r]
+                        .get_or_insert_with(|| rng::stream(seed, i, rng::SEVERITY + r as u64));
+                    let s = rule.severity.sample(sev);
+                    let book = rule.customer * np;
+                    let cut = s * ws.cb[book + rule.provider];
+                    ws.cb[book + rule.provider] -= cut;
+                    let moved = ws.pv[self.migrate[r]] * cut;
+                    if moved != 0.0 {
+                        for (q, w) in rule.to.iter().enumerate() {
+                            ws.cb[book + q] += moved * w;
+                        }
+                    }
+                    ws.fired[r] += 1;
+                }
+            }
+            // 5. Bookings.
+            self.book(ws, t);
+        }
+        self.record(ws, &self.plan.backlog);
+    }
+
+    /// Summarise paths `range` of the run into a fresh accumulator.
+    pub fn summarise_paths(
+        &self,
+        seed: u64,
+        range: std::ops::Range<u64>,
+        ws: &mut Workspace,
+    ) -> Accumulator {
+        let mut acc = Accumulator::new(ws.metrics.len(), ws.totals.len());
+        for i in range {
+            self.path(seed, i, ws);
+            for (a, x) in acc.metrics.iter_mut().zip(&ws.metrics) {
+                a.add(*x);
+            }
+            for (a, x) in acc.fan.iter_mut().zip(&ws.totals) {
+                a.add(*x);
+            }
+        }
+        acc
+    }
+
+    /// Simulate paths `0..paths` in parallel on the current rayon pool.
+    /// `progress` is called with the number of paths each finished chunk held.
+    pub fn run(&self, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Accumulator {
+        let chunks = paths.div_ceil(CHUNK);
+        // Chunks in flight at once: bounds memory, keeps every thread busy.
+        let batch = (rayon::current_num_threads() as u64 * 4).max(1);
+        let mut total = Accumulator::new(self.sc.metric_names().len(), self.np * self.quarters);
+        let mut first = 0;
+        while first < chunks {
+            let last = (first + batch).min(chunks);
+            let parts: Vec<Accumulator> = (first..last)
+                .into_par_iter()
+                .map_init(
+                    || self.workspace(),
+                    |ws, c| {
+                        let range = c * CHUNK..((c + 1) * CHUNK).min(paths);
+                        let n = range.end - range.start;
+                        let acc = self.summarise_paths(seed, range, ws);
+                        progress(n);
+                        acc
+                    },
+                )
+                .collect();
+            for part in &parts {
+                total.merge(part);
+            }
+            first = last;
+        }
+        total
+    }
+}

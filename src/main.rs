@@ -1,0 +1,29 @@
+use std::process::ExitCode;
+
+use backlog_risk::app;
+use backlog_risk::cli::{Cli, Command};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => {
+            let opts = args.into_options();
+            app::run(&opts).map(|outcomes| {
+                if outcomes.len() > 1 && !opts.quiet {
+                    eprint!("{}", app::batch_report(&outcomes));
+                }
+                outcomes.iter().all(|o| o.result.is_ok())
+            })
+        }
+        Command::Validate(args) => app::validate(&args.inputs),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Writers: result structures in, bytes out, files written atomically.
+//!
+//! Each writer returns the bytes of one file, so it can be tested without a
+//! disk; [`write_atomic`] puts bytes in place through a temporary file and a
+//! rename, so a file that exists under its final name is always complete.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::report::ScenarioSummary;
+use crate::stats;
+
+/// `summary.csv`: one row per metric, the columns of MODEL.md.
+pub fn summary_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+    rows_csv(&s.metrics)
+}
+
+/// `fan.csv`: backlog bands per provider and quarter.
+pub fn fan_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+    rows_csv(&s.fan)
+}
+
+/// Serialise rows with a header taken from the row type's fields.
+pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// How quantiles were computed, for `run.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuantileMethod {
+    pub method: &'static str,
+    pub relative_error: f64,
+    pub zero_band: f64,
+    pub rank_rule: &'static str,
+    pub es_rule: &'static str,
+}
+
+impl Default for QuantileMethod {
+    fn default() -> Self {
+        QuantileMethod {
+            method: "log-linear histogram sketch (256 buckets per octave, bucket means)",
+            relative_error: stats::RELATIVE_ERROR,
+            zero_band: stats::ZERO_BAND,
+            rank_rule: "p-quantile of n paths = order statistic of rank ceil(p n)",
+            es_rule: "ES at level a = mean of the order statistics of rank ceil(a n)..n",
+        }
+    }
+}
+
+/// `run.json`: what was run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub scenario_file: String,
+    pub scenario_sha256: String,
+    pub seed: u64,
+    pub paths: u64,
+    pub quarters: u32,
+    pub threads: usize,
+    pub tool: &'static str,
+    pub tool_version: &'static str,
+    pub wall_seconds: f64,
+    pub paths_per_second: f64,
+    pub quantiles: QuantileMethod,
+}
+
+pub fn run_json(info: &RunInfo) -> anyhow::Result<Vec<u8>> {
+    let mut v = serde_json::to_vec_pretty(info)?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+/// Write `bytes` to `path` via a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    let tmp = temp_name(path);
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(())
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::MetricRow;
+
+    #[test]
+    fn summary_header_is_exactly_the_model_columns() {
+        let row = MetricRow {
+            metric: "loss.azure".into(),
+            mean: 1.0,
+            sd: 2.0,
+            se: 0.5,
+            min: -1.0,
+            p1: 0.0,
+            p5: 0.0,
+            p10: 0.0,
+            p25: 0.0,
+            p50: 0.5,
+            p75: 1.0,
+            p90: 2.0,
+            p95: 3.0,
+            p99: 4.0,
+            max: 5.0,
+            var95: None,
+            es95: None,
+            var99: Some(4.0),
+            es99: Some(4.5),
+        };
+        let text = String::from_utf8(rows_csv(&[row]).unwrap()).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "metric,mean,sd,se,min,p1,p5,p10,p25,p50,p75,p90,p95,p99,max,var95,es95,var99,es99"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "loss.azure,1.0,2.0,0.5,-1.0,0.0,0.0,0.0,0.0,0.5,1.0,2.0,3.0,4.0,5.0,,,4.0,4.5"
+        );
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("x.csv");
+        write_atomic(&path, b"hello").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("x.csv")]);
+    }
+}

@@ -1,0 +1,654 @@
+//! Scenario files: TOML in, validated [`Scenario`] out.
+//!
+//! Parsing happens in two steps, as in rand_distr's constructors: serde reads
+//! the raw form ([`raw`]), rejecting unknown keys and wrong TOML types; then
+//! [`validate`] resolves names and checks every rule of MODEL.md. Every
+//! error is a [`ScenarioError`] naming the file, the field path
+//! (`customers.openai.shift[0].target`), the line where TOML gives one, and
+//! what to change.
+
+pub mod raw;
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::dist::Dist;
+use crate::model::{Customer, Demand, Provider, Quarter, Rule, Scenario, Shift};
+use raw::{RawDist, RawFile, RawParam, S};
+
+/// Tolerance for shares and weights that must sum to 1.
+pub const SUM_TOLERANCE: f64 = 1e-9;
+
+/// A scenario file that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    /// Dotted field path, empty when the error is about the whole file.
+    pub field: String,
+    /// 1-based line, where known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Read and validate a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        field: String::new(),
+        line: None,
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Validate scenario text; `file` is used in messages only.
+pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let cx = Cx { file, text };
+    let de = toml::Deserializer::parse(text).map_err(|e| cx.toml_error("", &e))?;
+    let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        cx.toml_error(if field == "." { "" } else { &field }, e.inner())
+    })?;
+    validate(&cx, raw)
+}
+
+/// Context for messages: the file and its text (to turn spans into lines).
+struct Cx<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+type Res<T> = Result<T, ScenarioError>;
+
+impl Cx<'_> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(
+        &self,
+        field: &str,
+        span: Option<&Range<usize>>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_path_buf(),
+            field: field.to_string(),
+            line: span.map(|s| self.line(s)),
+            message: message.into(),
+        }
+    }
+
+    fn toml_error(&self, field: &str, e: &toml::de::Error) -> ScenarioError {
+        let mut message = e.message().trim().to_string();
+        if message.starts_with("unknown field") {
+            message.push_str("; remove it or correct its spelling");
+        }
+        self.err(field, e.span().as_ref(), message)
+    }
+}
+
+/// The valid range of a parameter, for support checks.
+#[derive(Debug, Clone, Copy)]
+struct Valid<'a> {
+    lo: f64,
+    hi: f64,
+    lo_open: bool,
+    /// What the parameter is, e.g. "a share".
+    what: &'a str,
+}
+
+const SHARE: Valid = Valid {
+    lo: 0.0,
+    hi: 1.0,
+    lo_open: false,
+    what: "a share",
+};
+const NONNEG: Valid = Valid {
+    lo: 0.0,
+    hi: f64::INFINITY,
+    lo_open: false,
+    what: "a non-negative amount",
+};
+const RATE: Valid = Valid {
+    lo: 0.0,
+    hi: f64::INFINITY,
+    lo_open: false,
+    what: "a rate",
+};
+const LOADING: Valid = Valid {
+    lo: -1.0,
+    hi: 1.0,
+    lo_open: false,
+    what: "a factor loading",
+};
+const ANY: Valid = Valid {
+    lo: f64::NEG_INFINITY,
+    hi: f64::INFINITY,
+    lo_open: false,
+    what: "a growth rate",
+};
+const POSITIVE: Valid = Valid {
+    lo: 0.0,
+    hi: f64::INFINITY,
+    lo_open: true,
+    what: "a half-life",
+};
+
+fn valid_name(s: &str, extra: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
+}
+
+fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
+    let meta = &raw.scenario;
+    let name = meta.name.get_ref().clone();
+    if !valid_name(&name, "_-") {
+        return Err(cx.err(
+            "scenario.name",
+            Some(&meta.name.span()),
+            format!("`{name}` is not a valid name: use only a-z, 0-9, `_` and `-` (it names the output folder)"),
+        ));
+    }
+    let start = Quarter::parse(meta.start.get_ref()).ok_or_else(|| {
+        cx.err(
+            "scenario.start",
+            Some(&meta.start.span()),
+            format!(
+                "`{}` is not a quarter: write it as YYYYQn, e.g. \"2026Q1\"",
+                meta.start.get_ref()
+            ),
+        )
+    })?;
+    let quarters = int_in(cx, "scenario.quarters", &meta.quarters, 1, 400)? as u32;
+    let paths = match &meta.paths {
+        Some(p) => int_in(cx, "scenario.paths", p, 1, i64::MAX)? as u64,
+        None => 100_000,
+    };
+    let seed = match &meta.seed {
+        Some(s) => int_in(cx, "scenario.seed", s, 0, i64::MAX)? as u64,
+        None => 0,
+    };
+
+    if raw.providers.is_empty() {
+        return Err(cx.err(
+            "providers",
+            None,
+            "no providers: add at least one [providers.NAME] table",
+        ));
+    }
+    let pnames: Vec<String> = raw.providers.keys().cloned().collect();
+    let mut providers = Vec::new();
+    for (pname, rp) in &raw.providers {
+        let f = format!("providers.{pname}");
+        check_entity_name(cx, &f, pname)?;
+        let o = &rp.other;
+        let of = |k: &str| format!("{f}.other.{k}");
+        providers.push(Provider {
+            name: pname.clone(),
+            recognition: param(cx, &format!("{f}.recognition"), &rp.recognition, SHARE)?,
+            other_backlog: opt_param(cx, &of("backlog"), &o.backlog, NONNEG)?,
+            other: Demand {
+                bookings: opt_param(cx, &of("bookings"), &o.bookings, NONNEG)?,
+                growth: opt_param(cx, &of("growth"), &o.growth, ANY)?,
+                volatility: opt_param(cx, &of("volatility"), &o.volatility, RATE)?,
+                beta: opt_param(cx, &of("beta"), &o.beta, LOADING)?,
+            },
+        });
+    }
+
+    let mut customers = Vec::new();
+    for (cname, rc) in &raw.customers {
+        let f = format!("customers.{cname}");
+        check_entity_name(cx, &f, cname)?;
+        customers.push(customer(cx, &f, cname, rc, &pnames)?);
+    }
+    let cnames: Vec<String> = raw.customers.keys().cloned().collect();
+
+    let mut rules: Vec<Rule> = Vec::new();
+    for (i, rr) in raw.renegotiation.iter().enumerate() {
+        let f = format!("renegotiation[{i}]");
+        let r = rr.get_ref();
+        let c = lookup(
+            cx,
+            &format!("{f}.customer"),
+            &r.customer,
+            &cnames,
+            "customer",
+            "customers",
+        )?;
+        let p = lookup(
+            cx,
+            &format!("{f}.provider"),
+            &r.provider,
+            &pnames,
+            "provider",
+            "providers",
+        )?;
+        if let Some(j) = rules
+            .iter()
+            .position(|o| o.customer == c && o.provider == p)
+        {
+            return Err(cx.err(
+                &f,
+                Some(&rr.span()),
+                format!("a second rule for customer `{}` at provider `{}` (renegotiation[{j}] is the first): merge them, at most one rule per pair", cnames[c], pnames[p]),
+            ));
+        }
+        let migrate = opt_param(cx, &format!("{f}.migrate"), &r.migrate, SHARE)?;
+        let to = match &r.to {
+            Some(to) => weights(cx, &format!("{f}.to"), to, &pnames, Some(p))?,
+            None if migrate.support().1 > 0.0 => {
+                return Err(cx.err(&format!("{f}.to"), Some(&rr.span()), "missing: `migrate` can be above 0, so say where the migrated backlog goes, e.g. to = { aws = 1.0 }"));
+            }
+            None => vec![0.0; pnames.len()],
+        };
+        let max_events = match &r.max_events {
+            Some(m) => int_in(cx, &format!("{f}.max_events"), m, 0, 10_000)? as u32,
+            None => 1,
+        };
+        rules.push(Rule {
+            customer: c,
+            provider: p,
+            hazard: param(cx, &format!("{f}.hazard"), &r.hazard, RATE)?,
+            severity: param(cx, &format!("{f}.severity"), &r.severity, SHARE)?,
+            migrate,
+            to,
+            max_events,
+        });
+    }
+
+    Ok(Scenario {
+        name,
+        start,
+        quarters,
+        paths,
+        seed,
+        providers,
+        customers,
+        rules,
+    })
+}
+
+fn customer(
+    cx: &Cx,
+    f: &str,
+    cname: &str,
+    rc: &raw::RawCustomer,
+    pnames: &[String],
+) -> Res<Customer> {
+    let np = pnames.len();
+    let bookings = opt_param(cx, &format!("{f}.bookings"), &rc.bookings, NONNEG)?;
+    let mut backlog = vec![Dist::Fixed(0.0); np];
+    for (pn, v) in &rc.backlog {
+        let field = format!("{f}.backlog.{pn}");
+        let p = index_of(cx, &field, v.span(), pn, pnames, "provider", "providers")?;
+        backlog[p] = param(cx, &field, v, NONNEG)?;
+    }
+    let allocation = match &rc.allocation {
+        Some(a) => {
+            let field = format!("{f}.allocation");
+            let shares = shares(cx, &field, a, pnames)?;
+            let sum: f64 = shares.iter().sum();
+            if !((sum - 1.0).abs() <= SUM_TOLERANCE) {
+                return Err(cx.err(
+                    &field,
+                    Some(&a.span()),
+                    format!("the shares sum to {sum}, not 1: adjust them so they add up to 1"),
+                ));
+            }
+            shares
+        }
+        None if bookings.support().1 > 0.0 => {
+            return Err(cx.err(&format!("{f}.allocation"), None, format!("missing: customer `{cname}` books new commitments, so give their split across providers, e.g. allocation = {{ {} = 1.0 }}", pnames[0])));
+        }
+        None => vec![0.0; np],
+    };
+    let mut shifts: Vec<Shift> = Vec::new();
+    for (i, rs) in rc.shift.iter().enumerate() {
+        let sf = format!("{f}.shift[{i}]");
+        let s = rs.get_ref();
+        let from = lookup(
+            cx,
+            &format!("{sf}.from"),
+            &s.from,
+            pnames,
+            "provider",
+            "providers",
+        )?;
+        if let Some(j) = shifts.iter().position(|o| o.from == from) {
+            return Err(cx.err(&sf, Some(&rs.span()), format!("a second shift away from `{}` ({f}.shift[{j}] is the first): merge them, at most one shift per `from` provider", pnames[from])));
+        }
+        let cap = allocation[from];
+        let what = format!(
+            "a target share (at most the starting allocation to {}, {cap})",
+            pnames[from]
+        );
+        let target = param(
+            cx,
+            &format!("{sf}.target"),
+            &s.target,
+            Valid {
+                lo: 0.0,
+                hi: cap,
+                lo_open: false,
+                what: &what,
+            },
+        )?;
+        shifts.push(Shift {
+            from,
+            target,
+            half_life: param(cx, &format!("{sf}.half_life"), &s.half_life, POSITIVE)?,
+            to: weights(cx, &format!("{sf}.to"), &s.to, pnames, Some(from))?,
+        });
+    }
+    Ok(Customer {
+        name: cname.to_string(),
+        demand: Demand {
+            bookings,
+            growth: opt_param(cx, &format!("{f}.growth"), &rc.growth, ANY)?,
+            volatility: opt_param(cx, &format!("{f}.volatility"), &rc.volatility, RATE)?,
+            beta: opt_param(cx, &format!("{f}.beta"), &rc.beta, LOADING)?,
+        },
+        backlog,
+        allocation,
+        shifts,
+    })
+}
+
+fn check_entity_name(cx: &Cx, field: &str, name: &str) -> Res<()> {
+    if valid_name(name, "_-") {
+        Ok(())
+    } else {
+        Err(cx.err(field, None, format!("`{name}` is not a valid name: use only a-z, 0-9, `_` and `-` (it is part of metric names such as loss.{name})")))
+    }
+}
+
+fn int_in(cx: &Cx, field: &str, v: &S<i64>, lo: i64, hi: i64) -> Res<i64> {
+    let x = *v.get_ref();
+    if x < lo || x > hi {
+        let bound = if hi == i64::MAX {
+            format!("at least {lo}")
+        } else {
+            format!("between {lo} and {hi}")
+        };
+        return Err(cx.err(
+            field,
+            Some(&v.span()),
+            format!("{x} is out of range: use a whole number {bound}"),
+        ));
+    }
+    Ok(x)
+}
+
+fn index_of(
+    cx: &Cx,
+    field: &str,
+    span: Range<usize>,
+    name: &str,
+    names: &[String],
+    kind: &str,
+    table: &str,
+) -> Res<usize> {
+    names.iter().position(|n| n == name).ok_or_else(|| {
+        cx.err(
+            field,
+            Some(&span),
+            format!(
+                "unknown {kind} `{name}`: define [{table}.{name}] or use one of: {}",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+fn lookup(
+    cx: &Cx,
+    field: &str,
+    v: &S<String>,
+    names: &[String],
+    kind: &str,
+    table: &str,
+) -> Res<usize> {
+    index_of(cx, field, v.span(), v.get_ref(), names, kind, table)
+}
+
+/// Plain shares per provider, each in [0, 1].
+fn shares(
+    cx: &Cx,
+    field: &str,
+    m: &S<IndexMap<String, S<f64>>>,
+    pnames: &[String],
+) -> Res<Vec<f64>> {
+    let mut out = vec![0.0; pnames.len()];
+    for (pn, v) in m.get_ref() {
+        let kf = format!("{field}.{pn}");
+        let p = index_of(cx, &kf, v.span(), pn, pnames, "provider", "providers")?;
+        let x = *v.get_ref();
+        if !(0.0..=1.0).contains(&x) {
+            return Err(cx.err(
+                &kf,
+                Some(&v.span()),
+                format!("{x} is not a share: use a number between 0 and 1"),
+            ));
+        }
+        out[p] = x;
+    }
+    Ok(out)
+}
+
+/// Destination weights per provider, normalised to sum 1; `exclude` is the
+/// provider the amount leaves, which cannot also receive it.
+fn weights(
+    cx: &Cx,
+    field: &str,
+    m: &S<IndexMap<String, S<f64>>>,
+    pnames: &[String],
+    exclude: Option<usize>,
+) -> Res<Vec<f64>> {
+    let mut out = vec![0.0; pnames.len()];
+    for (pn, v) in m.get_ref() {
+        let kf = format!("{field}.{pn}");
+        let p = index_of(cx, &kf, v.span(), pn, pnames, "provider", "providers")?;
+        if Some(p) == exclude {
+            return Err(cx.err(&kf, Some(&v.span()), format!("`{pn}` is the provider the amount leaves: a destination must be another provider")));
+        }
+        let x = *v.get_ref();
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(cx.err(
+                &kf,
+                Some(&v.span()),
+                format!("weight {x} must be a finite number >= 0"),
+            ));
+        }
+        out[p] = x;
+    }
+    let total: f64 = out.iter().sum();
+    if !(total > 0.0) {
+        return Err(cx.err(
+            field,
+            Some(&m.span()),
+            "no destination has a weight above 0: name at least one provider, e.g. { aws = 1.0 }",
+        ));
+    }
+    out.iter_mut().for_each(|w| *w /= total);
+    Ok(out)
+}
+
+fn opt_param(cx: &Cx, field: &str, v: &Option<S<RawParam>>, valid: Valid) -> Res<Dist> {
+    match v {
+        Some(v) => param(cx, field, v, valid),
+        None => Ok(Dist::Fixed(0.0)),
+    }
+}
+
+/// Build a parameter's distribution and check its support against `valid`.
+fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
+    let span = v.span();
+    let fail = |m: String| cx.err(field, Some(&span), m);
+    let d = match v.get_ref() {
+        RawParam::Number(x) => Dist::fixed(*x).map_err(|e| fail(e.0))?,
+        RawParam::Dist(rd) => dist(rd).map_err(fail)?,
+    };
+    let (lo, hi) = d.support();
+    let is_dist = !d.is_fixed();
+    let noun = if is_dist {
+        "the distribution can take values"
+    } else {
+        "the value is"
+    };
+    let below = if valid.lo_open {
+        !(lo > valid.lo || (lo == valid.lo && d.lower_bound_open()))
+    } else {
+        !(lo >= valid.lo)
+    };
+    if below {
+        let fix = if let Dist::Normal { .. } = d {
+            "add `min` truncation".to_string()
+        } else if is_dist {
+            "raise its lower end".to_string()
+        } else {
+            "raise it".to_string()
+        };
+        let rel = if valid.lo_open {
+            "must be above"
+        } else {
+            "must be at least"
+        };
+        let shown = if lo.is_infinite() {
+            "without a lower bound".to_string()
+        } else {
+            format!("down to {lo}")
+        };
+        let shown = if is_dist {
+            format!("{noun} {shown}")
+        } else {
+            format!("{noun} {lo}")
+        };
+        return Err(fail(format!(
+            "{shown}, but {} {rel} {}: {fix}",
+            valid.what, valid.lo
+        )));
+    }
+    if !(hi <= valid.hi) {
+        let fix = if let Dist::Normal { .. } = d {
+            "add `max` truncation".to_string()
+        } else if is_dist {
+            "lower its upper end".to_string()
+        } else {
+            "lower it".to_string()
+        };
+        let shown = if hi.is_infinite() {
+            "without an upper bound".to_string()
+        } else {
+            format!("up to {hi}")
+        };
+        let shown = if is_dist {
+            format!("{noun} {shown}")
+        } else {
+            format!("{noun} {hi}")
+        };
+        return Err(fail(format!(
+            "{shown}, but {} must be at most {}: {fix}",
+            valid.what, valid.hi
+        )));
+    }
+    Ok(d)
+}
+
+/// Turn a distribution table into a [`Dist`], naming missing or foreign fields.
+fn dist(r: &RawDist) -> Result<Dist, String> {
+    let fam = r.dist.as_str();
+    let (needs, optional): (&[&str], &[&str]) = match fam {
+        "fixed" => (&["mean"], &[]),
+        "uniform" => (&["min", "max"], &[]),
+        "triangular" => (&["min", "mode", "max"], &[]),
+        "pert" => (&["min", "mode", "max"], &["lambda"]),
+        "normal" => (&["mean", "sd"], &["min", "max"]),
+        "lognormal" => (&["mean", "sd"], &[]),
+        "beta" => (&["alpha", "beta"], &["min", "max"]),
+        "discrete" => (&["values", "weights"], &[]),
+        other => {
+            return Err(format!(
+                "unknown distribution `{other}`: use one of fixed, uniform, triangular, pert, normal, lognormal, beta, discrete"
+            ));
+        }
+    };
+    let present = [
+        ("min", r.min.is_some()),
+        ("max", r.max.is_some()),
+        ("mode", r.mode.is_some()),
+        ("lambda", r.lambda.is_some()),
+        ("mean", r.mean.is_some()),
+        ("sd", r.sd.is_some()),
+        ("alpha", r.alpha.is_some()),
+        ("beta", r.beta.is_some()),
+        ("values", r.values.is_some()),
+        ("weights", r.weights.is_some()),
+    ];
+    let takes = needs
+        .iter()
+        .chain(optional)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    for (k, here) in present {
+        if here && !needs.contains(&k) && !optional.contains(&k) {
+            return Err(format!(
+                "`{k}` is not a field of {fam} (it takes {takes}): remove it"
+            ));
+        }
+        if !here && needs.contains(&k) {
+            return Err(format!("{fam} needs `{k}` (it takes {takes})"));
+        }
+    }
+    let g = |o: Option<f64>| o.unwrap_or(f64::NAN);
+    let res = match fam {
+        "fixed" => Dist::fixed(g(r.mean)),
+        "uniform" => Dist::uniform(g(r.min), g(r.max)),
+        "triangular" => Dist::triangular(g(r.min), g(r.mode), g(r.max)),
+        "pert" => Dist::pert(g(r.min), g(r.mode), g(r.max), r.lambda.unwrap_or(4.0)),
+        "normal" => Dist::normal(
+            g(r.mean),
+            g(r.sd),
+            r.min.unwrap_or(f64::NEG_INFINITY),
+            r.max.unwrap_or(f64::INFINITY),
+        ),
+        "lognormal" => Dist::lognormal(g(r.mean), g(r.sd)),
+        "beta" => Dist::beta(
+            g(r.alpha),
+            g(r.beta),
+            r.min.unwrap_or(0.0),
+            r.max.unwrap_or(1.0),
+        ),
+        _ => Dist::discrete(
+            r.values.clone().unwrap_or_default(),
+            r.weights.clone().unwrap_or_default(),
+        ),
+    };
+    res.map_err(|e| e.0)
+}
