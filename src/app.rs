@@ -39,19 +39,13 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .collect();
             found.sort();
             if found.is_empty() {
-                bail!(
-                    "{}: the folder holds no *.toml scenario files",
-                    input.display()
-                );
+                bail!("{}: the folder holds no *.toml scenario files", input.display());
             }
             files.extend(found);
         } else if input.is_file() {
             files.push(input.clone());
         } else {
-            bail!(
-                "{}: no such file or folder; give a scenario file (*.toml) or a folder of them",
-                input.display()
-            );
+            bail!("{}: no such file or folder; give a scenario file (*.toml) or a folder of them", input.display());
         }
     }
     Ok(files)
@@ -91,10 +85,8 @@ pub fn validate(inputs: &[PathBuf]) -> Result<bool> {
 /// one failure does not stop the others. Returns the outcomes in input order.
 pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     let files = collect_inputs(&opts.inputs)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-        .context("cannot start the worker threads")?;
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
 
     let mut loaded: Vec<(PathBuf, Result<Scenario, String>)> = Vec::new();
     for file in files {
@@ -118,18 +110,13 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
         loaded.push((file, res));
     }
 
-    let total_paths: u64 = loaded
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok())
-        .map(|s| s.paths)
-        .sum();
+    let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.paths).sum();
     let bar = progress_bar(total_paths, opts.quiet);
     let mut outcomes = Vec::new();
     for (file, sc) in loaded {
         let result = match sc {
             Err(e) => Err(e),
-            Ok(sc) => run_one(&file, &sc, opts, &pool, &bar)
-                .map_err(|e| format!("{}: {e:#}", file.display())),
+            Ok(sc) => run_one(&file, &sc, opts, &pool, &bar).map_err(|e| format!("{}: {e:#}", file.display())),
         };
         match &result {
             Ok(s) if !opts.quiet => bar.suspend(|| println!("{}", headline(s))),
@@ -143,18 +130,12 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
 }
 
 fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
-    let target = if quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    };
+    let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {human_pos}/{human_len} paths  {per_sec}  ETA {eta}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} paths  {per_sec}  ETA {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
     );
     bar
 }
@@ -206,12 +187,7 @@ fn run_one(
 pub fn headline(s: &ScenarioSummary) -> String {
     let c = &s.concentration[s.most_concentrated];
     let who = match &c.customer {
-        Some(cu) => format!(
-            "{} ({} holds {:.0}% of its starting backlog)",
-            c.provider,
-            cu,
-            c.share * 100.0
-        ),
+        Some(cu) => format!("{} ({} holds {:.0}% of its starting backlog)", c.provider, cu, c.share * 100.0),
         None => c.provider.clone(),
     };
     match s.metric(&format!("loss.{}", c.provider)) {
@@ -234,12 +210,7 @@ pub fn headline(s: &ScenarioSummary) -> String {
 /// The closing report of a batch: one line per scenario, ok or its error.
 pub fn batch_report(outcomes: &[Outcome]) -> String {
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    let mut s = format!(
-        "{} scenarios: {} ok, {} failed\n",
-        outcomes.len(),
-        outcomes.len() - failed,
-        failed
-    );
+    let mut s = format!("{} scenarios: {} ok, {} failed\n", outcomes.len(), outcomes.len() - failed, failed);
     for o in outcomes {
         match &o.result {
             Ok(sum) => s.push_str(&format!("  ok     {} ({})\n", o.file.display(), sum.name)),

@@ -82,11 +82,7 @@ impl RunArgs {
             .map(|t| t as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         RunOptions {
-            inputs: if self.inputs.is_empty() {
-                vec![PathBuf::from("scenarios")]
-            } else {
-                self.inputs
-            },
+            inputs: if self.inputs.is_empty() { vec![PathBuf::from("scenarios")] } else { self.inputs },
             paths: self.paths,
             seed: self.seed,
             threads,

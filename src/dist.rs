@@ -81,11 +81,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, DistError> {
 }
 
 fn finite(name: &str, v: f64) -> Result<(), DistError> {
-    if v.is_finite() {
-        Ok(())
-    } else {
-        err(format!("`{name}` must be a finite number, got {v}"))
-    }
+    if v.is_finite() { Ok(()) } else { err(format!("`{name}` must be a finite number, got {v}")) }
 }
 
 impl Dist {
@@ -118,15 +114,8 @@ impl Dist {
         }
         let alpha = 1.0 + lambda * (mode - min) / (max - min);
         let beta = 1.0 + lambda * (max - mode) / (max - min);
-        let shape =
-            rand_distr::Beta::new(alpha, beta).map_err(|e| DistError(format!("pert: {e}")))?;
-        Ok(Dist::Pert {
-            min,
-            mode,
-            max,
-            lambda,
-            shape,
-        })
+        let shape = rand_distr::Beta::new(alpha, beta).map_err(|e| DistError(format!("pert: {e}")))?;
+        Ok(Dist::Pert { min, mode, max, lambda, shape })
     }
 
     /// Normal; pass infinite `min`/`max` for no truncation.
@@ -137,9 +126,7 @@ impl Dist {
             return err(format!("normal needs sd > 0, got {sd}"));
         }
         if min.is_nan() || max.is_nan() || !(max > min) {
-            return err(format!(
-                "normal truncation needs min < max, got min = {min}, max = {max}"
-            ));
+            return err(format!("normal truncation needs min < max, got min = {min}, max = {max}"));
         }
         let mass = std_normal_cdf((max - mean) / sd) - std_normal_cdf((min - mean) / sd);
         if !(mass >= MIN_TRUNCATED_MASS) {
@@ -158,17 +145,10 @@ impl Dist {
             return err(format!("lognormal needs mean > 0, got {mean}"));
         }
         if !(sd > 0.0) {
-            return err(format!(
-                "lognormal needs sd > 0, got {sd} (use a plain number for a fixed value)"
-            ));
+            return err(format!("lognormal needs sd > 0, got {sd} (use a plain number for a fixed value)"));
         }
         let sigma2 = (1.0 + (sd / mean).powi(2)).ln();
-        Ok(Dist::LogNormal {
-            mean,
-            sd,
-            mu: mean.ln() - sigma2 / 2.0,
-            sigma: sigma2.sqrt(),
-        })
+        Ok(Dist::LogNormal { mean, sd, mu: mean.ln() - sigma2 / 2.0, sigma: sigma2.sqrt() })
     }
 
     pub fn beta(alpha: f64, beta: f64, min: f64, max: f64) -> Result<Self, DistError> {
@@ -176,24 +156,13 @@ impl Dist {
             finite(n, v)?;
         }
         if !(alpha > 0.0 && beta > 0.0) {
-            return err(format!(
-                "beta needs alpha > 0 and beta > 0, got alpha = {alpha}, beta = {beta}"
-            ));
+            return err(format!("beta needs alpha > 0 and beta > 0, got alpha = {alpha}, beta = {beta}"));
         }
         if !(max > min) {
-            return err(format!(
-                "beta needs min < max, got min = {min}, max = {max}"
-            ));
+            return err(format!("beta needs min < max, got min = {min}, max = {max}"));
         }
-        let shape =
-            rand_distr::Beta::new(alpha, beta).map_err(|e| DistError(format!("beta: {e}")))?;
-        Ok(Dist::Beta {
-            alpha,
-            beta,
-            min,
-            max,
-            shape,
-        })
+        let shape = rand_distr::Beta::new(alpha, beta).map_err(|e| DistError(format!("beta: {e}")))?;
+        Ok(Dist::Beta { alpha, beta, min, max, shape })
     }
 
     pub fn discrete(values: Vec<f64>, weights: Vec<f64>) -> Result<Self, DistError> {
@@ -225,11 +194,7 @@ impl Dist {
                 acc
             })
             .collect();
-        Ok(Dist::Discrete {
-            values,
-            weights,
-            cumulative,
-        })
+        Ok(Dist::Discrete { values, weights, cumulative })
     }
 
     /// True when sampling needs no random numbers.
@@ -248,15 +213,11 @@ impl Dist {
             | Dist::Normal { min, max, .. }
             | Dist::Beta { min, max, .. } => (*min, *max),
             Dist::LogNormal { .. } => (0.0, f64::INFINITY),
-            Dist::Discrete {
-                values, weights, ..
-            } => values
+            Dist::Discrete { values, weights, .. } => values
                 .iter()
                 .zip(weights)
                 .filter(|(_, w)| **w > 0.0)
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (v, _)| {
-                    (lo.min(*v), hi.max(*v))
-                }),
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (v, _)| (lo.min(*v), hi.max(*v))),
         }
     }
 
@@ -271,29 +232,15 @@ impl Dist {
             Dist::Fixed(v) => *v,
             Dist::Uniform { min, max } => (min + max) / 2.0,
             Dist::Triangular { min, mode, max } => (min + mode + max) / 3.0,
-            Dist::Pert {
-                min,
-                mode,
-                max,
-                lambda,
-                ..
-            } => (min + lambda * mode + max) / (lambda + 2.0),
+            Dist::Pert { min, mode, max, lambda, .. } => (min + lambda * mode + max) / (lambda + 2.0),
             Dist::Normal { mean, sd, min, max } => {
                 let (a, b) = ((min - mean) / sd, (max - mean) / sd);
                 let mass = std_normal_cdf(b) - std_normal_cdf(a);
                 mean + sd * (std_normal_pdf(a) - std_normal_pdf(b)) / mass
             }
             Dist::LogNormal { mean, .. } => *mean,
-            Dist::Beta {
-                alpha,
-                beta,
-                min,
-                max,
-                ..
-            } => min + (max - min) * alpha / (alpha + beta),
-            Dist::Discrete {
-                values, weights, ..
-            } => {
+            Dist::Beta { alpha, beta, min, max, .. } => min + (max - min) * alpha / (alpha + beta),
+            Dist::Discrete { values, weights, .. } => {
                 let total: f64 = weights.iter().sum();
                 values.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / total
             }
@@ -315,12 +262,9 @@ impl Dist {
                     max - ((max - min) * (max - mode) * (1.0 - u)).sqrt()
                 }
             }
-            Dist::Pert {
-                min, max, shape, ..
+            Dist::Pert { min, max, shape, .. } | Dist::Beta { min, max, shape, .. } => {
+                min + (max - min) * shape.sample(rng)
             }
-            | Dist::Beta {
-                min, max, shape, ..
-            } => min + (max - min) * shape.sample(rng),
             Dist::Normal { mean, sd, min, max } => loop {
                 let z: f64 = rng.sample(StandardNormal);
                 let x = mean + sd * z;
@@ -332,13 +276,9 @@ impl Dist {
                 let z: f64 = rng.sample(StandardNormal);
                 (mu + sigma * z).exp()
             }
-            Dist::Discrete {
-                values, cumulative, ..
-            } => {
+            Dist::Discrete { values, cumulative, .. } => {
                 let u: f64 = rng.random();
-                let i = cumulative
-                    .partition_point(|c| *c <= u)
-                    .min(values.len() - 1);
+                let i = cumulative.partition_point(|c| *c <= u).min(values.len() - 1);
                 values[i]
             }
         }
@@ -355,9 +295,7 @@ fn check_min_mode_max(family: &str, min: f64, mode: f64, max: f64) -> Result<(),
         ));
     }
     if !(mode >= min && mode <= max) {
-        return err(format!(
-            "{family} needs min <= mode <= max, got min = {min}, mode = {mode}, max = {max}"
-        ));
+        return err(format!("{family} needs min <= mode <= max, got min = {min}, mode = {mode}, max = {max}"));
     }
     Ok(())
 }
@@ -388,10 +326,7 @@ mod tests {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         let xs: Vec<f64> = (0..N).map(|_| d.sample(&mut rng)).collect();
         let (lo, hi) = d.support();
-        assert!(
-            xs.iter().all(|x| *x >= lo && *x <= hi),
-            "draw outside support {lo}..{hi}"
-        );
+        assert!(xs.iter().all(|x| *x >= lo && *x <= hi), "draw outside support {lo}..{hi}");
         let m = xs.iter().sum::<f64>() / N as f64;
         let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (N - 1) as f64;
         (m, v)
@@ -399,21 +334,11 @@ mod tests {
 
     /// Mean within 5 standard errors, variance within 3%.
     fn check(d: Dist, mean: f64, var: f64) {
-        assert!(
-            (d.mean() - mean).abs() < 1e-12 * mean.abs().max(1.0),
-            "closed-form mean {} vs {mean}",
-            d.mean()
-        );
+        assert!((d.mean() - mean).abs() < 1e-12 * mean.abs().max(1.0), "closed-form mean {} vs {mean}", d.mean());
         let (m, v) = moments(&d);
         let se = (var / N as f64).sqrt();
-        assert!(
-            (m - mean).abs() < 5.0 * se,
-            "{d:?}: sample mean {m} vs {mean} (se {se})"
-        );
-        assert!(
-            (v / var - 1.0).abs() < 0.03,
-            "{d:?}: sample variance {v} vs {var}"
-        );
+        assert!((m - mean).abs() < 5.0 * se, "{d:?}: sample mean {m} vs {mean} (se {se})");
+        assert!((v / var - 1.0).abs() < 0.03, "{d:?}: sample variance {v} vs {var}");
     }
 
     #[test]
@@ -433,20 +358,12 @@ mod tests {
         let (a, m, b, l) = (0.05f64, 0.20f64, 0.60f64, 4.0f64);
         let (al, be) = (1.0 + l * (m - a) / (b - a), 1.0 + l * (b - m) / (b - a));
         let var = al * be / ((al + be).powi(2) * (al + be + 1.0)) * (b - a) * (b - a);
-        check(
-            Dist::pert(a, m, b, l).unwrap(),
-            (a + l * m + b) / (l + 2.0),
-            var,
-        );
+        check(Dist::pert(a, m, b, l).unwrap(), (a + l * m + b) / (l + 2.0), var);
     }
 
     #[test]
     fn normal_moments() {
-        check(
-            Dist::normal(0.1, 0.05, f64::NEG_INFINITY, f64::INFINITY).unwrap(),
-            0.1,
-            0.0025,
-        );
+        check(Dist::normal(0.1, 0.05, f64::NEG_INFINITY, f64::INFINITY).unwrap(), 0.1, 0.0025);
     }
 
     #[test]
@@ -467,11 +384,7 @@ mod tests {
     fn beta_moments() {
         let (a, b, lo, hi) = (2.0, 5.0, 1.0, 3.0);
         let var = a * b / ((a + b) * (a + b) * (a + b + 1.0)) * (hi - lo) * (hi - lo);
-        check(
-            Dist::beta(a, b, lo, hi).unwrap(),
-            lo + (hi - lo) * a / (a + b),
-            var,
-        );
+        check(Dist::beta(a, b, lo, hi).unwrap(), lo + (hi - lo) * a / (a + b), var);
     }
 
     #[test]
@@ -495,54 +408,14 @@ mod tests {
     fn constructors_reject_bad_fields() {
         assert!(Dist::uniform(1.0, 1.0).unwrap_err().0.contains("min < max"));
         assert!(Dist::uniform(f64::NAN, 1.0).is_err());
-        assert!(
-            Dist::triangular(0.0, 2.0, 1.0)
-                .unwrap_err()
-                .0
-                .contains("mode")
-        );
-        assert!(
-            Dist::pert(0.0, 0.5, 1.0, 0.0)
-                .unwrap_err()
-                .0
-                .contains("lambda")
-        );
-        assert!(
-            Dist::normal(0.0, 0.0, f64::NEG_INFINITY, f64::INFINITY)
-                .unwrap_err()
-                .0
-                .contains("sd > 0")
-        );
-        assert!(
-            Dist::normal(0.0, 1.0, 5.0, 6.0)
-                .unwrap_err()
-                .0
-                .contains("keeps only")
-        );
-        assert!(
-            Dist::lognormal(-1.0, 1.0)
-                .unwrap_err()
-                .0
-                .contains("mean > 0")
-        );
-        assert!(
-            Dist::beta(0.0, 1.0, 0.0, 1.0)
-                .unwrap_err()
-                .0
-                .contains("alpha > 0")
-        );
-        assert!(
-            Dist::discrete(vec![1.0], vec![1.0, 2.0])
-                .unwrap_err()
-                .0
-                .contains("as many weights")
-        );
-        assert!(
-            Dist::discrete(vec![1.0], vec![0.0])
-                .unwrap_err()
-                .0
-                .contains("not all be 0")
-        );
+        assert!(Dist::triangular(0.0, 2.0, 1.0).unwrap_err().0.contains("mode"));
+        assert!(Dist::pert(0.0, 0.5, 1.0, 0.0).unwrap_err().0.contains("lambda"));
+        assert!(Dist::normal(0.0, 0.0, f64::NEG_INFINITY, f64::INFINITY).unwrap_err().0.contains("sd > 0"));
+        assert!(Dist::normal(0.0, 1.0, 5.0, 6.0).unwrap_err().0.contains("keeps only"));
+        assert!(Dist::lognormal(-1.0, 1.0).unwrap_err().0.contains("mean > 0"));
+        assert!(Dist::beta(0.0, 1.0, 0.0, 1.0).unwrap_err().0.contains("alpha > 0"));
+        assert!(Dist::discrete(vec![1.0], vec![1.0, 2.0]).unwrap_err().0.contains("as many weights"));
+        assert!(Dist::discrete(vec![1.0], vec![0.0]).unwrap_err().0.contains("not all be 0"));
     }
 
     #[test]

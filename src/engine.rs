@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::dist::Dist;
 use crate::model::{DT, Scenario};
 use crate::rng::{self, PathRng};
-use crate::stats::MetricAcc;
+use crate::stats::{FAN_SUB_BUCKET_BITS, MetricAcc, Sketch};
 
 /// Paths per chunk: the unit of parallel work and of merging.
 pub const CHUNK: u64 = 2048;
@@ -25,7 +25,7 @@ pub const CHUNK: u64 = 2048;
 /// parameter at its mean, every demand index at `exp(mu t dt)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    /// Total backlog per provider and quarter, `[p * quarters + (t - 1)]`.
+    /// Total backlog per quarter and provider, `[(t - 1) * providers + p]`.
     pub backlog_path: Vec<f64>,
     /// Total backlog per provider at the horizon.
     pub backlog: Vec<f64>,
@@ -74,20 +74,30 @@ pub struct Engine<'a> {
     plan: Plan,
 }
 
+/// One demand index and the constants of its quarterly update.
+#[derive(Debug, Clone, Copy, Default)]
+struct Unit {
+    /// The demand index D.
+    d: f64,
+    /// `(mu - sigma^2 / 2) dt`
+    drift: f64,
+    /// `sigma sqrt(dt)`
+    vol: f64,
+    /// `beta` and `sqrt(1 - beta^2)`
+    load: f64,
+    idio: f64,
+    bookings: f64,
+}
+
 /// Per-path scratch space and results, reused across paths.
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pv: Vec<f64>,
-    drift: Vec<f64>,
-    vol: Vec<f64>,
-    load: Vec<f64>,
-    idio: Vec<f64>,
-    bookings: Vec<f64>,
-    d: Vec<f64>,
-    /// Customer books `[c * np + p]`.
-    cb: Vec<f64>,
-    /// `other` books per provider.
-    ob: Vec<f64>,
+    /// Demand units: customers, then each provider's `other` book.
+    units: Vec<Unit>,
+    /// Books `[h * np + p]`: one row per customer `h < nc`, then the row of
+    /// the providers' `other` books (`h = nc`, only `[nc * np + p]` used at p).
+    books: Vec<f64>,
     alloc: Vec<f64>,
     rho: Vec<f64>,
     p_fire: Vec<f64>,
@@ -95,7 +105,7 @@ pub struct Workspace {
     sev_rng: Vec<Option<PathRng>>,
     revenue: Vec<f64>,
     horizon: Vec<f64>,
-    /// Total backlog per provider and quarter, `[p * quarters + (t - 1)]`.
+    /// Total backlog per quarter and provider, `[(t - 1) * providers + p]`.
     pub totals: Vec<f64>,
     /// The recorded metrics, in [`Scenario::metric_names`] order.
     pub metrics: Vec<f64>,
@@ -106,28 +116,19 @@ pub struct Workspace {
 pub struct Accumulator {
     /// One per metric, in [`Scenario::metric_names`] order.
     pub metrics: Vec<MetricAcc>,
-    /// Total backlog per provider and quarter, `[p * quarters + (t - 1)]`.
-    pub fan: Vec<MetricAcc>,
+    /// Total backlog per quarter and provider, `[(t - 1) * providers + p]`.
+    pub fan: Vec<Sketch>,
 }
 
 impl Accumulator {
     fn new(metrics: usize, fan: usize) -> Self {
-        Accumulator {
-            metrics: vec![MetricAcc::default(); metrics],
-            fan: vec![MetricAcc::default(); fan],
-        }
+        Accumulator { metrics: vec![MetricAcc::default(); metrics], fan: vec![Sketch::new(FAN_SUB_BUCKET_BITS); fan] }
     }
 
     /// Fold `o` into `self`; merging in a fixed order gives a fixed result.
     pub fn merge(&mut self, o: &Accumulator) {
-        self.metrics
-            .iter_mut()
-            .zip(&o.metrics)
-            .for_each(|(a, b)| a.merge(b));
-        self.fan
-            .iter_mut()
-            .zip(&o.fan)
-            .for_each(|(a, b)| a.merge(b));
+        self.metrics.iter_mut().zip(&o.metrics).for_each(|(a, b)| a.merge(b));
+        self.fan.iter_mut().zip(&o.fan).for_each(|(a, b)| a.merge(b));
     }
 
     /// Paths summarised.
@@ -137,11 +138,7 @@ impl Accumulator {
 
     /// Sketch buckets in use over all metrics (for the memory bound).
     pub fn buckets(&self) -> usize {
-        self.metrics
-            .iter()
-            .chain(&self.fan)
-            .map(|m| m.sketch.buckets())
-            .sum()
+        self.metrics.iter().map(|m| &m.sketch).chain(&self.fan).map(|s| s.buckets()).sum()
     }
 }
 
@@ -154,11 +151,7 @@ impl<'a> Engine<'a> {
         };
         let recognition = sc.providers.iter().map(|p| ix(&p.recognition)).collect();
         let other_backlog = sc.providers.iter().map(|p| ix(&p.other_backlog)).collect();
-        let demands = sc
-            .customers
-            .iter()
-            .map(|c| &c.demand)
-            .chain(sc.providers.iter().map(|p| &p.other));
+        let demands = sc.customers.iter().map(|c| &c.demand).chain(sc.providers.iter().map(|p| &p.other));
         let demand = demands
             .map(|d| DemandIx {
                 bookings: ix(&d.bookings),
@@ -167,23 +160,13 @@ impl<'a> Engine<'a> {
                 beta: ix(&d.beta),
             })
             .collect();
-        let backlog = sc
-            .customers
-            .iter()
-            .flat_map(|c| c.backlog.iter())
-            .map(&mut ix)
-            .collect();
+        let backlog = sc.customers.iter().flat_map(|c| c.backlog.iter()).map(&mut ix).collect();
         let shifts = sc
             .customers
             .iter()
             .enumerate()
             .flat_map(|(c, cu)| cu.shifts.iter().map(move |s| (c, s)))
-            .map(|(c, s)| ShiftIx {
-                customer: c,
-                from: s.from,
-                target: ix(&s.target),
-                half_life: ix(&s.half_life),
-            })
+            .map(|(c, s)| ShiftIx { customer: c, from: s.from, target: ix(&s.target), half_life: ix(&s.half_life) })
             .collect();
         let hazard = sc.rules.iter().map(|r| ix(&r.hazard)).collect();
         let migrate = sc.rules.iter().map(|r| ix(&r.migrate)).collect();
@@ -200,12 +183,7 @@ impl<'a> Engine<'a> {
             shifts,
             hazard,
             migrate,
-            plan: Plan {
-                backlog_path: vec![],
-                backlog: vec![],
-                revenue: vec![],
-                metrics: vec![],
-            },
+            plan: Plan { backlog_path: vec![], backlog: vec![], revenue: vec![], metrics: vec![] },
         };
         e.plan = e.compute_plan();
         e
@@ -223,14 +201,8 @@ impl<'a> Engine<'a> {
         let (np, nc, nu, nr) = (self.np, self.nc, self.demand.len(), self.sc.rules.len());
         Workspace {
             pv: vec![0.0; self.params.len()],
-            drift: vec![0.0; nu],
-            vol: vec![0.0; nu],
-            load: vec![0.0; nu],
-            idio: vec![0.0; nu],
-            bookings: vec![0.0; nu],
-            d: vec![0.0; nu],
-            cb: vec![0.0; nc * np],
-            ob: vec![0.0; np],
+            units: vec![Unit::default(); nu],
+            books: vec![0.0; (nc + 1) * np],
             alloc: vec![0.0; nc * np],
             rho: vec![0.0; np],
             p_fire: vec![0.0; nr],
@@ -246,22 +218,24 @@ impl<'a> Engine<'a> {
     /// Set the starting state from the per-path parameter values in `ws.pv`.
     fn start(&self, ws: &mut Workspace) {
         let dt_sqrt = DT.sqrt();
-        for (u, d) in self.demand.iter().enumerate() {
+        for (unit, d) in ws.units.iter_mut().zip(&self.demand) {
             let (mu, sigma, beta) = (ws.pv[d.growth], ws.pv[d.volatility], ws.pv[d.beta]);
-            ws.drift[u] = (mu - sigma * sigma / 2.0) * DT;
-            ws.vol[u] = sigma * dt_sqrt;
-            ws.load[u] = beta;
-            ws.idio[u] = (1.0 - beta * beta).max(0.0).sqrt();
-            ws.bookings[u] = ws.pv[d.bookings];
-            ws.d[u] = 1.0;
+            *unit = Unit {
+                d: 1.0,
+                drift: (mu - sigma * sigma / 2.0) * DT,
+                vol: sigma * dt_sqrt,
+                load: beta,
+                idio: (1.0 - beta * beta).max(0.0).sqrt(),
+                bookings: ws.pv[d.bookings],
+            };
         }
         for p in 0..self.np {
             ws.rho[p] = ws.pv[self.recognition[p]];
-            ws.ob[p] = ws.pv[self.other_backlog[p]];
+            ws.books[self.nc * self.np + p] = ws.pv[self.other_backlog[p]];
             ws.revenue[p] = 0.0;
         }
         for (k, &b) in self.backlog.iter().enumerate() {
-            ws.cb[k] = ws.pv[b];
+            ws.books[k] = ws.pv[b];
         }
         for (c, cu) in self.sc.customers.iter().enumerate() {
             ws.alloc[c * self.np..(c + 1) * self.np].copy_from_slice(&cu.allocation);
@@ -272,40 +246,42 @@ impl<'a> Engine<'a> {
     #[inline]
     fn recognise(&self, ws: &mut Workspace) {
         let np = self.np;
-        for p in 0..np {
-            let rho = ws.rho[p];
-            let mut rev = rho * ws.ob[p];
-            ws.ob[p] -= rev;
-            for c in 0..self.nc {
-                let b = &mut ws.cb[c * np + p];
+        let (cust, other) = ws.books.split_at_mut(self.nc * np);
+        for ((b, rev), rho) in other.iter_mut().zip(&mut ws.revenue).zip(&ws.rho) {
+            let r = rho * *b;
+            *b -= r;
+            *rev += r;
+        }
+        for row in cust.chunks_exact_mut(np) {
+            for ((b, rev), rho) in row.iter_mut().zip(&mut ws.revenue).zip(&ws.rho) {
                 let r = rho * *b;
                 *b -= r;
-                rev += r;
+                *rev += r;
             }
-            ws.revenue[p] += rev;
         }
     }
 
     /// Add new commitments (step 5) and record each provider's total.
     #[inline]
     fn book(&self, ws: &mut Workspace, t: usize) {
-        let np = self.np;
-        for c in 0..self.nc {
-            let amount = ws.bookings[c] * ws.d[c];
-            for p in 0..np {
-                ws.cb[c * np + p] += amount * ws.alloc[c * np + p];
+        let (np, nc) = (self.np, self.nc);
+        let (cust, other) = ws.books.split_at_mut(nc * np);
+        let (cust_units, other_units) = ws.units.split_at(nc);
+        for ((row, alloc), u) in cust.chunks_exact_mut(np).zip(ws.alloc.chunks_exact(np)).zip(cust_units) {
+            let amount = u.bookings * u.d;
+            for (b, a) in row.iter_mut().zip(alloc) {
+                *b += amount * a;
             }
         }
-        for p in 0..np {
-            let u = self.nc + p;
-            ws.ob[p] += ws.bookings[u] * ws.d[u];
+        for (b, u) in other.iter_mut().zip(other_units) {
+            *b += u.bookings * u.d;
         }
-        for p in 0..np {
-            let mut total = ws.ob[p];
-            for c in 0..self.nc {
-                total += ws.cb[c * np + p];
+        let total = &mut ws.totals[(t - 1) * np..t * np];
+        total.copy_from_slice(other);
+        for row in cust.chunks_exact(np) {
+            for (s, b) in total.iter_mut().zip(row) {
+                *s += b;
             }
-            ws.totals[p * self.quarters + t - 1] = total;
         }
     }
 
@@ -314,19 +290,14 @@ impl<'a> Engine<'a> {
         let (np, tq) = (self.np, self.quarters);
         let horizon = &mut ws.horizon;
         horizon.clear();
-        horizon.extend((0..np).map(|p| ws.totals[p * tq + tq - 1]));
+        horizon.extend_from_slice(&ws.totals[(tq - 1) * np..]);
         let horizon = &*horizon;
         let m = &mut ws.metrics;
         m.clear();
         m.extend_from_slice(horizon);
         m.extend_from_slice(&ws.revenue);
-        for books in ws.cb.chunks_exact(np) {
-            m.extend(
-                books
-                    .iter()
-                    .zip(horizon)
-                    .map(|(b, t)| if *t > 0.0 { b / t } else { 0.0 }),
-            );
+        for books in ws.books[..self.nc * np].chunks_exact(np) {
+            m.extend(books.iter().zip(horizon).map(|(b, t)| if *t > 0.0 { b / t } else { 0.0 }));
         }
         m.extend(plan_backlog.iter().zip(horizon).map(|(plan, t)| plan - t));
         m.extend(ws.fired.iter().map(|&f| f as f64));
@@ -340,21 +311,16 @@ impl<'a> Engine<'a> {
         self.start(&mut ws);
         let mu: Vec<f64> = self.demand.iter().map(|d| ws.pv[d.growth]).collect();
         for t in 1..=self.quarters {
-            for (u, m) in mu.iter().enumerate() {
-                ws.d[u] = (m * t as f64 * DT).exp();
+            for (unit, m) in ws.units.iter_mut().zip(&mu) {
+                unit.d = (m * t as f64 * DT).exp();
             }
             self.recognise(&mut ws);
             self.book(&mut ws, t);
         }
         let tq = self.quarters;
-        let backlog: Vec<f64> = (0..self.np).map(|p| ws.totals[p * tq + tq - 1]).collect();
+        let backlog = ws.totals[(tq - 1) * self.np..].to_vec();
         self.record(&mut ws, &backlog);
-        Plan {
-            backlog_path: ws.totals,
-            backlog,
-            revenue: ws.revenue,
-            metrics: ws.metrics,
-        }
+        Plan { backlog_path: ws.totals, backlog, revenue: ws.revenue, metrics: ws.metrics }
     }
 
     /// Simulate path `i` under `seed`; results land in `ws.totals` and `ws.metrics`.
@@ -377,19 +343,16 @@ impl<'a> Engine<'a> {
         for t in 1..=self.quarters {
             // 1. Shocks.
             let z: f64 = shocks.sample(StandardNormal);
-            for u in 0..self.demand.len() {
+            for u in ws.units.iter_mut() {
                 let xi: f64 = shocks.sample(StandardNormal);
-                let eps = ws.load[u] * z + ws.idio[u] * xi;
-                ws.d[u] *= (ws.drift[u] + ws.vol[u] * eps).exp();
+                let eps = u.load * z + u.idio * xi;
+                u.d *= libm::exp(u.drift + u.vol * eps);
             }
             // 2. Allocation.
             if !self.shifts.is_empty() {
                 for s in &self.shifts {
                     let c = s.customer;
-                    for (a, b) in ws.alloc[c * np..(c + 1) * np]
-                        .iter_mut()
-                        .zip(&self.sc.customers[c].allocation)
-                    {
+                    for (a, b) in ws.alloc[c * np..(c + 1) * np].iter_mut().zip(&self.sc.customers[c].allocation) {
                         *a = *b;
                     }
                 }
@@ -399,7 +362,7 @@ impl<'a> Engine<'a> {
                         let s = &self.shifts[k];
                         k += 1;
                         let delta = cu.allocation[s.from] - ws.pv[s.target];
-                        let m = delta * (1.0 - (-(t as f64) / ws.pv[s.half_life]).exp2());
+                        let m = delta * (1.0 - libm::exp2(-(t as f64) / ws.pv[s.half_life]));
                         ws.alloc[c * np + s.from] -= m;
                         for (q, w) in sh.to.iter().enumerate() {
                             ws.alloc[c * np + q] += m * w;
@@ -413,16 +376,15 @@ impl<'a> Engine<'a> {
             for (r, rule) in self.sc.rules.iter().enumerate() {
                 let u: f64 = events.random();
                 if ws.fired[r] < rule.max_events && u < ws.p_fire[r] {
-                    let sev = ws.sev_rng[r]
-                        .get_or_insert_with(|| rng::stream(seed, i, rng::SEVERITY + r as u64));
+                    let sev = ws.sev_rng[r].get_or_insert_with(|| rng::stream(seed, i, rng::SEVERITY + r as u64));
                     let s = rule.severity.sample(sev);
                     let book = rule.customer * np;
-                    let cut = s * ws.cb[book + rule.provider];
-                    ws.cb[book + rule.provider] -= cut;
+                    let cut = s * ws.books[book + rule.provider];
+                    ws.books[book + rule.provider] -= cut;
                     let moved = ws.pv[self.migrate[r]] * cut;
                     if moved != 0.0 {
                         for (q, w) in rule.to.iter().enumerate() {
-                            ws.cb[book + q] += moved * w;
+                            ws.books[book + q] += moved * w;
                         }
                     }
                     ws.fired[r] += 1;
@@ -435,12 +397,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Summarise paths `range` of the run into a fresh accumulator.
-    pub fn summarise_paths(
-        &self,
-        seed: u64,
-        range: std::ops::Range<u64>,
-        ws: &mut Workspace,
-    ) -> Accumulator {
+    pub fn summarise_paths(&self, seed: u64, range: std::ops::Range<u64>, ws: &mut Workspace) -> Accumulator {
         let mut acc = Accumulator::new(ws.metrics.len(), ws.totals.len());
         for i in range {
             self.path(seed, i, ws);

@@ -32,10 +32,7 @@ impl Quarter {
     /// The quarter `n` quarters later.
     pub fn plus(self, n: u32) -> Quarter {
         let idx = self.year as i64 * 4 + (self.q as i64 - 1) + n as i64;
-        Quarter {
-            year: idx.div_euclid(4) as i32,
-            q: (idx.rem_euclid(4) + 1) as u8,
-        }
+        Quarter { year: idx.div_euclid(4) as i32, q: (idx.rem_euclid(4) + 1) as u8 }
     }
 }
 
@@ -127,12 +124,11 @@ impl Scenario {
             names.extend(p().map(|p| format!("share.{}.{p}", c.name)));
         }
         names.extend(p().map(|p| format!("loss.{p}")));
-        names.extend(self.rules.iter().map(|r| {
-            format!(
-                "events.{}.{}",
-                self.customers[r.customer].name, self.providers[r.provider].name
-            )
-        }));
+        names.extend(
+            self.rules
+                .iter()
+                .map(|r| format!("events.{}.{}", self.customers[r.customer].name, self.providers[r.provider].name)),
+        );
         names
     }
 }

@@ -36,6 +36,7 @@ pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
 pub struct QuantileMethod {
     pub method: &'static str,
     pub relative_error: f64,
+    pub fan_relative_error: f64,
     pub zero_band: f64,
     pub rank_rule: &'static str,
     pub es_rule: &'static str,
@@ -44,8 +45,9 @@ pub struct QuantileMethod {
 impl Default for QuantileMethod {
     fn default() -> Self {
         QuantileMethod {
-            method: "log-linear histogram sketch (256 buckets per octave, bucket means)",
+            method: "log-linear histogram sketch with bucket means: 256 buckets per octave for summary.csv, 64 for fan.csv",
             relative_error: stats::RELATIVE_ERROR,
+            fan_relative_error: stats::FAN_RELATIVE_ERROR,
             zero_band: stats::ZERO_BAND,
             rank_rule: "p-quantile of n paths = order statistic of rank ceil(p n)",
             es_rule: "ES at level a = mean of the order statistics of rank ceil(a n)..n",
@@ -80,8 +82,7 @@ pub fn run_json(info: &RunInfo) -> anyhow::Result<Vec<u8>> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use anyhow::Context;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {}", dir.display()))?;
     let tmp = temp_name(path);
     let res = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -97,10 +98,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn temp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
@@ -150,10 +148,8 @@ mod tests {
         let path = dir.path().join("a").join("x.csv");
         write_atomic(&path, b"hello").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"hello");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("x.csv")]);
     }
 }

@@ -117,23 +117,19 @@ impl ScenarioSummary {
 pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSummary {
     let sc = engine.scenario();
     let names = sc.metric_names();
-    let metrics = names
-        .iter()
-        .zip(&acc.metrics)
-        .map(|(n, a)| MetricRow::from_acc(n, a, n.starts_with("loss.")))
-        .collect();
-    let tq = sc.quarters as usize;
+    let metrics =
+        names.iter().zip(&acc.metrics).map(|(n, a)| MetricRow::from_acc(n, a, n.starts_with("loss."))).collect();
     let labels: Vec<String> = (1..=sc.quarters).map(|t| sc.label(t)).collect();
     let mut fan = Vec::with_capacity(acc.fan.len());
     for (p, prov) in sc.providers.iter().enumerate() {
         for (t, label) in labels.iter().enumerate() {
-            let a = &acc.fan[p * tq + t];
-            let q: Vec<f64> = FAN_LEVELS.iter().map(|l| a.sketch.quantile(*l)).collect();
+            let a = &acc.fan[t * sc.providers.len() + p];
+            let q: Vec<f64> = FAN_LEVELS.iter().map(|l| a.quantile(*l)).collect();
             fan.push(FanRow {
                 provider: prov.name.clone(),
                 quarter: t as u32 + 1,
                 label: label.clone(),
-                mean: a.moments.mean(),
+                mean: a.mean(),
                 p5: q[0],
                 p25: q[1],
                 p50: q[2],
@@ -156,11 +152,7 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
                     customer: Some(sc.customers[c].name.clone()),
                     share: b / total,
                 },
-                _ => Concentration {
-                    provider: prov.name.clone(),
-                    customer: None,
-                    share: 0.0,
-                },
+                _ => Concentration { provider: prov.name.clone(), customer: None, share: 0.0 },
             }
         })
         .collect();

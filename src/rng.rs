@@ -60,12 +60,7 @@ mod tests {
     fn streams_are_distinct_and_repeatable() {
         let first = |s: u64, p: u64, i: u64| stream(s, p, i).next_u64();
         assert_eq!(first(1, 2, 3), first(1, 2, 3));
-        let outs = [
-            first(1, 2, 3),
-            first(2, 2, 3),
-            first(1, 3, 3),
-            first(1, 2, 4),
-        ];
+        let outs = [first(1, 2, 3), first(2, 2, 3), first(1, 3, 3), first(1, 2, 4)];
         for i in 0..outs.len() {
             for j in i + 1..outs.len() {
                 assert_ne!(outs[i], outs[j]);

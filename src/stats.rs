@@ -27,10 +27,20 @@
 //! the `a`-quantile of the loss; ES at level `a` is the mean of the order
 //! statistics of rank `ceil(a n)` .. `n` (the VaR and everything worse).
 
-/// Mantissa bits per bucket: 256 buckets per octave.
+/// Mantissa bits per bucket for the recorded metrics: 256 buckets per octave.
 pub const SUB_BUCKET_BITS: u32 = 8;
-/// Relative error bound of quantiles, VaR and ES from the sketch.
-pub const RELATIVE_ERROR: f64 = 1.0 / (1u64 << SUB_BUCKET_BITS) as f64;
+/// Relative error bound of quantiles, VaR and ES of the recorded metrics.
+pub const RELATIVE_ERROR: f64 = relative_error(SUB_BUCKET_BITS);
+/// Mantissa bits per bucket for the fan bands (one sketch per provider and
+/// quarter, so they are kept smaller): 64 buckets per octave.
+pub const FAN_SUB_BUCKET_BITS: u32 = 6;
+/// Relative error bound of the fan bands.
+pub const FAN_RELATIVE_ERROR: f64 = relative_error(FAN_SUB_BUCKET_BITS);
+
+/// The relative error bound of a sketch with `bits` mantissa bits per bucket.
+pub const fn relative_error(bits: u32) -> f64 {
+    1.0 / (1u64 << bits) as f64
+}
 /// Values with a magnitude below this share the zero bucket.
 pub const ZERO_BAND: f64 = 1e-9;
 
@@ -50,14 +60,7 @@ pub struct Moments {
 
 impl Default for Moments {
     fn default() -> Self {
-        Moments {
-            n: 0,
-            shift: 0.0,
-            s1: 0.0,
-            s2: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
+        Moments { n: 0, shift: 0.0, s1: 0.0, s2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
     }
 }
 
@@ -80,38 +83,22 @@ impl Moments {
     }
 
     pub fn mean(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.shift + self.s1 / self.n as f64
-        }
+        if self.n == 0 { f64::NAN } else { self.shift + self.s1 / self.n as f64 }
     }
 
     /// Sum of squared deviations from the mean.
     fn m2(&self) -> f64 {
-        if self.n == 0 {
-            0.0
-        } else {
-            (self.s2 - self.s1 * self.s1 / self.n as f64).max(0.0)
-        }
+        if self.n == 0 { 0.0 } else { (self.s2 - self.s1 * self.s1 / self.n as f64).max(0.0) }
     }
 
     /// Sample standard deviation (n - 1 in the denominator).
     pub fn sd(&self) -> f64 {
-        if self.n < 2 {
-            0.0
-        } else {
-            (self.m2() / (self.n - 1) as f64).sqrt()
-        }
+        if self.n < 2 { 0.0 } else { (self.m2() / (self.n - 1) as f64).sqrt() }
     }
 
     /// Standard error of the mean.
     pub fn se(&self) -> f64 {
-        if self.n == 0 {
-            f64::NAN
-        } else {
-            self.sd() / (self.n as f64).sqrt()
-        }
+        if self.n == 0 { f64::NAN } else { self.sd() / (self.n as f64).sqrt() }
     }
 
     pub fn min(&self) -> f64 {
@@ -147,72 +134,79 @@ impl Moments {
     }
 }
 
+/// One bucket: how many values fell in it and their sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Bucket {
+    count: u64,
+    sum: f64,
+}
+
 /// Dense run of buckets from `offset` upwards.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Store {
     offset: i64,
-    counts: Vec<u64>,
-    sums: Vec<f64>,
+    buckets: Vec<Bucket>,
 }
 
 impl Store {
     #[inline]
-    fn add(&mut self, key: i64, x: f64) {
-        let i = key - self.offset;
-        if i >= 0 && (i as usize) < self.counts.len() {
-            self.counts[i as usize] += 1;
-            self.sums[i as usize] += x;
+    fn add(&mut self, key: i64, x: f64, bits: u32) {
+        let i = key.wrapping_sub(self.offset) as usize;
+        if let Some(b) = self.buckets.get_mut(i) {
+            b.count += 1;
+            b.sum += x;
         } else {
-            self.grow(key, key);
-            self.add(key, x);
+            self.grow(key, key, bits);
+            self.add(key, x, bits);
         }
     }
 
-    /// Make room for keys `lo..=hi`.
+    /// Make room for keys `lo..=hi`, with slack on the side that grows so
+    /// that a slowly widening range does not reallocate at every value.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, lo: i64, hi: i64) {
-        if self.counts.is_empty() {
-            self.offset = lo;
-            let len = (hi - lo + 1) as usize;
-            self.counts = vec![0; len];
-            self.sums = vec![0.0; len];
+    fn grow(&mut self, lo: i64, hi: i64, bits: u32) {
+        const SLACK: i64 = 64;
+        if self.buckets.is_empty() {
+            // Half an octave either side of the first value.
+            let half = 1 << (bits - 1);
+            self.offset = lo - half;
+            self.buckets = vec![Bucket::default(); (hi - lo + 1 + 2 * half) as usize];
             return;
         }
-        let cur_hi = self.offset + self.counts.len() as i64 - 1;
-        let new_lo = lo.min(self.offset);
-        let new_hi = hi.max(cur_hi);
+        let cur_hi = self.offset + self.buckets.len() as i64 - 1;
+        let slack = SLACK.max(self.buckets.len() as i64 / 2);
+        let new_lo = if lo < self.offset { lo - slack } else { self.offset };
+        let new_hi = if hi > cur_hi { hi + slack } else { cur_hi };
         if new_lo < self.offset {
             let pad = (self.offset - new_lo) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, pad));
-            self.sums.splice(0..0, std::iter::repeat_n(0.0, pad));
+            self.buckets.splice(0..0, std::iter::repeat_n(Bucket::default(), pad));
             self.offset = new_lo;
         }
-        let len = (new_hi - self.offset + 1) as usize;
-        self.counts.resize(len, 0);
-        self.sums.resize(len, 0.0);
+        self.buckets.resize((new_hi - self.offset + 1) as usize, Bucket::default());
     }
 
-    fn merge(&mut self, o: &Store) {
-        if o.counts.is_empty() {
+    fn merge(&mut self, o: &Store, bits: u32) {
+        if o.buckets.is_empty() {
             return;
         }
-        self.grow(o.offset, o.offset + o.counts.len() as i64 - 1);
+        self.grow(o.offset, o.offset + o.buckets.len() as i64 - 1, bits);
         let start = (o.offset - self.offset) as usize;
-        for (k, (c, s)) in o.counts.iter().zip(&o.sums).enumerate() {
-            self.counts[start + k] += c;
-            self.sums[start + k] += s;
+        for (a, b) in self.buckets[start..].iter_mut().zip(&o.buckets) {
+            a.count += b.count;
+            a.sum += b.sum;
         }
     }
 
     fn len(&self) -> usize {
-        self.counts.len()
+        self.buckets.len()
     }
 }
 
-/// Mergeable quantile sketch with relative error [`RELATIVE_ERROR`].
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Mergeable quantile sketch with relative error [`relative_error`]`(bits)`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sketch {
+    bits: u32,
     neg: Store,
     zero_count: u64,
     zero_sum: f64,
@@ -220,20 +214,33 @@ pub struct Sketch {
     n: u64,
 }
 
-#[inline]
-fn key(a: f64) -> i64 {
-    (a.to_bits() >> (52 - SUB_BUCKET_BITS)) as i64
+impl Default for Sketch {
+    /// A sketch with [`SUB_BUCKET_BITS`].
+    fn default() -> Self {
+        Sketch::new(SUB_BUCKET_BITS)
+    }
 }
 
 impl Sketch {
+    /// An empty sketch with `bits` (1..=16) mantissa bits per bucket.
+    pub fn new(bits: u32) -> Self {
+        assert!((1..=16).contains(&bits), "sketch resolution {bits} outside 1..=16");
+        Sketch { bits, neg: Store::default(), zero_count: 0, zero_sum: 0.0, pos: Store::default(), n: 0 }
+    }
+
+    #[inline]
+    fn key(&self, a: f64) -> i64 {
+        (a.to_bits() >> (52 - self.bits)) as i64
+    }
+
     #[inline]
     pub fn add(&mut self, x: f64) {
         debug_assert!(x.is_finite(), "non-finite value {x} in a sketch");
         self.n += 1;
         if x >= ZERO_BAND {
-            self.pos.add(key(x), x);
+            self.pos.add(self.key(x), x, self.bits);
         } else if x <= -ZERO_BAND {
-            self.neg.add(key(-x), x);
+            self.neg.add(self.key(-x), x, self.bits);
         } else {
             self.zero_count += 1;
             self.zero_sum += x;
@@ -245,8 +252,9 @@ impl Sketch {
     }
 
     pub fn merge(&mut self, o: &Sketch) {
-        self.neg.merge(&o.neg);
-        self.pos.merge(&o.pos);
+        assert_eq!(self.bits, o.bits, "merging sketches of different resolution");
+        self.neg.merge(&o.neg, self.bits);
+        self.pos.merge(&o.pos, self.bits);
         self.zero_count += o.zero_count;
         self.zero_sum += o.zero_sum;
         self.n += o.n;
@@ -259,13 +267,17 @@ impl Sketch {
 
     /// Non-empty buckets as (count, sum) in ascending order of value.
     pub fn ascending(&self) -> impl DoubleEndedIterator<Item = (u64, f64)> + '_ {
-        let neg = self.neg.counts.iter().zip(&self.neg.sums).rev();
-        let zero = std::iter::once((&self.zero_count, &self.zero_sum));
-        let pos = self.pos.counts.iter().zip(&self.pos.sums);
-        neg.chain(zero)
-            .chain(pos)
-            .filter(|(c, _)| **c > 0)
-            .map(|(c, s)| (*c, *s))
+        let zero = Bucket { count: self.zero_count, sum: self.zero_sum };
+        let neg = self.neg.buckets.iter().rev().copied();
+        neg.chain(std::iter::once(zero))
+            .chain(self.pos.buckets.iter().copied())
+            .filter(|b| b.count > 0)
+            .map(|b| (b.count, b.sum))
+    }
+
+    /// Mean of the values added (from the bucket sums); NaN when empty.
+    pub fn mean(&self) -> f64 {
+        self.ascending().map(|(_, s)| s).sum::<f64>() / self.n as f64
     }
 
     /// Rank (1-based) of the p-quantile.

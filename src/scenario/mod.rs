@@ -81,19 +81,10 @@ type Res<T> = Result<T, ScenarioError>;
 impl Cx<'_> {
     fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
     }
 
-    fn err(
-        &self,
-        field: &str,
-        span: Option<&Range<usize>>,
-        message: impl Into<String>,
-    ) -> ScenarioError {
+    fn err(&self, field: &str, span: Option<&Range<usize>>, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
             file: self.file.to_path_buf(),
             field: field.to_string(),
@@ -121,47 +112,15 @@ struct Valid<'a> {
     what: &'a str,
 }
 
-const SHARE: Valid = Valid {
-    lo: 0.0,
-    hi: 1.0,
-    lo_open: false,
-    what: "a share",
-};
-const NONNEG: Valid = Valid {
-    lo: 0.0,
-    hi: f64::INFINITY,
-    lo_open: false,
-    what: "a non-negative amount",
-};
-const RATE: Valid = Valid {
-    lo: 0.0,
-    hi: f64::INFINITY,
-    lo_open: false,
-    what: "a rate",
-};
-const LOADING: Valid = Valid {
-    lo: -1.0,
-    hi: 1.0,
-    lo_open: false,
-    what: "a factor loading",
-};
-const ANY: Valid = Valid {
-    lo: f64::NEG_INFINITY,
-    hi: f64::INFINITY,
-    lo_open: false,
-    what: "a growth rate",
-};
-const POSITIVE: Valid = Valid {
-    lo: 0.0,
-    hi: f64::INFINITY,
-    lo_open: true,
-    what: "a half-life",
-};
+const SHARE: Valid = Valid { lo: 0.0, hi: 1.0, lo_open: false, what: "a share" };
+const NONNEG: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: false, what: "a non-negative amount" };
+const RATE: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: false, what: "a rate" };
+const LOADING: Valid = Valid { lo: -1.0, hi: 1.0, lo_open: false, what: "a factor loading" };
+const ANY: Valid = Valid { lo: f64::NEG_INFINITY, hi: f64::INFINITY, lo_open: false, what: "a growth rate" };
+const POSITIVE: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: true, what: "a half-life" };
 
 fn valid_name(s: &str, extra: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
 }
 
 fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
@@ -178,10 +137,7 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         cx.err(
             "scenario.start",
             Some(&meta.start.span()),
-            format!(
-                "`{}` is not a quarter: write it as YYYYQn, e.g. \"2026Q1\"",
-                meta.start.get_ref()
-            ),
+            format!("`{}` is not a quarter: write it as YYYYQn, e.g. \"2026Q1\"", meta.start.get_ref()),
         )
     })?;
     let quarters = int_in(cx, "scenario.quarters", &meta.quarters, 1, 400)? as u32;
@@ -195,11 +151,7 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
     };
 
     if raw.providers.is_empty() {
-        return Err(cx.err(
-            "providers",
-            None,
-            "no providers: add at least one [providers.NAME] table",
-        ));
+        return Err(cx.err("providers", None, "no providers: add at least one [providers.NAME] table"));
     }
     let pnames: Vec<String> = raw.providers.keys().cloned().collect();
     let mut providers = Vec::new();
@@ -233,26 +185,9 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
     for (i, rr) in raw.renegotiation.iter().enumerate() {
         let f = format!("renegotiation[{i}]");
         let r = rr.get_ref();
-        let c = lookup(
-            cx,
-            &format!("{f}.customer"),
-            &r.customer,
-            &cnames,
-            "customer",
-            "customers",
-        )?;
-        let p = lookup(
-            cx,
-            &format!("{f}.provider"),
-            &r.provider,
-            &pnames,
-            "provider",
-            "providers",
-        )?;
-        if let Some(j) = rules
-            .iter()
-            .position(|o| o.customer == c && o.provider == p)
-        {
+        let c = lookup(cx, &format!("{f}.customer"), &r.customer, &cnames, "customer", "customers")?;
+        let p = lookup(cx, &format!("{f}.provider"), &r.provider, &pnames, "provider", "providers")?;
+        if let Some(j) = rules.iter().position(|o| o.customer == c && o.provider == p) {
             return Err(cx.err(
                 &f,
                 Some(&rr.span()),
@@ -282,25 +217,10 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         });
     }
 
-    Ok(Scenario {
-        name,
-        start,
-        quarters,
-        paths,
-        seed,
-        providers,
-        customers,
-        rules,
-    })
+    Ok(Scenario { name, start, quarters, paths, seed, providers, customers, rules })
 }
 
-fn customer(
-    cx: &Cx,
-    f: &str,
-    cname: &str,
-    rc: &raw::RawCustomer,
-    pnames: &[String],
-) -> Res<Customer> {
+fn customer(cx: &Cx, f: &str, cname: &str, rc: &raw::RawCustomer, pnames: &[String]) -> Res<Customer> {
     let np = pnames.len();
     let bookings = opt_param(cx, &format!("{f}.bookings"), &rc.bookings, NONNEG)?;
     let mut backlog = vec![Dist::Fixed(0.0); np];
@@ -332,33 +252,14 @@ fn customer(
     for (i, rs) in rc.shift.iter().enumerate() {
         let sf = format!("{f}.shift[{i}]");
         let s = rs.get_ref();
-        let from = lookup(
-            cx,
-            &format!("{sf}.from"),
-            &s.from,
-            pnames,
-            "provider",
-            "providers",
-        )?;
+        let from = lookup(cx, &format!("{sf}.from"), &s.from, pnames, "provider", "providers")?;
         if let Some(j) = shifts.iter().position(|o| o.from == from) {
             return Err(cx.err(&sf, Some(&rs.span()), format!("a second shift away from `{}` ({f}.shift[{j}] is the first): merge them, at most one shift per `from` provider", pnames[from])));
         }
         let cap = allocation[from];
-        let what = format!(
-            "a target share (at most the starting allocation to {}, {cap})",
-            pnames[from]
-        );
-        let target = param(
-            cx,
-            &format!("{sf}.target"),
-            &s.target,
-            Valid {
-                lo: 0.0,
-                hi: cap,
-                lo_open: false,
-                what: &what,
-            },
-        )?;
+        let what = format!("a target share (at most the starting allocation to {}, {cap})", pnames[from]);
+        let target =
+            param(cx, &format!("{sf}.target"), &s.target, Valid { lo: 0.0, hi: cap, lo_open: false, what: &what })?;
         shifts.push(Shift {
             from,
             target,
@@ -391,16 +292,8 @@ fn check_entity_name(cx: &Cx, field: &str, name: &str) -> Res<()> {
 fn int_in(cx: &Cx, field: &str, v: &S<i64>, lo: i64, hi: i64) -> Res<i64> {
     let x = *v.get_ref();
     if x < lo || x > hi {
-        let bound = if hi == i64::MAX {
-            format!("at least {lo}")
-        } else {
-            format!("between {lo} and {hi}")
-        };
-        return Err(cx.err(
-            field,
-            Some(&v.span()),
-            format!("{x} is out of range: use a whole number {bound}"),
-        ));
+        let bound = if hi == i64::MAX { format!("at least {lo}") } else { format!("between {lo} and {hi}") };
+        return Err(cx.err(field, Some(&v.span()), format!("{x} is out of range: use a whole number {bound}")));
     }
     Ok(x)
 }
@@ -418,43 +311,24 @@ fn index_of(
         cx.err(
             field,
             Some(&span),
-            format!(
-                "unknown {kind} `{name}`: define [{table}.{name}] or use one of: {}",
-                names.join(", ")
-            ),
+            format!("unknown {kind} `{name}`: define [{table}.{name}] or use one of: {}", names.join(", ")),
         )
     })
 }
 
-fn lookup(
-    cx: &Cx,
-    field: &str,
-    v: &S<String>,
-    names: &[String],
-    kind: &str,
-    table: &str,
-) -> Res<usize> {
+fn lookup(cx: &Cx, field: &str, v: &S<String>, names: &[String], kind: &str, table: &str) -> Res<usize> {
     index_of(cx, field, v.span(), v.get_ref(), names, kind, table)
 }
 
 /// Plain shares per provider, each in [0, 1].
-fn shares(
-    cx: &Cx,
-    field: &str,
-    m: &S<IndexMap<String, S<f64>>>,
-    pnames: &[String],
-) -> Res<Vec<f64>> {
+fn shares(cx: &Cx, field: &str, m: &S<IndexMap<String, S<f64>>>, pnames: &[String]) -> Res<Vec<f64>> {
     let mut out = vec![0.0; pnames.len()];
     for (pn, v) in m.get_ref() {
         let kf = format!("{field}.{pn}");
         let p = index_of(cx, &kf, v.span(), pn, pnames, "provider", "providers")?;
         let x = *v.get_ref();
         if !(0.0..=1.0).contains(&x) {
-            return Err(cx.err(
-                &kf,
-                Some(&v.span()),
-                format!("{x} is not a share: use a number between 0 and 1"),
-            ));
+            return Err(cx.err(&kf, Some(&v.span()), format!("{x} is not a share: use a number between 0 and 1")));
         }
         out[p] = x;
     }
@@ -475,15 +349,15 @@ fn weights(
         let kf = format!("{field}.{pn}");
         let p = index_of(cx, &kf, v.span(), pn, pnames, "provider", "providers")?;
         if Some(p) == exclude {
-            return Err(cx.err(&kf, Some(&v.span()), format!("`{pn}` is the provider the amount leaves: a destination must be another provider")));
-        }
-        let x = *v.get_ref();
-        if !(x.is_finite() && x >= 0.0) {
             return Err(cx.err(
                 &kf,
                 Some(&v.span()),
-                format!("weight {x} must be a finite number >= 0"),
+                format!("`{pn}` is the provider the amount leaves: a destination must be another provider"),
             ));
+        }
+        let x = *v.get_ref();
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(cx.err(&kf, Some(&v.span()), format!("weight {x} must be a finite number >= 0")));
         }
         out[p] = x;
     }
@@ -516,16 +390,9 @@ fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
     };
     let (lo, hi) = d.support();
     let is_dist = !d.is_fixed();
-    let noun = if is_dist {
-        "the distribution can take values"
-    } else {
-        "the value is"
-    };
-    let below = if valid.lo_open {
-        !(lo > valid.lo || (lo == valid.lo && d.lower_bound_open()))
-    } else {
-        !(lo >= valid.lo)
-    };
+    let noun = if is_dist { "the distribution can take values" } else { "the value is" };
+    let below =
+        if valid.lo_open { !(lo > valid.lo || (lo == valid.lo && d.lower_bound_open())) } else { !(lo >= valid.lo) };
     if below {
         let fix = if let Dist::Normal { .. } = d {
             "add `min` truncation".to_string()
@@ -534,25 +401,10 @@ fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
         } else {
             "raise it".to_string()
         };
-        let rel = if valid.lo_open {
-            "must be above"
-        } else {
-            "must be at least"
-        };
-        let shown = if lo.is_infinite() {
-            "without a lower bound".to_string()
-        } else {
-            format!("down to {lo}")
-        };
-        let shown = if is_dist {
-            format!("{noun} {shown}")
-        } else {
-            format!("{noun} {lo}")
-        };
-        return Err(fail(format!(
-            "{shown}, but {} {rel} {}: {fix}",
-            valid.what, valid.lo
-        )));
+        let rel = if valid.lo_open { "must be above" } else { "must be at least" };
+        let shown = if lo.is_infinite() { "without a lower bound".to_string() } else { format!("down to {lo}") };
+        let shown = if is_dist { format!("{noun} {shown}") } else { format!("{noun} {lo}") };
+        return Err(fail(format!("{shown}, but {} {rel} {}: {fix}", valid.what, valid.lo)));
     }
     if !(hi <= valid.hi) {
         let fix = if let Dist::Normal { .. } = d {
@@ -562,20 +414,9 @@ fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
         } else {
             "lower it".to_string()
         };
-        let shown = if hi.is_infinite() {
-            "without an upper bound".to_string()
-        } else {
-            format!("up to {hi}")
-        };
-        let shown = if is_dist {
-            format!("{noun} {shown}")
-        } else {
-            format!("{noun} {hi}")
-        };
-        return Err(fail(format!(
-            "{shown}, but {} must be at most {}: {fix}",
-            valid.what, valid.hi
-        )));
+        let shown = if hi.is_infinite() { "without an upper bound".to_string() } else { format!("up to {hi}") };
+        let shown = if is_dist { format!("{noun} {shown}") } else { format!("{noun} {hi}") };
+        return Err(fail(format!("{shown}, but {} must be at most {}: {fix}", valid.what, valid.hi)));
     }
     Ok(d)
 }
@@ -610,17 +451,10 @@ fn dist(r: &RawDist) -> Result<Dist, String> {
         ("values", r.values.is_some()),
         ("weights", r.weights.is_some()),
     ];
-    let takes = needs
-        .iter()
-        .chain(optional)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let takes = needs.iter().chain(optional).copied().collect::<Vec<_>>().join(", ");
     for (k, here) in present {
         if here && !needs.contains(&k) && !optional.contains(&k) {
-            return Err(format!(
-                "`{k}` is not a field of {fam} (it takes {takes}): remove it"
-            ));
+            return Err(format!("`{k}` is not a field of {fam} (it takes {takes}): remove it"));
         }
         if !here && needs.contains(&k) {
             return Err(format!("{fam} needs `{k}` (it takes {takes})"));
@@ -632,23 +466,12 @@ fn dist(r: &RawDist) -> Result<Dist, String> {
         "uniform" => Dist::uniform(g(r.min), g(r.max)),
         "triangular" => Dist::triangular(g(r.min), g(r.mode), g(r.max)),
         "pert" => Dist::pert(g(r.min), g(r.mode), g(r.max), r.lambda.unwrap_or(4.0)),
-        "normal" => Dist::normal(
-            g(r.mean),
-            g(r.sd),
-            r.min.unwrap_or(f64::NEG_INFINITY),
-            r.max.unwrap_or(f64::INFINITY),
-        ),
+        "normal" => {
+            Dist::normal(g(r.mean), g(r.sd), r.min.unwrap_or(f64::NEG_INFINITY), r.max.unwrap_or(f64::INFINITY))
+        }
         "lognormal" => Dist::lognormal(g(r.mean), g(r.sd)),
-        "beta" => Dist::beta(
-            g(r.alpha),
-            g(r.beta),
-            r.min.unwrap_or(0.0),
-            r.max.unwrap_or(1.0),
-        ),
-        _ => Dist::discrete(
-            r.values.clone().unwrap_or_default(),
-            r.weights.clone().unwrap_or_default(),
-        ),
+        "beta" => Dist::beta(g(r.alpha), g(r.beta), r.min.unwrap_or(0.0), r.max.unwrap_or(1.0)),
+        _ => Dist::discrete(r.values.clone().unwrap_or_default(), r.weights.clone().unwrap_or_default()),
     };
     res.map_err(|e| e.0)
 }
