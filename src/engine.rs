@@ -5,15 +5,17 @@
 //! reusable [`Workspace`]; [`Engine::run`] simulates many in parallel.
 //!
 //! Determinism: paths are grouped in fixed chunks of [`CHUNK`] paths; each
-//! chunk is summarised on its own, and chunk results are merged into the
-//! total strictly in chunk order. Which thread ran a chunk, and when, cannot
-//! change a single bit of the result.
+//! chunk is summarised on its own, and chunk results are merged by a binary
+//! tree whose shape depends on the number of chunks alone. Which thread ran
+//! a chunk, and when, cannot change a single bit of the result.
+
+use std::ops::Range;
 
 use rand::RngExt;
 use rand_distr::StandardNormal;
-use rayon::prelude::*;
 
 use crate::dist::Dist;
+use crate::math;
 use crate::model::{DT, Scenario};
 use crate::rng::{self, PathRng};
 use crate::stats::{FAN_SUB_BUCKET_BITS, MetricAcc, Sketch};
@@ -95,6 +97,8 @@ pub struct Workspace {
     pv: Vec<f64>,
     /// Demand units: customers, then each provider's `other` book.
     units: Vec<Unit>,
+    /// This quarter's idiosyncratic shocks, one per unit.
+    xi: Vec<f64>,
     /// Books `[h * np + p]`: one row per customer `h < nc`, then the row of
     /// the providers' `other` books (`h = nc`, only `[nc * np + p]` used at p).
     books: Vec<f64>,
@@ -202,6 +206,7 @@ impl<'a> Engine<'a> {
         Workspace {
             pv: vec![0.0; self.params.len()],
             units: vec![Unit::default(); nu],
+            xi: vec![0.0; nu],
             books: vec![0.0; (nc + 1) * np],
             alloc: vec![0.0; nc * np],
             rho: vec![0.0; np],
@@ -277,7 +282,9 @@ impl<'a> Engine<'a> {
             *b += u.bookings * u.d;
         }
         let total = &mut ws.totals[(t - 1) * np..t * np];
-        total.copy_from_slice(other);
+        for (s, o) in total.iter_mut().zip(other.iter()) {
+            *s = *o;
+        }
         for row in cust.chunks_exact(np) {
             for (s, b) in total.iter_mut().zip(row) {
                 *s += b;
@@ -312,7 +319,7 @@ impl<'a> Engine<'a> {
         let mu: Vec<f64> = self.demand.iter().map(|d| ws.pv[d.growth]).collect();
         for t in 1..=self.quarters {
             for (unit, m) in ws.units.iter_mut().zip(&mu) {
-                unit.d = (m * t as f64 * DT).exp();
+                unit.d = math::exp(m * t as f64 * DT);
             }
             self.recognise(&mut ws);
             self.book(&mut ws, t);
@@ -334,7 +341,7 @@ impl<'a> Engine<'a> {
         self.start(ws);
         let np = self.np;
         for (r, &h) in self.hazard.iter().enumerate() {
-            ws.p_fire[r] = 1.0 - (-ws.pv[h] * DT).exp();
+            ws.p_fire[r] = 1.0 - math::exp(-ws.pv[h] * DT);
             ws.fired[r] = 0;
             ws.sev_rng[r] = None;
         }
@@ -342,11 +349,15 @@ impl<'a> Engine<'a> {
         let mut events = rng::stream(seed, i, rng::EVENTS);
         for t in 1..=self.quarters {
             // 1. Shocks.
+            // Draw first, then update: the generator's serial chain and the
+            // exponentials overlap better as two loops.
             let z: f64 = shocks.sample(StandardNormal);
-            for u in ws.units.iter_mut() {
-                let xi: f64 = shocks.sample(StandardNormal);
+            for xi in ws.xi.iter_mut() {
+                *xi = shocks.sample(StandardNormal);
+            }
+            for (u, xi) in ws.units.iter_mut().zip(&ws.xi) {
                 let eps = u.load * z + u.idio * xi;
-                u.d *= libm::exp(u.drift + u.vol * eps);
+                u.d *= math::exp(u.drift + u.vol * eps);
             }
             // 2. Allocation.
             if !self.shifts.is_empty() {
@@ -362,7 +373,7 @@ impl<'a> Engine<'a> {
                         let s = &self.shifts[k];
                         k += 1;
                         let delta = cu.allocation[s.from] - ws.pv[s.target];
-                        let m = delta * (1.0 - libm::exp2(-(t as f64) / ws.pv[s.half_life]));
+                        let m = delta * (1.0 - math::exp(-(t as f64) / ws.pv[s.half_life] * std::f64::consts::LN_2));
                         ws.alloc[c * np + s.from] -= m;
                         for (q, w) in sh.to.iter().enumerate() {
                             ws.alloc[c * np + q] += m * w;
@@ -415,30 +426,31 @@ impl<'a> Engine<'a> {
     /// `progress` is called with the number of paths each finished chunk held.
     pub fn run(&self, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Accumulator {
         let chunks = paths.div_ceil(CHUNK);
-        // Chunks in flight at once: bounds memory, keeps every thread busy.
-        let batch = (rayon::current_num_threads() as u64 * 4).max(1);
-        let mut total = Accumulator::new(self.sc.metric_names().len(), self.np * self.quarters);
-        let mut first = 0;
-        while first < chunks {
-            let last = (first + batch).min(chunks);
-            let parts: Vec<Accumulator> = (first..last)
-                .into_par_iter()
-                .map_init(
-                    || self.workspace(),
-                    |ws, c| {
-                        let range = c * CHUNK..((c + 1) * CHUNK).min(paths);
-                        let n = range.end - range.start;
-                        let acc = self.summarise_paths(seed, range, ws);
-                        progress(n);
-                        acc
-                    },
-                )
-                .collect();
-            for part in &parts {
-                total.merge(part);
-            }
-            first = last;
+        if chunks == 0 {
+            return Accumulator::new(self.sc.metric_names().len(), self.np * self.quarters);
         }
-        total
+        self.reduce(seed, paths, 0..chunks, progress)
+    }
+
+    /// Summarise chunks `range` by a binary tree whose shape depends on the
+    /// range alone: halves run in parallel (rayon::join) and merge left into
+    /// right's order, so the floating-point result is the same on any number
+    /// of threads. At most one accumulator per tree level per thread is alive.
+    fn reduce(&self, seed: u64, paths: u64, range: Range<u64>, progress: &(dyn Fn(u64) + Sync)) -> Accumulator {
+        if range.end - range.start == 1 {
+            let c = range.start;
+            let paths = c * CHUNK..((c + 1) * CHUNK).min(paths);
+            let n = paths.end - paths.start;
+            let acc = self.summarise_paths(seed, paths, &mut self.workspace());
+            progress(n);
+            return acc;
+        }
+        let mid = range.start + (range.end - range.start) / 2;
+        let (mut left, right) = rayon::join(
+            || self.reduce(seed, paths, range.start..mid, progress),
+            || self.reduce(seed, paths, mid..range.end, progress),
+        );
+        left.merge(&right);
+        left
     }
 }

@@ -45,6 +45,7 @@ pub mod app;
 pub mod cli;
 pub mod dist;
 pub mod engine;
+pub mod math;
 pub mod model;
 pub mod output;
 pub mod report;
