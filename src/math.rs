@@ -87,8 +87,8 @@ const TABLE: [f64; 64] = [
 pub fn exp(x: f64) -> f64 {
     // ln 2 / 64 in two parts; the high part has 32 significant bits, so its
     // product with any |k| < 2^21 is exact.
-    const LN2_HI_N: f64 = 6.931_471_803_691_238_164_9e-1 / 64.0;
-    const LN2_LO_N: f64 = 1.908_214_929_270_587_700_02e-10 / 64.0;
+    const LN2_HI_N: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000) / 64.0;
+    const LN2_LO_N: f64 = f64::from_bits(0x3dea_39ef_3579_3c76) / 64.0;
     const N_OVER_LN2: f64 = 64.0 / std::f64::consts::LN_2;
     // Adding and removing 1.5 * 2^52 rounds to the nearest integer.
     const ROUND: f64 = 6_755_399_441_055_744.0;
