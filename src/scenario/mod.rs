@@ -64,8 +64,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let cx = Cx { file, text };
     let de = toml::Deserializer::parse(text).map_err(|e| cx.toml_error("", &e))?;
     let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        cx.toml_error(if field == "." { "" } else { &field }, e.inner())
+        // toml's span wrappers show up as path segments of their own.
+        let field = e.path().to_string().replace(".$__serde_spanned_private_value", "");
+        let field = field.trim_start_matches("$__serde_spanned_private_value").trim_start_matches('.');
+        cx.toml_error(field, e.inner())
     })?;
     validate(&cx, raw)
 }

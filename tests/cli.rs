@@ -1,0 +1,155 @@
+//! The command line, end to end.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const BAD: &str =
+    "[scenario]\nname = \"bad\"\nstart = \"2026Q1\"\nquarters = 4\n\n[providers.azure]\nrecognition = 1.5\n";
+
+#[test]
+fn run_writes_summary_fan_and_run_json() {
+    let out = tempfile::tempdir().unwrap();
+    cmd()
+        .args(["run", "scenarios/status-quo.toml", "--paths", "3000", "--seed", "9", "--out"])
+        .arg(out.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("status-quo:").and(predicate::str::contains("VaR99")));
+    let dir = out.path().join("status-quo");
+    let summary = read(&dir.join("summary.csv"));
+    assert_eq!(
+        summary.lines().next().unwrap(),
+        "metric,mean,sd,se,min,p1,p5,p10,p25,p50,p75,p90,p95,p99,max,var95,es95,var99,es99"
+    );
+    // 4 providers x (backlog, revenue, loss) + 2 customers x 4 providers shares, no rules.
+    assert_eq!(summary.lines().count(), 1 + 4 * 3 + 8);
+    assert!(summary.lines().any(|l| l.starts_with("loss.azure,") && !l.ends_with(",,,,")));
+    assert!(summary.lines().any(|l| l.starts_with("share.openai.azure,") && l.ends_with(",,,,")));
+    let fan = read(&dir.join("fan.csv"));
+    assert_eq!(fan.lines().next().unwrap(), "provider,quarter,label,mean,p5,p25,p50,p75,p95");
+    assert_eq!(fan.lines().count(), 1 + 4 * 28);
+    assert!(fan.lines().nth(1).unwrap().starts_with("azure,1,2026Q1,"));
+    assert!(fan.lines().any(|l| l.starts_with("gcp,28,2032Q4,")));
+    let info: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
+    assert_eq!(info["seed"], 9);
+    assert_eq!(info["paths"], 3000);
+    assert_eq!(info["scenario"], "status-quo");
+    assert_eq!(info["scenario_sha256"].as_str().unwrap().len(), 64);
+    assert!(info["quantiles"]["relative_error"].as_f64().unwrap() > 0.0);
+    // Nothing but the three files: no temporaries left behind.
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["fan.csv", "run.json", "summary.csv"]);
+}
+
+#[test]
+fn output_files_are_identical_for_1_and_4_threads() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (dir, threads) in [(&a, "1"), (&b, "4")] {
+        cmd()
+            .args(["run", "scenarios/openai-shift.toml", "--paths", "20000", "--quiet", "--threads", threads, "--out"])
+            .arg(dir.path())
+            .assert()
+            .success();
+    }
+    for f in ["summary.csv", "fan.csv"] {
+        let (x, y) = (read(&a.path().join("openai-shift").join(f)), read(&b.path().join("openai-shift").join(f)));
+        assert!(x == y, "{f} differs between 1 and 4 threads");
+    }
+}
+
+#[test]
+fn run_without_inputs_runs_every_shipped_scenario() {
+    let out = tempfile::tempdir().unwrap();
+    cmd().args(["run", "--paths", "500", "--quiet", "--out"]).arg(out.path()).assert().success().stdout("");
+    let mut expected: Vec<String> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    expected.sort();
+    assert!(expected.len() >= 6, "at least six shipped scenarios");
+    for name in &expected {
+        assert!(out.path().join(name).join("summary.csv").is_file(), "{name} has no summary");
+    }
+}
+
+#[test]
+fn validate_reports_the_field_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, BAD).unwrap();
+    cmd()
+        .args(["validate", "scenarios/status-quo.toml"])
+        .arg(&bad)
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains("ok    scenarios/status-quo.toml"))
+        .stderr(
+            predicate::str::contains("bad.toml:7: providers.azure.recognition")
+                .and(predicate::str::contains("at most 1")),
+        );
+}
+
+#[test]
+fn a_bad_file_does_not_stop_the_others_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, BAD).unwrap();
+    let out = dir.path().join("out");
+    cmd()
+        .args(["run", "--paths", "500", "scenarios/litigation-shock.toml"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("litigation-shock:"))
+        .stderr(predicate::str::contains("providers.azure.recognition").and(predicate::str::contains("1 failed")));
+    assert!(out.join("litigation-shock").join("run.json").is_file());
+    assert!(!out.join("bad").exists(), "a rejected scenario writes nothing");
+}
+
+#[test]
+fn missing_input_is_a_clear_error() {
+    cmd()
+        .args(["run", "no-such-file.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no-such-file.toml: no such file or folder"));
+}
+
+#[test]
+fn duplicate_scenario_names_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("scenarios/litigation-shock.toml", dir.path().join("a.toml")).unwrap();
+    std::fs::copy("scenarios/litigation-shock.toml", dir.path().join("b.toml")).unwrap();
+    cmd()
+        .args(["run", "--paths", "200", "--quiet", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already used by"));
+}
+
+#[test]
+fn help_explains_every_option() {
+    let assert = cmd().args(["run", "--help"]).assert().success();
+    let text = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for opt in ["--paths", "--seed", "--threads", "--out", "--quiet", "--no-charts", "FILES_OR_DIRS"] {
+        assert!(text.contains(opt), "--help lacks {opt}");
+    }
+    assert!(text.contains("whatever the number of threads"));
+}

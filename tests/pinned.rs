@@ -1,0 +1,25 @@
+//! Pinned seeded output: the summary of a fixed scenario and seed must not
+//! drift. After an intended change of the numbers, regenerate with
+//! `UPDATE_PINNED=1 cargo test --release --test pinned` and explain the
+//! change in the commit message.
+
+mod common;
+
+use backlog_risk::output;
+
+const SUMMARY: &str = "tests/fixtures/pinned-summary.csv";
+
+#[test]
+fn pinned_summary_does_not_drift() {
+    let sc = backlog_risk::scenario::load("tests/fixtures/pinned.toml".as_ref()).unwrap();
+    let (_, summary) = common::run(&sc);
+    let got = String::from_utf8(output::summary_csv(&summary).unwrap()).unwrap();
+    if std::env::var_os("UPDATE_PINNED").is_some() {
+        std::fs::write(SUMMARY, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(SUMMARY).expect("pinned summary exists (UPDATE_PINNED=1 to create it)");
+    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "line {} of {SUMMARY} drifted", i + 1);
+    }
+    assert_eq!(got.lines().count(), want.lines().count(), "number of rows changed");
+}
