@@ -156,26 +156,24 @@ impl Store {
             b.count += 1;
             b.sum += x;
         } else {
-            self.grow(key, key, bits);
+            // A quarter of an octave beyond the new value.
+            self.grow(key, key, 1 << (bits - 2));
             self.add(key, x, bits);
         }
     }
 
-    /// Make room for keys `lo..=hi`, with slack on the side that grows so
-    /// that a slowly widening range does not reallocate at every value.
+    /// Make room for keys `lo..=hi`, plus `slack` buckets on a side that
+    /// grows (so that a slowly widening range does not reallocate at every
+    /// value). The store never covers more than the keys seen plus slack.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, lo: i64, hi: i64, bits: u32) {
-        const SLACK: i64 = 64;
+    fn grow(&mut self, lo: i64, hi: i64, slack: i64) {
         if self.buckets.is_empty() {
-            // Half an octave either side of the first value.
-            let half = 1 << (bits - 1);
-            self.offset = lo - half;
-            self.buckets = vec![Bucket::default(); (hi - lo + 1 + 2 * half) as usize];
+            self.offset = lo - slack;
+            self.buckets = vec![Bucket::default(); (hi - lo + 1 + 2 * slack) as usize];
             return;
         }
         let cur_hi = self.offset + self.buckets.len() as i64 - 1;
-        let slack = SLACK.max(self.buckets.len() as i64 / 2);
         let new_lo = if lo < self.offset { lo - slack } else { self.offset };
         let new_hi = if hi > cur_hi { hi + slack } else { cur_hi };
         if new_lo < self.offset {
@@ -186,11 +184,11 @@ impl Store {
         self.buckets.resize((new_hi - self.offset + 1) as usize, Bucket::default());
     }
 
-    fn merge(&mut self, o: &Store, bits: u32) {
+    fn merge(&mut self, o: &Store) {
         if o.buckets.is_empty() {
             return;
         }
-        self.grow(o.offset, o.offset + o.buckets.len() as i64 - 1, bits);
+        self.grow(o.offset, o.offset + o.buckets.len() as i64 - 1, 0);
         let start = (o.offset - self.offset) as usize;
         for (a, b) in self.buckets[start..].iter_mut().zip(&o.buckets) {
             a.count += b.count;
@@ -253,8 +251,8 @@ impl Sketch {
 
     pub fn merge(&mut self, o: &Sketch) {
         assert_eq!(self.bits, o.bits, "merging sketches of different resolution");
-        self.neg.merge(&o.neg, self.bits);
-        self.pos.merge(&o.pos, self.bits);
+        self.neg.merge(&o.neg);
+        self.pos.merge(&o.pos);
         self.zero_count += o.zero_count;
         self.zero_sum += o.zero_sum;
         self.n += o.n;
@@ -397,6 +395,22 @@ mod tests {
                 prop_assert!((a.sketch.quantile(p) - all.sketch.quantile(p)).abs() < 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn merging_many_sketches_stays_within_the_value_range() {
+        let mut total = Sketch::default();
+        for c in 0..500u32 {
+            let mut s = Sketch::default();
+            for i in 0..100u32 {
+                s.add(1.0 + (f64::from(c * 100 + i) * 0.618_033_988_7).fract());
+            }
+            total.merge(&s);
+        }
+        // Values in [1, 2): one octave of 256 buckets, a quarter octave of
+        // slack either side, and the zero bucket.
+        assert!(total.buckets() <= 256 + 2 * 64 + 1, "{} buckets", total.buckets());
+        assert_eq!(total.count(), 50_000);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use common::*;
 /// is `B0 (1 - rho)^T (1 - S)^N` with N the number of events.
 #[test]
 fn single_renegotiation_has_the_analytic_expected_backlog() {
-    let (b0, rho, lambda, sev, t) = (100.0, 0.05, 0.4, 0.3, 12u32);
+    let (b0, rho, lambda, sev, t) = (100.0, 0.05f64, 0.4f64, 0.3, 12u32);
     for max_events in [1u32, 1000] {
         let text = format!(
             "{}[providers.azure]\nrecognition = {rho}\n[customers.openai]\nbacklog = {{ azure = {b0} }}\n\
@@ -23,7 +23,7 @@ fn single_renegotiation_has_the_analytic_expected_backlog() {
         let sc = parse(&text).unwrap();
         let (_, s) = run(&sc);
         let p = 1.0 - (-lambda * DT).exp();
-        let decay = (1.0 - rho as f64).powi(t as i32);
+        let decay = (1.0f64 - rho).powi(t as i32);
         let expected = if max_events == 1 {
             // At most one event: fires with probability 1 - (1 - p)^T.
             b0 * decay * (1.0 - sev * (1.0 - (1.0 - p).powi(t as i32)))
