@@ -183,27 +183,31 @@ fn run_one(
     Ok(summary)
 }
 
+/// `$12.3bn`, `-$4.0bn`.
+pub fn money(x: f64) -> String {
+    if x < 0.0 { format!("-${:.1}bn", -x) } else { format!("${x:.1}bn") }
+}
+
 /// One line per scenario: the most concentrated provider's loss against plan.
 pub fn headline(s: &ScenarioSummary) -> String {
     let c = &s.concentration[s.most_concentrated];
     let who = match &c.customer {
-        Some(cu) => format!("{} ({} holds {:.0}% of its starting backlog)", c.provider, cu, c.share * 100.0),
+        Some(cu) => format!("{} ({} {:.0}% of its starting backlog)", c.provider, cu, c.share * 100.0),
         None => c.provider.clone(),
     };
+    let horizon = s.labels.last().map_or("", |l| l.as_str());
     match s.metric(&format!("loss.{}", c.provider)) {
         Some(l) => format!(
-            "{}: {}: expected loss ${:.1}bn (se {:.2}), VaR99 ${:.1}bn, ES99 ${:.1}bn vs plan backlog ${:.1}bn at {} [{} paths]",
+            "{}: {who}: loss vs plan at {horizon}: expected {} (se {:.2}), VaR99 {}, ES99 {} [plan backlog {}, {} paths]",
             s.name,
-            who,
-            l.mean,
+            money(l.mean),
             l.se,
-            l.var99.unwrap_or(f64::NAN),
-            l.es99.unwrap_or(f64::NAN),
-            s.plan.backlog[s.most_concentrated],
-            s.labels.last().map_or("", |l| l.as_str()),
+            money(l.var99.unwrap_or(f64::NAN)),
+            money(l.es99.unwrap_or(f64::NAN)),
+            money(s.plan.backlog[s.most_concentrated]),
             s.paths
         ),
-        None => format!("{}: {}", s.name, who),
+        None => format!("{}: {who}", s.name),
     }
 }
 
