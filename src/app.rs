@@ -9,11 +9,22 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::charts::{self, ChartSize};
 use crate::engine::Engine;
 use crate::model::Scenario;
 use crate::output::{self, QuantileMethod, RunInfo};
 use crate::report::{self, ScenarioSummary};
 use crate::scenario;
+
+/// Which charts a run draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charts {
+    None,
+    /// loss.png for the most concentrated provider, fan, exceedance, concentration.
+    Key,
+    /// Key charts plus loss-PROVIDER.png for every provider.
+    All,
+}
 
 /// Validated settings of `run`.
 #[derive(Debug, Clone)]
@@ -24,7 +35,8 @@ pub struct RunOptions {
     pub threads: usize,
     pub out: PathBuf,
     pub quiet: bool,
-    pub charts: bool,
+    pub charts: Charts,
+    pub chart_size: ChartSize,
 }
 
 /// Expand files and folders into scenario files, in a stable order.
@@ -126,6 +138,7 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
         outcomes.push(Outcome { file, result });
     }
     bar.finish_and_clear();
+    write_comparison(&outcomes, opts)?;
     Ok(outcomes)
 }
 
@@ -164,6 +177,7 @@ fn run_one(
     let dir = opts.out.join(&sc.name);
     output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(&summary)?)?;
     output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(&summary)?)?;
+    write_charts(&dir, &summary, opts)?;
     let info = RunInfo {
         scenario: sc.name.clone(),
         scenario_file: file.display().to_string(),
@@ -181,6 +195,44 @@ fn run_one(
     // run.json last: its presence says the run's files are all there.
     output::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
     Ok(summary)
+}
+
+/// Draw the scenario's charts into `dir`.
+fn write_charts(dir: &Path, s: &ScenarioSummary, opts: &RunOptions) -> Result<()> {
+    if opts.charts == Charts::None {
+        return Ok(());
+    }
+    let size = opts.chart_size;
+    let put = |name: &str, png: Result<Vec<u8>>| -> Result<()> {
+        let path = dir.join(name);
+        output::write_atomic(&path, &png.with_context(|| format!("cannot draw {}", path.display()))?)
+    };
+    put("loss.png", charts::loss_png(s, s.most_concentrated, size))?;
+    put("fan.png", charts::fan_png(s, size))?;
+    put("exceedance.png", charts::exceedance_png(s, size))?;
+    put("concentration.png", charts::concentration_png(s, size))?;
+    if opts.charts == Charts::All {
+        for (p, name) in s.providers.iter().enumerate() {
+            put(&format!("loss-{name}.png"), charts::loss_png(s, p, size))?;
+        }
+    }
+    Ok(())
+}
+
+/// `OUT/comparison.csv` and, with charts, `OUT/comparison.png` for a run of
+/// several scenarios.
+pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<()> {
+    let ok: Vec<&ScenarioSummary> = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).collect();
+    if ok.len() < 2 {
+        return Ok(());
+    }
+    let rows = report::comparison(&ok);
+    output::write_atomic(&opts.out.join("comparison.csv"), &output::rows_csv(&rows)?)?;
+    if opts.charts != Charts::None {
+        let png = charts::comparison_png(&rows, opts.chart_size).context("cannot draw comparison.png")?;
+        output::write_atomic(&opts.out.join("comparison.png"), &png)?;
+    }
+    Ok(())
 }
 
 /// `$12.3bn`, `-$4.0bn`.

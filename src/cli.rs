@@ -5,14 +5,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::RunOptions;
+use crate::app::{Charts, RunOptions};
+use crate::charts::ChartSize;
 
 /// Monte Carlo simulator of revenue-backlog concentration risk.
 ///
 /// Reads scenario files (TOML) that describe cloud providers, their
 /// customers, shifts of new spend between providers and renegotiation
 /// events; samples many paths in parallel; writes the distribution of
-/// backlog, revenue, customer shares and losses against plan as CSV.
+/// backlog, revenue, customer shares and losses against plan as CSV and as
+/// PNG charts.
 #[derive(Debug, Parser)]
 #[command(name = "backlog-risk", version, about, long_about)]
 pub struct Cli {
@@ -53,7 +55,9 @@ pub struct RunArgs {
     pub threads: Option<u64>,
 
     /// Folder that receives one subfolder per scenario (named after the
-    /// scenario's `name`), holding summary.csv, fan.csv and run.json.
+    /// scenario's `name`), holding summary.csv, fan.csv, run.json and the
+    /// charts; a run of several scenarios also writes comparison.csv and
+    /// comparison.png there.
     #[arg(long, value_name = "DIR", default_value = "output")]
     pub out: PathBuf,
 
@@ -61,10 +65,20 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// Skip drawing charts, for speed. Charts are not drawn yet, so today
-    /// this changes nothing.
-    #[arg(long)]
+    /// Skip drawing the PNG charts (the CSV and JSON files are still
+    /// written).
+    #[arg(long, conflicts_with = "charts")]
     pub no_charts: bool,
+
+    /// Which charts to draw: `key` draws loss.png for the provider with the
+    /// largest customer concentration, plus fan.png, exceedance.png and
+    /// concentration.png; `all` adds loss-PROVIDER.png for every provider.
+    #[arg(long, value_name = "WHICH", default_value = "key", value_parser = ["key", "all"])]
+    pub charts: String,
+
+    /// Size of every chart in pixels, as WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = ChartSize::parse)]
+    pub chart_size: ChartSize,
 }
 
 #[derive(Debug, Args)]
@@ -88,7 +102,12 @@ impl RunArgs {
             threads,
             out: self.out,
             quiet: self.quiet,
-            charts: !self.no_charts,
+            charts: match (self.no_charts, self.charts.as_str()) {
+                (true, _) => Charts::None,
+                (false, "all") => Charts::All,
+                _ => Charts::Key,
+            },
+            chart_size: self.chart_size,
         }
     }
 }

@@ -42,6 +42,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod app;
+pub mod charts;
 pub mod cli;
 pub mod dist;
 pub mod engine;

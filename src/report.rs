@@ -90,6 +90,19 @@ pub struct Concentration {
     pub share: f64,
 }
 
+/// Equal-width histogram of one metric, for charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub lo: f64,
+    pub hi: f64,
+    pub counts: Vec<u64>,
+    /// Paths outside `[lo, hi]`, not drawn.
+    pub outside: u64,
+}
+
+/// Bins of the loss histograms.
+pub const HISTOGRAM_BINS: usize = 80;
+
 /// Everything a scenario run reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioSummary {
@@ -105,6 +118,17 @@ pub struct ScenarioSummary {
     pub concentration: Vec<Concentration>,
     /// Index into `providers` of the one with the largest top-customer share.
     pub most_concentrated: usize,
+    /// Customer names, in scenario order.
+    pub customers: Vec<String>,
+    /// Starting share `[c][p]` of customer c in provider p's backlog
+    /// (parameters at their means).
+    pub start_share: Vec<Vec<f64>>,
+    /// Whether customer c can ever hold backlog at provider p.
+    pub holds: Vec<Vec<bool>>,
+    /// Loss histogram per provider (central range, plan and risk marks inside).
+    pub loss_hist: Vec<Histogram>,
+    /// Exceedance curve `(x, P(loss > x))` per provider.
+    pub exceedance: Vec<Vec<(f64, f64)>>,
 }
 
 impl ScenarioSummary {
@@ -117,7 +141,7 @@ impl ScenarioSummary {
 pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSummary {
     let sc = engine.scenario();
     let names = sc.metric_names();
-    let metrics =
+    let metrics: Vec<MetricRow> =
         names.iter().zip(&acc.metrics).map(|(n, a)| MetricRow::from_acc(n, a, n.starts_with("loss."))).collect();
     let labels: Vec<String> = (1..=sc.quarters).map(|t| sc.label(t)).collect();
     let mut fan = Vec::with_capacity(acc.fan.len());
@@ -161,6 +185,52 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         .enumerate()
         .max_by(|a, b| a.1.share.total_cmp(&b.1.share).then(b.0.cmp(&a.0)))
         .map_or(0, |(i, _)| i);
+    let np = sc.providers.len();
+    let start_total: Vec<f64> = (0..np)
+        .map(|p| sc.providers[p].other_backlog.mean() + sc.customers.iter().map(|c| c.backlog[p].mean()).sum::<f64>())
+        .collect();
+    let start_share = sc
+        .customers
+        .iter()
+        .map(|c| {
+            (0..np).map(|p| if start_total[p] > 0.0 { c.backlog[p].mean() / start_total[p] } else { 0.0 }).collect()
+        })
+        .collect();
+    let holds = (0..sc.customers.len())
+        .map(|c| {
+            let cu = &sc.customers[c];
+            (0..np)
+                .map(|p| {
+                    cu.backlog[p].support().1 > 0.0
+                        || cu.allocation[p] > 0.0
+                        || cu.shifts.iter().any(|s| s.to[p] > 0.0)
+                        || sc.rules.iter().any(|r| r.customer == c && r.to[p] > 0.0)
+                })
+                .collect()
+        })
+        .collect();
+    let losses: Vec<(&MetricAcc, &MetricRow)> = sc
+        .providers
+        .iter()
+        .map(|p| {
+            let i =
+                names.iter().position(|n| *n == format!("loss.{}", p.name)).expect("every provider has a loss metric");
+            (&acc.metrics[i], &metrics[i])
+        })
+        .collect();
+    let loss_hist = losses
+        .iter()
+        .map(|(a, row)| {
+            // The loss tail in full (up to the 99.99th percentile), the gain
+            // side down to the 1st percentile, and always the plan (0).
+            let lo = a.sketch.quantile(0.01).min(0.0);
+            let top = a.sketch.quantile(0.9999).max(row.es99.unwrap_or(0.0)).max(0.0);
+            let hi = top + (top - lo) * 0.03;
+            let (counts, outside) = a.sketch.histogram(lo, hi, HISTOGRAM_BINS);
+            Histogram { lo, hi, counts, outside }
+        })
+        .collect();
+    let exceedance = losses.iter().map(|(a, _)| a.sketch.exceedance()).collect();
     ScenarioSummary {
         name: sc.name.clone(),
         paths: acc.paths(),
@@ -172,5 +242,55 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         plan: engine.plan().clone(),
         concentration,
         most_concentrated,
+        customers: sc.customers.iter().map(|c| c.name.clone()).collect(),
+        start_share,
+        holds,
+        loss_hist,
+        exceedance,
     }
+}
+
+/// One row of `comparison.csv`: a scenario's key loss metric (its most
+/// concentrated provider's loss against plan).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparisonRow {
+    pub scenario: String,
+    pub provider: String,
+    pub mean: f64,
+    pub p5: f64,
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p95: f64,
+    pub var95: f64,
+    pub es95: f64,
+    pub var99: f64,
+    pub es99: f64,
+}
+
+/// Key loss metric of each scenario, worst ES99 first.
+pub fn comparison(summaries: &[&ScenarioSummary]) -> Vec<ComparisonRow> {
+    let mut rows: Vec<ComparisonRow> = summaries
+        .iter()
+        .filter_map(|s| {
+            let provider = &s.providers[s.most_concentrated];
+            let m = s.metric(&format!("loss.{provider}"))?;
+            Some(ComparisonRow {
+                scenario: s.name.clone(),
+                provider: provider.clone(),
+                mean: m.mean,
+                p5: m.p5,
+                p25: m.p25,
+                p50: m.p50,
+                p75: m.p75,
+                p95: m.p95,
+                var95: m.var95?,
+                es95: m.es95?,
+                var99: m.var99?,
+                es99: m.es99?,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.es99.total_cmp(&a.es99).then_with(|| a.scenario.cmp(&b.scenario)));
+    rows
 }

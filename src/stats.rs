@@ -278,6 +278,39 @@ impl Sketch {
         self.ascending().map(|(_, s)| s).sum::<f64>() / self.n as f64
     }
 
+    /// Counts in `bins` equal-width bins over `[lo, hi]`; each sketch bucket
+    /// goes to the bin holding its mean, values outside the range are left
+    /// out. Returns the counts and how many values were left out.
+    pub fn histogram(&self, lo: f64, hi: f64, bins: usize) -> (Vec<u64>, u64) {
+        let mut counts = vec![0u64; bins];
+        let mut outside = 0;
+        let width = (hi - lo) / bins as f64;
+        for (c, s) in self.ascending() {
+            let x = s / c as f64;
+            if width > 0.0 && x >= lo && x <= hi {
+                counts[(((x - lo) / width) as usize).min(bins - 1)] += c;
+            } else {
+                outside += c;
+            }
+        }
+        (counts, outside)
+    }
+
+    /// Points `(x, P(X > x))` of the exceedance curve, one per non-empty
+    /// bucket (x = the bucket's mean), ascending in x, ending before P = 0.
+    pub fn exceedance(&self) -> Vec<(f64, f64)> {
+        let mut above = self.n;
+        let mut out = Vec::new();
+        for (c, s) in self.ascending() {
+            above -= c;
+            if above == 0 {
+                break;
+            }
+            out.push((s / c as f64, above as f64 / self.n as f64));
+        }
+        out
+    }
+
     /// Rank (1-based) of the p-quantile.
     fn rank(&self, p: f64) -> u64 {
         ((p * self.n as f64).ceil() as u64).clamp(1, self.n)
@@ -411,6 +444,22 @@ mod tests {
         // slack either side, and the zero bucket.
         assert!(total.buckets() <= 256 + 2 * 64 + 1, "{} buckets", total.buckets());
         assert_eq!(total.count(), 50_000);
+    }
+
+    #[test]
+    fn histogram_and_exceedance_count_every_value() {
+        let mut s = Sketch::default();
+        for i in 0..1000 {
+            s.add(f64::from(i) / 10.0);
+        }
+        let (counts, outside) = s.histogram(0.0, 50.0, 10);
+        assert_eq!(counts.iter().sum::<u64>() + outside, 1000);
+        assert!((498..=502).contains(&outside), "{outside} outside");
+        assert!(counts.iter().all(|c| (49..=52).contains(c)), "{counts:?}");
+        let ex = s.exceedance();
+        assert!(ex.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 > w[1].1));
+        let (x, p) = ex.iter().copied().find(|(x, _)| *x >= 90.0).unwrap();
+        assert!((p - (1000.0 - (x * 10.0).round() - 1.0) / 1000.0).abs() < 0.002, "P(X > {x}) = {p}");
     }
 
     #[test]

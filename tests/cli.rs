@@ -46,10 +46,67 @@ fn run_writes_summary_fan_and_run_json() {
     assert_eq!(info["scenario"], "status-quo");
     assert_eq!(info["scenario_sha256"].as_str().unwrap().len(), 64);
     assert!(info["quantiles"]["relative_error"].as_f64().unwrap() > 0.0);
-    // Nothing but the three files: no temporaries left behind.
+    // The files and the key charts, no temporaries left behind.
     let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     names.sort();
-    assert_eq!(names, ["fan.csv", "run.json", "summary.csv"]);
+    assert_eq!(
+        names,
+        ["concentration.png", "exceedance.png", "fan.csv", "fan.png", "loss.png", "run.json", "summary.csv"]
+    );
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let d = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let r = d.read_info().unwrap();
+    (r.info().width, r.info().height)
+}
+
+#[test]
+fn chart_options_select_and_size_the_charts() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], dir: &str| {
+        cmd()
+            .args(["run", "scenarios/litigation-shock.toml", "--paths", "500", "--quiet", "--out"])
+            .arg(out.path().join(dir))
+            .args(args)
+            .assert()
+            .success();
+        out.path().join(dir).join("litigation-shock")
+    };
+    let none = run(&["--no-charts"], "none");
+    assert!(std::fs::read_dir(&none).unwrap().all(|e| e.unwrap().path().extension().unwrap() != "png"));
+    let all = run(&["--charts", "all", "--chart-size", "640x400"], "all");
+    for f in ["loss.png", "loss-azure.png", "loss-aws.png", "fan.png", "exceedance.png", "concentration.png"] {
+        assert_eq!(png_size(&all.join(f)), (640, 400), "{f}");
+    }
+    let default = run(&[], "default");
+    assert_eq!(png_size(&default.join("fan.png")), (1600, 1000));
+    cmd().args(["run", "--chart-size", "10x10"]).assert().code(2).stderr(predicate::str::contains("outside 200..8000"));
+}
+
+#[test]
+fn a_batch_writes_the_comparison() {
+    let out = tempfile::tempdir().unwrap();
+    cmd()
+        .args([
+            "run",
+            "scenarios/litigation-shock.toml",
+            "scenarios/oracle-concentration.toml",
+            "--paths",
+            "1000",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .success();
+    let csv = read(&out.path().join("comparison.csv"));
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), "scenario,provider,mean,p5,p25,p50,p75,p95,var95,es95,var99,es99");
+    let es99: Vec<f64> = lines.map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(es99.len(), 2);
+    assert!(es99[0] >= es99[1], "sorted by ES99, worst first");
+    assert_eq!(png_size(&out.path().join("comparison.png")), (1600, 1000));
 }
 
 #[test]

@@ -1,0 +1,73 @@
+//! `comparison.png`: the key loss metric of several scenarios side by side
+//! (each scenario's most concentrated provider), sorted by ES99.
+
+use anyhow::Result;
+use plotters::prelude::*;
+
+use super::style::{ACCENT, DARK, GREY, INK, MID};
+use super::{ChartSize, fmt_bn, font, frame, render};
+use crate::report::ComparisonRow;
+
+/// Draw `rows` (already sorted, worst ES99 first) as interval plots.
+pub fn comparison_png(rows: &[ComparisonRow], size: ChartSize) -> Result<Vec<u8>> {
+    render("comparison.png", size, |area| {
+        let body = frame(
+            area,
+            size,
+            "Scenarios compared: loss against plan of the most concentrated provider",
+            "Box p25-p75, whiskers p5-p95, dark tick the median; orange: VaR99 (triangle) and ES99 (diamond); sorted by ES99",
+        )?;
+        let k = rows.len().max(1);
+        let lo = rows.iter().map(|r| r.p5).fold(0.0, f64::min);
+        let hi = rows.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
+        let pad = (hi - lo).max(1e-9) * 0.05;
+        let labels: Vec<String> = rows.iter().map(|r| format!("{} ({})", r.scenario, r.provider)).collect();
+        let fmt_y = move |y: &f64| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(&body)
+            .margin_left(size.font(20.0) as i32)
+            .margin_right(size.font(50.0) as i32)
+            .margin_bottom(size.font(10.0) as i32)
+            .x_label_area_size(size.font(70.0) as u32)
+            .y_label_area_size(size.font(380.0) as u32)
+            .build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .y_labels(k * 2 + 1)
+            .x_desc("loss against plan at the horizon ($bn; positive = backlog below plan)")
+            .x_label_formatter(&|x| fmt_bn(*x))
+            .y_label_formatter(&fmt_y)
+            .label_style(font(size, 19.0, &INK))
+            .axis_desc_style(font(size, 22.0, &INK))
+            .draw()?;
+        chart.draw_series(DashedLineSeries::new([(0.0, -0.6), (0.0, k as f64 - 0.4)], 8, 6, GREY.stroke_width(2)))?;
+        let half = 0.28;
+        let stroke = size.font(3.0) as u32;
+        let d = size.font(13.0) as i32;
+        for (i, r) in rows.iter().enumerate() {
+            let y = i as f64;
+            chart.draw_series(std::iter::once(PathElement::new([(r.p5, y), (r.p95, y)], DARK.stroke_width(stroke))))?;
+            chart.draw_series(std::iter::once(Rectangle::new([(r.p25, y - half), (r.p75, y + half)], MID.filled())))?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                [(r.p50, y - half), (r.p50, y + half)],
+                DARK.stroke_width(stroke * 2),
+            )))?;
+            let tri = EmptyElement::at((r.var99, y)) + Polygon::new(vec![(0, -d), (d, d), (-d, d)], ACCENT.filled());
+            let dia =
+                EmptyElement::at((r.es99, y)) + Polygon::new(vec![(0, -d), (d, 0), (0, d), (-d, 0)], ACCENT.filled());
+            chart.draw_series([tri, dia])?;
+            let note = format!("ES99 {}", fmt_bn(r.es99));
+            chart.draw_series(std::iter::once(Text::new(note, (r.es99, y - half - 0.12), font(size, 17.0, &INK))))?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,78 @@
+//! `exceedance.png`: probability that the loss exceeds x, per provider, on a
+//! log scale so that the 1% tail is readable.
+
+use anyhow::Result;
+use plotters::prelude::*;
+
+use super::style::{INK, SERIES, dashed};
+use super::{ChartSize, fmt_bn, fmt_pct, font, frame, render};
+use crate::report::ScenarioSummary;
+
+pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
+    let horizon = s.labels.last().cloned().unwrap_or_default();
+    render("exceedance.png", size, |area| {
+        let body = frame(
+            area,
+            size,
+            &format!("{}: probability that the loss exceeds x", s.name),
+            &format!(
+                "Loss against plan at {horizon}, per provider; {} paths, so probabilities below {} are not resolved",
+                s.paths,
+                fmt_pct(1.0 / s.paths as f64)
+            ),
+        )?;
+        let pmin = (1.0 / s.paths as f64).max(1e-6);
+        // From the median loss (P = 50%) to the largest loss shown.
+        let in_view =
+            |pts: &[(f64, f64)]| pts.iter().copied().filter(|(_, p)| *p <= 0.5 && *p >= pmin).collect::<Vec<_>>();
+        let curves: Vec<Vec<(f64, f64)>> = s.exceedance.iter().map(|c| in_view(c)).collect();
+        let xs = curves.iter().flatten().map(|(x, _)| *x);
+        let (lo, hi) = xs.fold((0.0f64, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+        let pad = (hi - lo).max(1e-9) * 0.03;
+        let mut chart = ChartBuilder::on(&body)
+            .margin_left(size.font(20.0) as i32)
+            .margin_right(size.font(50.0) as i32)
+            .margin_bottom(size.font(10.0) as i32)
+            .x_label_area_size(size.font(70.0) as u32)
+            .y_label_area_size(size.font(110.0) as u32)
+            .build_cartesian_2d(lo - pad..hi + pad, (pmin..0.6).log_scale())?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(215, 215, 215))
+            .x_desc(format!("loss against plan at {horizon} ($bn)"))
+            .y_desc("probability the loss exceeds x (log scale)")
+            .x_label_formatter(&|x| fmt_bn(*x))
+            .y_label_formatter(&|y| fmt_pct(*y))
+            .label_style(font(size, 20.0, &INK))
+            .axis_desc_style(font(size, 22.0, &INK))
+            .draw()?;
+        let stroke = size.font(3.5) as u32;
+        for (i, (curve, name)) in curves.iter().zip(&s.providers).enumerate() {
+            let style = SERIES[i % SERIES.len()].stroke_width(stroke);
+            let pts = curve.clone();
+            let anno = if dashed(i) {
+                chart.draw_series(DashedLineSeries::new(pts, size.font(14.0) as u32, size.font(8.0) as u32, style))?
+            } else {
+                chart.draw_series(LineSeries::new(pts, style))?
+            };
+            anno.label(name.clone()).legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], style));
+        }
+        for p in [0.05, 0.01] {
+            chart.draw_series(DashedLineSeries::new(
+                [(lo - pad, p), (hi + pad, p)],
+                6,
+                6,
+                RGBColor(160, 160, 160).stroke_width(1),
+            ))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(font(size, 20.0, &INK))
+            .draw()?;
+        Ok(())
+    })
+}

@@ -1,0 +1,96 @@
+//! `fan.png`: backlog over the quarters for each provider, one panel each:
+//! the median line, p25-p75 and p5-p95 bands, and the plan path.
+
+use anyhow::Result;
+use plotters::prelude::*;
+
+use super::style::{DARK, GREY, INK, LIGHT, MID};
+use super::{ChartSize, fmt_bn, font, frame, render};
+use crate::report::ScenarioSummary;
+
+pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
+    render("fan.png", size, |area| {
+        let body = frame(
+            area,
+            size,
+            &format!("{}: backlog by provider", s.name),
+            &format!("Median, p25-p75 and p5-p95 bands of {} paths; dashed: the plan", s.paths),
+        )?;
+        let np = s.providers.len();
+        let cols = (np as f64).sqrt().ceil() as usize;
+        let rows = np.div_ceil(cols);
+        let panels = body.split_evenly((rows, cols));
+        let tq = s.labels.len();
+        for (p, panel) in panels.iter().enumerate().take(np) {
+            let rows_p: Vec<_> = s.fan.iter().filter(|r| r.provider == s.providers[p]).collect();
+            let plan: Vec<f64> = (0..tq).map(|t| s.plan.backlog_path[t * np + p]).collect();
+            let ymax = rows_p.iter().map(|r| r.p95).chain(plan.iter().copied()).fold(0.0, f64::max) * 1.08;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(&s.providers[p], font(size, 26.0, &INK))
+                .margin(size.font(14.0) as i32)
+                .x_label_area_size(size.font(45.0) as u32)
+                .y_label_area_size(size.font(95.0) as u32)
+                .build_cartesian_2d(1.0..tq as f64, 0.0..ymax.max(1e-9))?;
+            let labels = s.labels.clone();
+            let fmt_q = move |x: &f64| {
+                let i = x.round() as usize;
+                if (1..=labels.len()).contains(&i) && (x - x.round()).abs() < 1e-6 {
+                    labels[i - 1].clone()
+                } else {
+                    String::new()
+                }
+            };
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .light_line_style(WHITE)
+                .bold_line_style(RGBColor(225, 225, 225))
+                .x_labels(tq.min(8))
+                .y_labels(6)
+                .x_label_formatter(&fmt_q)
+                .y_label_formatter(&|y| fmt_bn(*y))
+                .label_style(font(size, 17.0, &INK))
+                .draw()?;
+            let band = |lo: fn(&crate::report::FanRow) -> f64, hi: fn(&crate::report::FanRow) -> f64| {
+                let mut pts: Vec<(f64, f64)> = rows_p.iter().map(|r| (r.quarter as f64, hi(r))).collect();
+                pts.extend(rows_p.iter().rev().map(|r| (r.quarter as f64, lo(r))));
+                pts
+            };
+            chart
+                .draw_series(std::iter::once(Polygon::new(band(|r| r.p5, |r| r.p95), LIGHT.filled())))?
+                .label("p5-p95")
+                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], LIGHT.filled()));
+            chart
+                .draw_series(std::iter::once(Polygon::new(band(|r| r.p25, |r| r.p75), MID.filled())))?
+                .label("p25-p75")
+                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], MID.filled()));
+            let stroke = size.font(3.0) as u32;
+            chart
+                .draw_series(LineSeries::new(
+                    rows_p.iter().map(|r| (r.quarter as f64, r.p50)),
+                    DARK.stroke_width(stroke),
+                ))?
+                .label("median")
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], DARK.stroke_width(stroke)));
+            chart
+                .draw_series(DashedLineSeries::new(
+                    plan.iter().enumerate().map(|(t, b)| (t as f64 + 1.0, *b)),
+                    size.font(10.0) as u32,
+                    size.font(7.0) as u32,
+                    GREY.stroke_width(stroke),
+                ))?
+                .label("plan")
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], GREY.stroke_width(stroke)));
+            if p == 0 {
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(RGBColor(200, 200, 200))
+                    .label_font(font(size, 17.0, &INK))
+                    .draw()?;
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,190 @@
+//! PNG report charts. Each chart reads a [`ScenarioSummary`] (or several)
+//! and computes no statistics: every number drawn is one the CSV files hold
+//! or one [`crate::report`] prepared for drawing (histogram bins,
+//! exceedance points).
+//!
+//! Charts render into memory with plotters' bitmap backend and the DejaVu
+//! Sans font embedded from the `dejavu` crate (no system fonts, no
+//! fontconfig), are encoded as PNG by the `png` crate and returned as bytes;
+//! the caller writes them atomically. A drawing failure is an error naming
+//! the chart, never a panic.
+
+mod comparison;
+mod concentration;
+mod exceedance;
+mod fan;
+mod loss;
+pub mod style;
+
+use std::sync::OnceLock;
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+pub use comparison::comparison_png;
+pub use concentration::concentration_png;
+pub use exceedance::exceedance_png;
+pub use fan::fan_png;
+pub use loss::loss_png;
+
+/// Pixel size of a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChartSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for ChartSize {
+    fn default() -> Self {
+        ChartSize { width: 1600, height: 1000 }
+    }
+}
+
+impl ChartSize {
+    /// Parse `WIDTHxHEIGHT`, each 200..=8000.
+    pub fn parse(s: &str) -> Result<ChartSize, String> {
+        let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT, e.g. 1600x1000"))?;
+        let px = |v: &str| -> Result<u32, String> {
+            let n: u32 = v.trim().parse().map_err(|_| format!("`{v}` is not a whole number of pixels"))?;
+            if (200..=8000).contains(&n) { Ok(n) } else { Err(format!("{n} pixels is outside 200..8000")) }
+        };
+        Ok(ChartSize { width: px(w)?, height: px(h)? })
+    }
+
+    /// Font size scaled to the chart height (22 px at 1000 px).
+    pub fn font(&self, base: f64) -> f64 {
+        base * self.height as f64 / 1000.0
+    }
+}
+
+/// Register the embedded font once per process.
+fn fonts() -> Result<()> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+            .and_then(|_| plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold()))
+            .map_err(|_| "the embedded DejaVu Sans font could not be loaded".to_string())
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+/// What drawing code returns; plotters' errors are turned into text.
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// Draw into an in-memory bitmap and encode it as PNG.
+fn render(name: &str, size: ChartSize, draw: impl FnOnce(&Area) -> DrawResult) -> Result<Vec<u8>> {
+    fonts()?;
+    let mut rgb = vec![0u8; size.width as usize * size.height as usize * 3];
+    {
+        let area = BitMapBackend::with_buffer(&mut rgb, (size.width, size.height)).into_drawing_area();
+        area.fill(&WHITE).map_err(|e| anyhow!("chart {name}: {e}"))?;
+        draw(&area).map_err(|e| anyhow!("chart {name}: {e}"))?;
+        area.present().map_err(|e| anyhow!("chart {name}: {e}"))?;
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, size.width, size.height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Best);
+    enc.set_filter(png::FilterType::Paeth);
+    let mut w = enc.write_header().map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
+    w.write_image_data(&rgb).map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
+    w.finish().map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
+    Ok(out)
+}
+
+/// Draw the title (and a smaller subtitle) and return the area below them.
+fn frame<'a>(
+    area: &Area<'a>,
+    size: ChartSize,
+    title: &str,
+    subtitle: &str,
+) -> std::result::Result<Area<'a>, Box<dyn std::error::Error>> {
+    let (t, s) = (size.font(34.0), size.font(21.0));
+    let (head, body) = area.split_vertically((t + s * 1.6 + size.font(30.0)) as u32);
+    let pad = size.font(24.0) as i32;
+    head.draw(&Text::new(
+        title.to_string(),
+        (pad, pad / 2),
+        ("sans-serif", t).into_font().style(FontStyle::Bold).color(&style::INK),
+    ))?;
+    head.draw(&Text::new(
+        subtitle.to_string(),
+        (pad, pad / 2 + (t * 1.25) as i32),
+        ("sans-serif", s).into_font().color(&style::GREY),
+    ))?;
+    Ok(body)
+}
+
+/// A text style of `px` pixels (at 1000 px height) in colour `c`.
+fn font(size: ChartSize, px: f64, c: &RGBColor) -> TextStyle<'static> {
+    ("sans-serif", size.font(px)).into_font().color(c)
+}
+
+/// `$250bn`, `-$12.5bn`, `$1,250bn`; fewer decimals for larger values.
+pub fn fmt_bn(x: f64) -> String {
+    let a = x.abs();
+    if a < 5e-10 {
+        return "$0bn".to_string();
+    }
+    let digits = if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let body = format!("{a:.digits$}");
+    let (int, frac) = body.split_once('.').map_or((body.as_str(), None), |(i, f)| (i, Some(f)));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if x < 0.0 && body.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    match frac {
+        Some(f) => format!("{sign}${grouped}.{f}bn"),
+        None => format!("{sign}${grouped}bn"),
+    }
+}
+
+/// `45%`, `2.5%`, `0.01%`.
+pub fn fmt_pct(p: f64) -> String {
+    let x = p * 100.0;
+    if x == 0.0 || x >= 10.0 {
+        format!("{x:.0}%")
+    } else if x >= 1.0 {
+        format!("{x:.1}%")
+    } else {
+        let s = format!("{x:.3}");
+        format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_percent_labels() {
+        assert_eq!(fmt_bn(250.0), "$250bn");
+        assert_eq!(fmt_bn(1250.4), "$1,250bn");
+        assert_eq!(fmt_bn(-12.345), "-$12.3bn");
+        assert_eq!(fmt_bn(0.0), "$0bn");
+        assert_eq!(fmt_bn(0.5), "$0.50bn");
+        assert_eq!(fmt_pct(0.45), "45%");
+        assert_eq!(fmt_pct(0.025), "2.5%");
+        assert_eq!(fmt_pct(0.0001), "0.01%");
+    }
+
+    #[test]
+    fn chart_size_parses_and_rejects() {
+        assert_eq!(ChartSize::parse("800x500").unwrap(), ChartSize { width: 800, height: 500 });
+        assert!(ChartSize::parse("800").is_err());
+        assert!(ChartSize::parse("10x500").unwrap_err().contains("outside"));
+    }
+}
