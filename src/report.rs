@@ -225,7 +225,12 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
             // side down to the 1st percentile, and always the plan (0).
             let lo = a.sketch.quantile(0.01).min(0.0);
             let top = a.sketch.quantile(0.9999).max(row.es99.unwrap_or(0.0)).max(0.0);
-            let hi = top + (top - lo) * 0.03;
+            let mut hi = top + (top - lo) * 0.03;
+            let mut lo = lo;
+            if !(hi - lo > 1e-6) {
+                // Every path has the same loss: a $1bn window around it.
+                (lo, hi) = (lo - 1.0, hi + 1.0);
+            }
             let (counts, outside) = a.sketch.histogram(lo, hi, HISTOGRAM_BINS);
             Histogram { lo, hi, counts, outside }
         })
