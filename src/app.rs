@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub quiet: bool,
     pub charts: Charts,
     pub chart_size: ChartSize,
+    /// Base scenario for paired differences (common random numbers).
+    pub paired: Option<PathBuf>,
 }
 
 /// Expand files and folders into scenario files, in a stable order.
@@ -56,6 +58,18 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             files.extend(found);
         } else if input.is_file() {
             files.push(input.clone());
+        } else if input.to_string_lossy().contains(['*', '?', '[']) {
+            let pattern = input.to_string_lossy();
+            let mut found: Vec<PathBuf> = glob::glob(&pattern)
+                .with_context(|| format!("{pattern}: not a valid pattern"))?
+                .filter_map(|p| p.ok())
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!("{pattern}: the pattern matches no file");
+            }
+            files.extend(found);
         } else {
             bail!("{}: no such file or folder; give a scenario file (*.toml) or a folder of them", input.display());
         }
@@ -122,13 +136,19 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
         loaded.push((file, res));
     }
 
+    let base = match &opts.paired {
+        Some(p) => Some(scenario::load(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
+        None => None,
+    };
     let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.paths).sum();
     let bar = progress_bar(total_paths, opts.quiet);
     let mut outcomes = Vec::new();
     for (file, sc) in loaded {
         let result = match sc {
             Err(e) => Err(e),
-            Ok(sc) => run_one(&file, &sc, opts, &pool, &bar).map_err(|e| format!("{}: {e:#}", file.display())),
+            Ok(sc) => {
+                run_one(&file, &sc, opts, &pool, &bar, base.as_ref()).map_err(|e| format!("{}: {e:#}", file.display()))
+            }
         };
         match &result {
             Ok(s) if !opts.quiet => bar.suspend(|| println!("{}", headline(s))),
@@ -139,6 +159,10 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     }
     bar.finish_and_clear();
     write_comparison(&outcomes, opts)?;
+    output::write_atomic(
+        &opts.out.join("batch.csv"),
+        &output::batch_csv(&outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect::<Vec<_>>())?,
+    )?;
     Ok(outcomes)
 }
 
@@ -159,8 +183,10 @@ fn run_one(
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
     bar: &ProgressBar,
+    base: Option<&Scenario>,
 ) -> Result<ScenarioSummary> {
-    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // Hash what was run: the file with its `extends` chain merged in.
+    let resolved = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.set_prefix(sc.name.clone());
     let started = Instant::now();
     let engine = Engine::new(sc);
@@ -178,10 +204,16 @@ fn run_one(
     output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(&summary)?)?;
     output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(&summary)?)?;
     write_charts(&dir, &summary, opts)?;
+    if let Some(base) = base.filter(|b| b.name != sc.name) {
+        let (names, diffs, theirs) = pool.install(|| engine.run_paired(&Engine::new(base), sc.seed, sc.paths, &|_| {}));
+        let rows = report::paired(&summary, &names, &diffs, &theirs);
+        output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
+    }
     let info = RunInfo {
         scenario: sc.name.clone(),
         scenario_file: file.display().to_string(),
-        scenario_sha256: format!("{:x}", Sha256::digest(&text)),
+        scenario_sha256: format!("{:x}", Sha256::digest(resolved.text.as_bytes())),
+        extends: resolved.chain.iter().skip(1).map(|p| p.display().to_string()).collect(),
         seed: sc.seed,
         paths: sc.paths,
         quarters: sc.quarters,
@@ -274,4 +306,158 @@ pub fn batch_report(outcomes: &[Outcome]) -> String {
         }
     }
     s
+}
+
+/// `backlog-risk show`: the resolved scenario (with `extends` merged) as TOML.
+pub fn show(file: &Path) -> Result<bool> {
+    let r = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{}", r.text);
+    if !r.text.ends_with('\n') {
+        println!();
+    }
+    match scenario::load(file) {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            eprintln!("error {e}");
+            Ok(false)
+        }
+    }
+}
+
+/// Settings of `sweep`.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub file: PathBuf,
+    /// Field path and its values, one or two.
+    pub vary: Vec<(String, Vec<f64>)>,
+    pub stat: String,
+    pub metric: Option<String>,
+    pub run: RunOptions,
+}
+
+/// Parse `PATH=SPEC` with SPEC a list `0.1,0.2` or a range `0.05..0.5:10`
+/// (10 evenly spaced values, both ends included).
+pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
+    let (path, spec) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: write PATH=SPEC, e.g. renegotiation[0].hazard=0.05..0.5:10"))?;
+    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("`{v}` in `{s}` is not a number"));
+    let values = if let Some((range, n)) = spec.split_once(':') {
+        let (a, b) = range.split_once("..").ok_or_else(|| format!("`{spec}`: a range is LO..HI:N"))?;
+        let (a, b) = (num(a)?, num(b)?);
+        let n: usize = n.trim().parse().map_err(|_| format!("`{n}` in `{s}` is not a whole number of points"))?;
+        if !(2..=1000).contains(&n) {
+            return Err(format!("`{s}`: use 2 to 1000 points"));
+        }
+        // Rounded to 12 decimals so that 0.05..0.5:6 gives 0.23, not 0.22999999999999998.
+        (0..n).map(|i| ((a + (b - a) * i as f64 / (n - 1) as f64) * 1e12).round() / 1e12).collect()
+    } else {
+        spec.split(',').map(num).collect::<Result<Vec<f64>, String>>()?
+    };
+    if values.is_empty() {
+        return Err(format!("`{s}` gives no values"));
+    }
+    Ok((path.trim().to_string(), values))
+}
+
+/// `backlog-risk sweep`: run every grid point with the same seed (common
+/// random numbers), in parallel, and write `sweep.csv` and `sweep.png`.
+pub fn sweep(opts: &SweepOptions) -> Result<()> {
+    use rayon::prelude::*;
+    let file = &opts.file;
+    let resolved = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let grid: Vec<Vec<f64>> = match opts.vary.as_slice() {
+        [(_, xs)] => xs.iter().map(|x| vec![*x]).collect(),
+        [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
+        _ => bail!("give one or two --vary options"),
+    };
+    let mut points = Vec::new();
+    for values in &grid {
+        let mut text = resolved.text.clone();
+        for ((path, _), v) in opts.vary.iter().zip(values) {
+            text = scenario::set_number(&text, path, *v).map_err(|e| anyhow::anyhow!("--vary {path}: {e}"))?;
+        }
+        let at = opts.vary.iter().zip(values).map(|((p, _), v)| format!("{p} = {v}")).collect::<Vec<_>>().join(", ");
+        let mut sc = scenario::parse(&text, file).map_err(|mut e| {
+            e.line = None;
+            anyhow::anyhow!("{e} (at the sweep point {at})")
+        })?;
+        sc.paths = opts.run.paths.unwrap_or(base.paths);
+        sc.seed = opts.run.seed.unwrap_or(base.seed);
+        points.push(sc);
+    }
+    let names = base.metric_names();
+    let metric = match &opts.metric {
+        Some(m) if names.contains(m) => m.clone(),
+        Some(m) => bail!("--metric {m}: the scenario records no such metric; use one of {}", names.join(", ")),
+        None => {
+            let engine = Engine::new(&base);
+            let s = report::summarise(&engine, &engine.run(base.seed, 1, &|_| {}), base.seed);
+            format!("loss.{}", s.providers[s.most_concentrated])
+        }
+    };
+    if !report::STAT_NAMES.contains(&opts.stat.as_str()) {
+        bail!("--stat {}: use one of {}", opts.stat, report::STAT_NAMES.join(", "));
+    }
+    if !metric.starts_with("loss.") && ["var95", "es95", "var99", "es99"].contains(&opts.stat.as_str()) {
+        bail!("--stat {}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER", opts.stat);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.run.threads)
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = progress_bar(points.iter().map(|p| p.paths).sum(), opts.run.quiet);
+    bar.set_prefix(format!("{} sweep", base.name));
+    let summaries: Vec<ScenarioSummary> = pool.install(|| {
+        points
+            .par_iter()
+            .map(|sc| {
+                let engine = Engine::new(sc);
+                let acc = engine.run(sc.seed, sc.paths, &|n| bar.inc(n));
+                report::summarise(&engine, &acc, sc.seed)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let dir = opts.run.out.join(&base.name);
+    let vary_names: Vec<&str> = opts.vary.iter().map(|(p, _)| p.as_str()).collect();
+    output::write_atomic(&dir.join("sweep.csv"), &output::sweep_csv(&vary_names, &grid, &summaries)?)?;
+    let z: Vec<f64> =
+        summaries.iter().map(|s| s.metric(&metric).and_then(|m| m.stat(&opts.stat)).unwrap_or(f64::NAN)).collect();
+    if opts.run.charts != Charts::None {
+        let title = format!("{}: {} of {metric} across the sweep", base.name, opts.stat);
+        let subtitle = format!(
+            "{} paths per point, seed {} at every point (common random numbers)",
+            points[0].paths, points[0].seed
+        );
+        let is_money = !metric.starts_with("share.") && !metric.starts_with("events.");
+        let fmt_money = |v: f64| charts::fmt_bn(v);
+        let fmt_other = |v: f64| format!("{v:.3}");
+        let stat_label = format!("{} of {metric}{}", opts.stat, if is_money { " ($bn)" } else { "" });
+        let plot = charts::SweepPlot {
+            title: &title,
+            subtitle: &subtitle,
+            stat: &stat_label,
+            fmt: if is_money { &fmt_money } else { &fmt_other },
+        };
+        let png = match opts.vary.as_slice() {
+            [(xname, xs)] => charts::sweep_line_png(&plot, xname, xs, &z, opts.run.chart_size),
+            [(xname, xs), (yname, ys)] => {
+                let rows: Vec<Vec<f64>> = z.chunks(ys.len()).map(|c| c.to_vec()).collect();
+                charts::sweep_heatmap_png(&plot, (xname, xs), (yname, ys), &rows, opts.run.chart_size)
+            }
+            _ => unreachable!("one or two --vary checked above"),
+        }
+        .context("cannot draw sweep.png")?;
+        output::write_atomic(&dir.join("sweep.png"), &png)?;
+    }
+    if !opts.run.quiet {
+        for (values, v) in grid.iter().zip(&z) {
+            let at = vary_names.iter().zip(values).map(|(p, x)| format!("{p} = {x}")).collect::<Vec<_>>().join(", ");
+            println!("{at}: {} of {metric} = {v:.4}", opts.stat);
+        }
+        println!("wrote {}", dir.join("sweep.csv").display());
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{Charts, RunOptions};
+use crate::app::{Charts, RunOptions, SweepOptions};
 use crate::charts::ChartSize;
 
 /// Monte Carlo simulator of revenue-backlog concentration risk.
@@ -28,19 +28,53 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files for errors without running them.
     Validate(ValidateArgs),
+    /// Print a scenario with its `extends` chain merged in, as TOML.
+    Show(ShowArgs),
+    /// Run one scenario over a grid of one or two parameters and write
+    /// sweep.csv and a chart of one statistic.
+    Sweep(SweepArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Scenario files or folders to run. A folder stands for every `*.toml`
-    /// file directly inside it. With none given, every scenario in
-    /// `scenarios/` is run.
-    #[arg(value_name = "FILES_OR_DIRS")]
-    pub inputs: Vec<PathBuf>,
+pub struct ShowArgs {
+    /// The scenario file.
+    pub file: PathBuf,
+}
 
-    /// Number of paths to simulate for each scenario, overriding the
-    /// `paths` value in the files. More paths shrink the standard errors
-    /// reported in summary.csv by the square root of the factor.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The scenario file to vary.
+    pub file: PathBuf,
+
+    /// A parameter and its values, as PATH=SPEC. PATH is a field path such
+    /// as `renegotiation[0].hazard` or `customers.openai.shift[0].target`;
+    /// SPEC is a list (`0.1,0.2,0.3`) or a range with a number of points
+    /// (`0.05..0.5:10`, both ends included). Give it once for a line chart or
+    /// twice for a heatmap over the grid of both.
+    #[arg(long = "vary", value_name = "PATH=SPEC", required = true, value_parser = crate::app::parse_vary)]
+    pub vary: Vec<(String, Vec<f64>)>,
+
+    /// The statistic to chart: mean, sd, se, min, p1 ... p99, max, and for
+    /// loss metrics var95, es95, var99, es99.
+    #[arg(long, default_value = "es99")]
+    pub stat: String,
+
+    /// The metric to chart, e.g. `loss.azure`. Defaults to the loss of the
+    /// provider with the largest customer concentration.
+    #[arg(long)]
+    pub metric: Option<String>,
+
+    #[command(flatten)]
+    pub run: CommonArgs,
+}
+
+/// Options shared by `run` and `sweep`.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Number of paths to simulate for each scenario (or sweep point),
+    /// overriding the `paths` value in the files. More paths shrink the
+    /// standard errors reported in summary.csv by the square root of the
+    /// factor.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub paths: Option<u64>,
 
@@ -56,8 +90,8 @@ pub struct RunArgs {
 
     /// Folder that receives one subfolder per scenario (named after the
     /// scenario's `name`), holding summary.csv, fan.csv, run.json and the
-    /// charts; a run of several scenarios also writes comparison.csv and
-    /// comparison.png there.
+    /// charts; a run also writes batch.csv there, and a run of several
+    /// scenarios comparison.csv and comparison.png.
     #[arg(long, value_name = "DIR", default_value = "output")]
     pub out: PathBuf,
 
@@ -82,6 +116,25 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files, folders or glob patterns (quote them) to run. A
+    /// folder stands for every `*.toml` file directly inside it. With none
+    /// given, every scenario in `scenarios/` is run.
+    #[arg(value_name = "FILES_OR_DIRS")]
+    pub inputs: Vec<PathBuf>,
+
+    /// A base scenario file: for every scenario run, also simulate the base
+    /// path by path with the same seed (common random numbers) and write
+    /// OUT/NAME/paired-BASE.csv with each metric's difference from the base
+    /// and its standard error from the paired paths.
+    #[arg(long, value_name = "BASE")]
+    pub paired: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Scenario files or folders to check (a folder stands for every
     /// `*.toml` file directly inside it).
@@ -89,14 +142,14 @@ pub struct ValidateArgs {
     pub inputs: Vec<PathBuf>,
 }
 
-impl RunArgs {
-    pub fn into_options(self) -> RunOptions {
+impl CommonArgs {
+    pub fn into_options(self, inputs: Vec<PathBuf>, paired: Option<PathBuf>) -> RunOptions {
         let threads = self
             .threads
             .map(|t| t as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         RunOptions {
-            inputs: if self.inputs.is_empty() { vec![PathBuf::from("scenarios")] } else { self.inputs },
+            inputs: if inputs.is_empty() { vec![PathBuf::from("scenarios")] } else { inputs },
             paths: self.paths,
             seed: self.seed,
             threads,
@@ -108,6 +161,25 @@ impl RunArgs {
                 _ => Charts::Key,
             },
             chart_size: self.chart_size,
+            paired,
+        }
+    }
+}
+
+impl RunArgs {
+    pub fn into_options(self) -> RunOptions {
+        self.common.into_options(self.inputs, self.paired)
+    }
+}
+
+impl SweepArgs {
+    pub fn into_options(self) -> SweepOptions {
+        SweepOptions {
+            run: self.run.into_options(vec![self.file.clone()], None),
+            file: self.file,
+            vary: self.vary,
+            stat: self.stat,
+            metric: self.metric,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::dist::Dist;
 use crate::math;
 use crate::model::{DT, Scenario};
 use crate::rng::{self, PathRng};
-use crate::stats::{FAN_SUB_BUCKET_BITS, MetricAcc, Sketch};
+use crate::stats::{FAN_SUB_BUCKET_BITS, MetricAcc, Moments, Sketch};
 
 /// Paths per chunk: the unit of parallel work and of merging.
 pub const CHUNK: u64 = 2048;
@@ -425,32 +425,91 @@ impl<'a> Engine<'a> {
     /// Simulate paths `0..paths` in parallel on the current rayon pool.
     /// `progress` is called with the number of paths each finished chunk held.
     pub fn run(&self, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Accumulator {
-        let chunks = paths.div_ceil(CHUNK);
-        if chunks == 0 {
-            return Accumulator::new(self.sc.metric_names().len(), self.np * self.quarters);
-        }
-        self.reduce(seed, paths, 0..chunks, progress)
+        let empty = || Accumulator::new(self.sc.metric_names().len(), self.np * self.quarters);
+        tree_reduce(
+            paths,
+            &empty,
+            &|range| self.summarise_paths(seed, range, &mut self.workspace()),
+            &|a, b| a.merge(&b),
+            progress,
+        )
     }
 
-    /// Summarise chunks `range` by a binary tree whose shape depends on the
-    /// range alone: halves run in parallel (rayon::join) and merge left into
-    /// right's order, so the floating-point result is the same on any number
-    /// of threads. At most one accumulator per tree level per thread is alive.
-    fn reduce(&self, seed: u64, paths: u64, range: Range<u64>, progress: &(dyn Fn(u64) + Sync)) -> Accumulator {
-        if range.end - range.start == 1 {
-            let c = range.start;
-            let paths = c * CHUNK..((c + 1) * CHUNK).min(paths);
-            let n = paths.end - paths.start;
-            let acc = self.summarise_paths(seed, paths, &mut self.workspace());
+    /// Paired differences `self - base`, path by path under the same seed
+    /// (common random numbers), for every metric name both record. Returns
+    /// the metric names and, per metric, the moments of the difference and
+    /// of the base's values.
+    pub fn run_paired(
+        &self,
+        base: &Engine,
+        seed: u64,
+        paths: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> (Vec<String>, Vec<Moments>, Vec<Moments>) {
+        let (mine, theirs) = (self.sc.metric_names(), base.sc.metric_names());
+        let pairs: Vec<(usize, usize, String)> = mine
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| theirs.iter().position(|m| m == n).map(|j| (i, j, n.clone())))
+            .collect();
+        let leaf = |range: Range<u64>| {
+            let (mut wa, mut wb) = (self.workspace(), base.workspace());
+            // The differences, then the base's values.
+            let mut acc = vec![Moments::default(); 2 * pairs.len()];
+            let (diff, theirs) = acc.split_at_mut(pairs.len());
+            for i in range {
+                self.path(seed, i, &mut wa);
+                base.path(seed, i, &mut wb);
+                for ((d, t), (a, b, _)) in diff.iter_mut().zip(theirs.iter_mut()).zip(&pairs) {
+                    d.add(wa.metrics[*a] - wb.metrics[*b]);
+                    t.add(wb.metrics[*b]);
+                }
+            }
+            acc
+        };
+        let merge = |a: &mut Vec<Moments>, b: Vec<Moments>| a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y));
+        let empty = || vec![Moments::default(); 2 * pairs.len()];
+        let mut diffs = tree_reduce(paths, &empty, &leaf, &merge, progress);
+        let theirs = diffs.split_off(pairs.len());
+        (pairs.into_iter().map(|p| p.2).collect(), diffs, theirs)
+    }
+}
+
+/// Summarise paths `0..paths` chunk by chunk with `leaf` and merge the chunk
+/// results by a binary tree whose shape depends on the number of chunks
+/// alone: halves run in parallel (rayon::join) and the left result absorbs
+/// the right, so the floating-point result is the same on any number of
+/// threads. At most one result per tree level per thread is alive.
+fn tree_reduce<T: Send>(
+    paths: u64,
+    empty: &(dyn Fn() -> T + Sync),
+    leaf: &(dyn Fn(Range<u64>) -> T + Sync),
+    merge: &(dyn Fn(&mut T, T) + Sync),
+    progress: &(dyn Fn(u64) + Sync),
+) -> T {
+    fn go<T: Send>(
+        chunks: Range<u64>,
+        paths: u64,
+        leaf: &(dyn Fn(Range<u64>) -> T + Sync),
+        merge: &(dyn Fn(&mut T, T) + Sync),
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> T {
+        if chunks.end - chunks.start == 1 {
+            let c = chunks.start;
+            let range = c * CHUNK..((c + 1) * CHUNK).min(paths);
+            let n = range.end - range.start;
+            let acc = leaf(range);
             progress(n);
             return acc;
         }
-        let mid = range.start + (range.end - range.start) / 2;
+        let mid = chunks.start + (chunks.end - chunks.start) / 2;
         let (mut left, right) = rayon::join(
-            || self.reduce(seed, paths, range.start..mid, progress),
-            || self.reduce(seed, paths, mid..range.end, progress),
+            || go(chunks.start..mid, paths, leaf, merge, progress),
+            || go(mid..chunks.end, paths, leaf, merge, progress),
         );
-        left.merge(&right);
+        merge(&mut left, right);
         left
     }
+    let chunks = paths.div_ceil(CHUNK);
+    if chunks == 0 { empty() } else { go(0..chunks, paths, leaf, merge, progress) }
 }

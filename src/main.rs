@@ -17,6 +17,8 @@ fn main() -> ExitCode {
             })
         }
         Command::Validate(args) => app::validate(&args.inputs),
+        Command::Show(args) => app::show(&args.file),
+        Command::Sweep(args) => app::sweep(&args.into_options()).map(|_| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

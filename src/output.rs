@@ -31,6 +31,90 @@ pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
     Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
 
+/// `batch.csv`: one row per scenario of a run, ok or failed, with the key
+/// loss statistics of every provider (columns for the union of providers,
+/// empty where a scenario lacks one) and its largest customer concentration.
+pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyhow::Result<Vec<u8>> {
+    let mut providers: Vec<&str> = Vec::new();
+    for (_, r) in outcomes {
+        if let Ok(s) = r {
+            for p in &s.providers {
+                if !providers.contains(&p.as_str()) {
+                    providers.push(p);
+                }
+            }
+        }
+    }
+    const STATS: [(&str, &str); 5] =
+        [("expected_loss", "mean"), ("var95", "var95"), ("es95", "es95"), ("var99", "var99"), ("es99", "es99")];
+    let mut header: Vec<String> = ["scenario", "file", "status", "error", "paths", "top_provider", "top_customer"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    header.extend(["top_share_start", "top_share_mean", "top_share_p50"].iter().map(|h| h.to_string()));
+    for p in &providers {
+        header.extend(STATS.iter().map(|(col, _)| format!("{p}.{col}")));
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header)?;
+    let num = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+    for (file, r) in outcomes {
+        let mut rec: Vec<String> = Vec::with_capacity(header.len());
+        match r {
+            Ok(s) => {
+                let c = &s.concentration[s.most_concentrated];
+                let share = c.customer.as_ref().and_then(|cu| s.metric(&format!("share.{cu}.{}", c.provider)));
+                rec.extend([
+                    s.name.clone(),
+                    file.display().to_string(),
+                    "ok".into(),
+                    String::new(),
+                    s.paths.to_string(),
+                ]);
+                rec.extend([c.provider.clone(), c.customer.clone().unwrap_or_default()]);
+                rec.extend([num(Some(c.share)), num(share.map(|m| m.mean)), num(share.map(|m| m.p50))]);
+                for p in &providers {
+                    let m = s.metric(&format!("loss.{p}"));
+                    rec.extend(STATS.iter().map(|(_, stat)| num(m.and_then(|m| m.stat(stat)))));
+                }
+            }
+            Err(e) => {
+                rec.extend([String::new(), file.display().to_string(), "failed".into(), e.clone()]);
+                rec.resize(header.len(), String::new());
+            }
+        }
+        w.write_record(&rec)?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// `sweep.csv`: one row per grid point: the varied values, then for every
+/// metric its mean, se, p5, p50 and p95, and for `loss.*` also VaR and ES.
+pub fn sweep_csv(vary: &[&str], grid: &[Vec<f64>], points: &[ScenarioSummary]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let Some(first) = points.first() else { return Ok(Vec::new()) };
+    let stats_of = |metric: &str| -> Vec<&'static str> {
+        let mut v = vec!["mean", "se", "p5", "p50", "p95"];
+        if metric.starts_with("loss.") {
+            v.extend(["var95", "es95", "var99", "es99"]);
+        }
+        v
+    };
+    let mut header: Vec<String> = vary.iter().map(|v| v.to_string()).collect();
+    for m in &first.metrics {
+        header.extend(stats_of(&m.metric).iter().map(|s| format!("{}.{s}", m.metric)));
+    }
+    w.write_record(&header)?;
+    for (values, s) in grid.iter().zip(points) {
+        let mut rec: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        for m in &s.metrics {
+            rec.extend(stats_of(&m.metric).iter().map(|st| m.stat(st).map_or(String::new(), |v| v.to_string())));
+        }
+        w.write_record(&rec)?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
 /// How quantiles were computed, for `run.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuantileMethod {
@@ -60,7 +144,10 @@ impl Default for QuantileMethod {
 pub struct RunInfo {
     pub scenario: String,
     pub scenario_file: String,
+    /// SHA-256 of the scenario as run (with `extends` merged in).
     pub scenario_sha256: String,
+    /// The files it extends, nearest first.
+    pub extends: Vec<String>,
     pub seed: u64,
     pub paths: u64,
     pub quarters: u32,

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::engine::{Accumulator, Engine, Plan};
-use crate::stats::MetricAcc;
+use crate::stats::{MetricAcc, Moments};
 
 /// Quantile levels of `summary.csv`.
 pub const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
@@ -37,7 +37,38 @@ pub struct MetricRow {
     pub es99: Option<f64>,
 }
 
+/// Statistics a sweep or a comparison can pick by name.
+pub const STAT_NAMES: [&str; 18] = [
+    "mean", "sd", "se", "min", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "max", "var95", "es95",
+    "var99", "es99",
+];
+
 impl MetricRow {
+    /// The statistic called `name` (one of [`STAT_NAMES`]); the risk statistics exist for `loss.*` only.
+    pub fn stat(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "mean" => self.mean,
+            "sd" => self.sd,
+            "se" => self.se,
+            "min" => self.min,
+            "p1" => self.p1,
+            "p5" => self.p5,
+            "p10" => self.p10,
+            "p25" => self.p25,
+            "p50" => self.p50,
+            "p75" => self.p75,
+            "p90" => self.p90,
+            "p95" => self.p95,
+            "p99" => self.p99,
+            "max" => self.max,
+            "var95" => self.var95?,
+            "es95" => self.es95?,
+            "var99" => self.var99?,
+            "es99" => self.es99?,
+            _ => return None,
+        })
+    }
+
     /// Statistics of one metric; `risk` adds VaR and ES.
     pub fn from_acc(metric: &str, a: &MetricAcc, risk: bool) -> Self {
         let q: Vec<f64> = LEVELS.iter().map(|p| a.sketch.quantile(*p)).collect();
@@ -298,4 +329,38 @@ pub fn comparison(summaries: &[&ScenarioSummary]) -> Vec<ComparisonRow> {
         .collect();
     rows.sort_by(|a, b| b.es99.total_cmp(&a.es99).then_with(|| a.scenario.cmp(&b.scenario)));
     rows
+}
+
+/// One row of `paired-BASE.csv`: a metric against the base scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairedRow {
+    pub metric: String,
+    pub mean: f64,
+    pub base_mean: f64,
+    /// Mean of the path-by-path difference (this scenario minus the base).
+    pub diff: f64,
+    /// Standard error of `diff` from the paired differences.
+    pub se_paired: f64,
+    /// What the standard error would be for independent runs:
+    /// `sqrt(se^2 + se_base^2)`.
+    pub se_unpaired: f64,
+}
+
+/// Paired rows from the moments of [`crate::engine::Engine::run_paired`].
+pub fn paired(s: &ScenarioSummary, names: &[String], diffs: &[Moments], base: &[Moments]) -> Vec<PairedRow> {
+    names
+        .iter()
+        .zip(diffs.iter().zip(base))
+        .filter_map(|(n, (d, b))| {
+            let m = s.metric(n)?;
+            Some(PairedRow {
+                metric: n.clone(),
+                mean: m.mean,
+                base_mean: b.mean(),
+                diff: d.mean(),
+                se_paired: d.se(),
+                se_unpaired: (m.se * m.se + b.se() * b.se()).sqrt(),
+            })
+        })
+        .collect()
 }

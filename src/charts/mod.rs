@@ -15,6 +15,7 @@ mod exceedance;
 mod fan;
 mod loss;
 pub mod style;
+mod sweep;
 
 use std::sync::OnceLock;
 
@@ -26,6 +27,7 @@ pub use concentration::concentration_png;
 pub use exceedance::exceedance_png;
 pub use fan::fan_png;
 pub use loss::loss_png;
+pub use sweep::{SweepPlot, sweep_heatmap_png, sweep_line_png};
 
 /// Pixel size of a chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,15 +48,162 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Read and validate a scenario file.
+/// Read and validate a scenario file, resolving `extends` chains.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let r = resolve(path)?;
+    parse(&r.text, path).map_err(|mut e| {
+        if r.chain.len() > 1 {
+            // Lines refer to the merged document, not to any one file.
+            e.line = None;
+            e.message.push_str(&format!(
+                " (in the scenario resolved from {}; `backlog-risk show {}` prints it)",
+                chain_text(&r.chain),
+                path.display()
+            ));
+        }
+        e
+    })
+}
+
+/// A scenario file with its `extends` chain merged in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// TOML text: the file as written when it extends nothing.
+    pub text: String,
+    /// The file, then its base, its base's base, ...
+    pub chain: Vec<PathBuf>,
+}
+
+fn chain_text(chain: &[PathBuf]) -> String {
+    chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" -> ")
+}
+
+/// Read a scenario file and merge the files it `extends`: tables merge key
+/// by key, anything else (numbers, strings, arrays such as `renegotiation`)
+/// in the extending file replaces the base's value whole. The base path is
+/// relative to the extending file.
+pub fn resolve(path: &Path) -> Result<Resolved, ScenarioError> {
+    let text = read(path, &[])?;
+    if !text.lines().any(|l| l.trim_start().starts_with("extends")) {
+        return Ok(Resolved { text, chain: vec![path.to_path_buf()] });
+    }
+    let mut chain = Vec::new();
+    let table = resolve_table(path, &text, &mut chain)?;
+    if chain.len() == 1 {
+        return Ok(Resolved { text, chain });
+    }
+    let merged = toml::to_string(&table).map_err(|e| ScenarioError {
         file: path.to_path_buf(),
         field: String::new(),
         line: None,
-        message: format!("cannot read the file: {e}"),
+        message: format!("cannot write the merged scenario: {e}"),
     })?;
-    parse(&text, path)
+    Ok(Resolved { text: merged, chain })
+}
+
+fn read(path: &Path, chain: &[PathBuf]) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let via = if chain.is_empty() { String::new() } else { format!(" (extended by {})", chain_text(chain)) };
+        ScenarioError {
+            file: path.to_path_buf(),
+            field: String::new(),
+            line: None,
+            message: format!("cannot read the file{via}: {e}"),
+        }
+    })
+}
+
+fn resolve_table(path: &Path, text: &str, chain: &mut Vec<PathBuf>) -> Result<toml::Table, ScenarioError> {
+    let cx = Cx { file: path, text };
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| cx.toml_error("", &e))?;
+    let key = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    if chain.iter().any(|c| key(c) == key(path)) {
+        let mut cycle = chain.clone();
+        cycle.push(path.to_path_buf());
+        return Err(cx.err(
+            "extends",
+            None,
+            format!("the chain of `extends` comes back to this file: {}; remove one link", chain_text(&cycle)),
+        ));
+    }
+    chain.push(path.to_path_buf());
+    let Some(ext) = table.remove("extends") else { return Ok(table) };
+    let toml::Value::String(base) = ext else {
+        return Err(cx.err(
+            "extends",
+            None,
+            "must be a path in quotes, relative to this file, e.g. extends = \"base.toml\"",
+        ));
+    };
+    let base_path = path.parent().unwrap_or(Path::new("")).join(&base);
+    if !base_path.is_file() {
+        return Err(cx.err(
+            "extends",
+            None,
+            format!(
+                "the base `{base}` ({}) does not exist (chain: {}); correct the path, which is relative to this file",
+                base_path.display(),
+                chain_text(chain)
+            ),
+        ));
+    }
+    let base_text = read(&base_path, chain)?;
+    let mut merged = resolve_table(&base_path, &base_text, chain)?;
+    merge(&mut merged, table);
+    Ok(merged)
+}
+
+/// Set the number at a field path such as `customers.openai.shift[0].target`
+/// or `renegotiation[1].hazard` in scenario text, replacing whatever was
+/// there (a number or a distribution). Returns the new text.
+pub fn set_number(text: &str, path: &str, value: f64) -> Result<String, String> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let segments: Vec<&str> = path.split('.').collect();
+    let mut cur: &mut toml::Table = &mut table;
+    for (i, seg) in segments.iter().enumerate() {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, rest)) => {
+                let idx: usize = rest
+                    .strip_suffix(']')
+                    .and_then(|r| r.parse().ok())
+                    .ok_or_else(|| format!("`{seg}` in `{path}`: write an index as name[0]"))?;
+                (n, Some(idx))
+            }
+            None => (*seg, None),
+        };
+        let last = i + 1 == segments.len();
+        let here = segments[..=i].join(".");
+        if last && index.is_none() {
+            cur.insert(name.to_string(), toml::Value::Float(value));
+            return toml::to_string(&table).map_err(|e| e.to_string());
+        }
+        let next = cur.get_mut(name).ok_or_else(|| format!("`{here}` does not exist in the scenario"))?;
+        let next = match (next, index) {
+            (toml::Value::Array(a), Some(k)) => {
+                let n = a.len();
+                a.get_mut(k).ok_or_else(|| format!("`{here}`: index {k} but there are {n} entries"))?
+            }
+            (v, None) => v,
+            (_, Some(_)) => return Err(format!("`{here}` is not a list")),
+        };
+        match next {
+            toml::Value::Table(t) if !last => cur = t,
+            _ => return Err(format!("`{here}` is not a table, so `{path}` cannot be set")),
+        }
+    }
+    Err(format!("`{path}` names a table, not a parameter"))
+}
+
+/// Merge `over` into `base`: tables key by key, anything else replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 /// Validate scenario text; `file` is used in messages only.

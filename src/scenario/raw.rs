@@ -22,6 +22,8 @@ pub struct RawFile {
     pub customers: IndexMap<String, RawCustomer>,
     #[serde(default)]
     pub renegotiation: Vec<S<RawRule>>,
+    /// Resolved by [`super::resolve`] before parsing; ignored here.
+    pub extends: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

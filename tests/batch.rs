@@ -1,0 +1,230 @@
+//! Batch runs, `extends` variants, common random numbers and sweeps.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use backlog_risk::engine::Engine;
+use backlog_risk::scenario;
+use predicates::prelude::*;
+
+fn cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const BASE: &str = r#"[scenario]
+name = "base"
+start = "2026Q1"
+quarters = 8
+paths = 2000
+seed = 3
+
+[providers.azure]
+recognition = 0.07
+other = { backlog = 300.0, bookings = 20.0, growth = 0.1, volatility = 0.2 }
+
+[providers.aws]
+recognition = 0.05
+
+[customers.openai]
+backlog = { azure = 280.0, aws = 40.0 }
+
+[[renegotiation]]
+customer = "openai"
+provider = "azure"
+hazard = 0.2
+severity = 0.3
+"#;
+
+#[test]
+fn a_variant_merges_tables_and_replaces_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "base.toml", BASE);
+    let sub = dir.path().join("variants");
+    std::fs::create_dir(&sub).unwrap();
+    let v = write(
+        &sub,
+        "v.toml",
+        "extends = \"../base.toml\"\n[scenario]\nname = \"variant\"\n[providers.azure.other]\nbookings = 5.0\n\
+         [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"aws\"\nhazard = 0.5\nseverity = 0.1\n",
+    );
+    let sc = scenario::load(&v).unwrap();
+    assert_eq!(sc.name, "variant");
+    assert_eq!(sc.seed, 3, "inherited from the base");
+    let azure = &sc.providers[0];
+    assert_eq!(azure.other.bookings.mean(), 5.0, "overridden key");
+    assert_eq!(azure.other_backlog.mean(), 300.0, "sibling key kept");
+    assert_eq!(azure.other.volatility.mean(), 0.2);
+    assert_eq!(sc.rules.len(), 1, "the renegotiation array is replaced whole");
+    assert_eq!(sc.rules[0].provider, 1);
+    // `show` prints the merged scenario, which loads to the same model.
+    let out = cmd().arg("show").arg(&v).assert().success().get_output().stdout.clone();
+    let shown = scenario::parse(std::str::from_utf8(&out).unwrap(), "shown.toml".as_ref()).unwrap();
+    assert_eq!(shown, sc);
+}
+
+#[test]
+fn extends_errors_name_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.toml", "extends = \"b.toml\"\n");
+    write(dir.path(), "b.toml", "extends = \"a.toml\"\n");
+    let msg = scenario::load(&a).unwrap_err().to_string();
+    assert!(msg.contains("comes back") && msg.contains("a.toml -> ") && msg.contains("b.toml -> "), "{msg}");
+    let m = write(dir.path(), "m.toml", "extends = \"missing.toml\"\n");
+    let msg = scenario::load(&m).unwrap_err().to_string();
+    assert!(msg.contains("missing.toml") && msg.contains("does not exist") && msg.contains("m.toml"), "{msg}");
+    // An error in the merged scenario says where it came from.
+    let bad = write(dir.path(), "bad.toml", "extends = \"base.toml\"\n[providers.azure]\nrecognition = 2.0\n");
+    write(dir.path(), "base.toml", BASE);
+    let msg = scenario::load(&bad).unwrap_err().to_string();
+    assert!(
+        msg.contains("providers.azure.recognition") && msg.contains("resolved from") && msg.contains("base.toml"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn globs_and_batch_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "one.toml", BASE);
+    write(dir.path(), "two.toml", &BASE.replace("name = \"base\"", "name = \"two\""));
+    write(
+        dir.path(),
+        "three.toml",
+        &BASE.replace("recognition = 0.05", "recognition = -0.05").replace("\"base\"", "\"three\""),
+    );
+    let out = dir.path().join("out");
+    let pattern = dir.path().join("*.toml");
+    cmd()
+        .args(["run", "--quiet", "--no-charts", "--out"])
+        .arg(&out)
+        .arg(&pattern)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("three.toml:13: providers.aws.recognition"));
+    let csv = std::fs::read_to_string(out.join("batch.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    for col in [
+        "scenario",
+        "status",
+        "error",
+        "top_customer",
+        "top_share_p50",
+        "azure.expected_loss",
+        "azure.es99",
+        "aws.var95",
+    ] {
+        assert!(header.iter().any(|h| h == col), "batch.csv lacks {col}");
+    }
+    let records: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), 3, "one row per scenario");
+    let status: Vec<&str> = records.iter().map(|r| r.get(2).unwrap()).collect();
+    assert_eq!(status.iter().filter(|s| **s == "ok").count(), 2);
+    assert!(records.iter().any(|r| r.get(2) == Some("failed") && r.get(3).unwrap().contains("recognition")));
+    assert!(out.join("two").join("summary.csv").is_file() && out.join("base").join("summary.csv").is_file());
+}
+
+#[test]
+fn paired_differences_are_more_precise_than_independent_runs() {
+    let base = common::parse(BASE).unwrap();
+    let variant = common::parse(&BASE.replace("hazard = 0.2", "hazard = 0.22")).unwrap();
+    let (eb, ev) = (Engine::new(&base), Engine::new(&variant));
+    let paths = 20_000;
+    let (names, diffs, theirs) = ev.run_paired(&eb, base.seed, paths, &|_| {});
+    let (_, sv) = common::run(&backlog_risk::model::Scenario { paths, ..variant.clone() });
+    let (_, sb) = common::run(&backlog_risk::model::Scenario { paths, ..base.clone() });
+    let i = names.iter().position(|n| n == "loss.azure").unwrap();
+    let (mv, mb) = (sv.metric("loss.azure").unwrap(), sb.metric("loss.azure").unwrap());
+    // The paired mean difference is the difference of the two runs' means.
+    assert!((diffs[i].mean() - (mv.mean - mb.mean)).abs() < 1e-9);
+    assert!((theirs[i].mean() - mb.mean).abs() < 1e-9);
+    let unpaired = (mv.se.powi(2) + mb.se.powi(2)).sqrt();
+    let paired = diffs[i].se();
+    assert!(paired < unpaired / 3.0, "paired se {paired} vs unpaired {unpaired}");
+    // And the CLI writes it.
+    let out = tempfile::tempdir().unwrap();
+    let bf = write(out.path(), "base.toml", BASE);
+    let vf = write(out.path(), "v.toml", &BASE.replace("hazard = 0.2", "hazard = 0.22").replace("\"base\"", "\"v\""));
+    cmd()
+        .args(["run", "--quiet", "--no-charts", "--paired"])
+        .arg(&bf)
+        .arg(&vf)
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success();
+    let csv = std::fs::read_to_string(out.path().join("v").join("paired-base.csv")).unwrap();
+    assert!(csv.starts_with("metric,mean,base_mean,diff,se_paired,se_unpaired\n"), "{csv}");
+}
+
+#[test]
+fn two_dimensional_sweep_has_one_row_per_point_and_monotone_loss() {
+    let out = tempfile::tempdir().unwrap();
+    cmd()
+        .args(["sweep", "tests/fixtures/runoff.toml", "--vary", "renegotiation[0].hazard=0.05..0.8:4"])
+        .args([
+            "--vary",
+            "renegotiation[0].migrate=0,1",
+            "--metric",
+            "loss.azure",
+            "--stat",
+            "mean",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .success();
+    let dir = out.path().join("runoff");
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let header = rd.headers().unwrap().clone();
+    assert_eq!(&header[0], "renegotiation[0].hazard");
+    assert_eq!(&header[1], "renegotiation[0].migrate");
+    let col = header.iter().position(|h| h == "loss.azure.mean").unwrap();
+    let es = header.iter().position(|h| h == "loss.azure.es99").unwrap();
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4 * 2);
+    let get = |r: &csv::StringRecord, i: usize| r[i].parse::<f64>().unwrap();
+    for migrate in ["0", "1"] {
+        let line: Vec<(f64, f64, f64)> =
+            rows.iter().filter(|r| &r[1] == migrate).map(|r| (get(r, 0), get(r, col), get(r, es))).collect();
+        assert_eq!(line.len(), 4);
+        assert!(line[3].1 > line[0].1 * 1.5, "the hazard must matter: {line:?}");
+        for w in line.windows(2) {
+            assert!(w[0].0 < w[1].0);
+            assert!(w[1].1 >= w[0].1, "a higher hazard lowered the expected loss: {w:?}");
+            assert!(w[1].2 >= w[0].2, "a higher hazard lowered ES99: {w:?}");
+        }
+    }
+    assert!(dir.join("sweep.png").is_file());
+}
+
+#[test]
+fn sweep_errors_name_the_path() {
+    cmd()
+        .args(["sweep", "tests/fixtures/runoff.toml", "--vary", "renegotiation[3].hazard=0.1,0.2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("renegotiation[3]").and(predicate::str::contains("1 entries")));
+    cmd()
+        .args([
+            "sweep",
+            "tests/fixtures/runoff.toml",
+            "--vary",
+            "renegotiation[0].severity=0.5,1.5",
+            "--out",
+            "/nonexistent-never",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("renegotiation[0].severity").and(predicate::str::contains("severity = 1.5")));
+}
