@@ -27,5 +27,30 @@ fn engine_throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine_throughput);
+/// A ten-holding portfolio evaluated on every path, against the simulation
+/// alone, both on 2 threads.
+fn portfolio_overhead(c: &mut Criterion) {
+    let sc = scenario::load(Path::new("scenarios/openai-shift.toml")).expect("shipped scenario loads");
+    let engine = Engine::new(&sc);
+    let metrics = ["backlog.azure", "backlog.aws", "backlog.oci", "backlog.coreweave", "revenue.azure"];
+    let mut text = String::from("[portfolio]\nname = \"ten\"\nvalue = 1000.0\n");
+    for i in 0..10 {
+        let (a, b) = (metrics[i % 5], metrics[(i + 2) % 5]);
+        text.push_str(&format!(
+            "[[holding]]\nname = \"h{i}\"\nweight = 0.1\nvolatility = 0.25\nexposure = {{ \"{a}\" = 0.3, \"{b}\" = 0.2 }}\n"
+        ));
+    }
+    let portfolio = backlog_risk::portfolio::parse(&text, Path::new("bench.toml")).expect("bench portfolio");
+    let bound = portfolio.bind(&engine).expect("binds");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("thread pool");
+    let mut group = c.benchmark_group("portfolio/openai-shift");
+    group.throughput(Throughput::Elements(PATHS));
+    group.sample_size(10);
+    group.bench_function("simulation-only", |b| b.iter(|| pool.install(|| engine.run(sc.seed, PATHS, &|_| {}))));
+    group
+        .bench_function("ten-holdings", |b| b.iter(|| pool.install(|| bound.stress(&engine, sc.seed, PATHS, &|_| {}))));
+    group.finish();
+}
+
+criterion_group!(benches, engine_throughput, portfolio_overhead);
 criterion_main!(benches);

@@ -30,9 +30,28 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print a scenario with its `extends` chain merged in, as TOML.
     Show(ShowArgs),
+    /// Evaluate a portfolio on every simulated path of each scenario:
+    /// P&L distribution, VaR, ES, contributions and what the tail looks like.
+    Stress(StressArgs),
     /// Run one scenario over a grid of one or two parameters and write
     /// sweep.csv and a chart of one statistic.
     Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StressArgs {
+    /// The portfolio file (TOML: [portfolio] name and value, [[holding]]
+    /// name, weight, volatility, exposure).
+    #[arg(long, value_name = "FILE")]
+    pub portfolio: PathBuf,
+
+    /// Scenario files, folders or glob patterns. With none given, every
+    /// scenario in `scenarios/`.
+    #[arg(value_name = "SCENARIOS")]
+    pub inputs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

@@ -480,7 +480,7 @@ impl<'a> Engine<'a> {
 /// alone: halves run in parallel (rayon::join) and the left result absorbs
 /// the right, so the floating-point result is the same on any number of
 /// threads. At most one result per tree level per thread is alive.
-fn tree_reduce<T: Send>(
+pub(crate) fn tree_reduce<T: Send>(
     paths: u64,
     empty: &(dyn Fn() -> T + Sync),
     leaf: &(dyn Fn(Range<u64>) -> T + Sync),

@@ -49,6 +49,7 @@ pub mod engine;
 pub mod math;
 pub mod model;
 pub mod output;
+pub mod portfolio;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         }
         Command::Validate(args) => app::validate(&args.inputs),
         Command::Show(args) => app::show(&args.file),
+        Command::Stress(args) => app::stress(&args.portfolio, &args.common.into_options(args.inputs, None)),
         Command::Sweep(args) => app::sweep(&args.into_options()).map(|_| true),
     };
     match result {

@@ -10,11 +10,30 @@ use crate::report::ComparisonRow;
 
 /// Draw `rows` (already sorted, worst ES99 first) as interval plots.
 pub fn comparison_png(rows: &[ComparisonRow], size: ChartSize) -> Result<Vec<u8>> {
-    render("comparison.png", size, |area| {
+    intervals_png(
+        rows,
+        "comparison.png",
+        "Scenarios compared: loss against plan of the most concentrated provider",
+        "loss against plan at the horizon ($bn; positive = backlog below plan)",
+        &fmt_bn,
+        size,
+    )
+}
+
+/// Interval plot of loss distributions, one row each.
+pub fn intervals_png(
+    rows: &[ComparisonRow],
+    file: &str,
+    title: &str,
+    xdesc: &str,
+    fmt: &dyn Fn(f64) -> String,
+    size: ChartSize,
+) -> Result<Vec<u8>> {
+    render(file, size, |area| {
         let body = frame(
             area,
             size,
-            "Scenarios compared: loss against plan of the most concentrated provider",
+            title,
             "Box p25-p75, whiskers p5-p95, dark tick the median; orange: VaR99 (triangle) and ES99 (diamond); sorted by ES99",
         )?;
         let k = rows.len().max(1);
@@ -43,8 +62,8 @@ pub fn comparison_png(rows: &[ComparisonRow], size: ChartSize) -> Result<Vec<u8>
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(225, 225, 225))
             .y_labels(k * 2 + 1)
-            .x_desc("loss against plan at the horizon ($bn; positive = backlog below plan)")
-            .x_label_formatter(&|x| fmt_bn(*x))
+            .x_desc(xdesc)
+            .x_label_formatter(&|x| fmt(*x))
             .y_label_formatter(&fmt_y)
             .label_style(font(size, 19.0, &INK))
             .axis_desc_style(font(size, 22.0, &INK))
@@ -65,7 +84,7 @@ pub fn comparison_png(rows: &[ComparisonRow], size: ChartSize) -> Result<Vec<u8>
             let dia =
                 EmptyElement::at((r.es99, y)) + Polygon::new(vec![(0, -d), (d, 0), (0, d), (-d, 0)], ACCENT.filled());
             chart.draw_series([tri, dia])?;
-            let note = format!("ES99 {}", fmt_bn(r.es99));
+            let note = format!("ES99 {}", fmt(r.es99));
             chart.draw_series(std::iter::once(Text::new(note, (r.es99, y - half - 0.12), font(size, 17.0, &INK))))?;
         }
         Ok(())

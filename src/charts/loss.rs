@@ -1,5 +1,5 @@
-//! `loss.png`: the distribution of one provider's loss against plan, with the
-//! plan (0), the mean, VaR99 and ES99 marked and labelled.
+//! `loss.png` (a provider's loss against plan) and `pnl.png` (a portfolio's
+//! P&L): a histogram with reference values marked and labelled.
 
 use anyhow::Result;
 use plotters::prelude::*;
@@ -7,7 +7,27 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
 use super::{ChartSize, fmt_bn, fmt_pct, font, frame, render};
-use crate::report::ScenarioSummary;
+use crate::report::{Histogram, ScenarioSummary};
+
+/// A vertical reference line on a distribution chart.
+pub struct Mark {
+    pub label: &'static str,
+    pub x: f64,
+    pub color: RGBColor,
+    pub dashed: bool,
+}
+
+/// What a distribution chart shows.
+pub struct DistributionPlot<'a> {
+    pub file: &'a str,
+    pub title: String,
+    pub subtitle: String,
+    pub xdesc: String,
+    pub hist: &'a Histogram,
+    pub paths: u64,
+    pub marks: Vec<Mark>,
+    pub fmt: &'a dyn Fn(f64) -> String,
+}
 
 /// The loss chart of provider index `p`.
 pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8>> {
@@ -15,14 +35,37 @@ pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8
     let row = s.metric(&format!("loss.{provider}")).ok_or_else(|| anyhow::anyhow!("no loss.{provider} metric"))?;
     let h = &s.loss_hist[p];
     let horizon = s.labels.last().cloned().unwrap_or_default();
-    let n = s.paths as f64;
-    render(&format!("loss.png ({provider})"), size, |area| {
-        let sub = format!(
-            "Backlog at {horizon} below plan, {} paths; {} of paths lie beyond the axis",
-            s.paths,
-            fmt_pct(h.outside as f64 / n)
-        );
-        let body = frame(area, size, &format!("{}: loss against plan, {provider}", s.name), &sub)?;
+    let file = format!("loss.png ({provider})");
+    distribution_png(
+        &DistributionPlot {
+            file: &file,
+            title: format!("{}: loss against plan, {provider}", s.name),
+            subtitle: format!(
+                "Backlog at {horizon} below plan, {} paths; {} of paths lie beyond the axis",
+                s.paths,
+                fmt_pct(h.outside as f64 / s.paths as f64)
+            ),
+            xdesc: format!("loss against plan at {horizon} ($bn; positive = backlog below plan)"),
+            hist: h,
+            paths: s.paths,
+            marks: vec![
+                Mark { label: "plan", x: 0.0, color: GREY, dashed: true },
+                Mark { label: "mean", x: row.mean, color: DARK, dashed: false },
+                Mark { label: "VaR99", x: row.var99.unwrap_or(f64::NAN), color: ACCENT, dashed: false },
+                Mark { label: "ES99", x: row.es99.unwrap_or(f64::NAN), color: ACCENT, dashed: true },
+            ],
+            fmt: &fmt_bn,
+        },
+        size,
+    )
+}
+
+/// A histogram (share of paths per bin) with labelled reference lines.
+pub fn distribution_png(d: &DistributionPlot, size: ChartSize) -> Result<Vec<u8>> {
+    let h = d.hist;
+    let n = d.paths as f64;
+    render(d.file, size, |area| {
+        let body = frame(area, size, &d.title, &d.subtitle)?;
         let ymax = h.counts.iter().copied().max().unwrap_or(1) as f64 / n * 1.35;
         let mut chart = ChartBuilder::on(&body)
             .margin_left(size.font(20.0) as i32)
@@ -31,14 +74,15 @@ pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8
             .x_label_area_size(size.font(70.0) as u32)
             .y_label_area_size(size.font(110.0) as u32)
             .build_cartesian_2d(h.lo..h.hi, 0.0..ymax)?;
+        let fmt = d.fmt;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(225, 225, 225))
-            .x_desc(format!("loss against plan at {horizon} ($bn; positive = backlog below plan)"))
+            .x_desc(d.xdesc.as_str())
             .y_desc("share of paths")
-            .x_label_formatter(&|x| fmt_bn(*x))
+            .x_label_formatter(&|x| fmt(*x))
             .y_label_formatter(&|y| fmt_pct(*y))
             .label_style(font(size, 20.0, &INK))
             .axis_desc_style(font(size, 22.0, &INK))
@@ -48,30 +92,24 @@ pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8
             let x0 = h.lo + i as f64 * w;
             Rectangle::new([(x0, 0.0), (x0 + w, *c as f64 / n)], MID.filled())
         }))?;
-        let marks = [
-            ("plan", 0.0, GREY, true),
-            ("mean", row.mean, DARK, false),
-            ("VaR99", row.var99.unwrap_or(f64::NAN), ACCENT, false),
-            ("ES99", row.es99.unwrap_or(f64::NAN), ACCENT, true),
-        ];
         let stroke = size.font(3.0) as u32;
-        for (k, (label, x, color, dashed)) in marks.into_iter().enumerate() {
-            if !x.is_finite() {
+        for (k, m) in d.marks.iter().enumerate() {
+            if !m.x.is_finite() {
                 continue;
             }
-            let style = color.stroke_width(stroke);
-            let line = [(x, 0.0), (x, ymax * 0.97)];
-            if dashed {
+            let style = m.color.stroke_width(stroke);
+            let line = [(m.x, 0.0), (m.x, ymax * 0.97)];
+            if m.dashed {
                 chart.draw_series(DashedLineSeries::new(line, size.font(12.0) as u32, size.font(8.0) as u32, style))?;
             } else {
                 chart.draw_series(LineSeries::new(line, style))?;
             }
             let y = ymax * (0.95 - 0.065 * k as f64);
-            let text = if label == "plan" { " plan ".to_string() } else { format!(" {label} {} ", fmt_bn(x)) };
+            let text = if m.label == "plan" { " plan ".to_string() } else { format!(" {} {} ", m.label, fmt(m.x)) };
             // Labels right of the middle hang to the left of their line.
-            let hpos = if x > (h.lo + h.hi) / 2.0 { HPos::Right } else { HPos::Left };
-            let style = font(size, 22.0, &color).pos(Pos::new(hpos, VPos::Center));
-            chart.draw_series(std::iter::once(Text::new(text, (x, y), style)))?;
+            let hpos = if m.x > (h.lo + h.hi) / 2.0 { HPos::Right } else { HPos::Left };
+            let style = font(size, 22.0, &m.color).pos(Pos::new(hpos, VPos::Center));
+            chart.draw_series(std::iter::once(Text::new(text, (m.x, y), style)))?;
         }
         Ok(())
     })

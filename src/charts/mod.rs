@@ -11,6 +11,7 @@
 
 mod comparison;
 mod concentration;
+mod contributions;
 mod exceedance;
 mod fan;
 mod loss;
@@ -22,11 +23,12 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-pub use comparison::comparison_png;
+pub use comparison::{comparison_png, intervals_png};
 pub use concentration::concentration_png;
+pub use contributions::contributions_png;
 pub use exceedance::exceedance_png;
 pub use fan::fan_png;
-pub use loss::loss_png;
+pub use loss::{DistributionPlot, Mark, distribution_png, loss_png};
 pub use sweep::{SweepPlot, sweep_heatmap_png, sweep_line_png};
 
 /// Pixel size of a chart.
@@ -152,6 +154,21 @@ pub fn fmt_bn(x: f64) -> String {
         Some(f) => format!("{sign}${grouped}.{f}bn"),
         None => format!("{sign}${grouped}bn"),
     }
+}
+
+/// A plain amount with thousands separators and one decimal: `-1,234.5`.
+pub fn fmt_amount(x: f64) -> String {
+    let body = format!("{:.1}", x.abs());
+    let (int, frac) = body.split_once('.').unwrap_or((&body, "0"));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if x < 0.0 && body != "0.0" { "-" } else { "" };
+    format!("{sign}{grouped}.{frac}")
 }
 
 /// `45%`, `2.5%`, `0.01%`.

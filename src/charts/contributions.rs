@@ -1,0 +1,74 @@
+//! `contributions.png`: each holding's contribution to the portfolio's ES99
+//! next to its standalone ES99.
+
+use anyhow::Result;
+use plotters::prelude::*;
+
+use super::style::{DARK, INK, LIGHT, MID};
+use super::{ChartSize, fmt_amount, font, frame, render};
+use crate::portfolio::StressResult;
+
+pub fn contributions_png(r: &StressResult, size: ChartSize) -> Result<Vec<u8>> {
+    render("contributions.png", size, |area| {
+        let es99 = r.measure("es99").unwrap_or(f64::NAN);
+        let body = frame(
+            area,
+            size,
+            &format!("{} under {}: contributions to ES99 ({})", r.portfolio, r.scenario, fmt_amount(es99)),
+            "Dark: the holding's share of the loss on the worst 1% of portfolio paths (these add up to ES99); pale: its own ES99 alone",
+        )?;
+        let k = r.contributions.len().max(1);
+        let lo = r.contributions.iter().flat_map(|c| [c.es99_contribution, c.standalone_es99]).fold(0.0, f64::min);
+        let hi = r.contributions.iter().flat_map(|c| [c.es99_contribution, c.standalone_es99]).fold(0.0, f64::max);
+        let pad = (hi - lo).max(1e-9) * 0.08;
+        let labels: Vec<String> =
+            r.contributions.iter().map(|c| format!("{} ({:+.0}%)", c.holding, c.weight * 100.0)).collect();
+        let fmt_y = move |y: &f64| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+                labels[i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        let mut chart = ChartBuilder::on(&body)
+            .margin_left(size.font(20.0) as i32)
+            .margin_right(size.font(50.0) as i32)
+            .margin_bottom(size.font(10.0) as i32)
+            .x_label_area_size(size.font(70.0) as u32)
+            .y_label_area_size(size.font(220.0) as u32)
+            .build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .y_labels(k * 2 + 1)
+            .x_desc("loss on the worst 1% of paths, in the portfolio's currency unit (negative = gains there)")
+            .x_label_formatter(&|x| fmt_amount(*x))
+            .y_label_formatter(&fmt_y)
+            .label_style(font(size, 19.0, &INK))
+            .axis_desc_style(font(size, 22.0, &INK))
+            .draw()?;
+        for (i, c) in r.contributions.iter().enumerate() {
+            let y = i as f64;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y - 0.36), (c.standalone_es99, y + 0.02)],
+                LIGHT.filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y - 0.02), (c.es99_contribution, y + 0.36)],
+                MID.filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y - 0.02), (c.es99_contribution, y + 0.36)],
+                DARK.stroke_width(1),
+            )))?;
+        }
+        chart.draw_series(std::iter::once(PathElement::new(
+            [(0.0, -0.6), (0.0, k as f64 - 0.4)],
+            INK.stroke_width(1),
+        )))?;
+        Ok(())
+    })
+}
