@@ -143,10 +143,12 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.paths).sum();
     let bar = progress_bar(total_paths, opts.quiet);
     let mut outcomes = Vec::new();
-    for (file, sc) in loaded {
+    let count = loaded.len();
+    for (i, (file, sc)) in loaded.into_iter().enumerate() {
         let result = match sc {
             Err(e) => Err(e),
             Ok(sc) => {
+                bar.set_prefix(format!("[{}/{count}] {}", i + 1, sc.name));
                 run_one(&file, &sc, opts, &pool, &bar, base.as_ref()).map_err(|e| format!("{}: {e:#}", file.display()))
             }
         };
@@ -187,7 +189,6 @@ fn run_one(
 ) -> Result<ScenarioSummary> {
     // Hash what was run: the file with its `extends` chain merged in.
     let resolved = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.set_prefix(sc.name.clone());
     let started = Instant::now();
     let engine = Engine::new(sc);
     let done = AtomicU64::new(0);
@@ -302,7 +303,7 @@ pub fn batch_report(outcomes: &[Outcome]) -> String {
     for o in outcomes {
         match &o.result {
             Ok(sum) => s.push_str(&format!("  ok     {} ({})\n", o.file.display(), sum.name)),
-            Err(_) => s.push_str(&format!("  failed {}\n", o.file.display())),
+            Err(e) => s.push_str(&format!("  failed {}: {e}\n", o.file.display())),
         }
     }
     s

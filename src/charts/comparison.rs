@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, fmt_bn, font, frame, render};
+use super::{ChartSize, builder, category_labels, fmt_bn, font, frame, render};
 use crate::report::ComparisonRow;
 
 /// Draw `rows` (already sorted, worst ES99 first) as interval plots.
@@ -41,21 +41,8 @@ pub fn intervals_png(
         let hi = rows.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
         let pad = (hi - lo).max(1e-9) * 0.05;
         let labels: Vec<String> = rows.iter().map(|r| format!("{} ({})", r.scenario, r.provider)).collect();
-        let fmt_y = move |y: &f64| {
-            let i = y.round();
-            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(size.font(20.0) as i32)
-            .margin_right(size.font(50.0) as i32)
-            .margin_bottom(size.font(10.0) as i32)
-            .x_label_area_size(size.font(70.0) as u32)
-            .y_label_area_size(size.font(380.0) as u32)
-            .build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
+        let fmt_y = category_labels(labels, 0.0);
+        let mut chart = builder(&body, size, 380.0).build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
         chart
             .configure_mesh()
             .disable_y_mesh()

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{ACCENT, DARK, INK, MID};
-use super::{ChartSize, fmt_pct, font, frame, render};
+use super::{ChartSize, builder, category_labels, fmt_pct, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn concentration_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -37,21 +37,8 @@ pub fn concentration_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>
         let xmax = rows.iter().map(|(_, m, st)| m.p95.max(*st)).fold(0.0, f64::max).max(0.05);
         let xmax = ((xmax * 1.1) * 10.0).ceil() / 10.0;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let fmt_y = move |y: &f64| {
-            let i = y.round();
-            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(size.font(20.0) as i32)
-            .margin_right(size.font(50.0) as i32)
-            .margin_bottom(size.font(10.0) as i32)
-            .x_label_area_size(size.font(70.0) as u32)
-            .y_label_area_size(size.font(230.0) as u32)
-            .build_cartesian_2d(0.0..xmax.min(1.0), -0.6..k as f64 - 0.4)?;
+        let fmt_y = category_labels(labels, 0.0);
+        let mut chart = builder(&body, size, 230.0).build_cartesian_2d(0.0..xmax.min(1.0), -0.6..k as f64 - 0.4)?;
         chart
             .configure_mesh()
             .disable_y_mesh()

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{INK, SERIES, dashed};
-use super::{ChartSize, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, builder, fmt_bn, fmt_pct, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -29,13 +29,7 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
         let xs = curves.iter().flatten().map(|(x, _)| *x);
         let (lo, hi) = xs.fold((0.0f64, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
         let pad = (hi - lo).max(1e-9) * 0.03;
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(size.font(20.0) as i32)
-            .margin_right(size.font(50.0) as i32)
-            .margin_bottom(size.font(10.0) as i32)
-            .x_label_area_size(size.font(70.0) as u32)
-            .y_label_area_size(size.font(110.0) as u32)
-            .build_cartesian_2d(lo - pad..hi + pad, (pmin..0.6).log_scale())?;
+        let mut chart = builder(&body, size, 110.0).build_cartesian_2d(lo - pad..hi + pad, (pmin..0.6).log_scale())?;
         chart
             .configure_mesh()
             .light_line_style(WHITE)

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, builder, fmt_bn, fmt_pct, font, frame, render};
 use crate::report::{Histogram, ScenarioSummary};
 
 /// A vertical reference line on a distribution chart.
@@ -67,13 +67,7 @@ pub fn distribution_png(d: &DistributionPlot, size: ChartSize) -> Result<Vec<u8>
     render(d.file, size, |area| {
         let body = frame(area, size, &d.title, &d.subtitle)?;
         let ymax = h.counts.iter().copied().max().unwrap_or(1) as f64 / n * 1.35;
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(size.font(20.0) as i32)
-            .margin_right(size.font(50.0) as i32)
-            .margin_bottom(size.font(10.0) as i32)
-            .x_label_area_size(size.font(70.0) as u32)
-            .y_label_area_size(size.font(110.0) as u32)
-            .build_cartesian_2d(h.lo..h.hi, 0.0..ymax)?;
+        let mut chart = builder(&body, size, 110.0).build_cartesian_2d(h.lo..h.hi, 0.0..ymax)?;
         let fmt = d.fmt;
         chart
             .configure_mesh()

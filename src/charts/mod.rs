@@ -122,6 +122,44 @@ fn frame<'a>(
     Ok(body)
 }
 
+/// The chart builder of every single-panel chart: the same margins and
+/// x-label band everywhere; `y_labels_px` (at 1000 px height) fits the
+/// chart's y tick labels.
+fn builder<'a, 'b>(area: &'a Area<'b>, size: ChartSize, y_labels_px: f64) -> ChartBuilder<'a, 'b, BitMapBackend<'b>> {
+    let mut b = ChartBuilder::on(area);
+    b.margin_left(size.font(20.0) as i32)
+        .margin_right(size.font(50.0) as i32)
+        .margin_bottom(size.font(10.0) as i32)
+        .x_label_area_size(size.font(70.0) as u32)
+        .y_label_area_size(size.font(y_labels_px) as u32);
+    b
+}
+
+/// Tick formatter for categories placed at `offset`, `offset + 1`, ...:
+/// the label at those positions, nothing between them.
+fn category_labels(labels: Vec<String>, offset: f64) -> impl Fn(&f64) -> String {
+    move |v: &f64| {
+        let i = (v - offset).round();
+        if (v - offset - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+            labels[i as usize].clone()
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// `1234567` -> `1,234,567` (digits only).
+fn group_thousands(int: &str) -> String {
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    grouped
+}
+
 /// A text style of `px` pixels (at 1000 px height) in colour `c`.
 fn font(size: ChartSize, px: f64, c: &RGBColor) -> TextStyle<'static> {
     ("sans-serif", size.font(px)).into_font().color(c)
@@ -142,13 +180,7 @@ pub fn fmt_bn(x: f64) -> String {
     };
     let body = format!("{a:.digits$}");
     let (int, frac) = body.split_once('.').map_or((body.as_str(), None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
+    let grouped = group_thousands(int);
     let sign = if x < 0.0 && body.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
     match frac {
         Some(f) => format!("{sign}${grouped}.{f}bn"),
@@ -160,13 +192,7 @@ pub fn fmt_bn(x: f64) -> String {
 pub fn fmt_amount(x: f64) -> String {
     let body = format!("{:.1}", x.abs());
     let (int, frac) = body.split_once('.').unwrap_or((&body, "0"));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
+    let grouped = group_thousands(int);
     let sign = if x < 0.0 && body != "0.0" { "-" } else { "" };
     format!("{sign}{grouped}.{frac}")
 }

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{DARK, INK};
-use super::{ChartSize, font, frame, render};
+use super::{ChartSize, builder, category_labels, font, frame, render};
 
 /// What a sweep chart shows.
 #[derive(Clone, Copy)]
@@ -27,13 +27,7 @@ pub fn sweep_line_png(plot: &SweepPlot, xname: &str, xs: &[f64], ys: &[f64], siz
         let (y0, y1) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(*y), b.max(*y)));
         let xpad = ((x1 - x0) * 0.05).max(1e-9);
         let ypad = ((y1 - y0) * 0.1).max(1e-9 + y1.abs() * 0.05);
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(size.font(20.0) as i32)
-            .margin_right(size.font(50.0) as i32)
-            .margin_bottom(size.font(10.0) as i32)
-            .x_label_area_size(size.font(70.0) as u32)
-            .y_label_area_size(size.font(120.0) as u32)
-            .build_cartesian_2d(x0 - xpad..x1 + xpad, y0 - ypad..y1 + ypad)?;
+        let mut chart = builder(&body, size, 120.0).build_cartesian_2d(x0 - xpad..x1 + xpad, y0 - ypad..y1 + ypad)?;
         let fmt = plot.fmt;
         chart
             .configure_mesh()
@@ -67,29 +61,9 @@ pub fn sweep_heatmap_png(
         let (lo, hi) = z.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
         let xl: Vec<String> = xs.iter().map(|x| format!("{x}")).collect();
         let yl: Vec<String> = ys.iter().map(|y| format!("{y}")).collect();
-        let fx = move |v: &f64| {
-            let i = (v - 0.5).round();
-            if (v - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < xl.len() {
-                xl[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let fy = move |v: &f64| {
-            let i = (v - 0.5).round();
-            if (v - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < yl.len() {
-                yl[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(size.font(20.0) as i32)
-            .margin_right(size.font(50.0) as i32)
-            .margin_bottom(size.font(10.0) as i32)
-            .x_label_area_size(size.font(70.0) as u32)
-            .y_label_area_size(size.font(120.0) as u32)
-            .build_cartesian_2d(0.0..nx as f64, 0.0..ny as f64)?;
+        let fx = category_labels(xl, 0.5);
+        let fy = category_labels(yl, 0.5);
+        let mut chart = builder(&body, size, 120.0).build_cartesian_2d(0.0..nx as f64, 0.0..ny as f64)?;
         chart
             .configure_mesh()
             .disable_mesh()
