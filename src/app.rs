@@ -172,8 +172,11 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
     let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} paths  {per_sec}  ETA {eta}")
+        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} paths  {rate}  ETA {eta}")
             .expect("static template")
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}k paths/s", s.per_sec() / 1000.0);
+            })
             .progress_chars("=> "),
     );
     bar
