@@ -91,7 +91,7 @@ fn render(name: &str, size: ChartSize, draw: impl FnOnce(&Area) -> DrawResult) -
     let mut enc = png::Encoder::new(&mut out, size.width, size.height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Best);
+    enc.set_compression(png::Compression::Default);
     enc.set_filter(png::FilterType::Paeth);
     let mut w = enc.write_header().map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
     w.write_image_data(&rgb).map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
