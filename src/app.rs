@@ -194,13 +194,7 @@ fn run_one(
     let resolved = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     let engine = Engine::new(sc);
-    let done = AtomicU64::new(0);
-    let acc = pool.install(|| {
-        engine.run(sc.seed, sc.paths, &|n| {
-            done.fetch_add(n, Ordering::Relaxed);
-            bar.inc(n);
-        })
-    });
+    let acc = pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n)));
     let summary = report::summarise(&engine, &acc, sc.seed);
     let wall = started.elapsed().as_secs_f64();
 
@@ -412,13 +406,16 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         .build()
         .context("cannot start the worker threads")?;
     let bar = progress_bar(points.iter().map(|p| p.paths).sum(), opts.run.quiet);
-    bar.set_prefix(format!("{} sweep", base.name));
+    let done = AtomicU64::new(0);
+    let prefix = |d: u64| format!("{} sweep [{d}/{} points]", base.name, points.len());
+    bar.set_prefix(prefix(0));
     let summaries: Vec<ScenarioSummary> = pool.install(|| {
         points
             .par_iter()
             .map(|sc| {
                 let engine = Engine::new(sc);
                 let acc = engine.run(sc.seed, sc.paths, &|n| bar.inc(n));
+                bar.set_prefix(prefix(done.fetch_add(1, Ordering::Relaxed) + 1));
                 report::summarise(&engine, &acc, sc.seed)
             })
             .collect()
