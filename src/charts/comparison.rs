@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, builder, category_labels, fmt_bn, font, frame, render};
+use super::{ChartSize, builder, draw_row_mesh, fmt_bn, font, frame, render};
 use crate::report::ComparisonRow;
 
 /// Draw `rows` (already sorted, worst ES99 first) as interval plots.
@@ -41,20 +41,8 @@ pub fn intervals_png(
         let hi = rows.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
         let pad = (hi - lo).max(1e-9) * 0.05;
         let labels: Vec<String> = rows.iter().map(|r| format!("{} ({})", r.scenario, r.provider)).collect();
-        let fmt_y = category_labels(labels, 0.0);
         let mut chart = builder(&body, size, 380.0).build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .y_labels(k * 2 + 1)
-            .x_desc(xdesc)
-            .x_label_formatter(&|x| fmt(*x))
-            .y_label_formatter(&fmt_y)
-            .label_style(font(size, 19.0, &INK))
-            .axis_desc_style(font(size, 22.0, &INK))
-            .draw()?;
+        draw_row_mesh(&mut chart, size, labels, xdesc, &fmt)?;
         chart.draw_series(DashedLineSeries::new([(0.0, -0.6), (0.0, k as f64 - 0.4)], 8, 6, GREY.stroke_width(2)))?;
         let half = 0.28;
         let stroke = size.font(3.0) as u32;

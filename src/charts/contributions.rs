@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, INK, LIGHT, MID};
-use super::{ChartSize, builder, category_labels, fmt_amount, font, frame, render};
+use super::{ChartSize, builder, draw_row_mesh, fmt_amount, frame, render};
 use crate::portfolio::StressResult;
 
 pub fn contributions_png(r: &StressResult, size: ChartSize) -> Result<Vec<u8>> {
@@ -23,20 +23,14 @@ pub fn contributions_png(r: &StressResult, size: ChartSize) -> Result<Vec<u8>> {
         let pad = (hi - lo).max(1e-9) * 0.08;
         let labels: Vec<String> =
             r.contributions.iter().map(|c| format!("{} ({:+.0}%)", c.holding, c.weight * 100.0)).collect();
-        let fmt_y = category_labels(labels, 0.0);
         let mut chart = builder(&body, size, 220.0).build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .y_labels(k * 2 + 1)
-            .x_desc("loss on the worst 1% of paths, in the portfolio's currency unit (negative = gains there)")
-            .x_label_formatter(&|x| fmt_amount(*x))
-            .y_label_formatter(&fmt_y)
-            .label_style(font(size, 19.0, &INK))
-            .axis_desc_style(font(size, 22.0, &INK))
-            .draw()?;
+        draw_row_mesh(
+            &mut chart,
+            size,
+            labels,
+            "loss on the worst 1% of paths, in the portfolio's currency unit (negative = gains there)",
+            &fmt_amount,
+        )?;
         for (i, c) in r.contributions.iter().enumerate() {
             let y = i as f64;
             chart.draw_series(std::iter::once(Rectangle::new(

@@ -21,6 +21,7 @@ mod sweep;
 use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 pub use comparison::{comparison_png, intervals_png};
@@ -133,6 +134,31 @@ fn builder<'a, 'b>(area: &'a Area<'b>, size: ChartSize, y_labels_px: f64) -> Cha
         .x_label_area_size(size.font(70.0) as u32)
         .y_label_area_size(size.font(y_labels_px) as u32);
     b
+}
+
+/// The mesh of a chart with one row per category, the rows at y = 0, 1, ...
+fn draw_row_mesh(
+    chart: &mut ChartContext<'_, BitMapBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    size: ChartSize,
+    labels: Vec<String>,
+    xdesc: &str,
+    xfmt: &dyn Fn(f64) -> String,
+) -> DrawResult {
+    let k = labels.len().max(1);
+    let fmt_y = category_labels(labels, 0.0);
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .y_labels(k * 2 + 1)
+        .x_desc(xdesc)
+        .x_label_formatter(&|x| xfmt(*x))
+        .y_label_formatter(&fmt_y)
+        .label_style(font(size, 19.0, &style::INK))
+        .axis_desc_style(font(size, 22.0, &style::INK))
+        .draw()?;
+    Ok(())
 }
 
 /// Tick formatter for categories placed at `offset`, `offset + 1`, ...:
