@@ -531,7 +531,8 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
                 .iter()
                 .map(|r| report::ComparisonRow {
                     scenario: r.scenario.clone(),
-                    provider: r.portfolio.clone(),
+                    // The title names the portfolio; rows need only the scenario.
+                    provider: String::new(),
                     mean: r.loss.mean,
                     p5: r.loss.p5,
                     p25: r.loss.p25,

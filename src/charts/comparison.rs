@@ -40,7 +40,12 @@ pub fn intervals_png(
         let lo = rows.iter().map(|r| r.p5).fold(0.0, f64::min);
         let hi = rows.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
         let pad = (hi - lo).max(1e-9) * 0.05;
-        let labels: Vec<String> = rows.iter().map(|r| format!("{} ({})", r.scenario, r.provider)).collect();
+        let labels: Vec<String> = rows
+            .iter()
+            .map(
+                |r| if r.provider.is_empty() { r.scenario.clone() } else { format!("{} ({})", r.scenario, r.provider) },
+            )
+            .collect();
         let mut chart = builder(&body, size, 380.0).build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
         draw_row_mesh(&mut chart, size, labels, xdesc, &fmt)?;
         chart.draw_series(DashedLineSeries::new([(0.0, -0.6), (0.0, k as f64 - 0.4)], 8, 6, GREY.stroke_width(2)))?;
