@@ -49,11 +49,15 @@ struct DemandIx {
 }
 
 #[derive(Debug, Clone)]
-struct ShiftIx {
+struct ShiftIx<'a> {
     customer: usize,
     from: usize,
+    /// The customer's starting allocation to `from`.
+    start: f64,
     target: Ix,
     half_life: Ix,
+    /// Destination weights per provider.
+    to: &'a [f64],
 }
 
 /// A scenario compiled for simulation.
@@ -70,7 +74,7 @@ pub struct Engine<'a> {
     /// Demand units: customers, then each provider's `other` book.
     demand: Vec<DemandIx>,
     backlog: Vec<Ix>,
-    shifts: Vec<ShiftIx>,
+    shifts: Vec<ShiftIx<'a>>,
     hazard: Vec<Ix>,
     migrate: Vec<Ix>,
     plan: Plan,
@@ -170,7 +174,14 @@ impl<'a> Engine<'a> {
             .iter()
             .enumerate()
             .flat_map(|(c, cu)| cu.shifts.iter().map(move |s| (c, s)))
-            .map(|(c, s)| ShiftIx { customer: c, from: s.from, target: ix(&s.target), half_life: ix(&s.half_life) })
+            .map(|(c, s)| ShiftIx {
+                customer: c,
+                from: s.from,
+                start: sc.customers[c].allocation[s.from],
+                target: ix(&s.target),
+                half_life: ix(&s.half_life),
+                to: &s.to,
+            })
             .collect();
         let hazard = sc.rules.iter().map(|r| ix(&r.hazard)).collect();
         let migrate = sc.rules.iter().map(|r| ix(&r.migrate)).collect();
@@ -367,17 +378,14 @@ impl<'a> Engine<'a> {
                         *a = *b;
                     }
                 }
-                let mut k = 0;
-                for (c, cu) in self.sc.customers.iter().enumerate() {
-                    for sh in &cu.shifts {
-                        let s = &self.shifts[k];
-                        k += 1;
-                        let delta = cu.allocation[s.from] - ws.pv[s.target];
-                        let m = delta * (1.0 - math::exp(-(t as f64) / ws.pv[s.half_life] * std::f64::consts::LN_2));
-                        ws.alloc[c * np + s.from] -= m;
-                        for (q, w) in sh.to.iter().enumerate() {
-                            ws.alloc[c * np + q] += m * w;
-                        }
+                for s in &self.shifts {
+                    // m(t) = (a_f - s*) (1 - 2^(-t / h))
+                    let m = (s.start - ws.pv[s.target])
+                        * (1.0 - math::exp(-(t as f64) / ws.pv[s.half_life] * std::f64::consts::LN_2));
+                    let row = &mut ws.alloc[s.customer * np..(s.customer + 1) * np];
+                    row[s.from] -= m;
+                    for (a, w) in row.iter_mut().zip(s.to) {
+                        *a += m * w;
                     }
                 }
             }
