@@ -114,23 +114,17 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
 
-    let mut loaded: Vec<(PathBuf, Result<Scenario, String>)> = Vec::new();
+    let mut loaded: Vec<(PathBuf, Result<Loaded, String>)> = Vec::new();
     for file in files {
-        let res = scenario::load(&file).map_err(|e| e.to_string()).and_then(|mut sc| {
-            if let Some(p) = opts.paths {
-                sc.paths = p;
-            }
-            if let Some(s) = opts.seed {
-                sc.seed = s;
-            }
-            match loaded.iter().find(|(_, r)| r.as_ref().is_ok_and(|o| o.name == sc.name)) {
+        let res = load_with_overrides(&file, opts).map_err(|e| e.to_string()).and_then(|(sc, r)| {
+            match loaded.iter().find(|(_, l)| l.as_ref().is_ok_and(|(o, _)| o.name == sc.name)) {
                 Some((other, _)) => Err(format!(
                     "{}: scenario.name `{}` is already used by {}; both would write to the same output folder, so give this one another name",
                     file.display(),
                     sc.name,
                     other.display()
                 )),
-                None => Ok(sc),
+                None => Ok((sc, r)),
             }
         });
         loaded.push((file, res));
@@ -140,16 +134,17 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
         Some(p) => Some(scenario::load(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
         None => None,
     };
-    let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.paths).sum();
+    let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| s.paths).sum();
     let bar = progress_bar(total_paths, opts.quiet);
     let mut outcomes = Vec::new();
     let count = loaded.len();
     for (i, (file, sc)) in loaded.into_iter().enumerate() {
         let result = match sc {
             Err(e) => Err(e),
-            Ok(sc) => {
+            Ok((sc, resolved)) => {
                 bar.set_prefix(format!("[{}/{count}] {}", i + 1, sc.name));
-                run_one(&file, &sc, opts, &pool, &bar, base.as_ref()).map_err(|e| format!("{}: {e:#}", file.display()))
+                run_one(&file, &sc, &resolved, opts, &pool, &bar, base.as_ref())
+                    .map_err(|e| format!("{}: {e:#}", file.display()))
             }
         };
         match &result {
@@ -182,16 +177,30 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// A scenario as run and the resolved text it came from.
+type Loaded = (Scenario, scenario::Resolved);
+
+/// Load a scenario and apply `--paths` and `--seed`.
+fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenario::ScenarioError> {
+    let (mut sc, r) = scenario::load_resolved(file)?;
+    if let Some(p) = opts.paths {
+        sc.paths = p;
+    }
+    if let Some(s) = opts.seed {
+        sc.seed = s;
+    }
+    Ok((sc, r))
+}
+
 fn run_one(
     file: &Path,
     sc: &Scenario,
+    resolved: &scenario::Resolved,
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
     bar: &ProgressBar,
     base: Option<&Scenario>,
 ) -> Result<ScenarioSummary> {
-    // Hash what was run: the file with its `extends` chain merged in.
-    let resolved = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     let engine = Engine::new(sc);
     let acc = pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n)));
@@ -313,7 +322,7 @@ pub fn show(file: &Path) -> Result<bool> {
     if !r.text.ends_with('\n') {
         println!();
     }
-    match scenario::load(file) {
+    match scenario::parse_resolved(&r, file) {
         Ok(_) => Ok(true),
         Err(e) => {
             eprintln!("error {e}");
@@ -363,8 +372,7 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
 pub fn sweep(opts: &SweepOptions) -> Result<()> {
     use rayon::prelude::*;
     let file = &opts.file;
-    let resolved = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let base = scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (base, resolved) = scenario::load_resolved(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let grid: Vec<Vec<f64>> = match opts.vary.as_slice() {
         [(_, xs)] => xs.iter().map(|x| vec![*x]).collect(),
         [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
@@ -390,9 +398,8 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         Some(m) if names.contains(m) => m.clone(),
         Some(m) => bail!("--metric {m}: the scenario records no such metric; use one of {}", names.join(", ")),
         None => {
-            let engine = Engine::new(&base);
-            let s = report::summarise(&engine, &engine.run(base.seed, 1, &|_| {}), base.seed);
-            format!("loss.{}", s.providers[s.most_concentrated])
+            let (_, most) = report::concentration(&base, &report::start_shares(&base));
+            format!("loss.{}", base.providers[most].name)
         }
     };
     if !report::STAT_NAMES.contains(&opts.stat.as_str()) {
@@ -474,15 +481,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
         rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
     let mut loaded = Vec::new();
     for file in files {
-        let sc = scenario::load(&file).map(|mut sc| {
-            if let Some(p) = opts.paths {
-                sc.paths = p;
-            }
-            if let Some(s) = opts.seed {
-                sc.seed = s;
-            }
-            sc
-        });
+        let sc = load_with_overrides(&file, opts).map(|(sc, _)| sc);
         loaded.push((file, sc));
     }
     let bar = progress_bar(loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.paths).sum(), opts.quiet);

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::engine::{Accumulator, Engine, Plan};
+use crate::model::Scenario;
 use crate::stats::{MetricAcc, Moments};
 
 /// Quantile levels of `summary.csv`.
@@ -168,6 +169,44 @@ impl ScenarioSummary {
     }
 }
 
+/// Starting share `[c][p]` of customer c in provider p's backlog, every
+/// parameter at its mean.
+pub fn start_shares(sc: &Scenario) -> Vec<Vec<f64>> {
+    let np = sc.providers.len();
+    let total: Vec<f64> = (0..np)
+        .map(|p| sc.providers[p].other_backlog.mean() + sc.customers.iter().map(|c| c.backlog[p].mean()).sum::<f64>())
+        .collect();
+    sc.customers
+        .iter()
+        .map(|c| (0..np).map(|p| if total[p] > 0.0 { c.backlog[p].mean() / total[p] } else { 0.0 }).collect())
+        .collect()
+}
+
+/// Each provider's largest customer at the start, and the index of the
+/// provider whose largest customer holds the biggest share (the first on ties).
+pub fn concentration(sc: &Scenario, start_share: &[Vec<f64>]) -> (Vec<Concentration>, usize) {
+    let rows: Vec<Concentration> = sc
+        .providers
+        .iter()
+        .enumerate()
+        .map(|(p, prov)| {
+            let top = start_share.iter().enumerate().map(|(c, s)| (c, s[p])).max_by(|a, b| a.1.total_cmp(&b.1));
+            match top {
+                Some((c, share)) if share > 0.0 => {
+                    Concentration { provider: prov.name.clone(), customer: Some(sc.customers[c].name.clone()), share }
+                }
+                _ => Concentration { provider: prov.name.clone(), customer: None, share: 0.0 },
+            }
+        })
+        .collect();
+    let most = rows
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.share.total_cmp(&b.1.share).then(b.0.cmp(&a.0)))
+        .map_or(0, |(i, _)| i);
+    (rows, most)
+}
+
 /// Read the statistics of a run off its accumulator.
 pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSummary {
     let sc = engine.scenario();
@@ -193,40 +232,9 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
             });
         }
     }
-    let concentration: Vec<Concentration> = sc
-        .providers
-        .iter()
-        .enumerate()
-        .map(|(p, prov)| {
-            let held: Vec<f64> = sc.customers.iter().map(|c| c.backlog[p].mean()).collect();
-            let total = prov.other_backlog.mean() + held.iter().sum::<f64>();
-            let top = held.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
-            match top {
-                Some((c, b)) if total > 0.0 && *b > 0.0 => Concentration {
-                    provider: prov.name.clone(),
-                    customer: Some(sc.customers[c].name.clone()),
-                    share: b / total,
-                },
-                _ => Concentration { provider: prov.name.clone(), customer: None, share: 0.0 },
-            }
-        })
-        .collect();
-    let most_concentrated = concentration
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.share.total_cmp(&b.1.share).then(b.0.cmp(&a.0)))
-        .map_or(0, |(i, _)| i);
+    let start_share = start_shares(sc);
+    let (concentration, most_concentrated) = concentration(sc, &start_share);
     let np = sc.providers.len();
-    let start_total: Vec<f64> = (0..np)
-        .map(|p| sc.providers[p].other_backlog.mean() + sc.customers.iter().map(|c| c.backlog[p].mean()).sum::<f64>())
-        .collect();
-    let start_share = sc
-        .customers
-        .iter()
-        .map(|c| {
-            (0..np).map(|p| if start_total[p] > 0.0 { c.backlog[p].mean() / start_total[p] } else { 0.0 }).collect()
-        })
-        .collect();
     let holds = (0..sc.customers.len())
         .map(|c| {
             let cu = &sc.customers[c];

@@ -4,14 +4,10 @@ mod common;
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use backlog_risk::engine::Engine;
 use backlog_risk::scenario;
+use common::cmd;
 use predicates::prelude::*;
-
-fn cmd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);

@@ -1,13 +1,11 @@
 //! The command line, end to end.
 
+mod common;
+
 use std::path::Path;
 
-use assert_cmd::Command;
+use common::cmd;
 use predicates::prelude::*;
-
-fn cmd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
-}
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

@@ -124,7 +124,7 @@ fn unknown_or_zero_plan_metrics_are_errors_naming_them() {
 #[test]
 fn stress_command_writes_every_file() {
     let out = tempfile::tempdir().unwrap();
-    assert_cmd::Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+    common::cmd()
         .args([
             "stress",
             "--portfolio",

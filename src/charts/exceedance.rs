@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{INK, SERIES, dashed};
-use super::{ChartSize, builder, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, builder, draw_legend, fmt_bn, fmt_pct, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -60,13 +60,7 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
                 RGBColor(160, 160, 160).stroke_width(1),
             ))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(font(size, 20.0, &INK))
-            .draw()?;
+        draw_legend(&mut chart, size, SeriesLabelPosition::UpperRight, 20.0)?;
         Ok(())
     })
 }

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, GREY, INK, LIGHT, MID};
-use super::{ChartSize, fmt_bn, font, frame, render};
+use super::{ChartSize, draw_legend, fmt_bn, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -82,13 +82,7 @@ pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
                 .label("plan")
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], GREY.stroke_width(stroke)));
             if p == 0 {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(RGBColor(200, 200, 200))
-                    .label_font(font(size, 17.0, &INK))
-                    .draw()?;
+                draw_legend(&mut chart, size, SeriesLabelPosition::UpperLeft, 17.0)?;
             }
         }
         Ok(())

@@ -161,6 +161,23 @@ fn draw_row_mesh(
     Ok(())
 }
 
+/// The series legend, on a light box in `corner`.
+fn draw_legend<'a, 'b: 'a>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, impl Ranged<ValueType = f64>>>,
+    size: ChartSize,
+    corner: SeriesLabelPosition,
+    px: f64,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(corner)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(font(size, px, &style::INK))
+        .draw()?;
+    Ok(())
+}
+
 /// Tick formatter for categories placed at `offset`, `offset + 1`, ...:
 /// the label at those positions, nothing between them.
 fn category_labels(labels: Vec<String>, offset: f64) -> impl Fn(&f64) -> String {

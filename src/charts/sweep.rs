@@ -26,7 +26,7 @@ pub fn sweep_line_png(plot: &SweepPlot, xname: &str, xs: &[f64], ys: &[f64], siz
         let (x0, x1) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
         let (y0, y1) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(*y), b.max(*y)));
         let xpad = ((x1 - x0) * 0.05).max(1e-9);
-        let ypad = ((y1 - y0) * 0.1).max(1e-9 + y1.abs() * 0.05);
+        let ypad = ((y1 - y0) * 0.1).max(1e-9 + y1.abs() * 0.005);
         let mut chart = builder(&body, size, 120.0).build_cartesian_2d(x0 - xpad..x1 + xpad, y0 - ypad..y1 + ypad)?;
         let fmt = plot.fmt;
         chart

@@ -50,10 +50,20 @@ impl std::error::Error for ScenarioError {}
 
 /// Read and validate a scenario file, resolving `extends` chains.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_resolved(path).map(|(sc, _)| sc)
+}
+
+/// [`load`], also returning the resolved text (what was run, for hashing).
+pub fn load_resolved(path: &Path) -> Result<(Scenario, Resolved), ScenarioError> {
     let r = resolve(path)?;
+    Ok((parse_resolved(&r, path)?, r))
+}
+
+/// Validate a resolved scenario; for a merged variant, messages name the
+/// chain instead of a line (lines would refer to no single file).
+pub fn parse_resolved(r: &Resolved, path: &Path) -> Result<Scenario, ScenarioError> {
     parse(&r.text, path).map_err(|mut e| {
         if r.chain.len() > 1 {
-            // Lines refer to the merged document, not to any one file.
             e.line = None;
             e.message.push_str(&format!(
                 " (in the scenario resolved from {}; `backlog-risk show {}` prints it)",

@@ -32,3 +32,8 @@ pub fn within_se(what: &str, x: f64, se: f64, expected: f64, k: f64) {
         (x - expected) / se
     );
 }
+
+/// The binary under test.
+pub fn cmd() -> assert_cmd::Command {
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+}
