@@ -203,17 +203,26 @@ fn run_one(
 ) -> Result<ScenarioSummary> {
     let started = Instant::now();
     let engine = Engine::new(sc);
-    let acc = pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n)));
+    let base = base.filter(|b| b.name != sc.name);
+    // A paired run simulates both scenarios once, side by side.
+    let (acc, paired) = match base {
+        Some(b) => {
+            let r = pool.install(|| engine.run_paired(&Engine::new(b), sc.seed, sc.paths, &|n| bar.inc(n)));
+            (r.mine.clone(), Some((b, r)))
+        }
+        None => (pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n))), None),
+    };
     let summary = report::summarise(&engine, &acc, sc.seed);
     let wall = started.elapsed().as_secs_f64();
 
     let dir = opts.out.join(&sc.name);
     output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(&summary)?)?;
+    output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(&summary)?)?;
     output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(&summary)?)?;
+    output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(&summary)?)?;
     write_charts(&dir, &summary, opts)?;
-    if let Some(base) = base.filter(|b| b.name != sc.name) {
-        let (names, diffs, theirs) = pool.install(|| engine.run_paired(&Engine::new(base), sc.seed, sc.paths, &|_| {}));
-        let rows = report::paired(&summary, &names, &diffs, &theirs);
+    if let Some((base, r)) = paired {
+        let rows = report::paired(&summary, &r);
         output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
     }
     let info = RunInfo {

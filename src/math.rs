@@ -1,106 +1,182 @@
-//! Small numeric kernels of the hot loop.
+//! Small numeric kernels of the hot loop: `exp`, `ln`, `sin`/`cos` of
+//! `2 pi x` and the Box-Muller normal pair.
 //!
-//! [`exp`] is written out here rather than taken from the platform's libm
-//! for two reasons: the engine calls it once per demand index per quarter
-//! (a quarter of the run time with a library call), and a plain-Rust
-//! polynomial gives the same bits on every machine, which keeps pinned
-//! seeded outputs stable across platforms.
+//! They are written out here rather than taken from the platform's libm for
+//! two reasons: the engine calls them for every demand index and quarter (a
+//! library call would cost a quarter of the run time and would not
+//! vectorise), and plain-Rust polynomials built from `+ - * / sqrt` only
+//! (no fused multiply-add, whose presence differs between targets) give the
+//! same bits on every machine, at every SIMD width and in the scalar
+//! reference path.
 //!
-//! Method (Tang's table-driven algorithm, as in musl and glibc): with
-//! `N = 64`, write `x = (64 m + j) ln2 / N + r`, `|r| <= ln2 / 128`, with
-//! `ln2 / N` split in a high part whose product with the integer is exact and
-//! a low part. Then `e^x = 2^m * 2^(j/N) * e^r`: `2^(j/N)` from a table of
-//! correctly rounded values, `e^r - 1` by its Taylor polynomial of degree 5
-//! (truncation below 4e-17 relative), `2^m` assembled from bits.
+//! [`exp`]: `x = k ln2 + r`, `|r| <= ln2 / 2`, with `ln2` split in a high part
+//! whose product with `k` is exact and a low part; `e^r` by its Taylor
+//! polynomial of degree 13 (truncation below 5e-18 relative; no table, so
+//! a loop over SIMD lanes vectorises), `2^k` assembled from bits.
+//!
+//! [`ln`]: `x = 2^e m` with `m` in `[sqrt(1/2), sqrt(2))`, `s = (m - 1)/(m + 1)`,
+//! `ln m = 2 atanh s = 2 (s + s^3/3 + ... + s^21/21)` (`|s| < 0.172`, so the
+//! truncation is below 3e-17 relative).
+//!
+//! [`sincos_2pi`]: `x` in `[-1/2, 1/2]` is split into a quarter turn
+//! `k = round(4x)` and `y = x - k/4` in `[-1/8, 1/8]` (exact), `a = 2 pi y`;
+//! Taylor polynomials of `sin a` to `a^17` and `cos a` to `a^18` (truncation
+//! below 1e-16 on `|a| <= pi/4`), then a rotation by `k` quarter turns.
 
-/// `2^(j/64)` for j in 0..64, correctly rounded (computed to 50 digits).
-const TABLE: [f64; 64] = [
-    f64::from_bits(0x3ff0000000000000),
-    f64::from_bits(0x3ff02c9a3e778061),
-    f64::from_bits(0x3ff059b0d3158574),
-    f64::from_bits(0x3ff0874518759bc8),
-    f64::from_bits(0x3ff0b5586cf9890f),
-    f64::from_bits(0x3ff0e3ec32d3d1a2),
-    f64::from_bits(0x3ff11301d0125b51),
-    f64::from_bits(0x3ff1429aaea92de0),
-    f64::from_bits(0x3ff172b83c7d517b),
-    f64::from_bits(0x3ff1a35beb6fcb75),
-    f64::from_bits(0x3ff1d4873168b9aa),
-    f64::from_bits(0x3ff2063b88628cd6),
-    f64::from_bits(0x3ff2387a6e756238),
-    f64::from_bits(0x3ff26b4565e27cdd),
-    f64::from_bits(0x3ff29e9df51fdee1),
-    f64::from_bits(0x3ff2d285a6e4030b),
-    f64::from_bits(0x3ff306fe0a31b715),
-    f64::from_bits(0x3ff33c08b26416ff),
-    f64::from_bits(0x3ff371a7373aa9cb),
-    f64::from_bits(0x3ff3a7db34e59ff7),
-    f64::from_bits(0x3ff3dea64c123422),
-    f64::from_bits(0x3ff4160a21f72e2a),
-    f64::from_bits(0x3ff44e086061892d),
-    f64::from_bits(0x3ff486a2b5c13cd0),
-    f64::from_bits(0x3ff4bfdad5362a27),
-    f64::from_bits(0x3ff4f9b2769d2ca7),
-    f64::from_bits(0x3ff5342b569d4f82),
-    f64::from_bits(0x3ff56f4736b527da),
-    f64::from_bits(0x3ff5ab07dd485429),
-    f64::from_bits(0x3ff5e76f15ad2148),
-    f64::from_bits(0x3ff6247eb03a5585),
-    f64::from_bits(0x3ff6623882552225),
-    f64::from_bits(0x3ff6a09e667f3bcd),
-    f64::from_bits(0x3ff6dfb23c651a2f),
-    f64::from_bits(0x3ff71f75e8ec5f74),
-    f64::from_bits(0x3ff75feb564267c9),
-    f64::from_bits(0x3ff7a11473eb0187),
-    f64::from_bits(0x3ff7e2f336cf4e62),
-    f64::from_bits(0x3ff82589994cce13),
-    f64::from_bits(0x3ff868d99b4492ed),
-    f64::from_bits(0x3ff8ace5422aa0db),
-    f64::from_bits(0x3ff8f1ae99157736),
-    f64::from_bits(0x3ff93737b0cdc5e5),
-    f64::from_bits(0x3ff97d829fde4e50),
-    f64::from_bits(0x3ff9c49182a3f090),
-    f64::from_bits(0x3ffa0c667b5de565),
-    f64::from_bits(0x3ffa5503b23e255d),
-    f64::from_bits(0x3ffa9e6b5579fdbf),
-    f64::from_bits(0x3ffae89f995ad3ad),
-    f64::from_bits(0x3ffb33a2b84f15fb),
-    f64::from_bits(0x3ffb7f76f2fb5e47),
-    f64::from_bits(0x3ffbcc1e904bc1d2),
-    f64::from_bits(0x3ffc199bdd85529c),
-    f64::from_bits(0x3ffc67f12e57d14b),
-    f64::from_bits(0x3ffcb720dcef9069),
-    f64::from_bits(0x3ffd072d4a07897c),
-    f64::from_bits(0x3ffd5818dcfba487),
-    f64::from_bits(0x3ffda9e603db3285),
-    f64::from_bits(0x3ffdfc97337b9b5f),
-    f64::from_bits(0x3ffe502ee78b3ff6),
-    f64::from_bits(0x3ffea4afa2a490da),
-    f64::from_bits(0x3ffefa1bee615a27),
-    f64::from_bits(0x3fff50765b6e4540),
-    f64::from_bits(0x3fffa7c1819e90d8),
+/// `sum c[i] x^i`, evaluated from the highest power down (Horner):
+/// `c[0] + x (c[1] + x (c[2] + ...))`.
+#[inline(always)]
+fn horner<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
+    let mut p = c[N - 1];
+    for k in (0..N - 1).rev() {
+        p = c[k] + x * p;
+    }
+    p
+}
+
+/// `1/k!`, k = 0..=13: `e^r` on `|r| <= ln2 / 2`.
+const EXP: [f64; 14] = [
+    1.0,
+    1.0,
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 6_227_020_800.0,
+];
+
+/// `1/(2k + 1)`, k = 0..=10: `atanh(s) / s` in powers of `s^2`.
+const LN_ATANH: [f64; 11] = [
+    1.0,
+    1.0 / 3.0,
+    1.0 / 5.0,
+    1.0 / 7.0,
+    1.0 / 9.0,
+    1.0 / 11.0,
+    1.0 / 13.0,
+    1.0 / 15.0,
+    1.0 / 17.0,
+    1.0 / 19.0,
+    1.0 / 21.0,
+];
+
+/// `(-1)^k / (2k + 1)!`, k = 0..=8: `sin(a) / a` in powers of `a^2`.
+const SIN: [f64; 9] = [
+    1.0,
+    -1.0 / 6.0,
+    1.0 / 120.0,
+    -1.0 / 5040.0,
+    1.0 / 362_880.0,
+    -1.0 / 39_916_800.0,
+    1.0 / 6_227_020_800.0,
+    -1.0 / 1_307_674_368_000.0,
+    1.0 / 355_687_428_096_000.0,
+];
+
+/// `(-1)^k / (2k)!`, k = 0..=9: `cos(a)` in powers of `a^2`.
+const COS: [f64; 10] = [
+    1.0,
+    -1.0 / 2.0,
+    1.0 / 24.0,
+    -1.0 / 720.0,
+    1.0 / 40_320.0,
+    -1.0 / 3_628_800.0,
+    1.0 / 479_001_600.0,
+    -1.0 / 87_178_291_200.0,
+    1.0 / 20_922_789_888_000.0,
+    -1.0 / 6_402_373_705_728_000.0,
 ];
 
 /// `e^x`, within 2 ulp of the exact value for `-708 <= x <= 709`; arguments
 /// outside are clamped to that range (the engine never comes near it).
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
-    // ln 2 / 64 in two parts; the high part has 32 significant bits, so its
+    // ln 2 in two parts; the high part has 32 significant bits, so its
     // product with any |k| < 2^21 is exact.
-    const LN2_HI_N: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000) / 64.0;
-    const LN2_LO_N: f64 = f64::from_bits(0x3dea_39ef_3579_3c76) / 64.0;
-    const N_OVER_LN2: f64 = 64.0 / std::f64::consts::LN_2;
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     // Adding and removing 1.5 * 2^52 rounds to the nearest integer.
     const ROUND: f64 = 6_755_399_441_055_744.0;
     let x = x.clamp(-708.0, 709.0);
-    let kf = (x * N_OVER_LN2 + ROUND) - ROUND;
-    let r = (x - kf * LN2_HI_N) - kf * LN2_LO_N;
-    let q = r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0)))));
-    let k = kf as i64;
-    let t = TABLE[(k & 63) as usize];
-    // k >> 6 is in [-1022, 1023] after the clamp, so 2^(k >> 6) is normal.
-    let scale = f64::from_bits((((k >> 6) + 1023) as u64) << 52);
-    (t + t * q) * scale
+    let y = x * std::f64::consts::LOG2_E + ROUND;
+    let kf = y - ROUND;
+    // y and ROUND share their exponent, so the difference of their bits is
+    // k as an integer (no float-to-int conversion: it would not vectorise).
+    let k = (y.to_bits() as i64).wrapping_sub(ROUND.to_bits() as i64);
+    let r = (x - kf * LN2_HI) - kf * LN2_LO;
+    let p = horner(r, &EXP);
+    // k is in [-1021, 1023] after the clamp, so 2^k is a normal number.
+    let scale = f64::from_bits(((k + 1023) as u64) << 52);
+    p * scale
+}
+
+/// Natural logarithm of a positive normal `x`, within a few ulp.
+#[inline(always)]
+pub fn ln(x: f64) -> f64 {
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let bits = x.to_bits();
+    // Mantissa scaled into [1, 2), then into [sqrt(1/2), sqrt(2)). The
+    // biased exponent becomes a float exactly through the bits of 2^52 + e.
+    let biased = f64::from_bits(TWO52.to_bits() | ((bits >> 52) & 0x7ff)) - TWO52;
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let big = m > std::f64::consts::SQRT_2;
+    let m = if big { m * 0.5 } else { m };
+    let e = biased - 1023.0 + if big { 1.0 } else { 0.0 };
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let p = horner(s2, &LN_ATANH);
+    e * LN2_HI + (e * LN2_LO + 2.0 * s * p)
+}
+
+/// `(cos 2 pi x, sin 2 pi x)` for `x` in `[-1/2, 1/2]`.
+#[inline(always)]
+pub fn sincos_2pi(x: f64) -> (f64, f64) {
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let k = (x * 4.0 + ROUND) - ROUND;
+    let a = (x - k * 0.25) * std::f64::consts::TAU;
+    let a2 = a * a;
+    let s = a * horner(a2, &SIN);
+    let c = horner(a2, &COS);
+    // Rotate by k quarter turns, k in -2..=2.
+    let (c, s) = if k == 1.0 {
+        (-s, c)
+    } else if k == -1.0 {
+        (s, -c)
+    } else if k == 0.0 {
+        (c, s)
+    } else {
+        (-c, -s)
+    };
+    (c, s)
+}
+
+/// Two independent standard normals from two 32-bit words (Box-Muller):
+/// `r = sqrt(-2 ln u)`, `(r cos 2 pi v, r sin 2 pi v)` with `u` from `w0`
+/// in (0, 1) and `v` from `w1` in (-1/2, 1/2). `|z| <= 6.67`.
+#[inline(always)]
+pub fn normal_pair(w0: u32, w1: u32) -> (f64, f64) {
+    let u = crate::rng::unit(w0);
+    let v = crate::rng::unit(w1) - 0.5;
+    let r = (-2.0 * ln(u)).sqrt();
+    let (c, s) = sincos_2pi(v);
+    (r * c, r * s)
+}
+
+/// Four standard normals from one Philox output.
+#[inline(always)]
+pub fn normals4(w: [u32; 4]) -> [f64; 4] {
+    let (a, b) = normal_pair(w[0], w[1]);
+    let (c, d) = normal_pair(w[2], w[3]);
+    [a, b, c, d]
 }
 
 #[cfg(test)]
@@ -122,6 +198,43 @@ mod tests {
         fn exp_is_accurate_for_quarterly_shocks(x in -2.0f64..2.0) {
             prop_assert!(ulps(exp(x), x.exp()) <= 2);
         }
+    }
+
+    proptest! {
+        #[test]
+        fn ln_is_within_two_ulp_of_std(x in 1e-300f64..1e300) {
+            prop_assert!(ulps(ln(x), x.ln()) <= 2 || (ln(x) - x.ln()).abs() < 1e-15, "ln({x}) = {} vs {}", ln(x), x.ln());
+        }
+
+        #[test]
+        fn ln_of_uniforms(w in any::<u32>()) {
+            let u = crate::rng::unit(w);
+            prop_assert!((ln(u) - u.ln()).abs() <= 4.0 * f64::EPSILON * u.ln().abs().max(1e-300));
+        }
+
+        #[test]
+        fn sincos_matches_std(x in -0.5f64..=0.5) {
+            let (c, s) = sincos_2pi(x);
+            let a = x * std::f64::consts::TAU;
+            prop_assert!((c - a.cos()).abs() < 4e-16 && (s - a.sin()).abs() < 4e-16, "x = {x}: {c} {s}");
+        }
+    }
+
+    #[test]
+    fn box_muller_normals_have_normal_moments() {
+        // 400,000 normals from consecutive words of one stream.
+        let k = crate::rng::key(1, "normals");
+        let zs: Vec<f64> = (0..100_000u32).flat_map(|i| normals4(crate::rng::philox([i, 0, 0, 0], k))).collect();
+        let n = zs.len() as f64;
+        let m = zs.iter().sum::<f64>() / n;
+        let v = zs.iter().map(|z| (z - m).powi(2)).sum::<f64>() / (n - 1.0);
+        let k4 = zs.iter().map(|z| z.powi(4)).sum::<f64>() / n;
+        let tail = zs.iter().filter(|z| z.abs() > 1.959_963_984_540_054).count() as f64 / n;
+        assert!(m.abs() < 5.0 / n.sqrt(), "mean {m}");
+        assert!((v - 1.0).abs() < 5.0 * (2.0 / n).sqrt(), "variance {v}");
+        assert!((k4 - 3.0).abs() < 5.0 * (96.0 / n).sqrt(), "fourth moment {k4}");
+        assert!((tail - 0.05).abs() < 5.0 * (0.05f64 * 0.95 / n).sqrt(), "P(|z| > 1.96) = {tail}");
+        assert!(zs.iter().all(|z| z.abs() <= 6.67));
     }
 
     #[test]

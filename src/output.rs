@@ -22,6 +22,16 @@ pub fn fan_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
     rows_csv(&s.fan)
 }
 
+/// `revenue.csv`: revenue bands per provider and quarter.
+pub fn revenue_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+    rows_csv(&s.revenue)
+}
+
+/// `errors.csv`: standard errors and 95% intervals of the headline statistics.
+pub fn errors_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+    rows_csv(&s.errors)
+}
+
 /// Serialise rows with a header taken from the row type's fields.
 pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -120,21 +130,23 @@ pub fn sweep_csv(vary: &[&str], grid: &[Vec<f64>], points: &[ScenarioSummary]) -
 pub struct QuantileMethod {
     pub method: &'static str,
     pub relative_error: f64,
-    pub fan_relative_error: f64,
     pub zero_band: f64,
+    pub exact_below_distinct_values: usize,
     pub rank_rule: &'static str,
     pub es_rule: &'static str,
+    pub standard_errors: &'static str,
 }
 
 impl Default for QuantileMethod {
     fn default() -> Self {
         QuantileMethod {
-            method: "log-linear histogram sketch with bucket means: 256 buckets per octave for summary.csv, 64 for fan.csv",
+            method: "log-linear histogram sketch of integer counts, 512 buckets per octave, read at the bucket midpoint; exact while a metric has at most 16 distinct values; the same for summary.csv, fan.csv and revenue.csv",
             relative_error: stats::RELATIVE_ERROR,
-            fan_relative_error: stats::FAN_RELATIVE_ERROR,
             zero_band: stats::ZERO_BAND,
+            exact_below_distinct_values: stats::EXACT_VALUES,
             rank_rule: "p-quantile of n paths = order statistic of rank ceil(p n)",
             es_rule: "ES at level a = mean of the order statistics of rank ceil(a n)..n",
+            standard_errors: "errors.csv: mean sd/sqrt(n); quantiles and VaR order-statistic 95% interval (ranks n p -+ 1.96 sqrt(n p (1-p))), se = half-width/1.96; ES asymptotic variance (Var[L|L>=VaR] + a (ES-VaR)^2) / (n (1-a))",
         }
     }
 }

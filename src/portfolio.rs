@@ -3,7 +3,7 @@
 //! The model of MODEL.md: on each path, holding i returns
 //! `r_i = sum_k e_ik (m_k / plan_k - 1) + sigma_i sqrt(T dt) z_i`, with `m_k`
 //! the path's metrics, `plan_k` their plan values and `z_i ~ N(0, 1)` drawn
-//! from the path's own stream [`rng::HOLDING`]` + i`; the P&L is
+//! from the path's keyed stream `holding:NAME` (see `docs/streams.md`); the P&L is
 //! `value * sum_i w_i r_i` and the loss its negative.
 //!
 //! Everything is computed in the same single pass as the simulation. The
@@ -20,10 +20,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, tree_reduce};
+use crate::engine::Engine;
+use crate::engine::driver::{for_blocks, reduce};
 use crate::model::{DT, Scenario};
 use crate::rng;
 use crate::stats::{MetricAcc, Moments, SUB_BUCKET_BITS, ZERO_BAND};
@@ -319,15 +319,15 @@ impl Bound<'_> {
     /// Holding returns of the path whose metrics are `m`, drawing the
     /// idiosyncratic shocks from the path's own streams.
     #[inline]
-    fn returns(&self, seed: u64, path: u64, m: &[f64], out: &mut [f64]) {
+    fn returns(&self, keys: &[[u32; 2]], path: u64, m: &[f64], out: &mut [f64]) {
         for (h, r) in out.iter_mut().enumerate() {
             let mut x = 0.0;
             for &(k, e_over_plan, e) in &self.terms[h] {
                 x += e_over_plan * m[k] - e;
             }
             if self.scale[h] != 0.0 {
-                let z: f64 = StandardNormal.sample(&mut rng::stream(seed, path, rng::HOLDING + h as u64));
-                x += self.scale[h] * z;
+                let w = rng::quarterly(keys[h], path, 1);
+                x += self.scale[h] * crate::math::normal_pair(w[0], w[1]).0;
             }
             *r = x;
         }
@@ -340,44 +340,57 @@ impl Bound<'_> {
         let nh = p.holdings.len();
         let names = engine.scenario().metric_names();
         let nm = names.len();
-        let leaf = |range: std::ops::Range<u64>| {
-            let mut ws = engine.workspace();
+        let keys = engine.keys(seed);
+        let hkeys: Vec<[u32; 2]> = p.holdings.iter().map(|h| rng::key(seed, &format!("holding:{}", h.name))).collect();
+        let leaf = |range: std::ops::Range<u64>, _: &mut ()| {
+            let mut b = engine.block_buffer();
+            let mut m = Vec::with_capacity(nm);
             let mut acc = StressAcc::new(nh, nm);
             let mut r = vec![0.0; nh];
-            for i in range {
-                engine.path(seed, i, &mut ws);
-                self.returns(seed, i, &ws.metrics, &mut r);
-                let pnl = p.value * p.holdings.iter().zip(&r).map(|(h, r)| h.weight * r).sum::<f64>();
-                let loss = -pnl;
-                acc.pnl.add(pnl);
-                acc.loss.add(loss);
-                for ((s, h), r) in acc.standalone.iter_mut().zip(&p.holdings).zip(&r) {
-                    s.add(-p.value * h.weight * r);
+            for_blocks(range, |first, n| {
+                engine.block(&keys, first, &mut b);
+                for l in 0..n {
+                    b.lane_metrics(l, &mut m);
+                    self.path(&mut acc, &hkeys, first + l as u64, &m, &mut r);
                 }
-                for (m, x) in acc.metrics.iter_mut().zip(&ws.metrics) {
-                    m.add(*x);
-                }
-                if loss > 0.1 * p.value {
-                    acc.big_losses += 1;
-                }
-                let b = acc
-                    .tail
-                    .entry(bucket_key(loss))
-                    .or_insert_with(|| TailBucket { count: 0, sums: vec![0.0; 1 + nh + nm] });
-                b.count += 1;
-                b.sums[0] += loss;
-                for ((s, h), r) in b.sums[1..=nh].iter_mut().zip(&p.holdings).zip(&r) {
-                    *s += -p.value * h.weight * r;
-                }
-                for (s, x) in b.sums[1 + nh..].iter_mut().zip(&ws.metrics) {
-                    *s += x;
-                }
-            }
+            });
             acc
         };
-        let empty = || StressAcc::new(nh, nm);
-        let acc = tree_reduce(paths, &empty, &leaf, &|a, b| a.merge(b), progress);
-        self.finish(engine, acc, &names)
+        let (acc, _) = reduce(paths, &|| (), &leaf, &|a, b| a.merge(b), &|_, _| {}, progress);
+        self.finish(engine, acc.unwrap_or_else(|| StressAcc::new(nh, nm)), &names)
+    }
+
+    /// Fold one path, whose metrics are `m`, into `acc`.
+    #[inline]
+    fn path(&self, acc: &mut StressAcc, hkeys: &[[u32; 2]], i: u64, m: &[f64], r: &mut [f64]) {
+        let p = self.portfolio;
+        let nh = p.holdings.len();
+        self.returns(hkeys, i, m, r);
+        let pnl = p.value * p.holdings.iter().zip(r.iter()).map(|(h, r)| h.weight * r).sum::<f64>();
+        let loss = -pnl;
+        acc.pnl.add(pnl);
+        acc.loss.add(loss);
+        for ((s, h), r) in acc.standalone.iter_mut().zip(&p.holdings).zip(r.iter()) {
+            s.add(-p.value * h.weight * r);
+        }
+        for (mo, x) in acc.metrics.iter_mut().zip(m) {
+            mo.add(*x);
+        }
+        if loss > 0.1 * p.value {
+            acc.big_losses += 1;
+        }
+        let b = acc
+            .tail
+            .entry(bucket_key(loss))
+            .or_insert_with(|| TailBucket { count: 0, sums: vec![0.0; 1 + nh + m.len()] });
+        b.count += 1;
+        b.sums[0] += loss;
+        for ((s, h), r) in b.sums[1..=nh].iter_mut().zip(&p.holdings).zip(r.iter()) {
+            *s += -p.value * h.weight * r;
+        }
+        for (s, x) in b.sums[1 + nh..].iter_mut().zip(m) {
+            *s += x;
+        }
     }
 
     fn finish(&self, engine: &Engine, acc: StressAcc, names: &[String]) -> StressResult {

@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use crate::engine::{Accumulator, Engine, Plan};
+use crate::engine::{Accumulator, BandAcc, Engine, Plan};
 use crate::model::Scenario;
-use crate::stats::{MetricAcc, Moments};
+use crate::stats::{MetricAcc, Moments, Sketch};
 
 /// Quantile levels of `summary.csv`.
 pub const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
@@ -99,7 +99,81 @@ impl MetricRow {
     }
 }
 
-/// One row of `fan.csv`.
+/// One row of `errors.csv`: the Monte Carlo standard error of a figure and
+/// its 95% confidence interval.
+///
+/// - `mean`: `sd / sqrt(n)`, interval `mean -+ 1.96 se`;
+/// - quantiles and VaR (`p5`, `p50`, `p95`, `var95`, `var99`): the
+///   distribution-free order-statistic interval: the order statistics of
+///   ranks `n p -+ 1.96 sqrt(n p (1 - p))`; `se` is its half-width / 1.96;
+/// - ES at level `a`: the asymptotic variance of the tail mean,
+///   `(Var[L | L >= VaR] + a (ES - VaR)^2) / (n (1 - a))` (Manistre and
+///   Hancock, "Variance of the CTE estimator", NAAJ 2005), interval
+///   `ES -+ 1.96 se`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorRow {
+    pub metric: String,
+    pub stat: &'static str,
+    pub estimate: f64,
+    pub se: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+/// The 97.5% standard normal quantile.
+const Z975: f64 = 1.959_963_984_540_054;
+
+/// The order-statistic 95% interval of the p-quantile, and its se.
+fn quantile_error(metric: &str, stat: &'static str, s: &Sketch, p: f64) -> ErrorRow {
+    let n = s.count() as f64;
+    let half = Z975 * (n * p * (1.0 - p)).sqrt();
+    let lo = s.at_rank((n * p - half).floor() as u64);
+    let hi = s.at_rank((n * p + half).ceil() as u64 + 1);
+    ErrorRow {
+        metric: metric.to_string(),
+        stat,
+        estimate: s.quantile(p),
+        se: (hi - lo) / (2.0 * Z975),
+        ci_low: lo,
+        ci_high: hi,
+    }
+}
+
+/// Expected shortfall at level `a`, its asymptotic se and 95% interval.
+fn es_error(metric: &str, stat: &'static str, s: &Sketch, a: f64) -> ErrorRow {
+    let n = s.count() as f64;
+    let (es, sq) = s.tail_moments(a);
+    let var = s.quantile(a);
+    let tail_var = (sq - es * es).max(0.0);
+    let se = ((tail_var + a * (es - var).powi(2)) / (n * (1.0 - a))).sqrt();
+    ErrorRow { metric: metric.to_string(), stat, estimate: es, se, ci_low: es - Z975 * se, ci_high: es + Z975 * se }
+}
+
+/// The rows of `errors.csv` for one metric.
+pub fn errors(metric: &str, a: &MetricAcc, risk: bool) -> Vec<ErrorRow> {
+    let m = &a.moments;
+    let se = m.se();
+    let mut rows = vec![ErrorRow {
+        metric: metric.to_string(),
+        stat: "mean",
+        estimate: m.mean(),
+        se,
+        ci_low: m.mean() - Z975 * se,
+        ci_high: m.mean() + Z975 * se,
+    }];
+    for (stat, p) in [("p5", 0.05), ("p50", 0.5), ("p95", 0.95)] {
+        rows.push(quantile_error(metric, stat, &a.sketch, p));
+    }
+    if risk {
+        rows.push(quantile_error(metric, "var95", &a.sketch, 0.95));
+        rows.push(es_error(metric, "es95", &a.sketch, 0.95));
+        rows.push(quantile_error(metric, "var99", &a.sketch, 0.99));
+        rows.push(es_error(metric, "es99", &a.sketch, 0.99));
+    }
+    rows
+}
+
+/// One row of `fan.csv` or `revenue.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FanRow {
     pub provider: String,
@@ -144,7 +218,12 @@ pub struct ScenarioSummary {
     pub providers: Vec<String>,
     pub labels: Vec<String>,
     pub metrics: Vec<MetricRow>,
+    /// Standard errors of the headline statistics (`errors.csv`).
+    pub errors: Vec<ErrorRow>,
+    /// Backlog bands per provider and quarter (`fan.csv`).
     pub fan: Vec<FanRow>,
+    /// Revenue bands per provider and quarter (`revenue.csv`).
+    pub revenue: Vec<FanRow>,
     pub plan: Plan,
     /// Per provider, in provider order.
     pub concentration: Vec<Concentration>,
@@ -213,25 +292,30 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
     let names = sc.metric_names();
     let metrics: Vec<MetricRow> =
         names.iter().zip(&acc.metrics).map(|(n, a)| MetricRow::from_acc(n, a, n.starts_with("loss."))).collect();
+    let errors = names.iter().zip(&acc.metrics).flat_map(|(n, a)| errors(n, a, n.starts_with("loss."))).collect();
     let labels: Vec<String> = (1..=sc.quarters).map(|t| sc.label(t)).collect();
-    let mut fan = Vec::with_capacity(acc.fan.len());
-    for (p, prov) in sc.providers.iter().enumerate() {
-        for (t, label) in labels.iter().enumerate() {
-            let a = &acc.fan[t * sc.providers.len() + p];
-            let q: Vec<f64> = FAN_LEVELS.iter().map(|l| a.quantile(*l)).collect();
-            fan.push(FanRow {
-                provider: prov.name.clone(),
-                quarter: t as u32 + 1,
-                label: label.clone(),
-                mean: a.mean(),
-                p5: q[0],
-                p25: q[1],
-                p50: q[2],
-                p75: q[3],
-                p95: q[4],
-            });
+    let bands = |cells: &[BandAcc]| {
+        let mut rows = Vec::with_capacity(cells.len());
+        for (p, prov) in sc.providers.iter().enumerate() {
+            for (t, label) in labels.iter().enumerate() {
+                let a = &cells[t * sc.providers.len() + p];
+                let q: Vec<f64> = FAN_LEVELS.iter().map(|l| a.sketch.quantile(*l)).collect();
+                rows.push(FanRow {
+                    provider: prov.name.clone(),
+                    quarter: t as u32 + 1,
+                    label: label.clone(),
+                    mean: a.mean(),
+                    p5: q[0],
+                    p25: q[1],
+                    p50: q[2],
+                    p75: q[3],
+                    p95: q[4],
+                });
+            }
         }
-    }
+        rows
+    };
+    let (fan, revenue) = (bands(&acc.fan), bands(&acc.revenue));
     let start_share = start_shares(sc);
     let (concentration, most_concentrated) = concentration(sc, &start_share);
     let np = sc.providers.len();
@@ -282,7 +366,9 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         providers: sc.providers.iter().map(|p| p.name.clone()).collect(),
         labels,
         metrics,
+        errors,
         fan,
+        revenue,
         plan: engine.plan().clone(),
         concentration,
         most_concentrated,
@@ -354,13 +440,14 @@ pub struct PairedRow {
     pub se_unpaired: f64,
 }
 
-/// Paired rows from the moments of [`crate::engine::Engine::run_paired`].
-pub fn paired(s: &ScenarioSummary, names: &[String], diffs: &[Moments], base: &[Moments]) -> Vec<PairedRow> {
-    names
+/// Paired rows from the result of [`crate::engine::Engine::run_paired`].
+pub fn paired(s: &ScenarioSummary, r: &crate::engine::driver::Paired) -> Vec<PairedRow> {
+    r.pairs
         .iter()
-        .zip(diffs.iter().zip(base))
-        .filter_map(|(n, (d, b))| {
+        .zip(&r.diffs)
+        .filter_map(|((n, _, j), d)| {
             let m = s.metric(n)?;
+            let b: &Moments = &r.base.metrics[*j].moments;
             Some(PairedRow {
                 metric: n.clone(),
                 mean: m.mean,

@@ -1,33 +1,90 @@
-//! Random streams: every stream is a pure function of (seed, path, stream id).
+//! Keyed random numbers: every draw is a pure function of
+//! (seed, path, the key of what it belongs to, a counter).
 //!
-//! A path never shares a generator with another path, so results do not
-//! depend on threads, scheduling, or how paths are split across processes.
-//! Inside a path, separate streams feed separate kinds of draws (quarterly
-//! shocks, event uniforms, each rule's severities, each uncertain
-//! parameter), so two scenarios with the same structure and seed consume the
-//! same random numbers for the same purpose: common random numbers.
+//! The generator is Philox4x32-10 (Salmon, Moraes, Dror and Shaw,
+//! "Parallel random numbers: as easy as 1, 2, 3", SC 2011; the generator of
+//! Random123, cuRAND and JAX): a keyed bijection of a 128-bit counter, so
+//! any draw can be computed directly, in any order, on any thread, process
+//! or SIMD lane, with no state carried from one draw to the next.
 //!
-//! The generator is xoshiro256++ (Blackman and Vigna), whose 256-bit state
-//! is filled from SplitMix64-style finalisers of the seed, the path index and
-//! the stream id; the mapping from the triple to the state is injective.
+//! - The Philox **key** (64 bits) is [`key`]`(seed, name)`: the FNV-1a hash
+//!   of the entity's stable name (`shock:customers.openai`,
+//!   `param:renegotiation[openai,azure].hazard`, `holding:MSFT`, ...) mixed
+//!   with the seed. Names, not positions: adding, removing or reordering
+//!   entities in a scenario leaves every other entity's draws unchanged.
+//! - The **counter** is `[path low, path high, index, tag]`: the path, a
+//!   draw index inside the entity's sequence, and a tag for the kind of
+//!   sequence ([`TAG_QUARTERLY`], [`TAG_STREAM`]).
+//!
+//! The full layout, entity by entity, is in `docs/streams.md`. Known-answer
+//! tests against Random123's `kat_vectors` pin the generator.
 
-use rand::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
+use rand::{TryRng, rand_core::utils};
 
-/// The generator behind every stream.
-pub type PathRng = Xoshiro256PlusPlus;
+/// Philox4x32 round multipliers and Weyl key increments (Random123).
+const M0: u32 = 0xD251_1F53;
+const M1: u32 = 0xCD9E_8D57;
+const W0: u32 = 0x9E37_79B9;
+const W1: u32 = 0xBB67_AE85;
 
-/// Quarterly shocks: the common factor, then each customer, then each
-/// provider's `other` book.
-pub const SHOCKS: u64 = 0;
-/// One uniform per renegotiation rule per quarter, always drawn.
-pub const EVENTS: u64 = 1;
-/// Severities of rule `r`: stream `SEVERITY + r`.
-pub const SEVERITY: u64 = 1 << 20;
-/// Uncertain parameter `k` (in the engine's parameter order): `PARAM + k`.
-pub const PARAM: u64 = 1 << 32;
-/// Idiosyncratic draws of portfolio holding `h`: `HOLDING + h`.
-pub const HOLDING: u64 = 1 << 40;
+/// Counter tag of per-quarter sequences (shocks, event uniforms): index
+/// `(t - 1) / 4` gives the words of quarters `t` in a group of four.
+pub const TAG_QUARTERLY: u32 = 0;
+/// Counter tag of general streams ([`Stream`]), for parameters and severities.
+pub const TAG_STREAM: u32 = 1;
+
+/// One Philox4x32 round.
+#[inline(always)]
+fn round(c: [u32; 4], k: [u32; 2]) -> [u32; 4] {
+    let p0 = u64::from(M0) * u64::from(c[0]);
+    let p1 = u64::from(M1) * u64::from(c[2]);
+    [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32]
+}
+
+/// Philox4x32-10: four 32-bit words from a counter and a key.
+#[inline(always)]
+pub fn philox(mut c: [u32; 4], mut k: [u32; 2]) -> [u32; 4] {
+    for r in 0..10 {
+        if r > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        }
+        c = round(c, k);
+    }
+    c
+}
+
+/// Philox4x32-10 of `L` consecutive paths `path0 .. path0 + L` at once:
+/// word `j` of lane `l` is `philox(counter(path0 + l, index, tag), key)[j]`.
+/// Written lane by lane so that the compiler vectorises it.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+pub fn philox_lanes<const L: usize>(path0: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; L]; 4] {
+    let mut c = [[0u32; L]; 4];
+    for l in 0..L {
+        let p = path0.wrapping_add(l as u64);
+        c[0][l] = p as u32;
+        c[1][l] = (p >> 32) as u32;
+        c[2][l] = index;
+        c[3][l] = tag;
+    }
+    let mut k = key;
+    for r in 0..10 {
+        if r > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        }
+        let mut n = [[0u32; L]; 4];
+        for l in 0..L {
+            let p0 = u64::from(M0) * u64::from(c[0][l]);
+            let p1 = u64::from(M1) * u64::from(c[2][l]);
+            n[0][l] = (p1 >> 32) as u32 ^ c[1][l] ^ k[0];
+            n[1][l] = p1 as u32;
+            n[2][l] = (p0 >> 32) as u32 ^ c[3][l] ^ k[1];
+            n[3][l] = p0 as u32;
+        }
+        c = n;
+    }
+    c
+}
 
 /// SplitMix64 finaliser (a bijection on u64).
 #[inline]
@@ -37,34 +94,137 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The stream `id` of path `path` under `seed`.
-#[inline]
-pub fn stream(seed: u64, path: u64, id: u64) -> PathRng {
-    let a = mix(seed ^ 0x9e37_79b9_7f4a_7c15);
-    let b = mix(path.wrapping_add(0x6a09_e667_f3bc_c909));
-    let c = mix(id ^ 0xbb67_ae85_84ca_a73b);
-    let d = mix(a ^ b.rotate_left(21) ^ c.rotate_left(42));
-    let mut bytes = [0u8; 32];
-    for (chunk, w) in bytes.chunks_exact_mut(8).zip([a, b, c, d]) {
-        chunk.copy_from_slice(&w.to_le_bytes());
+/// The Philox key of entity `name` under `seed`.
+pub fn key(seed: u64, name: &str) -> [u32; 2] {
+    // FNV-1a, 64 bits.
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let k = mix(h ^ mix(seed ^ 0x9e37_79b9_7f4a_7c15));
+    [k as u32, (k >> 32) as u32]
+}
+
+/// The counter of draw group `index` of sequence `tag` on path `path`.
+#[inline(always)]
+pub fn counter(path: u64, index: u32, tag: u32) -> [u32; 4] {
+    [path as u32, (path >> 32) as u32, index, tag]
+}
+
+/// A uniform in (0, 1) from one 32-bit word: `(w + 1/2) 2^-32`, never 0 or 1.
+#[inline(always)]
+pub fn unit(w: u32) -> f64 {
+    (f64::from(w) + 0.5) * (1.0 / 4_294_967_296.0)
+}
+
+/// The four words of quarter group `(t - 1) / 4` of a per-quarter sequence.
+#[inline(always)]
+pub fn quarterly(key: [u32; 2], path: u64, t: u32) -> [u32; 4] {
+    philox(counter(path, (t - 1) / 4, TAG_QUARTERLY), key)
+}
+
+/// A sequential stream of one entity on one path, for samplers that take a
+/// variable number of draws (parameters, severities): the words of counters
+/// `[path, n, TAG_STREAM + 2 sub]`, n = 0, 1, 2, ... `sub` separates
+/// streams of one entity (the k-th event's severity uses sub = k).
+#[derive(Debug, Clone)]
+pub struct Stream {
+    key: [u32; 2],
+    path: u64,
+    tag: u32,
+    next: u32,
+    buf: [u32; 4],
+    used: usize,
+}
+
+impl Stream {
+    pub fn new(key: [u32; 2], path: u64, sub: u32) -> Self {
+        Stream { key, path, tag: TAG_STREAM + 2 * sub, next: 0, buf: [0; 4], used: 4 }
     }
-    Xoshiro256PlusPlus::from_seed(bytes)
+
+    #[inline]
+    fn word(&mut self) -> u32 {
+        if self.used == 4 {
+            self.buf = philox(counter(self.path, self.next, self.tag), self.key);
+            self.next = self.next.wrapping_add(1);
+            self.used = 0;
+        }
+        self.used += 1;
+        self.buf[self.used - 1]
+    }
+}
+
+impl TryRng for Stream {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.word())
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let lo = u64::from(self.word());
+        Ok(lo | (u64::from(self.word()) << 32))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        utils::fill_bytes_via_next_word(dst, || self.try_next_u32())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::Rng;
+    use rand::{Rng, RngExt};
+
+    /// Random123's `kat_vectors`, the three `philox4x32 10` lines.
+    #[test]
+    fn philox_known_answers() {
+        assert_eq!(philox([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+        assert_eq!(philox([u32::MAX; 4], [u32::MAX; 2]), [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+        assert_eq!(
+            philox([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]),
+            [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
+        );
+    }
 
     #[test]
-    fn streams_are_distinct_and_repeatable() {
-        let first = |s: u64, p: u64, i: u64| stream(s, p, i).next_u64();
-        assert_eq!(first(1, 2, 3), first(1, 2, 3));
-        let outs = [first(1, 2, 3), first(2, 2, 3), first(1, 3, 3), first(1, 2, 4)];
-        for i in 0..outs.len() {
-            for j in i + 1..outs.len() {
-                assert_ne!(outs[i], outs[j]);
+    #[allow(clippy::needless_range_loop)]
+    fn lanes_agree_with_the_scalar_generator() {
+        let k = key(5, "lanes");
+        let w = philox_lanes::<8>(u64::from(u32::MAX) - 3, 7, TAG_QUARTERLY, k);
+        for l in 0..8 {
+            let s = philox(counter(u64::from(u32::MAX) - 3 + l as u64, 7, TAG_QUARTERLY), k);
+            assert_eq!([w[0][l], w[1][l], w[2][l], w[3][l]], s, "lane {l}");
+        }
+    }
+
+    #[test]
+    fn keys_depend_on_seed_and_name() {
+        let ks = [key(1, "a"), key(2, "a"), key(1, "b"), key(1, "ab")];
+        for i in 0..ks.len() {
+            for j in i + 1..ks.len() {
+                assert_ne!(ks[i], ks[j]);
             }
         }
+        assert_eq!(key(1, "a"), key(1, "a"));
+    }
+
+    #[test]
+    fn streams_are_repeatable_and_separate() {
+        let k = key(3, "x");
+        let a: Vec<u64> = (0..5).map(|_| 0).scan(Stream::new(k, 9, 0), |s, _: u64| Some(s.next_u64())).collect();
+        let b: Vec<u64> = (0..5).map(|_| 0).scan(Stream::new(k, 9, 0), |s, _: u64| Some(s.next_u64())).collect();
+        assert_eq!(a, b);
+        assert_ne!(Stream::new(k, 9, 1).next_u64(), a[0]);
+        assert_ne!(Stream::new(k, 10, 0).next_u64(), a[0]);
+        // The stream's words are those of the counters, in order.
+        let w = philox(counter(9, 0, TAG_STREAM), k);
+        assert_eq!(a[0], u64::from(w[0]) | (u64::from(w[1]) << 32));
+    }
+
+    #[test]
+    fn unit_stays_inside_the_open_interval() {
+        assert!(unit(0) > 0.0 && unit(u32::MAX) < 1.0);
+        assert_eq!(unit(u32::MAX), 1.0 - unit(0));
+        let mut s = Stream::new(key(0, "u"), 0, 0);
+        let m = (0..100_000).map(|_| s.random::<f64>()).sum::<f64>() / 100_000.0;
+        assert!((m - 0.5).abs() < 0.005, "mean {m}");
     }
 }

@@ -2,47 +2,43 @@
 //! sketch for quantiles, VaR and expected shortfall.
 //!
 //! The sketch buckets `|x|` by its binary exponent and the top
-//! [`SUB_BUCKET_BITS`] bits of its mantissa (the idea of HdrHistogram and of
-//! DDSketch's log-linear mapping): every value in a bucket lies within a
-//! factor `1 + 2^-SUB_BUCKET_BITS` of every other. Each bucket keeps its count
-//! and the sum of its values, and a quantile is reported as the mean of the
-//! values in the bucket that holds the requested rank, so:
+//! [`SUB_BUCKET_BITS`] = 9 bits of its mantissa (the idea of HdrHistogram
+//! and of DDSketch's log-linear mapping): 512 buckets per factor of 2, every
+//! bucket `[lo, hi)` with `hi - lo <= lo / 512`. A bucket keeps only its count
+//! (an integer), and reports the midpoint of its range, clamped to the
+//! smallest and largest value seen, so:
 //!
-//! - a quantile is within [`RELATIVE_ERROR`] (1/256, about 0.39%) of `|x|` of
-//!   the exact order statistic of the same rank; values with
-//!   `|x| < ZERO_BAND` share one bucket, so there the error is at most
-//!   `2 * ZERO_BAND` in absolute terms;
-//! - a bucket holding a single repeated value (an event count, a share of 0)
-//!   reports it exactly;
-//! - expected shortfall, a mean of the top order statistics, has the same
-//!   relative bound.
+//! - a quantile is within [`RELATIVE_ERROR`] = 2^-10 (0.098%) of `|x|` of the
+//!   exact order statistic of the same rank; values with `|x| < ZERO_BAND`
+//!   share one bucket, read as 0, so there the error is at most `ZERO_BAND`;
+//! - expected shortfall, a mean of the top order statistics, is within the
+//!   same bound of the mean `|x|` of those order statistics;
+//! - while a sketch has seen at most [`EXACT_VALUES`] distinct values (an
+//!   event count, a share that is always 0, a scenario with no randomness)
+//!   it keeps them exactly, and every statistic is exact;
+//! - merging adds integer counts, so a sketch is the same whatever the
+//!   order in which values arrive and however they are grouped: per-thread
+//!   sketches merge into bit-identical results on any number of threads,
+//!   processes or shards.
 //!
 //! Memory per sketch grows with the spread of the values, not their number:
-//! at most 256 buckets per factor of 2 between the smallest and largest
-//! `|x|` seen (16 bytes each); a metric spanning $1bn to $10,000bn uses
-//! about 3,400 buckets, 54 KiB.
+//! at most 512 buckets per factor of 2 between the smallest and largest
+//! `|x|` seen (8 bytes each); a metric spanning $1bn to $10,000bn uses
+//! about 6,800 buckets, 54 KiB.
 //!
 //! Quantiles use the inverse empirical distribution: the p-quantile of `n`
 //! values is the order statistic of rank `ceil(p n)`. VaR at level `a` is
 //! the `a`-quantile of the loss; ES at level `a` is the mean of the order
 //! statistics of rank `ceil(a n)` .. `n` (the VaR and everything worse).
 
-/// Mantissa bits per bucket for the recorded metrics: 256 buckets per octave.
-pub const SUB_BUCKET_BITS: u32 = 8;
-/// Relative error bound of quantiles, VaR and ES of the recorded metrics.
-pub const RELATIVE_ERROR: f64 = relative_error(SUB_BUCKET_BITS);
-/// Mantissa bits per bucket for the fan bands (one sketch per provider and
-/// quarter, so they are kept smaller): 64 buckets per octave.
-pub const FAN_SUB_BUCKET_BITS: u32 = 6;
-/// Relative error bound of the fan bands.
-pub const FAN_RELATIVE_ERROR: f64 = relative_error(FAN_SUB_BUCKET_BITS);
-
-/// The relative error bound of a sketch with `bits` mantissa bits per bucket.
-pub const fn relative_error(bits: u32) -> f64 {
-    1.0 / (1u64 << bits) as f64
-}
+/// Mantissa bits per bucket: 512 buckets per octave.
+pub const SUB_BUCKET_BITS: u32 = 9;
+/// Relative error bound of quantiles, VaR and ES: half a bucket's width.
+pub const RELATIVE_ERROR: f64 = 1.0 / (1u64 << (SUB_BUCKET_BITS + 1)) as f64;
 /// Values with a magnitude below this share the zero bucket.
 pub const ZERO_BAND: f64 = 1e-9;
+/// Distinct values a sketch keeps exactly before it switches to buckets.
+pub const EXACT_VALUES: usize = 16;
 
 /// Count, mean, variance, min and max, mergeable.
 ///
@@ -134,114 +130,211 @@ impl Moments {
     }
 }
 
-/// One bucket: how many values fell in it and their sum.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Bucket {
-    count: u64,
-    sum: f64,
-}
-
-/// Dense run of buckets from `offset` upwards.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Dense run of bucket counts from `offset` upwards. A count is split in a
+/// low `u16`, the only part the hot loop touches (a quarter of the cache
+/// footprint of `u64` counts), and a high part in units of 2^16, touched
+/// once per 65,536 increments of a bucket: exact for any count below 2^80.
+#[derive(Debug, Clone, Default)]
 struct Store {
     offset: i64,
-    buckets: Vec<Bucket>,
+    low: Vec<u16>,
+    high: Vec<u64>,
 }
 
 impl Store {
-    #[inline]
-    fn add(&mut self, key: i64, x: f64, bits: u32) {
+    #[inline(always)]
+    fn add_one(&mut self, key: i64) {
         let i = key.wrapping_sub(self.offset) as usize;
-        if let Some(b) = self.buckets.get_mut(i) {
-            b.count += 1;
-            b.sum += x;
-        } else {
-            // A quarter of an octave beyond the new value.
-            self.grow(key, key, 1 << (bits - 2));
-            self.add(key, x, bits);
+        match self.low.get_mut(i) {
+            Some(c) if *c < u16::MAX => *c += 1,
+            _ => self.add(key, 1),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add(&mut self, key: i64, n: u64) {
+        let i = key.wrapping_sub(self.offset) as usize;
+        if i >= self.low.len() {
+            // A quarter of an octave beyond the new value.
+            self.grow(key, key, 1 << (SUB_BUCKET_BITS - 2));
+            return self.add(key, n);
+        }
+        let total = self.count(i) + n;
+        self.low[i] = (total & 0xffff) as u16;
+        self.high[i] = total >> 16;
+    }
+
+    #[inline]
+    fn count(&self, i: usize) -> u64 {
+        (self.high[i] << 16) + u64::from(self.low[i])
     }
 
     /// Make room for keys `lo..=hi`, plus `slack` buckets on a side that
     /// grows (so that a slowly widening range does not reallocate at every
     /// value). The store never covers more than the keys seen plus slack.
-    #[cold]
-    #[inline(never)]
     fn grow(&mut self, lo: i64, hi: i64, slack: i64) {
-        if self.buckets.is_empty() {
+        if self.low.is_empty() {
             self.offset = lo - slack;
-            self.buckets = vec![Bucket::default(); (hi - lo + 1 + 2 * slack) as usize];
+            let n = (hi - lo + 1 + 2 * slack) as usize;
+            (self.low, self.high) = (vec![0; n], vec![0; n]);
             return;
         }
-        let cur_hi = self.offset + self.buckets.len() as i64 - 1;
+        let cur_hi = self.offset + self.low.len() as i64 - 1;
         let new_lo = if lo < self.offset { lo - slack } else { self.offset };
         let new_hi = if hi > cur_hi { hi + slack } else { cur_hi };
         if new_lo < self.offset {
             let pad = (self.offset - new_lo) as usize;
-            self.buckets.splice(0..0, std::iter::repeat_n(Bucket::default(), pad));
+            self.low.splice(0..0, std::iter::repeat_n(0, pad));
+            self.high.splice(0..0, std::iter::repeat_n(0, pad));
             self.offset = new_lo;
         }
-        self.buckets.resize((new_hi - self.offset + 1) as usize, Bucket::default());
+        let n = (new_hi - self.offset + 1) as usize;
+        self.low.resize(n, 0);
+        self.high.resize(n, 0);
     }
 
     fn merge(&mut self, o: &Store) {
-        if o.buckets.is_empty() {
-            return;
-        }
-        self.grow(o.offset, o.offset + o.buckets.len() as i64 - 1, 0);
-        let start = (o.offset - self.offset) as usize;
-        for (a, b) in self.buckets[start..].iter_mut().zip(&o.buckets) {
-            a.count += b.count;
-            a.sum += b.sum;
+        for (k, c) in o.iter() {
+            self.add(k, c);
         }
     }
 
     fn len(&self) -> usize {
-        self.buckets.len()
+        self.low.len()
+    }
+
+    /// Non-empty buckets `(key, count)`, ascending in key.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, u64)> + '_ {
+        (0..self.low.len()).map(|i| (self.offset + i as i64, self.count(i))).filter(|(_, c)| *c > 0)
     }
 }
 
-/// Mergeable quantile sketch with relative error [`relative_error`]`(bits)`.
-#[derive(Debug, Clone, PartialEq)]
+/// Mergeable quantile sketch with relative error [`RELATIVE_ERROR`].
+/// Two sketches are equal when they hold the same counts (however their
+/// stores grew).
+#[derive(Debug, Clone)]
 pub struct Sketch {
-    bits: u32,
+    /// Distinct values and their counts, ascending, while there are at most
+    /// [`EXACT_VALUES`]; `None` once the sketch has switched to buckets.
+    exact: Option<Vec<(f64, u64)>>,
     neg: Store,
-    zero_count: u64,
-    zero_sum: f64,
+    zero: u64,
     pos: Store,
     n: u64,
+    min: f64,
+    max: f64,
 }
 
 impl Default for Sketch {
-    /// A sketch with [`SUB_BUCKET_BITS`].
     fn default() -> Self {
-        Sketch::new(SUB_BUCKET_BITS)
+        Sketch {
+            exact: Some(Vec::new()),
+            neg: Store::default(),
+            zero: 0,
+            pos: Store::default(),
+            n: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
     }
 }
 
-impl Sketch {
-    /// An empty sketch with `bits` (1..=16) mantissa bits per bucket.
-    pub fn new(bits: u32) -> Self {
-        assert!((1..=16).contains(&bits), "sketch resolution {bits} outside 1..=16");
-        Sketch { bits, neg: Store::default(), zero_count: 0, zero_sum: 0.0, pos: Store::default(), n: 0 }
+impl PartialEq for Sketch {
+    fn eq(&self, o: &Self) -> bool {
+        let bits = |x: f64| x.to_bits();
+        self.n == o.n
+            && bits(self.min) == bits(o.min)
+            && bits(self.max) == bits(o.max)
+            && self.exact == o.exact
+            && self.zero == o.zero
+            && self.pos.iter().eq(o.pos.iter())
+            && self.neg.iter().eq(o.neg.iter())
     }
+}
 
-    #[inline]
-    fn key(&self, a: f64) -> i64 {
-        (a.to_bits() >> (52 - self.bits)) as i64
+#[inline]
+fn key(a: f64) -> i64 {
+    (a.to_bits() >> (52 - SUB_BUCKET_BITS)) as i64
+}
+
+/// Midpoint of the bucket of `|x|` with key `k`.
+fn midpoint(k: i64) -> f64 {
+    let lo = f64::from_bits((k as u64) << (52 - SUB_BUCKET_BITS));
+    let hi = f64::from_bits(((k + 1) as u64) << (52 - SUB_BUCKET_BITS));
+    lo + (hi - lo) / 2.0
+}
+
+impl Sketch {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     #[inline]
     pub fn add(&mut self, x: f64) {
         debug_assert!(x.is_finite(), "non-finite value {x} in a sketch");
         self.n += 1;
-        if x >= ZERO_BAND {
-            self.pos.add(self.key(x), x, self.bits);
-        } else if x <= -ZERO_BAND {
-            self.neg.add(self.key(-x), x, self.bits);
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        if let Some(ex) = &mut self.exact {
+            match ex.binary_search_by(|(v, _)| v.total_cmp(&x)) {
+                Ok(i) => ex[i].1 += 1,
+                Err(i) if ex.len() < EXACT_VALUES => ex.insert(i, (x, 1)),
+                Err(_) => {
+                    self.switch_to_buckets();
+                    self.bucket(x, 1);
+                }
+            }
         } else {
-            self.zero_count += 1;
-            self.zero_sum += x;
+            self.bucket_one(x);
+        }
+    }
+
+    #[inline(always)]
+    fn bucket_one(&mut self, x: f64) {
+        if x >= ZERO_BAND {
+            self.pos.add_one(key(x));
+        } else if x <= -ZERO_BAND {
+            self.neg.add_one(key(-x));
+        } else {
+            self.zero += 1;
+        }
+    }
+
+    fn bucket(&mut self, x: f64, n: u64) {
+        if x >= ZERO_BAND {
+            self.pos.add(key(x), n);
+        } else if x <= -ZERO_BAND {
+            self.neg.add(key(-x), n);
+        } else {
+            self.zero += n;
+        }
+    }
+
+    /// Add every value of `xs` (the lanes of a block).
+    #[inline]
+    pub fn add_slice(&mut self, xs: &[f64]) {
+        if self.exact.is_some() {
+            xs.iter().for_each(|x| self.add(*x));
+            return;
+        }
+        self.n += xs.len() as u64;
+        for &x in xs {
+            debug_assert!(x.is_finite(), "non-finite value {x} in a sketch");
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+        }
+        for &x in xs {
+            self.bucket_one(x);
+        }
+    }
+
+    #[cold]
+    fn switch_to_buckets(&mut self) {
+        if let Some(ex) = self.exact.take() {
+            for (v, c) in ex {
+                self.bucket(v, c);
+            }
         }
     }
 
@@ -249,44 +342,78 @@ impl Sketch {
         self.n
     }
 
+    pub fn min(&self) -> f64 {
+        self.min
+    }
+
+    pub fn max(&self) -> f64 {
+        self.max
+    }
+
+    /// Whether every statistic is exact (few distinct values).
+    pub fn is_exact(&self) -> bool {
+        self.exact.is_some()
+    }
+
     pub fn merge(&mut self, o: &Sketch) {
-        assert_eq!(self.bits, o.bits, "merging sketches of different resolution");
-        self.neg.merge(&o.neg);
-        self.pos.merge(&o.pos);
-        self.zero_count += o.zero_count;
-        self.zero_sum += o.zero_sum;
         self.n += o.n;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        if let (Some(a), Some(b)) = (&mut self.exact, &o.exact) {
+            for &(v, c) in b {
+                match a.binary_search_by(|(w, _)| w.total_cmp(&v)) {
+                    Ok(i) => a[i].1 += c,
+                    Err(i) => a.insert(i, (v, c)),
+                }
+            }
+            if a.len() <= EXACT_VALUES {
+                return;
+            }
+            self.switch_to_buckets();
+            return;
+        }
+        self.switch_to_buckets();
+        match &o.exact {
+            Some(b) => b.iter().for_each(|&(v, c)| self.bucket(v, c)),
+            None => {
+                self.neg.merge(&o.neg);
+                self.pos.merge(&o.pos);
+                self.zero += o.zero;
+            }
+        }
     }
 
     /// Number of buckets in use (for the memory bound).
     pub fn buckets(&self) -> usize {
-        self.neg.len() + self.pos.len() + 1
+        self.neg.len() + self.pos.len() + 1 + self.exact.as_ref().map_or(0, |e| e.len())
     }
 
-    /// Non-empty buckets as (count, sum) in ascending order of value.
-    pub fn ascending(&self) -> impl DoubleEndedIterator<Item = (u64, f64)> + '_ {
-        let zero = Bucket { count: self.zero_count, sum: self.zero_sum };
-        let neg = self.neg.buckets.iter().rev().copied();
-        neg.chain(std::iter::once(zero))
-            .chain(self.pos.buckets.iter().copied())
-            .filter(|b| b.count > 0)
-            .map(|b| (b.count, b.sum))
+    /// Non-empty buckets as (count, value read for the bucket) in ascending
+    /// order of value.
+    pub fn ascending(&self) -> Box<dyn DoubleEndedIterator<Item = (u64, f64)> + '_> {
+        if let Some(ex) = &self.exact {
+            return Box::new(ex.iter().map(|&(v, c)| (c, v)));
+        }
+        let clamp = |x: f64| x.clamp(self.min, self.max);
+        let neg = self.neg.iter().rev().map(move |(k, c)| (c, clamp(-midpoint(k))));
+        let zero = std::iter::once((self.zero, clamp(0.0))).filter(|(c, _)| *c > 0);
+        let pos = self.pos.iter().map(move |(k, c)| (c, clamp(midpoint(k))));
+        Box::new(neg.chain(zero).chain(pos))
     }
 
-    /// Mean of the values added (from the bucket sums); NaN when empty.
+    /// Mean of the values as read from the buckets; NaN when empty.
     pub fn mean(&self) -> f64 {
-        self.ascending().map(|(_, s)| s).sum::<f64>() / self.n as f64
+        self.ascending().map(|(c, x)| c as f64 * x).sum::<f64>() / self.n as f64
     }
 
     /// Counts in `bins` equal-width bins over `[lo, hi]`; each sketch bucket
-    /// goes to the bin holding its mean, values outside the range are left
+    /// goes to the bin holding its value, values outside the range are left
     /// out. Returns the counts and how many values were left out.
     pub fn histogram(&self, lo: f64, hi: f64, bins: usize) -> (Vec<u64>, u64) {
         let mut counts = vec![0u64; bins];
         let mut outside = 0;
         let width = (hi - lo) / bins as f64;
-        for (c, s) in self.ascending() {
-            let x = s / c as f64;
+        for (c, x) in self.ascending() {
             if width > 0.0 && x >= lo && x <= hi {
                 counts[(((x - lo) / width) as usize).min(bins - 1)] += c;
             } else {
@@ -297,58 +424,69 @@ impl Sketch {
     }
 
     /// Points `(x, P(X > x))` of the exceedance curve, one per non-empty
-    /// bucket (x = the bucket's mean), ascending in x, ending before P = 0.
+    /// bucket, ascending in x, ending before P = 0.
     pub fn exceedance(&self) -> Vec<(f64, f64)> {
         let mut above = self.n;
         let mut out = Vec::new();
-        for (c, s) in self.ascending() {
+        for (c, x) in self.ascending() {
             above -= c;
             if above == 0 {
                 break;
             }
-            out.push((s / c as f64, above as f64 / self.n as f64));
+            out.push((x, above as f64 / self.n as f64));
         }
         out
     }
 
     /// Rank (1-based) of the p-quantile.
-    fn rank(&self, p: f64) -> u64 {
-        ((p * self.n as f64).ceil() as u64).clamp(1, self.n)
+    pub fn rank(&self, p: f64) -> u64 {
+        ((p * self.n as f64).ceil() as u64).clamp(1, self.n.max(1))
     }
 
-    /// The p-quantile (p in [0, 1]); NaN when empty.
-    pub fn quantile(&self, p: f64) -> f64 {
+    /// The order statistic of rank `r` (1-based, clamped to 1..=n); NaN when empty.
+    pub fn at_rank(&self, r: u64) -> f64 {
         if self.n == 0 {
             return f64::NAN;
         }
-        let r = self.rank(p);
+        let r = r.clamp(1, self.n);
         let mut cum = 0;
-        for (c, s) in self.ascending() {
+        for (c, x) in self.ascending() {
             cum += c;
             if cum >= r {
-                return s / c as f64;
+                return x;
             }
         }
         unreachable!("rank {r} beyond count {}", self.n)
     }
 
-    /// Mean of the order statistics of rank `ceil(p n)` .. `n`: expected
-    /// shortfall at level `p` when the values are losses.
-    pub fn tail_mean(&self, p: f64) -> f64 {
+    /// The p-quantile (p in [0, 1]); NaN when empty.
+    pub fn quantile(&self, p: f64) -> f64 {
+        self.at_rank(self.rank(p))
+    }
+
+    /// Mean and mean square of the order statistics of rank `ceil(p n)` .. `n`.
+    pub fn tail_moments(&self, p: f64) -> (f64, f64) {
         if self.n == 0 {
-            return f64::NAN;
+            return (f64::NAN, f64::NAN);
         }
         let k = self.n - self.rank(p) + 1;
-        let (mut left, mut total) = (k, 0.0);
-        for (c, s) in self.ascending().rev() {
-            let take = c.min(left);
-            total += s / c as f64 * take as f64;
-            left -= take;
+        let (mut left, mut s1, mut s2) = (k, 0.0, 0.0);
+        for (c, x) in self.ascending().rev() {
+            let take = c.min(left) as f64;
+            s1 += x * take;
+            s2 += x * x * take;
+            left -= c.min(left);
             if left == 0 {
                 break;
             }
         }
-        total / k as f64
+        (s1 / k as f64, s2 / k as f64)
+    }
+
+    /// Mean of the order statistics of rank `ceil(p n)` .. `n`: expected
+    /// shortfall at level `p` when the values are losses.
+    pub fn tail_mean(&self, p: f64) -> f64 {
+        self.tail_moments(p).0
     }
 }
 
@@ -440,9 +578,9 @@ mod tests {
             }
             total.merge(&s);
         }
-        // Values in [1, 2): one octave of 256 buckets, a quarter octave of
+        // Values in [1, 2): one octave of 512 buckets, a quarter octave of
         // slack either side, and the zero bucket.
-        assert!(total.buckets() <= 256 + 2 * 64 + 1, "{} buckets", total.buckets());
+        assert!(total.buckets() <= 512 + 2 * 128 + 1, "{} buckets", total.buckets());
         assert_eq!(total.count(), 50_000);
     }
 

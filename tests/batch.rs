@@ -134,16 +134,17 @@ fn paired_differences_are_more_precise_than_independent_runs() {
     let variant = common::parse(&BASE.replace("hazard = 0.2", "hazard = 0.22")).unwrap();
     let (eb, ev) = (Engine::new(&base), Engine::new(&variant));
     let paths = 20_000;
-    let (names, diffs, theirs) = ev.run_paired(&eb, base.seed, paths, &|_| {});
-    let (_, sv) = common::run(&backlog_risk::model::Scenario { paths, ..variant.clone() });
-    let (_, sb) = common::run(&backlog_risk::model::Scenario { paths, ..base.clone() });
-    let i = names.iter().position(|n| n == "loss.azure").unwrap();
+    let r = ev.run_paired(&eb, base.seed, paths, &|_| {});
+    let (av, sv) = common::run(&backlog_risk::model::Scenario { paths, ..variant.clone() });
+    let (ab, sb) = common::run(&backlog_risk::model::Scenario { paths, ..base.clone() });
+    // A paired run's own summaries are those of the two single runs, bit for bit.
+    assert!(r.mine == av && r.base == ab, "paired run summaries differ from single runs");
+    let i = r.pairs.iter().position(|(n, _, _)| n == "loss.azure").unwrap();
     let (mv, mb) = (sv.metric("loss.azure").unwrap(), sb.metric("loss.azure").unwrap());
     // The paired mean difference is the difference of the two runs' means.
-    assert!((diffs[i].mean() - (mv.mean - mb.mean)).abs() < 1e-9);
-    assert!((theirs[i].mean() - mb.mean).abs() < 1e-9);
+    assert!((r.diffs[i].mean() - (mv.mean - mb.mean)).abs() < 1e-9);
     let unpaired = (mv.se.powi(2) + mb.se.powi(2)).sqrt();
-    let paired = diffs[i].se();
+    let paired = r.diffs[i].se();
     assert!(paired < unpaired / 3.0, "paired se {paired} vs unpaired {unpaired}");
     // And the CLI writes it.
     let out = tempfile::tempdir().unwrap();

@@ -38,6 +38,14 @@ fn run_writes_summary_fan_and_run_json() {
     assert_eq!(fan.lines().count(), 1 + 4 * 28);
     assert!(fan.lines().nth(1).unwrap().starts_with("azure,1,2026Q1,"));
     assert!(fan.lines().any(|l| l.starts_with("gcp,28,2032Q4,")));
+    let revenue = read(&dir.join("revenue.csv"));
+    assert_eq!(revenue.lines().next().unwrap(), "provider,quarter,label,mean,p5,p25,p50,p75,p95");
+    assert_eq!(revenue.lines().count(), 1 + 4 * 28);
+    let errors = read(&dir.join("errors.csv"));
+    assert_eq!(errors.lines().next().unwrap(), "metric,stat,estimate,se,ci_low,ci_high");
+    // mean, p5, p50, p95 for every metric, and VaR/ES rows for the 4 losses.
+    assert_eq!(errors.lines().count(), 1 + 20 * 4 + 4 * 4);
+    assert!(errors.lines().any(|l| l.starts_with("loss.azure,es99,")));
     let info: serde_json::Value = serde_json::from_str(&read(&dir.join("run.json"))).unwrap();
     assert_eq!(info["seed"], 9);
     assert_eq!(info["paths"], 3000);
@@ -49,7 +57,17 @@ fn run_writes_summary_fan_and_run_json() {
     names.sort();
     assert_eq!(
         names,
-        ["concentration.png", "exceedance.png", "fan.csv", "fan.png", "loss.png", "run.json", "summary.csv"]
+        [
+            "concentration.png",
+            "errors.csv",
+            "exceedance.png",
+            "fan.csv",
+            "fan.png",
+            "loss.png",
+            "revenue.csv",
+            "run.json",
+            "summary.csv"
+        ]
     );
 }
 

@@ -127,10 +127,11 @@ fn full_migration_conserves_the_customer_backlog() {
     );
     let sc = parse(&text).unwrap();
     let engine = Engine::new(&sc);
+    let keys = engine.keys(sc.seed);
     let mut ws = engine.workspace();
     let mut fired = 0.0;
     for i in 0..5000 {
-        engine.path(sc.seed, i, &mut ws);
+        engine.path(&keys, i, &mut ws);
         let (azure, aws, oci) = (ws.metrics[0], ws.metrics[1], ws.metrics[2]);
         assert!((azure + aws + oci - 120.0).abs() < 1e-9, "path {i}: {azure} + {aws} + {oci}");
         assert!((oci - (aws - 20.0)).abs() < 1e-9, "equal weights split the cut evenly");
@@ -146,13 +147,14 @@ fn sketch_statistics_match_exact_quantiles_within_the_stated_bound() {
     let sc = backlog_risk::scenario::load("scenarios/openai-shift.toml".as_ref()).unwrap();
     let paths = 20_000;
     let engine = Engine::new(&sc);
+    let keys = engine.keys(sc.seed);
     let acc = engine.run(sc.seed, paths, &|_| {});
     let summary = backlog_risk::report::summarise(&engine, &acc, sc.seed);
     let mut ws = engine.workspace();
     let names = sc.metric_names();
     let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(paths as usize); names.len()];
     for i in 0..paths {
-        engine.path(sc.seed, i, &mut ws);
+        engine.path(&keys, i, &mut ws);
         for (v, x) in values.iter_mut().zip(&ws.metrics) {
             v.push(*x);
         }
@@ -203,16 +205,17 @@ fn results_do_not_depend_on_the_number_of_threads() {
 fn a_path_depends_only_on_seed_and_index() {
     let sc = backlog_risk::scenario::load("scenarios/litigation-shock.toml".as_ref()).unwrap();
     let engine = Engine::new(&sc);
+    let keys = engine.keys(sc.seed);
     let mut fresh = engine.workspace();
-    engine.path(sc.seed, 1234, &mut fresh);
+    engine.path(&keys, 1234, &mut fresh);
     let alone = fresh.metrics.clone();
     let mut used = engine.workspace();
     for i in [5, 99, 1233, 1235] {
-        engine.path(sc.seed, i, &mut used);
+        engine.path(&keys, i, &mut used);
     }
-    engine.path(sc.seed, 1234, &mut used);
+    engine.path(&keys, 1234, &mut used);
     assert_eq!(alone, used.metrics);
     assert_eq!(fresh.totals, used.totals);
-    engine.path(sc.seed + 1, 1234, &mut used);
+    engine.path(&engine.keys(sc.seed + 1), 1234, &mut used);
     assert_ne!(alone, used.metrics, "another seed gives another path");
 }

@@ -1,0 +1,351 @@
+//! The block kernel: [`LANES`] paths side by side.
+//!
+//! Every per-path quantity is a `[f64; LANES]` (structure of arrays) and
+//! every step a loop over lanes, which the compiler vectorises. The steps and
+//! the order of every floating-point operation are those of the scalar
+//! reference (`scalar.rs`); the rare branches (a renegotiation event, a
+//! parameter drawn by a rejection sampler) run lane by lane with the same
+//! scalar code. The kernel is compiled twice, for the baseline x86-64 (SSE2)
+//! and for AVX2, and [`Kernel::detect`] picks one at run time; neither uses
+//! fused multiply-add, so both give the same bits.
+
+// Lane loops index several arrays by the same lane: that is the point.
+#![allow(clippy::needless_range_loop)]
+
+use super::{Engine, Keys, SQRT_DT, scalar::cut_lane, share};
+use crate::math;
+use crate::model::DT;
+use crate::rng::{self, Stream};
+
+/// Paths simulated side by side.
+pub const LANES: usize = 8;
+const L: usize = LANES;
+
+type V = [f64; L];
+
+/// Which compiled copy of the kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kernel {
+    Generic,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    pub(super) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::env::var_os("BACKLOG_RISK_NO_SIMD").is_none() && std::is_x86_feature_detected!("avx2") {
+            return Kernel::Avx2;
+        }
+        Kernel::Generic
+    }
+}
+
+/// The state and results of one block of paths, reused across blocks.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pv: Vec<V>,
+    d: Vec<V>,
+    drift: Vec<V>,
+    vol: Vec<V>,
+    load: Vec<V>,
+    idio: Vec<V>,
+    bookings: Vec<V>,
+    normals: Vec<[V; 4]>,
+    event_words: Vec<[[u32; L]; 4]>,
+    books: Vec<V>,
+    alloc: Vec<V>,
+    rho: Vec<V>,
+    amp: Vec<V>,
+    decay: Vec<V>,
+    decay_t: Vec<V>,
+    p_fire: Vec<V>,
+    migrate: Vec<V>,
+    fired: Vec<[u32; L]>,
+    revenue: Vec<V>,
+    /// Total backlog per quarter and provider, `[(t - 1) * np + p][lane]`.
+    pub totals: Vec<V>,
+    /// Revenue per quarter and provider, `[(t - 1) * np + p][lane]`.
+    pub quarter_revenue: Vec<V>,
+    /// The recorded metrics, `[metric][lane]`.
+    pub metrics: Vec<V>,
+}
+
+impl Block {
+    /// Metric `k` of every lane.
+    pub fn metric(&self, k: usize) -> &V {
+        &self.metrics[k]
+    }
+
+    /// The metrics of lane `l`, in [`crate::model::Scenario::metric_names`] order.
+    pub fn lane_metrics(&self, l: usize, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(self.metrics.iter().map(|m| m[l]));
+    }
+}
+
+impl Engine<'_> {
+    pub fn block_buffer(&self) -> Block {
+        let (np, nc, nu, nr, ns) = (self.np, self.nc, self.demand.len(), self.sc.rules.len(), self.shifts.len());
+        let z = |n: usize| vec![[0.0; L]; n];
+        Block {
+            pv: z(self.params.len()),
+            d: z(nu),
+            drift: z(nu),
+            vol: z(nu),
+            load: z(nu),
+            idio: z(nu),
+            bookings: z(nu),
+            normals: vec![[[0.0; L]; 4]; nu + 1],
+            event_words: vec![[[0; L]; 4]; nr],
+            books: z((nc + 1) * np),
+            alloc: z(nc * np),
+            rho: z(np),
+            amp: z(ns),
+            decay: z(ns),
+            decay_t: z(ns),
+            p_fire: z(nr),
+            migrate: z(nr),
+            fired: vec![[0; L]; nr],
+            revenue: z(np),
+            totals: z(np * self.quarters),
+            quarter_revenue: z(np * self.quarters),
+            metrics: z(self.metric_count()),
+        }
+    }
+
+    /// Simulate paths `first .. first + LANES` with the run's `keys` into `b`.
+    pub fn block(&self, keys: &Keys, first: u64, b: &mut Block) {
+        match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2.
+            Kernel::Avx2 => unsafe { self.block_avx2(keys, first, b) },
+            Kernel::Generic => self.block_impl(keys, first, b),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn block_avx2(&self, keys: &Keys, first: u64, b: &mut Block) {
+        self.block_impl(keys, first, b)
+    }
+
+    #[inline(always)]
+    fn block_impl(&self, keys: &Keys, first: u64, b: &mut Block) {
+        let (np, nc, nu) = (self.np, self.nc, self.demand.len());
+        for (k, d) in self.params.iter().enumerate() {
+            for l in 0..L {
+                b.pv[k][l] = d.sample(&mut Stream::new(keys.params[k], first + l as u64, 0));
+            }
+        }
+        for (u, d) in self.demand.iter().enumerate() {
+            let (mu, sigma, beta) = (b.pv[d.growth], b.pv[d.volatility], b.pv[d.beta]);
+            for l in 0..L {
+                b.d[u][l] = 1.0;
+                b.drift[u][l] = (mu[l] - sigma[l] * sigma[l] / 2.0) * DT;
+                b.vol[u][l] = sigma[l] * SQRT_DT;
+                b.load[u][l] = beta[l];
+                b.idio[u][l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt();
+            }
+            b.bookings[u] = b.pv[d.bookings];
+        }
+        for p in 0..np {
+            b.rho[p] = b.pv[self.recognition[p]];
+            b.books[nc * np + p] = b.pv[self.other_backlog[p]];
+            b.revenue[p] = [0.0; L];
+        }
+        for (k, &x) in self.backlog.iter().enumerate() {
+            b.books[k] = b.pv[x];
+        }
+        for (c, cu) in self.sc.customers.iter().enumerate() {
+            for (p, a) in cu.allocation.iter().enumerate() {
+                b.alloc[c * np + p] = [*a; L];
+            }
+        }
+        for (s, sh) in self.shifts.iter().enumerate() {
+            let (target, half_life) = (b.pv[sh.target], b.pv[sh.half_life]);
+            for l in 0..L {
+                b.amp[s][l] = sh.start - target[l];
+                b.decay[s][l] = math::exp(-std::f64::consts::LN_2 / half_life[l]);
+            }
+            b.decay_t[s] = [1.0; L];
+        }
+        for (r, (&h, &m)) in self.hazard.iter().zip(&self.migrate).enumerate() {
+            let hazard = b.pv[h];
+            for l in 0..L {
+                b.p_fire[r][l] = 1.0 - math::exp(-hazard[l] * DT);
+            }
+            b.migrate[r] = b.pv[m];
+            b.fired[r] = [0; L];
+        }
+        for t in 1..=self.quarters {
+            let j = (t - 1) % 4;
+            if j == 0 {
+                let index = ((t - 1) / 4) as u32;
+                for (n, key) in b.normals.iter_mut().zip(&keys.shocks) {
+                    let w = rng::philox_lanes::<L>(first, index, rng::TAG_QUARTERLY, *key);
+                    for l in 0..L {
+                        let (z0, z1) = math::normal_pair(w[0][l], w[1][l]);
+                        let (z2, z3) = math::normal_pair(w[2][l], w[3][l]);
+                        n[0][l] = z0;
+                        n[1][l] = z1;
+                        n[2][l] = z2;
+                        n[3][l] = z3;
+                    }
+                }
+                for (w, key) in b.event_words.iter_mut().zip(&keys.events) {
+                    *w = rng::philox_lanes::<L>(first, index, rng::TAG_QUARTERLY, *key);
+                }
+            }
+            // 1. Shocks.
+            // Lane arrays are copied into locals, which the compiler knows
+            // do not alias, so that every loop over lanes vectorises.
+            let z = b.normals[0][j];
+            for u in 0..nu {
+                let (xi, load, idio, drift, vol) = (b.normals[1 + u][j], b.load[u], b.idio[u], b.drift[u], b.vol[u]);
+                let mut d = b.d[u];
+                for l in 0..L {
+                    let eps = load[l] * z[l] + idio[l] * xi[l];
+                    d[l] *= math::exp(drift[l] + vol[l] * eps);
+                }
+                b.d[u] = d;
+            }
+            // 2. Allocation.
+            for &c in &self.shifted {
+                for (p, a) in self.sc.customers[c].allocation.iter().enumerate() {
+                    b.alloc[c * np + p] = [*a; L];
+                }
+            }
+            for (s, sh) in self.shifts.iter().enumerate() {
+                let (decay, amp) = (b.decay[s], b.amp[s]);
+                let mut decay_t = b.decay_t[s];
+                let mut m = [0.0; L];
+                for l in 0..L {
+                    decay_t[l] *= decay[l];
+                    m[l] = amp[l] * (1.0 - decay_t[l]);
+                }
+                b.decay_t[s] = decay_t;
+                let row = sh.customer * np;
+                let mut from = b.alloc[row + sh.from];
+                for l in 0..L {
+                    from[l] -= m[l];
+                }
+                b.alloc[row + sh.from] = from;
+                for (q, w) in sh.to.iter().enumerate() {
+                    let mut a = b.alloc[row + q];
+                    for l in 0..L {
+                        a[l] += m[l] * w;
+                    }
+                    b.alloc[row + q] = a;
+                }
+            }
+            // 3. Recognition.
+            for p in 0..np {
+                let rho = b.rho[p];
+                let mut q = [0.0; L];
+                let mut o = b.books[nc * np + p];
+                for l in 0..L {
+                    let r = rho[l] * o[l];
+                    o[l] -= r;
+                    q[l] = r;
+                }
+                b.books[nc * np + p] = o;
+                for c in 0..nc {
+                    let mut x = b.books[c * np + p];
+                    for l in 0..L {
+                        let r = rho[l] * x[l];
+                        x[l] -= r;
+                        q[l] += r;
+                    }
+                    b.books[c * np + p] = x;
+                }
+                let mut rev = b.revenue[p];
+                for l in 0..L {
+                    rev[l] += q[l];
+                }
+                b.revenue[p] = rev;
+                b.quarter_revenue[(t - 1) * np + p] = q;
+            }
+            // 4. Renegotiation: which lanes fire is computed lane-wise; the
+            // (rare) events themselves run lane by lane.
+            for (r, rule) in self.sc.rules.iter().enumerate() {
+                let (w, fired, p_fire) = (b.event_words[r][j], b.fired[r], b.p_fire[r]);
+                let mut fire = [false; L];
+                for l in 0..L {
+                    fire[l] = (fired[l] < rule.max_events) & (rng::unit(w[l]) < p_fire[l]);
+                }
+                if fire.iter().any(|f| *f) {
+                    for l in (0..L).filter(|l| fire[*l]) {
+                        let s =
+                            rule.severity.sample(&mut Stream::new(keys.severity[r], first + l as u64, b.fired[r][l]));
+                        cut_lane(
+                            &mut b.books[rule.customer * np..(rule.customer + 1) * np],
+                            l,
+                            rule,
+                            s,
+                            b.migrate[r][l],
+                        );
+                        b.fired[r][l] += 1;
+                    }
+                }
+            }
+            // 5. Bookings, then each provider's total: other book first.
+            for c in 0..nc {
+                let (bookings, d) = (b.bookings[c], b.d[c]);
+                let mut amount = [0.0; L];
+                for l in 0..L {
+                    amount[l] = bookings[l] * d[l];
+                }
+                for p in 0..np {
+                    let (mut x, a) = (b.books[c * np + p], b.alloc[c * np + p]);
+                    for l in 0..L {
+                        x[l] += amount[l] * a[l];
+                    }
+                    b.books[c * np + p] = x;
+                }
+            }
+            for p in 0..np {
+                let (bookings, d) = (b.bookings[nc + p], b.d[nc + p]);
+                let mut o = b.books[nc * np + p];
+                for l in 0..L {
+                    o[l] += bookings[l] * d[l];
+                }
+                b.books[nc * np + p] = o;
+                let mut total = o;
+                for c in 0..nc {
+                    let x = b.books[c * np + p];
+                    for l in 0..L {
+                        total[l] += x[l];
+                    }
+                }
+                b.totals[(t - 1) * np + p] = total;
+            }
+        }
+        let tq = self.quarters;
+        let mut k = 0;
+        let mut put = |v: V| {
+            b.metrics[k] = v;
+            k += 1;
+        };
+        for p in 0..np {
+            put(b.totals[(tq - 1) * np + p]);
+        }
+        for p in 0..np {
+            put(b.revenue[p]);
+        }
+        for c in 0..nc {
+            for p in 0..np {
+                let (x, total) = (b.books[c * np + p], b.totals[(tq - 1) * np + p]);
+                put(std::array::from_fn(|l| share(x[l], total[l])));
+            }
+        }
+        for p in 0..np {
+            let (plan, total) = (self.plan.backlog[p], b.totals[(tq - 1) * np + p]);
+            put(std::array::from_fn(|l| plan - total[l]));
+        }
+        for r in 0..self.sc.rules.len() {
+            let f = b.fired[r];
+            put(std::array::from_fn(|l| f64::from(f[l])));
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! One driver for every command: simulate blocks of paths, fold each block
+//! into accumulators, merge.
+//!
+//! Determinism. Paths are grouped in fixed chunks of [`CHUNK`] paths. What
+//! is summed in floating point (moments, band sums, paired differences,
+//! portfolio tail sums) is accumulated per chunk, in path order, and chunk
+//! results are merged by a binary tree over chunk indices aligned on powers
+//! of two: the node at level `h` covers chunks `[k 2^h, (k + 1) 2^h)`,
+//! whatever the total, so the tree's shape, and every bit of the result,
+//! depends on neither the number of threads nor the order in which chunks
+//! finish (and a run split on such aligned blocks merges to the same bits).
+//! What is counted in integers (the quantile sketches) is accumulated per
+//! worker thread and merged at the end: integer addition gives the same
+//! result in any grouping, and a sketch per thread instead of per chunk
+//! keeps memory flat and the hot loop in cache.
+
+use std::ops::Range;
+use std::sync::Mutex;
+
+use super::block::Block;
+use super::{Engine, LANES};
+use crate::stats::{MetricAcc, Moments, Sketch};
+
+/// Paths per chunk: the unit of parallel work and of merging (a multiple of
+/// [`LANES`]).
+pub const CHUNK: u64 = 2048;
+const _: () = assert!(CHUNK % LANES as u64 == 0);
+
+/// One provider-quarter cell of the fan (backlog) or revenue bands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BandAcc {
+    /// Sum over paths, merged in the fixed tree.
+    pub sum: f64,
+    pub sketch: Sketch,
+}
+
+impl BandAcc {
+    pub fn mean(&self) -> f64 {
+        self.sum / self.sketch.count() as f64
+    }
+}
+
+/// Summaries of a run, before statistics are read off them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accumulator {
+    /// One per metric, in [`crate::model::Scenario::metric_names`] order.
+    pub metrics: Vec<MetricAcc>,
+    /// Total backlog per quarter and provider, `[(t - 1) * providers + p]`.
+    pub fan: Vec<BandAcc>,
+    /// Revenue per quarter and provider, `[(t - 1) * providers + p]`.
+    pub revenue: Vec<BandAcc>,
+}
+
+impl Accumulator {
+    /// Paths summarised.
+    pub fn paths(&self) -> u64 {
+        self.metrics.first().map_or(0, |m| m.moments.count())
+    }
+
+    /// Sketch buckets in use over all metrics and bands (for the memory bound).
+    pub fn buckets(&self) -> usize {
+        let bands = self.fan.iter().chain(&self.revenue).map(|b| &b.sketch);
+        self.metrics.iter().map(|m| &m.sketch).chain(bands).map(|s| s.buckets()).sum()
+    }
+}
+
+/// The floating-point part of a run's summaries, per chunk.
+#[derive(Debug, Clone)]
+struct Sums {
+    moments: Vec<Moments>,
+    /// Fan cells, then revenue cells.
+    bands: Vec<f64>,
+}
+
+impl Sums {
+    fn new(metrics: usize, bands: usize) -> Self {
+        Sums { moments: vec![Moments::default(); metrics], bands: vec![0.0; 2 * bands] }
+    }
+
+    fn merge(&mut self, o: Sums) {
+        self.moments.iter_mut().zip(&o.moments).for_each(|(a, b)| a.merge(b));
+        self.bands.iter_mut().zip(&o.bands).for_each(|(a, b)| *a += b);
+    }
+}
+
+/// The integer part of a run's summaries, per worker thread.
+#[derive(Debug, Clone)]
+struct Sketches {
+    metrics: Vec<Sketch>,
+    /// Fan cells, then revenue cells.
+    bands: Vec<Sketch>,
+}
+
+impl Sketches {
+    fn new(metrics: usize, bands: usize) -> Self {
+        Sketches { metrics: vec![Sketch::default(); metrics], bands: vec![Sketch::default(); 2 * bands] }
+    }
+
+    fn merge(&mut self, o: &Sketches) {
+        self.metrics.iter_mut().zip(&o.metrics).for_each(|(a, b)| a.merge(b));
+        self.bands.iter_mut().zip(&o.bands).for_each(|(a, b)| a.merge(b));
+    }
+}
+
+/// A run's summaries while it runs: the per-chunk sums and the thread's sketches.
+struct RunFold {
+    sums: Sums,
+}
+
+impl RunFold {
+    /// Fold lanes `0..n` of a simulated block.
+    #[inline]
+    fn fold(&mut self, sk: &mut Sketches, b: &Block, n: usize) {
+        for ((m, s), x) in self.sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
+            x[..n].iter().for_each(|v| m.add(*v));
+            s.add_slice(&x[..n]);
+        }
+        let cells = b.totals.iter().chain(&b.quarter_revenue);
+        for ((sum, s), x) in self.sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
+            x[..n].iter().for_each(|v| *sum += v);
+            s.add_slice(&x[..n]);
+        }
+    }
+}
+
+/// Assemble the final accumulator from the merged sums and sketches.
+fn assemble(sums: Sums, sk: Sketches, bands: usize) -> Accumulator {
+    let metrics = sums.moments.into_iter().zip(sk.metrics).map(|(moments, sketch)| MetricAcc { moments, sketch });
+    let mut cells = sums.bands.into_iter().zip(sk.bands).map(|(sum, sketch)| BandAcc { sum, sketch });
+    let fan = cells.by_ref().take(bands).collect();
+    Accumulator { metrics: metrics.collect(), fan, revenue: cells.collect() }
+}
+
+/// The result of a paired run: both scenarios' summaries and the moments of
+/// the path-by-path differences of the metrics both record.
+#[derive(Debug, Clone)]
+pub struct Paired {
+    pub mine: Accumulator,
+    pub base: Accumulator,
+    /// Metric names both record, and their indices in each.
+    pub pairs: Vec<(String, usize, usize)>,
+    /// Moments of `mine - base`, per pair.
+    pub diffs: Vec<Moments>,
+}
+
+impl<'a> Engine<'a> {
+    /// Simulate paths `0..paths` in parallel on the current rayon pool.
+    /// `progress` is called with the number of paths each finished chunk held.
+    pub fn run(&self, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Accumulator {
+        let keys = self.keys(seed);
+        let (nm, nb) = (self.metric_count(), self.band_count());
+        let (sums, sk) = reduce(
+            paths,
+            &|| Sketches::new(nm, nb),
+            &|range, sk: &mut Sketches| {
+                let mut f = RunFold { sums: Sums::new(nm, nb) };
+                let mut b = self.block_buffer();
+                for_blocks(range, |first, n| {
+                    self.block(&keys, first, &mut b);
+                    f.fold(sk, &b, n);
+                });
+                f.sums
+            },
+            &|a, b| a.merge(b),
+            &|a, b| a.merge(&b),
+            progress,
+        );
+        assemble(sums.unwrap_or_else(|| Sums::new(nm, nb)), sk.unwrap_or_else(|| Sketches::new(nm, nb)), nb)
+    }
+
+    /// This scenario and `base`, path by path under the same seed (common
+    /// random numbers), each simulated once: both summaries and the paired
+    /// differences `self - base` of every metric name both record.
+    pub fn run_paired(&self, base: &Engine, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Paired {
+        let theirs = base.scenario().metric_names();
+        let pairs: Vec<(String, usize, usize)> = self
+            .scenario()
+            .metric_names()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, n)| theirs.iter().position(|m| *m == n).map(|j| (n, i, j)))
+            .collect();
+        let (ka, kb) = (self.keys(seed), base.keys(seed));
+        let (na, ba) = (self.metric_count(), self.band_count());
+        let (nb, bb) = (base.metric_count(), base.band_count());
+        type Acc = (Sums, Sums, Vec<Moments>);
+        let ((a, b, diffs), (sa, sb)) = {
+            let (t, s) = reduce(
+                paths,
+                &|| (Sketches::new(na, ba), Sketches::new(nb, bb)),
+                &|range, (sa, sb): &mut (Sketches, Sketches)| -> Acc {
+                    let (mut fa, mut fb) = (RunFold { sums: Sums::new(na, ba) }, RunFold { sums: Sums::new(nb, bb) });
+                    let mut diffs = vec![Moments::default(); pairs.len()];
+                    let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
+                    for_blocks(range, |first, n| {
+                        self.block(&ka, first, &mut xa);
+                        base.block(&kb, first, &mut xb);
+                        fa.fold(sa, &xa, n);
+                        fb.fold(sb, &xb, n);
+                        for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
+                            let (x, y) = (xa.metric(*i), xb.metric(*j));
+                            for l in 0..n {
+                                d.add(x[l] - y[l]);
+                            }
+                        }
+                    });
+                    (fa.sums, fb.sums, diffs)
+                },
+                &|a: &mut Acc, b: Acc| {
+                    a.0.merge(b.0);
+                    a.1.merge(b.1);
+                    a.2.iter_mut().zip(&b.2).for_each(|(x, y)| x.merge(y));
+                },
+                &|a, b| {
+                    a.0.merge(&b.0);
+                    a.1.merge(&b.1);
+                },
+                progress,
+            );
+            let t = t.unwrap_or_else(|| (Sums::new(na, ba), Sums::new(nb, bb), vec![Moments::default(); pairs.len()]));
+            (t, s.unwrap_or_else(|| (Sketches::new(na, ba), Sketches::new(nb, bb))))
+        };
+        Paired { mine: assemble(a, sa, ba), base: assemble(b, sb, bb), pairs, diffs }
+    }
+}
+
+/// Call `f(first, n)` for every block of [`LANES`] paths that starts in
+/// `range`, `n` being how many of its lanes lie in the range.
+#[inline]
+pub(crate) fn for_blocks(range: Range<u64>, mut f: impl FnMut(u64, usize)) {
+    let mut first = range.start;
+    while first < range.end {
+        f(first, (range.end - first).min(LANES as u64) as usize);
+        first += LANES as u64;
+    }
+}
+
+/// Run `leaf` on every chunk of paths `0..paths` on the current rayon pool
+/// and merge: chunk results by the aligned tree of the module header,
+/// per-thread states (`S`, made by `state` and handed to each leaf that runs
+/// on that thread) in any order, since their merge must be exact. Returns
+/// `None`s when there are no paths.
+pub(crate) fn reduce<T: Send, S: Send>(
+    paths: u64,
+    state: &(dyn Fn() -> S + Sync),
+    leaf: &(dyn Fn(Range<u64>, &mut S) -> T + Sync),
+    merge: &(dyn Fn(&mut T, T) + Sync),
+    merge_state: &(dyn Fn(&mut S, S) + Sync),
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Option<T>, Option<S>) {
+    struct Ctx<'c, T, S> {
+        paths: u64,
+        chunks: u64,
+        pool: Mutex<Vec<S>>,
+        state: &'c (dyn Fn() -> S + Sync),
+        leaf: &'c (dyn Fn(Range<u64>, &mut S) -> T + Sync),
+        merge: &'c (dyn Fn(&mut T, T) + Sync),
+        progress: &'c (dyn Fn(u64) + Sync),
+    }
+    fn node<T: Send, S: Send>(cx: &Ctx<T, S>, lo: u64, size: u64) -> Option<T> {
+        if lo >= cx.chunks {
+            return None;
+        }
+        if size == 1 {
+            let range = lo * CHUNK..((lo + 1) * CHUNK).min(cx.paths);
+            let n = range.end - range.start;
+            let taken = cx.pool.lock().expect("no worker panicked").pop();
+            let mut s = taken.unwrap_or_else(cx.state);
+            let t = (cx.leaf)(range, &mut s);
+            cx.pool.lock().expect("no worker panicked").push(s);
+            (cx.progress)(n);
+            return Some(t);
+        }
+        let half = size / 2;
+        let (left, right) = rayon::join(|| node(cx, lo, half), || node(cx, lo + half, half));
+        let mut left = left?;
+        if let Some(r) = right {
+            (cx.merge)(&mut left, r);
+        }
+        Some(left)
+    }
+    let chunks = paths.div_ceil(CHUNK);
+    let cx = Ctx { paths, chunks, pool: Mutex::new(Vec::new()), state, leaf, merge, progress };
+    let t = node(&cx, 0, chunks.next_power_of_two());
+    let mut states = cx.pool.into_inner().expect("no worker panicked").into_iter();
+    let s = states.next().map(|mut first| {
+        states.for_each(|o| merge_state(&mut first, o));
+        first
+    });
+    (t, s)
+}

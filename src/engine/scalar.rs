@@ -1,0 +1,219 @@
+//! The scalar reference kernel: one path at a time, written to read like
+//! MODEL.md. The block kernel must agree with it bit for bit.
+
+use super::{Engine, Keys, SQRT_DT, share};
+use crate::math;
+use crate::model::DT;
+use crate::rng::{self, Stream};
+
+/// Per-path scratch space and results, reused across paths.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pv: Vec<f64>,
+    /// Per demand unit: D, drift `(mu - sigma^2/2) dt`, `sigma sqrt(dt)`,
+    /// `beta`, `sqrt(1 - beta^2)`, bookings.
+    d: Vec<f64>,
+    drift: Vec<f64>,
+    vol: Vec<f64>,
+    load: Vec<f64>,
+    idio: Vec<f64>,
+    bookings: Vec<f64>,
+    /// This group of four quarters' normals: the common factor, then each unit.
+    normals: Vec<[f64; 4]>,
+    /// This group of four quarters' event words, per rule.
+    event_words: Vec<[u32; 4]>,
+    /// Books `[h * np + p]`: customers `h < nc`, then the `other` row `h = nc`.
+    books: Vec<f64>,
+    alloc: Vec<f64>,
+    rho: Vec<f64>,
+    amp: Vec<f64>,
+    decay: Vec<f64>,
+    decay_t: Vec<f64>,
+    p_fire: Vec<f64>,
+    migrate: Vec<f64>,
+    fired: Vec<u32>,
+    revenue: Vec<f64>,
+    /// Total backlog per quarter and provider, `[(t - 1) * np + p]`.
+    pub totals: Vec<f64>,
+    /// Revenue per quarter and provider, `[(t - 1) * np + p]`.
+    pub quarter_revenue: Vec<f64>,
+    /// The recorded metrics, in [`crate::model::Scenario::metric_names`] order.
+    pub metrics: Vec<f64>,
+}
+
+impl Engine<'_> {
+    pub fn workspace(&self) -> Workspace {
+        let (np, nc, nu, nr, ns) = (self.np, self.nc, self.demand.len(), self.sc.rules.len(), self.shifts.len());
+        let z = |n: usize| vec![0.0; n];
+        Workspace {
+            pv: z(self.params.len()),
+            d: z(nu),
+            drift: z(nu),
+            vol: z(nu),
+            load: z(nu),
+            idio: z(nu),
+            bookings: z(nu),
+            normals: vec![[0.0; 4]; nu + 1],
+            event_words: vec![[0; 4]; nr],
+            books: z((nc + 1) * np),
+            alloc: z(nc * np),
+            rho: z(np),
+            amp: z(ns),
+            decay: z(ns),
+            decay_t: z(ns),
+            p_fire: z(nr),
+            migrate: z(nr),
+            fired: vec![0; nr],
+            revenue: z(np),
+            totals: z(np * self.quarters),
+            quarter_revenue: z(np * self.quarters),
+            metrics: z(self.metric_count()),
+        }
+    }
+
+    /// Simulate path `i` with the run's `keys`; results land in
+    /// `ws.totals`, `ws.quarter_revenue` and `ws.metrics`.
+    pub fn path(&self, keys: &Keys, i: u64, ws: &mut Workspace) {
+        let (np, nc) = (self.np, self.nc);
+        for (k, d) in self.params.iter().enumerate() {
+            ws.pv[k] = d.sample(&mut Stream::new(keys.params[k], i, 0));
+        }
+        let pv = &ws.pv;
+        for (u, d) in self.demand.iter().enumerate() {
+            let (mu, sigma, beta) = (pv[d.growth], pv[d.volatility], pv[d.beta]);
+            ws.d[u] = 1.0;
+            ws.drift[u] = (mu - sigma * sigma / 2.0) * DT;
+            ws.vol[u] = sigma * SQRT_DT;
+            ws.load[u] = beta;
+            ws.idio[u] = (1.0 - beta * beta).max(0.0).sqrt();
+            ws.bookings[u] = pv[d.bookings];
+        }
+        for p in 0..np {
+            ws.rho[p] = pv[self.recognition[p]];
+            ws.books[nc * np + p] = pv[self.other_backlog[p]];
+            ws.revenue[p] = 0.0;
+        }
+        for (k, &b) in self.backlog.iter().enumerate() {
+            ws.books[k] = pv[b];
+        }
+        for (c, cu) in self.sc.customers.iter().enumerate() {
+            ws.alloc[c * np..(c + 1) * np].copy_from_slice(&cu.allocation);
+        }
+        for (s, sh) in self.shifts.iter().enumerate() {
+            ws.amp[s] = sh.start - pv[sh.target];
+            ws.decay[s] = math::exp(-std::f64::consts::LN_2 / pv[sh.half_life]);
+            ws.decay_t[s] = 1.0;
+        }
+        for (r, (&h, &m)) in self.hazard.iter().zip(&self.migrate).enumerate() {
+            ws.p_fire[r] = 1.0 - math::exp(-pv[h] * DT);
+            ws.migrate[r] = pv[m];
+            ws.fired[r] = 0;
+        }
+        for t in 1..=self.quarters {
+            let j = (t - 1) % 4;
+            if j == 0 {
+                for (n, key) in ws.normals.iter_mut().zip(&keys.shocks) {
+                    *n = math::normals4(rng::quarterly(*key, i, t as u32));
+                }
+                for (w, key) in ws.event_words.iter_mut().zip(&keys.events) {
+                    *w = rng::quarterly(*key, i, t as u32);
+                }
+            }
+            // 1. Shocks.
+            let z = ws.normals[0][j];
+            for u in 0..self.demand.len() {
+                let eps = ws.load[u] * z + ws.idio[u] * ws.normals[1 + u][j];
+                ws.d[u] *= math::exp(ws.drift[u] + ws.vol[u] * eps);
+            }
+            // 2. Allocation: the rows of customers with shifts start again from
+            // their base allocation and every shift moves its share.
+            for &c in &self.shifted {
+                ws.alloc[c * np..(c + 1) * np].copy_from_slice(&self.sc.customers[c].allocation);
+            }
+            for (s, sh) in self.shifts.iter().enumerate() {
+                ws.decay_t[s] *= ws.decay[s];
+                let m = ws.amp[s] * (1.0 - ws.decay_t[s]);
+                let row = &mut ws.alloc[sh.customer * np..(sh.customer + 1) * np];
+                row[sh.from] -= m;
+                for (a, w) in row.iter_mut().zip(sh.to) {
+                    *a += m * w;
+                }
+            }
+            // 3. Recognition: per provider, the other book, then each customer.
+            for p in 0..np {
+                let r = ws.rho[p] * ws.books[nc * np + p];
+                ws.books[nc * np + p] -= r;
+                let mut q = r;
+                for c in 0..nc {
+                    let r = ws.rho[p] * ws.books[c * np + p];
+                    ws.books[c * np + p] -= r;
+                    q += r;
+                }
+                ws.quarter_revenue[(t - 1) * np + p] = q;
+                ws.revenue[p] += q;
+            }
+            // 4. Renegotiation, in file order.
+            for (r, rule) in self.sc.rules.iter().enumerate() {
+                let u = rng::unit(ws.event_words[r][j]);
+                if ws.fired[r] < rule.max_events && u < ws.p_fire[r] {
+                    let s = rule.severity.sample(&mut Stream::new(keys.severity[r], i, ws.fired[r]));
+                    cut(&mut ws.books[rule.customer * np..(rule.customer + 1) * np], rule, s, ws.migrate[r]);
+                    ws.fired[r] += 1;
+                }
+            }
+            // 5. Bookings, then each provider's total: other book first.
+            for c in 0..nc {
+                let amount = ws.bookings[c] * ws.d[c];
+                for p in 0..np {
+                    ws.books[c * np + p] += amount * ws.alloc[c * np + p];
+                }
+            }
+            for p in 0..np {
+                ws.books[nc * np + p] += ws.bookings[nc + p] * ws.d[nc + p];
+                let mut total = ws.books[nc * np + p];
+                for c in 0..nc {
+                    total += ws.books[c * np + p];
+                }
+                ws.totals[(t - 1) * np + p] = total;
+            }
+        }
+        let tq = self.quarters;
+        let m = &mut ws.metrics;
+        m.clear();
+        let horizon = &ws.totals[(tq - 1) * np..];
+        m.extend_from_slice(horizon);
+        m.extend_from_slice(&ws.revenue);
+        for row in ws.books[..nc * np].chunks_exact(np) {
+            m.extend(row.iter().zip(horizon).map(|(b, t)| share(*b, *t)));
+        }
+        m.extend(self.plan.backlog.iter().zip(horizon).map(|(p, t)| p - t));
+        m.extend(ws.fired.iter().map(|&f| f64::from(f)));
+    }
+}
+
+/// A renegotiation event on one customer's row of books: cut `s` of the
+/// rule's book, move `migrate` of the cut to the destinations.
+#[inline]
+pub(super) fn cut(row: &mut [f64], rule: &crate::model::Rule, s: f64, migrate: f64) {
+    let cut = s * row[rule.provider];
+    row[rule.provider] -= cut;
+    let moved = migrate * cut;
+    if moved != 0.0 {
+        for (b, w) in row.iter_mut().zip(&rule.to) {
+            *b += moved * w;
+        }
+    }
+}
+
+/// [`cut`] on lane `l` of a block's row of books, with the same operations.
+#[inline]
+pub(super) fn cut_lane(row: &mut [[f64; super::LANES]], l: usize, rule: &crate::model::Rule, s: f64, migrate: f64) {
+    let cut = s * row[rule.provider][l];
+    row[rule.provider][l] -= cut;
+    let moved = migrate * cut;
+    if moved != 0.0 {
+        for (b, w) in row.iter_mut().zip(&rule.to) {
+            b[l] += moved * w;
+        }
+    }
+}

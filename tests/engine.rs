@@ -1,0 +1,189 @@
+//! The engine's two kernels, its keyed draws and the precision of what it
+//! reports.
+
+mod common;
+
+use backlog_risk::engine::{Engine, LANES};
+use backlog_risk::model::Scenario;
+use backlog_risk::report;
+use backlog_risk::stats::{self, RELATIVE_ERROR, ZERO_BAND};
+use common::parse;
+
+fn shipped() -> Vec<Scenario> {
+    let mut files: Vec<_> = std::fs::read_dir("scenarios").unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|f| f.extension().is_some_and(|e| e == "toml"));
+    files.push("tests/fixtures/pinned.toml".into());
+    files.sort();
+    files.iter().map(|f| backlog_risk::scenario::load(f).unwrap()).collect()
+}
+
+/// The block kernel (both builds) against the scalar reference, bit for bit,
+/// on every shipped scenario, for paths whose index crosses 2^32.
+#[test]
+fn block_kernel_agrees_with_the_scalar_reference_bit_for_bit() {
+    for sc in shipped() {
+        let engine = Engine::new(&sc);
+        let generic = Engine::new(&sc).with_generic_kernel();
+        let keys = engine.keys(sc.seed);
+        let (mut ws, mut b, mut g) = (engine.workspace(), engine.block_buffer(), generic.block_buffer());
+        let mut m = Vec::new();
+        for first in [0, 8, 4096, (1u64 << 32) - 4] {
+            engine.block(&keys, first, &mut b);
+            generic.block(&keys, first, &mut g);
+            assert_eq!(b.metrics, g.metrics, "{}: generic and dispatched builds differ", sc.name);
+            assert_eq!(b.totals, g.totals);
+            for l in 0..LANES {
+                engine.path(&keys, first + l as u64, &mut ws);
+                b.lane_metrics(l, &mut m);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&m), bits(&ws.metrics), "{} path {}: metrics", sc.name, first + l as u64);
+                let lane = |v: &[[f64; LANES]]| v.iter().map(|x| x[l].to_bits()).collect::<Vec<_>>();
+                assert_eq!(lane(&b.totals), bits(&ws.totals), "{} path {}: backlog", sc.name, first + l as u64);
+                assert_eq!(lane(&b.quarter_revenue), bits(&ws.quarter_revenue), "{}: revenue", sc.name);
+            }
+        }
+    }
+}
+
+const BASE: &str = r#"
+[scenario]
+name = "base"
+start = "2026Q1"
+quarters = 12
+paths = 4000
+seed = 3
+
+[providers.azure]
+recognition = { dist = "uniform", min = 0.05, max = 0.09 }
+other = { backlog = 300.0, bookings = 30.0, growth = 0.1, volatility = 0.2, beta = 0.5 }
+
+[providers.aws]
+recognition = 0.07
+other = { backlog = 200.0, bookings = 20.0, growth = 0.08, volatility = 0.2, beta = 0.4 }
+
+[customers.openai]
+bookings = { dist = "pert", min = 15.0, mode = 25.0, max = 45.0 }
+growth = 0.2
+volatility = 0.35
+beta = 0.7
+backlog = { azure = 281.0, aws = 38.0 }
+allocation = { azure = 0.45, aws = 0.55 }
+
+[[customers.openai.shift]]
+from = "azure"
+target = { dist = "uniform", min = 0.1, max = 0.3 }
+half_life = 6.0
+to = { aws = 1.0 }
+
+[[renegotiation]]
+customer = "openai"
+provider = "azure"
+hazard = { dist = "uniform", min = 0.1, max = 0.5 }
+severity = { dist = "pert", min = 0.05, mode = 0.2, max = 0.6 }
+migrate = 0.5
+to = { aws = 1.0 }
+"#;
+
+/// A provider and a customer that touch nothing else, added before the
+/// others in the file: every metric of the untouched providers is exactly
+/// the base's on every path (keyed draws), so the paired difference is 0
+/// with sd 0.
+#[test]
+fn entities_added_elsewhere_leave_paired_differences_exactly_zero() {
+    let base = parse(BASE).unwrap();
+    let variant_text = BASE.replace(
+        "[providers.azure]",
+        "[providers.coreweave]\nrecognition = 0.1\nother = { backlog = 10.0, bookings = 1.0, growth = 0.3, volatility = 0.5, beta = 0.6 }\n\n\
+         [customers.meta]\nbookings = { dist = \"uniform\", min = 1.0, max = 3.0 }\ngrowth = 0.1\nvolatility = 0.3\nbeta = 0.2\n\
+         backlog = { coreweave = 14.0 }\nallocation = { coreweave = 1.0 }\n\n[providers.azure]",
+    );
+    let variant = parse(&variant_text.replace("\"base\"", "\"variant\"")).unwrap();
+    assert_eq!(variant.providers[0].name, "coreweave", "the new provider comes first");
+    let (ev, eb) = (Engine::new(&variant), Engine::new(&base));
+    let r = ev.run_paired(&eb, base.seed, base.paths, &|_| {});
+    let untouched = ["azure", "aws"];
+    let mut checked = 0;
+    for ((name, _, _), d) in r.pairs.iter().zip(&r.diffs) {
+        if untouched.iter().any(|p| name.ends_with(&format!(".{p}"))) && !name.starts_with("share.meta.") {
+            assert_eq!((d.mean(), d.sd(), d.min(), d.max()), (0.0, 0.0, 0.0, 0.0), "{name}");
+            checked += 1;
+        }
+    }
+    // backlog, revenue, loss of 2 providers, openai's 2 shares, 1 event count.
+    assert_eq!(checked, 3 * 2 + 2 + 1, "{:?}", r.pairs);
+    // Reordering the file's entities changes nothing at all.
+    let (az, aws, cust) = (
+        BASE.find("[providers.azure]").unwrap(),
+        BASE.find("[providers.aws]").unwrap(),
+        BASE.find("[customers").unwrap(),
+    );
+    let swapped = format!("{}{}{}{}", &BASE[..az], &BASE[aws..cust], &BASE[az..aws], &BASE[cust..]);
+    let reordered = parse(&swapped).unwrap();
+    assert_eq!(reordered.providers[0].name, "aws");
+    let (_, a) = common::run(&base);
+    let (_, b) = common::run(&reordered);
+    for m in &a.metrics {
+        assert_eq!(Some(m), b.metric(&m.metric), "{}", m.metric);
+    }
+}
+
+/// Fan and revenue bands against exact sample quantiles of the same paths.
+#[test]
+fn bands_are_within_the_bound_of_exact_sample_quantiles() {
+    let sc = backlog_risk::scenario::load("scenarios/openai-shift.toml".as_ref()).unwrap();
+    let paths = 20_000u64;
+    let engine = Engine::new(&sc);
+    let summary = report::summarise(&engine, &engine.run(sc.seed, paths, &|_| {}), sc.seed);
+    let keys = engine.keys(sc.seed);
+    let mut ws = engine.workspace();
+    let cells = ws.totals.len();
+    let (mut backlog, mut revenue) = (vec![Vec::new(); cells], vec![Vec::new(); cells]);
+    for i in 0..paths {
+        engine.path(&keys, i, &mut ws);
+        for c in 0..cells {
+            backlog[c].push(ws.totals[c]);
+            revenue[c].push(ws.quarter_revenue[c]);
+        }
+    }
+    let np = sc.providers.len();
+    for (rows, values) in [(&summary.fan, &mut backlog), (&summary.revenue, &mut revenue)] {
+        for row in rows.iter() {
+            let p = sc.providers.iter().position(|x| x.name == row.provider).unwrap();
+            let v = &mut values[(row.quarter as usize - 1) * np + p];
+            v.sort_by(f64::total_cmp);
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            assert!((row.mean - mean).abs() <= 1e-9 * mean.abs(), "{} q{} mean", row.provider, row.quarter);
+            for (level, got) in report::FAN_LEVELS.iter().zip([row.p5, row.p25, row.p50, row.p75, row.p95]) {
+                let exact = stats::exact_quantile(v, *level);
+                assert!(
+                    (got - exact).abs() <= RELATIVE_ERROR * exact.abs() + ZERO_BAND,
+                    "{} q{} p{level}: {got} vs exact {exact}",
+                    row.provider,
+                    row.quarter
+                );
+            }
+        }
+    }
+    const { assert!(RELATIVE_ERROR < 0.001, "the bound is within 0.1%") };
+}
+
+/// The reported standard error of ES99 against the spread of ES99 over 20
+/// seeds: they agree within a factor of 1.4.
+#[test]
+fn es99_standard_error_matches_its_spread_over_seeds() {
+    let sc = parse(BASE).unwrap();
+    let engine = Engine::new(&sc);
+    let (mut es, mut se) = (Vec::new(), Vec::new());
+    for seed in 0..20 {
+        let s = report::summarise(&engine, &engine.run(seed, 20_000, &|_| {}), seed);
+        let row = s.errors.iter().find(|r| r.metric == "loss.azure" && r.stat == "es99").unwrap();
+        assert!(row.ci_low < row.estimate && row.estimate < row.ci_high);
+        es.push(row.estimate);
+        se.push(row.se);
+    }
+    let m = es.iter().sum::<f64>() / 20.0;
+    let spread = (es.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 19.0).sqrt();
+    let reported = se.iter().sum::<f64>() / 20.0;
+    let ratio = spread / reported;
+    assert!((1.0 / 1.4..=1.4).contains(&ratio), "sd of ES99 over seeds {spread} vs reported se {reported}");
+}
