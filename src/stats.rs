@@ -350,11 +350,6 @@ impl Sketch {
         self.max
     }
 
-    /// Whether every statistic is exact (few distinct values).
-    pub fn is_exact(&self) -> bool {
-        self.exact.is_some()
-    }
-
     pub fn merge(&mut self, o: &Sketch) {
         self.n += o.n;
         self.min = self.min.min(o.min);
@@ -399,11 +394,6 @@ impl Sketch {
         let zero = std::iter::once((self.zero, clamp(0.0))).filter(|(c, _)| *c > 0);
         let pos = self.pos.iter().map(move |(k, c)| (c, clamp(midpoint(k))));
         Box::new(neg.chain(zero).chain(pos))
-    }
-
-    /// Mean of the values as read from the buckets; NaN when empty.
-    pub fn mean(&self) -> f64 {
-        self.ascending().map(|(c, x)| c as f64 * x).sum::<f64>() / self.n as f64
     }
 
     /// Counts in `bins` equal-width bins over `[lo, hi]`; each sketch bucket

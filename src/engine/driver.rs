@@ -102,24 +102,18 @@ impl Sketches {
     }
 }
 
-/// A run's summaries while it runs: the per-chunk sums and the thread's sketches.
-struct RunFold {
-    sums: Sums,
-}
-
-impl RunFold {
-    /// Fold lanes `0..n` of a simulated block.
-    #[inline]
-    fn fold(&mut self, sk: &mut Sketches, b: &Block, n: usize) {
-        for ((m, s), x) in self.sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
-            x[..n].iter().for_each(|v| m.add(*v));
-            s.add_slice(&x[..n]);
-        }
-        let cells = b.totals.iter().chain(&b.quarter_revenue);
-        for ((sum, s), x) in self.sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
-            x[..n].iter().for_each(|v| *sum += v);
-            s.add_slice(&x[..n]);
-        }
+/// Fold lanes `0..n` of a simulated block into a chunk's sums and the
+/// thread's sketches.
+#[inline]
+fn fold(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+    for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
+        x[..n].iter().for_each(|v| m.add(*v));
+        s.add_slice(&x[..n]);
+    }
+    let cells = b.totals.iter().chain(&b.quarter_revenue);
+    for ((sum, s), x) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
+        x[..n].iter().for_each(|v| *sum += v);
+        s.add_slice(&x[..n]);
     }
 }
 
@@ -153,13 +147,13 @@ impl<'a> Engine<'a> {
             paths,
             &|| Sketches::new(nm, nb),
             &|range, sk: &mut Sketches| {
-                let mut f = RunFold { sums: Sums::new(nm, nb) };
+                let mut sums = Sums::new(nm, nb);
                 let mut b = self.block_buffer();
                 for_blocks(range, |first, n| {
                     self.block(&keys, first, &mut b);
-                    f.fold(sk, &b, n);
+                    fold(&mut sums, sk, &b, n);
                 });
-                f.sums
+                sums
             },
             &|a, b| a.merge(b),
             &|a, b| a.merge(&b),
@@ -189,14 +183,14 @@ impl<'a> Engine<'a> {
                 paths,
                 &|| (Sketches::new(na, ba), Sketches::new(nb, bb)),
                 &|range, (sa, sb): &mut (Sketches, Sketches)| -> Acc {
-                    let (mut fa, mut fb) = (RunFold { sums: Sums::new(na, ba) }, RunFold { sums: Sums::new(nb, bb) });
+                    let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
                     let mut diffs = vec![Moments::default(); pairs.len()];
                     let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
                     for_blocks(range, |first, n| {
                         self.block(&ka, first, &mut xa);
                         base.block(&kb, first, &mut xb);
-                        fa.fold(sa, &xa, n);
-                        fb.fold(sb, &xb, n);
+                        fold(&mut fa, sa, &xa, n);
+                        fold(&mut fb, sb, &xb, n);
                         for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
                             let (x, y) = (xa.metric(*i), xb.metric(*j));
                             for l in 0..n {
@@ -204,7 +198,7 @@ impl<'a> Engine<'a> {
                             }
                         }
                     });
-                    (fa.sums, fb.sums, diffs)
+                    (fa, fb, diffs)
                 },
                 &|a: &mut Acc, b: Acc| {
                     a.0.merge(b.0);

@@ -37,8 +37,6 @@ const SQRT_DT: f64 = 0.5;
 pub struct Plan {
     /// Total backlog per quarter and provider, `[(t - 1) * providers + p]`.
     pub backlog_path: Vec<f64>,
-    /// Revenue per quarter and provider, `[(t - 1) * providers + p]`.
-    pub revenue_path: Vec<f64>,
     /// Total backlog per provider at the horizon.
     pub backlog: Vec<f64>,
     /// Revenue per provider summed over quarters 1..T.
@@ -194,13 +192,7 @@ impl<'a> Engine<'a> {
             shifted,
             hazard,
             migrate,
-            plan: Plan {
-                backlog_path: vec![],
-                revenue_path: vec![],
-                backlog: vec![],
-                revenue: vec![],
-                metrics: vec![],
-            },
+            plan: Plan { backlog_path: vec![], backlog: vec![], revenue: vec![], metrics: vec![] },
             kernel: block::Kernel::detect(),
         };
         e.plan = e.compute_plan();
@@ -233,18 +225,6 @@ impl<'a> Engine<'a> {
         self.np * self.quarters
     }
 
-    /// The stream name of every uncertain parameter, shock, event sequence
-    /// and severity stream, in engine order (for the docs and the tests).
-    pub fn stream_names(&self) -> Vec<String> {
-        let n = &self.names;
-        let params = n.params.iter().zip(&self.params).filter(|(_, d)| !d.is_fixed()).map(|(s, _)| s.clone());
-        params
-            .chain(n.shocks.iter().cloned())
-            .chain(n.events.iter().cloned())
-            .chain(n.severity.iter().cloned())
-            .collect()
-    }
-
     /// The Philox keys of every entity under `seed`.
     pub fn keys(&self, seed: u64) -> Keys {
         let k = |v: &[String]| v.iter().map(|n| rng::key(seed, n)).collect();
@@ -268,7 +248,7 @@ impl<'a> Engine<'a> {
         for p in 0..np {
             books[nc * np + p] = pv[self.other_backlog[p]];
         }
-        let (mut backlog_path, mut revenue_path) = (vec![0.0; tq * np], vec![0.0; tq * np]);
+        let mut backlog_path = vec![0.0; tq * np];
         let mut revenue = vec![0.0; np];
         for t in 1..=tq {
             for p in 0..np {
@@ -279,7 +259,6 @@ impl<'a> Engine<'a> {
                     books[h * np + p] -= r;
                     q += r;
                 }
-                revenue_path[(t - 1) * np + p] = q;
                 revenue[p] += q;
             }
             for (u, d) in self.demand.iter().enumerate() {
@@ -299,7 +278,7 @@ impl<'a> Engine<'a> {
         let backlog = backlog_path[(tq - 1) * np..].to_vec();
         let fired = vec![0.0; self.sc.rules.len()];
         let metrics = self.metrics_from(&books, &backlog, &revenue, &backlog, &fired);
-        Plan { backlog_path, revenue_path, backlog, revenue, metrics }
+        Plan { backlog_path, backlog, revenue, metrics }
     }
 
     /// The metrics of [`Scenario::metric_names`] from the state at the horizon.
