@@ -9,89 +9,96 @@
 //! same bits on every machine, at every SIMD width and in the scalar
 //! reference path.
 //!
+//! Each function reduces its argument to a short interval and evaluates a
+//! polynomial there. The coefficients are Chebyshev fits computed with
+//! mpmath (`chebyfit`, 40 digits, then rounded to `f64`) on exactly these
+//! intervals; the fit error is given per function and lies below the
+//! rounding error of the evaluation. Polynomials are evaluated by Estrin's
+//! scheme (pairs `c[2j] + x c[2j+1]`, then the same in `x^2`, ...), whose
+//! short dependency chains keep the SIMD units busy.
+//!
 //! [`exp`]: `x = k ln2 + r`, `|r| <= ln2 / 2`, with `ln2` split in a high part
-//! whose product with `k` is exact and a low part; `e^r` by its Taylor
-//! polynomial of degree 13 (truncation below 5e-18 relative; no table, so
-//! a loop over SIMD lanes vectorises), `2^k` assembled from bits.
+//! whose product with `k` is exact and a low part; `e^r` by a degree-11
+//! polynomial (fit error 3e-18 relative; no table, so a loop over SIMD
+//! lanes vectorises), `2^k` assembled from bits.
 //!
 //! [`ln`]: `x = 2^e m` with `m` in `[sqrt(1/2), sqrt(2))`, `s = (m - 1)/(m + 1)`,
-//! `ln m = 2 atanh s = 2 (s + s^3/3 + ... + s^21/21)` (`|s| < 0.172`, so the
-//! truncation is below 3e-17 relative).
+//! `ln m = 2 atanh s = 2 s p(s^2)`, `|s| < 0.1716`, `p` of degree 7 in `s^2`
+//! (fit error 1.2e-18 relative).
 //!
 //! [`sincos_2pi`]: `x` in `[-1/2, 1/2]` is split into a quarter turn
 //! `k = round(4x)` and `y = x - k/4` in `[-1/8, 1/8]` (exact), `a = 2 pi y`;
-//! Taylor polynomials of `sin a` to `a^17` and `cos a` to `a^18` (truncation
-//! below 1e-16 on `|a| <= pi/4`), then a rotation by `k` quarter turns.
+//! `sin a = a p(a^2)` and `cos a = q(a^2)` on `|a| <= pi/4`, `p` of degree 6
+//! (fit error 3e-18) and `q` of degree 7 (3e-20), then a rotation by `k`
+//! quarter turns.
 
-/// `sum c[i] x^i`, evaluated from the highest power down (Horner):
-/// `c[0] + x (c[1] + x (c[2] + ...))`.
+/// `sum c[i] x^i` by Estrin's scheme: `c[2j] + x c[2j + 1]` for every pair,
+/// then the same with those sums as coefficients in `x^2`, and so on. The
+/// loops have constant bounds and unroll into straight-line code.
 #[inline(always)]
-fn horner<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
-    let mut p = c[N - 1];
-    for k in (0..N - 1).rev() {
-        p = c[k] + x * p;
+fn poly<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
+    let mut c = *c;
+    let (mut n, mut x) = (N, x);
+    while n > 1 {
+        let m = n.div_ceil(2);
+        for j in 0..m {
+            c[j] = if 2 * j + 1 < n { c[2 * j] + x * c[2 * j + 1] } else { c[2 * j] };
+        }
+        n = m;
+        x = x * x;
     }
-    p
+    c[0]
 }
 
-/// `1/k!`, k = 0..=13: `e^r` on `|r| <= ln2 / 2`.
-const EXP: [f64; 14] = [
+/// `e^r` on `|r| <= ln2 / 2`.
+const EXP: [f64; 12] = [
     1.0,
     1.0,
-    1.0 / 2.0,
-    1.0 / 6.0,
-    1.0 / 24.0,
-    1.0 / 120.0,
-    1.0 / 720.0,
-    1.0 / 5040.0,
-    1.0 / 40_320.0,
-    1.0 / 362_880.0,
-    1.0 / 3_628_800.0,
-    1.0 / 39_916_800.0,
-    1.0 / 479_001_600.0,
-    1.0 / 6_227_020_800.0,
+    0.5000000000000019,
+    0.1666666666666668,
+    0.0416666666664881,
+    0.008333333333319601,
+    0.0013888888952314775,
+    0.00019841269890047113,
+    2.4801485482328494e-05,
+    2.755724091857897e-06,
+    2.763263963904103e-07,
+    2.5110037605963777e-08,
 ];
 
-/// `1/(2k + 1)`, k = 0..=10: `atanh(s) / s` in powers of `s^2`.
-const LN_ATANH: [f64; 11] = [
+/// `atanh(s) / s` in powers of `s^2`, `|s| <= 0.1716`.
+const LN_ATANH: [f64; 8] = [
     1.0,
-    1.0 / 3.0,
-    1.0 / 5.0,
-    1.0 / 7.0,
-    1.0 / 9.0,
-    1.0 / 11.0,
-    1.0 / 13.0,
-    1.0 / 15.0,
-    1.0 / 17.0,
-    1.0 / 19.0,
-    1.0 / 21.0,
+    0.33333333333333826,
+    0.19999999999650495,
+    0.1428571438047364,
+    0.11111098512038049,
+    0.0909181672791258,
+    0.07656240302054687,
+    0.07405103746563946,
 ];
 
-/// `(-1)^k / (2k + 1)!`, k = 0..=8: `sin(a) / a` in powers of `a^2`.
-const SIN: [f64; 9] = [
+/// `sin(a) / a` in powers of `a^2`, `|a| <= pi/4`.
+const SIN: [f64; 7] = [
     1.0,
-    -1.0 / 6.0,
-    1.0 / 120.0,
-    -1.0 / 5040.0,
-    1.0 / 362_880.0,
-    -1.0 / 39_916_800.0,
-    1.0 / 6_227_020_800.0,
-    -1.0 / 1_307_674_368_000.0,
-    1.0 / 355_687_428_096_000.0,
+    -0.16666666666666616,
+    0.008333333333320363,
+    -0.000198412698286503,
+    2.755731337640013e-06,
+    -2.5050716974102745e-08,
+    1.5894736651849094e-10,
 ];
 
-/// `(-1)^k / (2k)!`, k = 0..=9: `cos(a)` in powers of `a^2`.
-const COS: [f64; 10] = [
+/// `cos(a)` in powers of `a^2`, `|a| <= pi/4`.
+const COS: [f64; 8] = [
     1.0,
-    -1.0 / 2.0,
-    1.0 / 24.0,
-    -1.0 / 720.0,
-    1.0 / 40_320.0,
-    -1.0 / 3_628_800.0,
-    1.0 / 479_001_600.0,
-    -1.0 / 87_178_291_200.0,
-    1.0 / 20_922_789_888_000.0,
-    -1.0 / 6_402_373_705_728_000.0,
+    -0.5,
+    0.04166666666666645,
+    -0.0013888888888861095,
+    2.4801587283881152e-05,
+    -2.7557313097790086e-07,
+    2.0875582380663952e-09,
+    -1.1353379638297575e-11,
 ];
 
 /// `e^x`, within 2 ulp of the exact value for `-708 <= x <= 709`; arguments
@@ -111,7 +118,7 @@ pub fn exp(x: f64) -> f64 {
     // k as an integer (no float-to-int conversion: it would not vectorise).
     let k = (y.to_bits() as i64).wrapping_sub(ROUND.to_bits() as i64);
     let r = (x - kf * LN2_HI) - kf * LN2_LO;
-    let p = horner(r, &EXP);
+    let p = poly(r, &EXP);
     // k is in [-1021, 1023] after the clamp, so 2^k is a normal number.
     let scale = f64::from_bits(((k + 1023) as u64) << 52);
     p * scale
@@ -133,7 +140,7 @@ pub fn ln(x: f64) -> f64 {
     let e = biased - 1023.0 + if big { 1.0 } else { 0.0 };
     let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
-    let p = horner(s2, &LN_ATANH);
+    let p = poly(s2, &LN_ATANH);
     e * LN2_HI + (e * LN2_LO + 2.0 * s * p)
 }
 
@@ -144,8 +151,8 @@ pub fn sincos_2pi(x: f64) -> (f64, f64) {
     let k = (x * 4.0 + ROUND) - ROUND;
     let a = (x - k * 0.25) * std::f64::consts::TAU;
     let a2 = a * a;
-    let s = a * horner(a2, &SIN);
-    let c = horner(a2, &COS);
+    let s = a * poly(a2, &SIN);
+    let c = poly(a2, &COS);
     // Rotate by k quarter turns, k in -2..=2.
     let (c, s) = if k == 1.0 {
         (-s, c)

@@ -86,6 +86,63 @@ pub fn philox_lanes<const L: usize>(path0: u64, index: u32, tag: u32, key: [u32;
     c
 }
 
+/// [`philox_lanes`]`::<8>` with AVX2 intrinsics: the same words (integer
+/// arithmetic, so exactly the same), about four times faster than what the
+/// compiler makes of the portable loop. A 32 x 32 -> 64-bit product per lane
+/// takes `vpmuludq` on the even and on the odd lanes, then two blends.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub unsafe fn philox8_avx2(path0: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; 8]; 4] {
+    use std::arch::x86_64::*;
+    /// `(hi, lo)` 32-bit halves of `a * m`, lane by lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn mulhilo(a: __m256i, m: __m256i) -> (__m256i, __m256i) {
+        let even = _mm256_mul_epu32(a, m);
+        let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), m);
+        let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+        let lo = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
+        (hi, lo)
+    }
+    let path: [u64; 8] = std::array::from_fn(|l| path0.wrapping_add(l as u64));
+    let low: [u32; 8] = path.map(|p| p as u32);
+    let high: [u32; 8] = path.map(|p| (p >> 32) as u32);
+    // SAFETY: unaligned loads and stores of 32-byte arrays.
+    let (mut c0, mut c1) =
+        unsafe { (_mm256_loadu_si256(low.as_ptr().cast()), _mm256_loadu_si256(high.as_ptr().cast())) };
+    let (mut c2, mut c3) = (_mm256_set1_epi32(index as i32), _mm256_set1_epi32(tag as i32));
+    let (m0, m1) = (_mm256_set1_epi32(M0 as i32), _mm256_set1_epi32(M1 as i32));
+    let mut k = key;
+    for r in 0..10 {
+        if r > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        }
+        let (h0, l0) = mulhilo(c0, m0);
+        let (h1, l1) = mulhilo(c2, m1);
+        c0 = _mm256_xor_si256(_mm256_xor_si256(h1, c1), _mm256_set1_epi32(k[0] as i32));
+        c2 = _mm256_xor_si256(_mm256_xor_si256(h0, c3), _mm256_set1_epi32(k[1] as i32));
+        (c1, c3) = (l1, l0);
+    }
+    let mut out = [[0u32; 8]; 4];
+    for (o, c) in out.iter_mut().zip([c0, c1, c2, c3]) {
+        // SAFETY: as above.
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), c) };
+    }
+    out
+}
+
+/// A uniform in [0, 1) with 53 random bits from two words, `w1` the high
+/// ones: `(w1 2^21 + (w0 >> 11)) 2^-53`, which is `(x >> 11) 2^-53` for the
+/// 64-bit `x = w1 2^32 + w0` (each step exact).
+#[inline(always)]
+pub fn unit53(w0: u32, w1: u32) -> f64 {
+    (f64::from(w1) * 2_097_152.0 + f64::from(w0 >> 11)) * (1.0 / 9_007_199_254_740_992.0)
+}
+
 /// SplitMix64 finaliser (a bijection on u64).
 #[inline]
 fn mix(mut z: u64) -> u64 {
@@ -192,6 +249,29 @@ mod tests {
         for l in 0..8 {
             let s = philox(counter(u64::from(u32::MAX) - 3 + l as u64, 7, TAG_QUARTERLY), k);
             assert_eq!([w[0][l], w[1][l], w[2][l], w[3][l]], s, "lane {l}");
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_lanes_agree_with_the_portable_lanes() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: philox8_avx2 not tested");
+            return;
+        }
+        for (path, index, tag) in [(0, 0, 0), (u64::from(u32::MAX) - 3, 7, 1), (u64::MAX - 5, u32::MAX, 9)] {
+            let k = key(path, "avx2");
+            // SAFETY: AVX2 was detected above.
+            assert_eq!(unsafe { philox8_avx2(path, index, tag, k) }, philox_lanes::<8>(path, index, tag, k));
+        }
+    }
+
+    #[test]
+    fn unit53_is_the_top_53_bits() {
+        for x in [0u64, 1 << 11, u64::MAX, 0x0123_4567_89ab_cdef] {
+            let u = unit53(x as u32, (x >> 32) as u32);
+            assert_eq!(u, (x >> 11) as f64 / 9_007_199_254_740_992.0);
+            assert!((0.0..1.0).contains(&u));
         }
     }
 

@@ -84,6 +84,19 @@ impl Block {
     }
 }
 
+/// Philox of the block's lanes: with AVX2 intrinsics in the AVX2 kernel,
+/// the portable loop otherwise (the same words either way).
+#[inline(always)]
+fn philox<const AVX2: bool>(first: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; L]; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        // SAFETY: `AVX2` is true only in `block_avx2`, which runs only on
+        // CPUs with AVX2.
+        return unsafe { rng::philox8_avx2(first, index, tag, key) };
+    }
+    rng::philox_lanes::<L>(first, index, tag, key)
+}
+
 impl Engine<'_> {
     pub fn block_buffer(&self) -> Block {
         let (np, nc, nu, nr, ns) = (self.np, self.nc, self.demand.len(), self.sc.rules.len(), self.shifts.len());
@@ -120,21 +133,30 @@ impl Engine<'_> {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2.
             Kernel::Avx2 => unsafe { self.block_avx2(keys, first, b) },
-            Kernel::Generic => self.block_impl(keys, first, b),
+            Kernel::Generic => self.block_impl::<false>(keys, first, b),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn block_avx2(&self, keys: &Keys, first: u64, b: &mut Block) {
-        self.block_impl(keys, first, b)
+        self.block_impl::<true>(keys, first, b)
     }
 
+    /// The kernel; `AVX2` is true only in the copy compiled for AVX2.
     #[inline(always)]
-    fn block_impl(&self, keys: &Keys, first: u64, b: &mut Block) {
+    fn block_impl<const AVX2: bool>(&self, keys: &Keys, first: u64, b: &mut Block) {
         let (np, nc, nu) = (self.np, self.nc, self.demand.len());
         for (k, d) in self.params.iter().enumerate() {
-            for l in 0..L {
+            if d.is_fixed() {
+                b.pv[k] = [d.mean(); L];
+                continue;
+            }
+            // The first block of the parameter's stream, tried lane-wise;
+            // lanes whose sampler needs more words draw on their own.
+            let w = philox::<AVX2>(first, 0, rng::TAG_STREAM, keys.params[k]);
+            let done = d.first_try_lanes(&w, &mut b.pv[k]);
+            for l in (0..L).filter(|l| !done[*l]) {
                 b.pv[k][l] = d.sample(&mut Stream::new(keys.params[k], first + l as u64, 0));
             }
         }
@@ -183,7 +205,7 @@ impl Engine<'_> {
             if j == 0 {
                 let index = ((t - 1) / 4) as u32;
                 for (n, key) in b.normals.iter_mut().zip(&keys.shocks) {
-                    let w = rng::philox_lanes::<L>(first, index, rng::TAG_QUARTERLY, *key);
+                    let w = philox::<AVX2>(first, index, rng::TAG_QUARTERLY, *key);
                     for l in 0..L {
                         let (z0, z1) = math::normal_pair(w[0][l], w[1][l]);
                         let (z2, z3) = math::normal_pair(w[2][l], w[3][l]);
@@ -194,7 +216,7 @@ impl Engine<'_> {
                     }
                 }
                 for (w, key) in b.event_words.iter_mut().zip(&keys.events) {
-                    *w = rng::philox_lanes::<L>(first, index, rng::TAG_QUARTERLY, *key);
+                    *w = philox::<AVX2>(first, index, rng::TAG_QUARTERLY, *key);
                 }
             }
             // 1. Shocks.

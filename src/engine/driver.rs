@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use super::block::Block;
 use super::{Engine, LANES};
-use crate::stats::{MetricAcc, Moments, Sketch};
+use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 
 /// Paths per chunk: the unit of parallel work and of merging (a multiple of
 /// [`LANES`]).
@@ -106,6 +106,9 @@ impl Sketches {
 /// thread's sketches.
 #[inline]
 fn fold(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+    if n == LANES {
+        return fold8(sums, sk, b);
+    }
     for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
         x[..n].iter().for_each(|v| m.add(*v));
         s.add_slice(&x[..n]);
@@ -114,6 +117,21 @@ fn fold(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
     for ((sum, s), x) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
         x[..n].iter().for_each(|v| *sum += v);
         s.add_slice(&x[..n]);
+    }
+}
+
+/// [`fold`] of a full block, lanes at once (the sums in the fixed pairwise
+/// order of [`sum8`]).
+#[inline]
+fn fold8(sums: &mut Sums, sk: &mut Sketches, b: &Block) {
+    for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
+        m.add8(x);
+        s.add8(x);
+    }
+    let cells = b.totals.iter().chain(&b.quarter_revenue);
+    for ((sum, s), x) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
+        *sum += sum8(x);
+        s.add8(x);
     }
 }
 

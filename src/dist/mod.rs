@@ -13,8 +13,9 @@
 //!   `sigma^2 = ln(1 + s^2/m^2)`, `mu = ln m - sigma^2/2`.
 //! - Normal truncated to `[a, b]`: mean `mu + sd (phi(alpha) - phi(beta)) / (Phi(beta) - Phi(alpha))`.
 
-use rand::{Rng, RngExt};
-use rand_distr::{Distribution, StandardNormal};
+mod sample;
+
+pub use sample::Gamma;
 
 /// Smallest probability mass a truncated normal may keep; below this the
 /// rejection sampler would be slow and the input is almost surely a mistake.
@@ -39,7 +40,7 @@ pub enum Dist {
         mode: f64,
         max: f64,
         lambda: f64,
-        shape: rand_distr::Beta<f64>,
+        shape: [Gamma; 2],
     },
     /// Normal, optionally truncated to `[min, max]` (infinite bounds = none).
     Normal {
@@ -61,7 +62,7 @@ pub enum Dist {
         beta: f64,
         min: f64,
         max: f64,
-        shape: rand_distr::Beta<f64>,
+        shape: [Gamma; 2],
     },
     /// Discrete values with normalised cumulative weights.
     Discrete {
@@ -114,8 +115,7 @@ impl Dist {
         }
         let alpha = 1.0 + lambda * (mode - min) / (max - min);
         let beta = 1.0 + lambda * (max - mode) / (max - min);
-        let shape = rand_distr::Beta::new(alpha, beta).map_err(|e| DistError(format!("pert: {e}")))?;
-        Ok(Dist::Pert { min, mode, max, lambda, shape })
+        Ok(Dist::Pert { min, mode, max, lambda, shape: [Gamma::new(alpha), Gamma::new(beta)] })
     }
 
     /// Normal; pass infinite `min`/`max` for no truncation.
@@ -147,8 +147,8 @@ impl Dist {
         if !(sd > 0.0) {
             return err(format!("lognormal needs sd > 0, got {sd} (use a plain number for a fixed value)"));
         }
-        let sigma2 = (1.0 + (sd / mean).powi(2)).ln();
-        Ok(Dist::LogNormal { mean, sd, mu: mean.ln() - sigma2 / 2.0, sigma: sigma2.sqrt() })
+        let sigma2 = libm::log(1.0 + (sd / mean) * (sd / mean));
+        Ok(Dist::LogNormal { mean, sd, mu: libm::log(mean) - sigma2 / 2.0, sigma: sigma2.sqrt() })
     }
 
     pub fn beta(alpha: f64, beta: f64, min: f64, max: f64) -> Result<Self, DistError> {
@@ -161,8 +161,7 @@ impl Dist {
         if !(max > min) {
             return err(format!("beta needs min < max, got min = {min}, max = {max}"));
         }
-        let shape = rand_distr::Beta::new(alpha, beta).map_err(|e| DistError(format!("beta: {e}")))?;
-        Ok(Dist::Beta { alpha, beta, min, max, shape })
+        Ok(Dist::Beta { alpha, beta, min, max, shape: [Gamma::new(alpha), Gamma::new(beta)] })
     }
 
     pub fn discrete(values: Vec<f64>, weights: Vec<f64>) -> Result<Self, DistError> {
@@ -246,43 +245,6 @@ impl Dist {
             }
         }
     }
-
-    /// Draw one value.
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        match self {
-            Dist::Fixed(v) => *v,
-            Dist::Uniform { min, max } => min + (max - min) * rng.random::<f64>(),
-            Dist::Triangular { min, mode, max } => {
-                // Inverse CDF; one uniform per draw.
-                let u: f64 = rng.random();
-                let f = (mode - min) / (max - min);
-                if u < f {
-                    min + ((max - min) * (mode - min) * u).sqrt()
-                } else {
-                    max - ((max - min) * (max - mode) * (1.0 - u)).sqrt()
-                }
-            }
-            Dist::Pert { min, max, shape, .. } | Dist::Beta { min, max, shape, .. } => {
-                min + (max - min) * shape.sample(rng)
-            }
-            Dist::Normal { mean, sd, min, max } => loop {
-                let z: f64 = rng.sample(StandardNormal);
-                let x = mean + sd * z;
-                if x >= *min && x <= *max {
-                    break x;
-                }
-            },
-            Dist::LogNormal { mu, sigma, .. } => {
-                let z: f64 = rng.sample(StandardNormal);
-                (mu + sigma * z).exp()
-            }
-            Dist::Discrete { values, cumulative, .. } => {
-                let u: f64 = rng.random();
-                let i = cumulative.partition_point(|c| *c <= u).min(values.len() - 1);
-                values[i]
-            }
-        }
-    }
 }
 
 fn check_min_mode_max(family: &str, min: f64, mode: f64, max: f64) -> Result<(), DistError> {
@@ -305,7 +267,7 @@ pub fn std_normal_pdf(x: f64) -> f64 {
     if x.is_infinite() {
         return 0.0;
     }
-    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+    libm::exp(-0.5 * x * x) / (2.0 * std::f64::consts::PI).sqrt()
 }
 
 /// Standard normal distribution function, via `erfc` for accuracy in the tails.
@@ -385,6 +347,14 @@ mod tests {
         let (a, b, lo, hi) = (2.0, 5.0, 1.0, 3.0);
         let var = a * b / ((a + b) * (a + b) * (a + b + 1.0)) * (hi - lo) * (hi - lo);
         check(Dist::beta(a, b, lo, hi).unwrap(), lo + (hi - lo) * a / (a + b), var);
+    }
+
+    #[test]
+    fn beta_with_shapes_below_one() {
+        // Both gammas take the U^(1/a) boost.
+        let (a, b, lo, hi) = (0.5, 0.7, 0.0, 1.0);
+        let var = a * b / ((a + b) * (a + b) * (a + b + 1.0));
+        check(Dist::beta(a, b, lo, hi).unwrap(), a / (a + b), var);
     }
 
     #[test]
