@@ -195,7 +195,7 @@ fn category_labels(labels: Vec<String>, offset: f64) -> impl Fn(&f64) -> String 
 fn group_thousands(int: &str) -> String {
     let mut grouped = String::new();
     for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(ch);

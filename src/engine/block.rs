@@ -18,7 +18,8 @@ use crate::model::DT;
 use crate::rng::{self, Stream};
 
 /// Paths simulated side by side.
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
+const _: () = assert!(LANES.is_multiple_of(8), "the AVX2 Philox fills eight lanes at a time");
 const L: usize = LANES;
 
 type V = [f64; L];
@@ -92,7 +93,9 @@ fn philox<const AVX2: bool>(first: u64, index: u32, tag: u32, key: [u32; 2]) -> 
     if AVX2 {
         // SAFETY: `AVX2` is true only in `block_avx2`, which runs only on
         // CPUs with AVX2.
-        return unsafe { rng::philox8_avx2(first, index, tag, key) };
+        let parts: [[[u32; 8]; 4]; L / 8] =
+            std::array::from_fn(|h| unsafe { rng::philox8_avx2(first + 8 * h as u64, index, tag, key) });
+        return std::array::from_fn(|j| std::array::from_fn(|l| parts[l / 8][j][l % 8]));
     }
     rng::philox_lanes::<L>(first, index, tag, key)
 }

@@ -24,7 +24,7 @@ use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 /// Paths per chunk: the unit of parallel work and of merging (a multiple of
 /// [`LANES`]).
 pub const CHUNK: u64 = 2048;
-const _: () = assert!(CHUNK % LANES as u64 == 0);
+const _: () = assert!(CHUNK.is_multiple_of(LANES as u64) && LANES.is_multiple_of(8));
 
 /// One provider-quarter cell of the fan (backlog) or revenue bands.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -103,35 +103,29 @@ impl Sketches {
 }
 
 /// Fold lanes `0..n` of a simulated block into a chunk's sums and the
-/// thread's sketches.
+/// thread's sketches: eight lanes at a time (sums in the fixed pairwise
+/// order of [`sum8`]), then the lanes left one by one. The order depends on
+/// the path indices alone, not on [`LANES`] (a multiple of 8).
 #[inline]
 fn fold(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
-    if n == LANES {
-        return fold8(sums, sk, b);
-    }
     for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
-        x[..n].iter().for_each(|v| m.add(*v));
-        s.add_slice(&x[..n]);
+        let (eights, rest) = x[..n].as_chunks::<8>();
+        for h in eights {
+            m.add8(h);
+            s.add8(h);
+        }
+        rest.iter().for_each(|v| m.add(*v));
+        s.add_slice(rest);
     }
     let cells = b.totals.iter().chain(&b.quarter_revenue);
     for ((sum, s), x) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
-        x[..n].iter().for_each(|v| *sum += v);
-        s.add_slice(&x[..n]);
-    }
-}
-
-/// [`fold`] of a full block, lanes at once (the sums in the fixed pairwise
-/// order of [`sum8`]).
-#[inline]
-fn fold8(sums: &mut Sums, sk: &mut Sketches, b: &Block) {
-    for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
-        m.add8(x);
-        s.add8(x);
-    }
-    let cells = b.totals.iter().chain(&b.quarter_revenue);
-    for ((sum, s), x) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
-        *sum += sum8(x);
-        s.add8(x);
+        let (eights, rest) = x[..n].as_chunks::<8>();
+        for h in eights {
+            *sum += sum8(h);
+            s.add8(h);
+        }
+        rest.iter().for_each(|v| *sum += v);
+        s.add_slice(rest);
     }
 }
 
