@@ -8,8 +8,9 @@
 # Env: PYTHON (a python with numpy and numba; default python3),
 #      ENGINE (binary; default target/release/backlog-risk),
 #      BEFORE (optional second engine binary, e.g. an older build, timed too).
-# The engine's figure is its whole run, statistics and CSV output included;
-# the peer's excludes its JIT compile and its statistics (its own report).
+# The engine's figure is its whole run with every output (statistics, CSV
+# files and charts); the peer's excludes its JIT compile and its statistics
+# (its own report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCENARIO=${1:-scenarios/openai-shift.toml}
@@ -26,7 +27,7 @@ trap 'rm -rf "$OUT"' EXIT
 engine_rate() { # binary -> paths/s of one whole run
     local t0 t1
     t0=$(date +%s.%N)
-    "$1" run "$SCENARIO" --paths "$PATHS" --threads "$THREADS" --no-charts --quiet --out "$OUT/e" >/dev/null
+    "$1" run "$SCENARIO" --paths "$PATHS" --threads "$THREADS" --quiet --out "$OUT/e" >/dev/null
     t1=$(date +%s.%N)
     echo "$PATHS / ($t1 - $t0)" | bc -l
 }

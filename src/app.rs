@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::charts::{self, ChartSize};
@@ -220,7 +221,7 @@ fn run_one(
     output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(&summary)?)?;
     output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(&summary)?)?;
     output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(&summary)?)?;
-    write_charts(&dir, &summary, opts)?;
+    write_charts(&dir, &summary, opts, pool)?;
     if let Some((base, r)) = paired {
         let rows = report::paired(&summary, &r);
         output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
@@ -245,24 +246,45 @@ fn run_one(
     Ok(summary)
 }
 
-/// Draw the scenario's charts into `dir`.
-fn write_charts(dir: &Path, s: &ScenarioSummary, opts: &RunOptions) -> Result<()> {
+/// Draw the scenario's charts into `dir`: rendered side by side on the
+/// run's thread pool, then written in a fixed order.
+fn write_charts(dir: &Path, s: &ScenarioSummary, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<()> {
     if opts.charts == Charts::None {
         return Ok(());
     }
     let size = opts.chart_size;
-    let put = |name: &str, png: Result<Vec<u8>>| -> Result<()> {
-        let path = dir.join(name);
-        output::write_atomic(&path, &png.with_context(|| format!("cannot draw {}", path.display()))?)
-    };
-    put("loss.png", charts::loss_png(s, s.most_concentrated, size))?;
-    put("fan.png", charts::fan_png(s, size))?;
-    put("exceedance.png", charts::exceedance_png(s, size))?;
-    put("concentration.png", charts::concentration_png(s, size))?;
+    // A loss chart per provider index, or one of the other three.
+    enum Chart {
+        Loss(usize),
+        Fan,
+        Exceedance,
+        Concentration,
+    }
+    let mut list = vec![
+        ("loss.png".to_string(), Chart::Loss(s.most_concentrated)),
+        ("fan.png".to_string(), Chart::Fan),
+        ("exceedance.png".to_string(), Chart::Exceedance),
+        ("concentration.png".to_string(), Chart::Concentration),
+    ];
     if opts.charts == Charts::All {
-        for (p, name) in s.providers.iter().enumerate() {
-            put(&format!("loss-{name}.png"), charts::loss_png(s, p, size))?;
-        }
+        list.extend(s.providers.iter().enumerate().map(|(p, name)| (format!("loss-{name}.png"), Chart::Loss(p))));
+    }
+    let pngs: Vec<(String, Result<Vec<u8>>)> = pool.install(|| {
+        list.into_par_iter()
+            .map(|(name, chart)| {
+                let png = match chart {
+                    Chart::Loss(p) => charts::loss_png(s, p, size),
+                    Chart::Fan => charts::fan_png(s, size),
+                    Chart::Exceedance => charts::exceedance_png(s, size),
+                    Chart::Concentration => charts::concentration_png(s, size),
+                };
+                (name, png)
+            })
+            .collect()
+    });
+    for (name, png) in pngs {
+        let path = dir.join(&name);
+        output::write_atomic(&path, &png.with_context(|| format!("cannot draw {}", path.display()))?)?;
     }
     Ok(())
 }
@@ -379,7 +401,6 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
 /// `backlog-risk sweep`: run every grid point with the same seed (common
 /// random numbers), in parallel, and write `sweep.csv` and `sweep.png`.
 pub fn sweep(opts: &SweepOptions) -> Result<()> {
-    use rayon::prelude::*;
     let file = &opts.file;
     let (base, resolved) = scenario::load_resolved(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let grid: Vec<Vec<f64>> = match opts.vary.as_slice() {
