@@ -32,6 +32,8 @@
 //! the `a`-quantile of the loss; ES at level `a` is the mean of the order
 //! statistics of rank `ceil(a n)` .. `n` (the VaR and everything worse).
 
+use serde::{Deserialize, Serialize};
+
 /// Mantissa bits per bucket: 512 buckets per octave.
 pub const SUB_BUCKET_BITS: u32 = 9;
 /// Relative error bound of quantiles, VaR and ES: half a bucket's width.
@@ -45,7 +47,7 @@ pub const EXACT_VALUES: usize = 16;
 ///
 /// Within one accumulator, sums are kept relative to a shift (the first
 /// value) to avoid cancellation; merging uses Chan et al.'s pairwise update.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
     n: u64,
     shift: f64,
@@ -173,7 +175,7 @@ fn min_max8(x: &[f64; 8]) -> (f64, f64) {
 /// low byte, the only part the hot loop touches (an eighth of the cache
 /// footprint of `u64` counts: a run's sketches then fit in a core's L2
 /// cache), and a high `u64` that gains 256 each time the low byte wraps.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Store {
     offset: i64,
     low: Vec<u8>,
@@ -264,7 +266,7 @@ impl Store {
 /// Mergeable quantile sketch with relative error [`RELATIVE_ERROR`].
 /// Two sketches are equal when they hold the same counts (however their
 /// stores grew).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sketch {
     /// Distinct values and their counts, ascending, while there are at most
     /// [`EXACT_VALUES`]; `None` once the sketch has switched to buckets.

@@ -187,3 +187,32 @@ fn es99_standard_error_matches_its_spread_over_seeds() {
     let ratio = spread / reported;
     assert!((1.0 / 1.4..=1.4).contains(&ratio), "sd of ES99 over seeds {spread} vs reported se {reported}");
 }
+
+/// A run split into shards (3, 7, and more shards than chunks), finished
+/// from the shards' partial results in any order, is the whole run bit for
+/// bit; a missing or repeated shard is refused.
+#[test]
+fn shards_finish_to_the_whole_run_bit_for_bit() {
+    use backlog_risk::engine::{CHUNK, shard_chunks};
+    let sc = backlog_risk::scenario::load("tests/fixtures/pinned.toml".as_ref()).unwrap();
+    let engine = Engine::new(&sc);
+    // Not a multiple of the chunk size: the last chunk is partial.
+    let paths = 9 * CHUNK + 123;
+    let whole = engine.run(sc.seed, paths, &|_| {});
+    for n in [1u64, 3, 7, 16] {
+        let mut parts: Vec<_> =
+            (0..n).map(|k| engine.run_chunks(sc.seed, paths, shard_chunks(paths, k, n), &|_| {})).collect();
+        parts.reverse();
+        assert!(engine.finish(paths, parts.clone()).unwrap() == whole, "{n} shards differ from one run");
+        if n > 1 {
+            let missing = parts[1..].to_vec();
+            assert!(engine.finish(paths, missing).unwrap_err().contains("no result covers chunk"));
+            let mut twice = parts.clone();
+            twice.push(parts[0].clone());
+            assert!(engine.finish(paths, twice).is_err());
+        }
+    }
+    // The split covers every chunk once, in order.
+    let covered: Vec<u64> = (0..7).flat_map(|k| shard_chunks(paths, k, 7)).collect();
+    assert_eq!(covered, (0..paths.div_ceil(CHUNK)).collect::<Vec<_>>());
+}

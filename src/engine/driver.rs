@@ -17,6 +17,8 @@
 use std::ops::Range;
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
+
 use super::block::Block;
 use super::{Engine, LANES};
 use crate::stats::{MetricAcc, Moments, Sketch, sum8};
@@ -65,7 +67,7 @@ impl Accumulator {
 }
 
 /// The floating-point part of a run's summaries, per chunk.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Sums {
     moments: Vec<Moments>,
     /// Fan cells, then revenue cells.
@@ -84,7 +86,7 @@ impl Sums {
 }
 
 /// The integer part of a run's summaries, per worker thread.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Sketches {
     metrics: Vec<Sketch>,
     /// Fan cells, then revenue cells.
@@ -137,6 +139,14 @@ fn assemble(sums: Sums, sk: Sketches, bands: usize) -> Accumulator {
     Accumulator { metrics: metrics.collect(), fan, revenue: cells.collect() }
 }
 
+/// What a shard of a run computed: the complete merge-tree nodes of its
+/// chunks and its worker threads' sketches, merged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Partial {
+    nodes: Vec<Node<Sums>>,
+    sketches: Option<Sketches>,
+}
+
 /// The result of a paired run: both scenarios' summaries and the moments of
 /// the path-by-path differences of the metrics both record.
 #[derive(Debug, Clone)]
@@ -153,10 +163,20 @@ impl<'a> Engine<'a> {
     /// Simulate paths `0..paths` in parallel on the current rayon pool.
     /// `progress` is called with the number of paths each finished chunk held.
     pub fn run(&self, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Accumulator {
+        let whole = self.run_chunks(seed, paths, 0..u64::MAX, progress);
+        self.finish(paths, vec![whole]).expect("one run covers every chunk once")
+    }
+
+    /// Simulate only the chunks of paths in `chunks` (a shard, see
+    /// [`shard_chunks`]) of a run of `paths` paths: a [`Partial`] that
+    /// [`Engine::finish`] merges with the other shards' into exactly the
+    /// accumulator of the whole run.
+    pub fn run_chunks(&self, seed: u64, paths: u64, chunks: Range<u64>, progress: &(dyn Fn(u64) + Sync)) -> Partial {
         let keys = self.keys(seed);
         let (nm, nb) = (self.metric_count(), self.band_count());
-        let (sums, sk) = reduce(
+        let (nodes, sketches) = reduce_chunks(
             paths,
+            chunks,
             &|| Sketches::new(nm, nb),
             &|range, sk: &mut Sketches| {
                 let mut sums = Sums::new(nm, nb);
@@ -171,7 +191,27 @@ impl<'a> Engine<'a> {
             &|a, b| a.merge(&b),
             progress,
         );
-        assemble(sums.unwrap_or_else(|| Sums::new(nm, nb)), sk.unwrap_or_else(|| Sketches::new(nm, nb)), nb)
+        Partial { nodes, sketches }
+    }
+
+    /// The accumulator of a run of `paths` paths from the partial results
+    /// of its shards, in any order; an error when they do not cover every
+    /// chunk exactly once.
+    pub fn finish(&self, paths: u64, parts: Vec<Partial>) -> Result<Accumulator, String> {
+        let (nm, nb) = (self.metric_count(), self.band_count());
+        let mut sketches = Sketches::new(nm, nb);
+        let mut nodes = Vec::new();
+        for p in parts {
+            if let Some(s) = &p.sketches {
+                if (s.metrics.len(), s.bands.len()) != (nm, 2 * nb) {
+                    return Err("a partial result of another scenario".into());
+                }
+                sketches.merge(s);
+            }
+            nodes.extend(p.nodes);
+        }
+        let sums = rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?;
+        Ok(assemble(sums.unwrap_or_else(|| Sums::new(nm, nb)), sketches, nb))
     }
 
     /// This scenario and `base`, path by path under the same seed (common
@@ -241,6 +281,27 @@ pub(crate) fn for_blocks(range: Range<u64>, mut f: impl FnMut(u64, usize)) {
     }
 }
 
+/// A node of the merge tree: the merged result of chunks
+/// `lo .. lo + size` (`size` a power of two, `lo` a multiple of it; chunks
+/// past the end of the run are simply absent).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Node<T> {
+    pub lo: u64,
+    pub size: u64,
+    pub value: T,
+}
+
+/// The chunks of shard `k` of `n` (0 <= k < n) of a run of `paths` paths:
+/// `floor(k C / n) .. floor((k + 1) C / n)`, `C` the run's number of chunks.
+/// Path `i` lies in chunk `floor(i / CHUNK)` and keeps its random numbers
+/// whichever shard simulates it.
+pub fn shard_chunks(paths: u64, k: u64, n: u64) -> Range<u64> {
+    assert!(k < n, "shard {k} of {n}");
+    let c = u128::from(paths.div_ceil(CHUNK));
+    let at = |k: u64| (u128::from(k) * c / u128::from(n)) as u64;
+    at(k)..at(k + 1)
+}
+
 /// Run `leaf` on every chunk of paths `0..paths` on the current rayon pool
 /// and merge: chunk results by the aligned tree of the module header,
 /// per-thread states (`S`, made by `state` and handed to each leaf that runs
@@ -254,15 +315,34 @@ pub(crate) fn reduce<T: Send, S: Send>(
     merge_state: &(dyn Fn(&mut S, S) + Sync),
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Option<T>, Option<S>) {
+    let (nodes, s) = reduce_chunks(paths, 0..u64::MAX, state, leaf, merge, merge_state, progress);
+    let t = rebuild(paths, nodes, merge).expect("one run covers every chunk once");
+    (t, s)
+}
+
+/// [`reduce`] of the chunks in `range` only (a shard): the largest complete
+/// nodes of the merge tree inside the range, each merged exactly as in a
+/// whole run, for [`rebuild`] to finish the tree.
+pub(crate) fn reduce_chunks<T: Send, S: Send>(
+    paths: u64,
+    range: Range<u64>,
+    state: &(dyn Fn() -> S + Sync),
+    leaf: &(dyn Fn(Range<u64>, &mut S) -> T + Sync),
+    merge: &(dyn Fn(&mut T, T) + Sync),
+    merge_state: &(dyn Fn(&mut S, S) + Sync),
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Vec<Node<T>>, Option<S>) {
     struct Ctx<'c, T, S> {
         paths: u64,
         chunks: u64,
+        range: Range<u64>,
         pool: Mutex<Vec<S>>,
         state: &'c (dyn Fn() -> S + Sync),
         leaf: &'c (dyn Fn(Range<u64>, &mut S) -> T + Sync),
         merge: &'c (dyn Fn(&mut T, T) + Sync),
         progress: &'c (dyn Fn(u64) + Sync),
     }
+    /// The whole subtree `lo .. lo + size`.
     fn node<T: Send, S: Send>(cx: &Ctx<T, S>, lo: u64, size: u64) -> Option<T> {
         if lo >= cx.chunks {
             return None;
@@ -285,13 +365,73 @@ pub(crate) fn reduce<T: Send, S: Send>(
         }
         Some(left)
     }
+    /// The largest subtrees of `lo .. lo + size` that lie inside the range.
+    fn cover<T: Send, S: Send>(cx: &Ctx<T, S>, lo: u64, size: u64) -> Vec<Node<T>> {
+        let hi = lo.saturating_add(size).min(cx.chunks);
+        if lo >= hi || hi <= cx.range.start || lo >= cx.range.end {
+            return Vec::new();
+        }
+        if cx.range.start <= lo && hi <= cx.range.end {
+            return node(cx, lo, size).map(|value| Node { lo, size, value }).into_iter().collect();
+        }
+        let half = size / 2;
+        let (mut left, right) = rayon::join(|| cover(cx, lo, half), || cover(cx, lo + half, half));
+        left.extend(right);
+        left
+    }
     let chunks = paths.div_ceil(CHUNK);
-    let cx = Ctx { paths, chunks, pool: Mutex::new(Vec::new()), state, leaf, merge, progress };
-    let t = node(&cx, 0, chunks.next_power_of_two());
+    let cx = Ctx { paths, chunks, range, pool: Mutex::new(Vec::new()), state, leaf, merge, progress };
+    let nodes = cover(&cx, 0, chunks.next_power_of_two());
     let mut states = cx.pool.into_inner().expect("no worker panicked").into_iter();
     let s = states.next().map(|mut first| {
         states.for_each(|o| merge_state(&mut first, o));
         first
     });
-    (t, s)
+    (nodes, s)
+}
+
+/// Finish the merge tree of a run of `paths` paths from nodes that cover
+/// every chunk once (those of one run, or of all its shards): the same
+/// merges in the same order as a whole run, so the same bits. Errors name
+/// the first chunk no node covers, or a node left over (covered twice).
+pub(crate) fn rebuild<T>(paths: u64, nodes: Vec<Node<T>>, merge: &dyn Fn(&mut T, T)) -> Result<Option<T>, String> {
+    use std::collections::HashMap;
+    let chunks = paths.div_ceil(CHUNK);
+    let mut at: HashMap<(u64, u64), T> = HashMap::new();
+    for n in nodes {
+        if at.insert((n.lo, n.size), n.value).is_some() {
+            return Err(format!("chunks {}..{} are given twice", n.lo, n.lo + n.size));
+        }
+    }
+    fn go<T>(
+        lo: u64,
+        size: u64,
+        chunks: u64,
+        at: &mut HashMap<(u64, u64), T>,
+        merge: &dyn Fn(&mut T, T),
+    ) -> Result<Option<T>, String> {
+        if lo >= chunks {
+            return Ok(None);
+        }
+        if let Some(v) = at.remove(&(lo, size)) {
+            return Ok(Some(v));
+        }
+        if size == 1 {
+            return Err(format!("no result covers chunk {lo} (paths {} ..)", lo * CHUNK));
+        }
+        let half = size / 2;
+        let left = go(lo, half, chunks, at, merge)?;
+        let right = go(lo + half, half, chunks, at, merge)?;
+        Ok(left.map(|mut l| {
+            if let Some(r) = right {
+                merge(&mut l, r);
+            }
+            l
+        }))
+    }
+    let root = go(0, chunks.next_power_of_two(), chunks, &mut at, merge)?;
+    match at.keys().min() {
+        Some((lo, size)) => Err(format!("chunks {lo}..{} are covered twice", lo + size)),
+        None => Ok(root),
+    }
 }
