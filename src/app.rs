@@ -11,11 +11,13 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::charts::{self, ChartSize};
-use crate::engine::Engine;
+use crate::engine::driver::Paired;
+use crate::engine::{CHUNK, Engine, shard_chunks};
 use crate::model::Scenario;
 use crate::output::{self, QuantileMethod, RunInfo};
 use crate::report::{self, ScenarioSummary};
 use crate::scenario;
+use crate::shard::{self, ShardFile};
 
 /// Which charts a run draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,16 +49,8 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("cannot list the folder {}", input.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                bail!("{}: the folder holds no *.toml scenario files", input.display());
-            }
-            files.extend(found);
+            let toml = |p: &Path| p.extension().is_some_and(|e| e == "toml");
+            files.extend(list_folder(input, toml, "*.toml scenario files")?);
         } else if input.is_file() {
             files.push(input.clone());
         } else if input.to_string_lossy().contains(['*', '?', '[']) {
@@ -76,6 +70,21 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
+}
+
+/// The files directly inside `dir` that `keep` accepts, sorted; an error
+/// naming `what` when there are none.
+fn list_folder(dir: &Path, keep: impl Fn(&Path) -> bool, what: &str) -> Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list the folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && keep(p))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        bail!("{}: the folder holds no {what}", dir.display());
+    }
+    Ok(found)
 }
 
 /// What happened to one scenario file.
@@ -215,35 +224,176 @@ fn run_one(
     };
     let summary = report::summarise(&engine, &acc, sc.seed);
     let wall = started.elapsed().as_secs_f64();
+    let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall);
+    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, pool, paired.as_ref().map(|(b, r)| (*b, r)))?;
+    Ok(summary)
+}
 
-    let dir = opts.out.join(&sc.name);
-    output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(&summary)?)?;
-    output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(&summary)?)?;
-    output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(&summary)?)?;
-    output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(&summary)?)?;
-    write_charts(&dir, &summary, opts, pool)?;
-    if let Some((base, r)) = paired {
-        let rows = report::paired(&summary, &r);
-        output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
-    }
-    let info = RunInfo {
+/// What `run.json` says about a run.
+fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: usize, wall: f64) -> RunInfo {
+    RunInfo {
         scenario: sc.name.clone(),
         scenario_file: file.display().to_string(),
-        scenario_sha256: format!("{:x}", Sha256::digest(resolved.text.as_bytes())),
-        extends: resolved.chain.iter().skip(1).map(|p| p.display().to_string()).collect(),
+        scenario_sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+        extends: chain.iter().skip(1).map(|p| p.display().to_string()).collect(),
         seed: sc.seed,
         paths: sc.paths,
         quarters: sc.quarters,
-        threads: opts.threads,
+        threads,
         tool: env!("CARGO_PKG_NAME"),
         tool_version: env!("CARGO_PKG_VERSION"),
         wall_seconds: wall,
         paths_per_second: sc.paths as f64 / wall,
         quantiles: QuantileMethod::default(),
-    };
-    // run.json last: its presence says the run's files are all there.
+    }
+}
+
+/// Write a scenario's results into `dir`: the CSV files, the charts, the
+/// paired differences, and `run.json` last (its presence says the run's
+/// files are all there).
+fn write_outputs(
+    dir: &Path,
+    summary: &ScenarioSummary,
+    info: RunInfo,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+    paired: Option<(&Scenario, &Paired)>,
+) -> Result<()> {
+    output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
+    output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
+    output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
+    output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
+    write_charts(dir, summary, opts, pool)?;
+    if let Some((base, r)) = paired {
+        let rows = report::paired(summary, r);
+        output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
+    }
     output::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
-    Ok(summary)
+    Ok(())
+}
+
+/// `backlog-risk run --shard K/N`: simulate shard K of N of every scenario
+/// and write `OUT/NAME/shard-K-of-N.bin` for `merge`. True when every
+/// scenario ran.
+pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
+    if opts.paired.is_some() {
+        bail!("--shard with --paired is not supported yet: run the shards without --paired");
+    }
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let mut ok = true;
+    for file in collect_inputs(&opts.inputs)? {
+        let (sc, resolved) = match load_with_overrides(&file, opts) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error {e}");
+                ok = false;
+                continue;
+            }
+        };
+        let engine = Engine::new(&sc);
+        let chunks = shard_chunks(sc.paths, k, n);
+        let (first, last) = (chunks.start * CHUNK, (chunks.end * CHUNK).min(sc.paths));
+        let bar = progress_bar(last.saturating_sub(first), opts.quiet);
+        bar.set_prefix(format!("{} shard {k}/{n}", sc.name));
+        let partial = pool.install(|| engine.run_chunks(sc.seed, sc.paths, chunks, &|x| bar.inc(x)));
+        bar.finish_and_clear();
+        let info = run_info(&sc, &file, &resolved.text, &resolved.chain, opts.threads, 0.0);
+        let shard = ShardFile {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: sc.name.clone(),
+            scenario_file: info.scenario_file,
+            scenario_sha256: info.scenario_sha256,
+            scenario_text: resolved.text.clone(),
+            extends: info.extends,
+            seed: sc.seed,
+            paths: sc.paths,
+            shards: n,
+            shard: k,
+            partial,
+        };
+        let path = opts.out.join(&sc.name).join(shard::file_name(k, n));
+        output::write_atomic(&path, &shard::encode(&shard)?)?;
+        if !opts.quiet {
+            println!("{}: shard {k} of {n}, paths {first}..{last} of {}: wrote {}", sc.name, sc.paths, path.display());
+        }
+    }
+    Ok(ok)
+}
+
+/// `backlog-risk merge`: read the shard files of one run (folders stand for
+/// the `shard-*-of-*.bin` files inside), check that they are all there once
+/// and belong together, and write the outputs of the whole run into
+/// `OUT/NAME/`. Nothing is written when a check fails.
+pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
+    let started = Instant::now();
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let keep = |p: &Path| p.file_name().is_some_and(|n| shard::is_shard_name(&n.to_string_lossy()));
+            files.extend(list_folder(input, keep, "shard-K-of-N.bin files (written by `run --shard K/N`)")?);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            bail!("{}: no such file or folder; give shard files or the folder that holds them", input.display());
+        }
+    }
+    let mut shards = Vec::new();
+    for f in &files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        shards.push((f, shard::decode(&bytes).with_context(|| f.display().to_string())?));
+    }
+    let (first_file, first) = &shards[0];
+    let n = first.shards;
+    let mut seen: Vec<Option<&PathBuf>> = vec![None; n as usize];
+    for (f, s) in &shards {
+        let differs = [
+            ("scenario", s.scenario != first.scenario),
+            ("scenario text (SHA-256)", s.scenario_sha256 != first.scenario_sha256),
+            ("seed", s.seed != first.seed),
+            ("paths", s.paths != first.paths),
+            ("shard count N", s.shards != n),
+            ("tool version", s.tool_version != first.tool_version),
+        ];
+        if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
+            bail!(
+                "{}: a shard of another run than {} (its {what} differs); merge the shards of one run",
+                f.display(),
+                first_file.display()
+            );
+        }
+        match seen.get_mut(s.shard as usize) {
+            Some(Some(other)) => bail!("{} and {} are both shard {} of {n}", other.display(), f.display(), s.shard),
+            Some(slot) => *slot = Some(f),
+            None => bail!("{}: shard {} of {n} is out of range", f.display(), s.shard),
+        }
+    }
+    let missing: Vec<String> = (0..n).filter(|k| seen[*k as usize].is_none()).map(|k| k.to_string()).collect();
+    if !missing.is_empty() {
+        bail!(
+            "shard {} of {n} of scenario {} missing (expected {} for each missing K)",
+            missing.join(", "),
+            first.scenario,
+            shard::file_name(0, n).replace("-0-", "-K-")
+        );
+    }
+    let file = PathBuf::from(&first.scenario_file);
+    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    (sc.seed, sc.paths) = (first.seed, first.paths);
+    let (text, chain) = (first.scenario_text.clone(), first.extends.iter().map(PathBuf::from).collect::<Vec<_>>());
+    let engine = Engine::new(&sc);
+    let parts = shards.into_iter().map(|(_, s)| s.partial).collect();
+    let acc = engine.finish(sc.paths, parts).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    let summary = report::summarise(&engine, &acc, sc.seed);
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let chain: Vec<PathBuf> = std::iter::once(file.clone()).chain(chain).collect();
+    let info = run_info(&sc, &file, &text, &chain, opts.threads, started.elapsed().as_secs_f64());
+    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, &pool, None)?;
+    if !opts.quiet {
+        println!("merged {n} shards: {}", headline(&summary));
+    }
+    Ok(())
 }
 
 /// Draw the scenario's charts into `dir`: rendered side by side on the

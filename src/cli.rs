@@ -36,6 +36,20 @@ pub enum Command {
     /// Run one scenario over a grid of one or two parameters and write
     /// sweep.csv and a chart of one statistic.
     Sweep(SweepArgs),
+    /// Merge the shard files of a run split with `run --shard K/N` into the
+    /// outputs one run of all the paths would have written, bit for bit.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard files (`shard-K-of-N.bin`), or the folder that holds them
+    /// (normally `OUT/NAME/`).
+    #[arg(value_name = "SHARDS", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]
@@ -149,8 +163,24 @@ pub struct RunArgs {
     #[arg(long, value_name = "BASE")]
     pub paired: Option<PathBuf>,
 
+    /// Simulate only shard K of N (0 <= K < N, counted from 0 like Slurm
+    /// array and Kubernetes completion indices): a fixed share of the paths,
+    /// each with the random numbers it has in a whole run. Writes
+    /// OUT/NAME/shard-K-of-N.bin instead of the results; `backlog-risk
+    /// merge OUT/NAME/` then writes the results of the whole run.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `K/N` with `0 <= K < N`.
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("`{s}`: give the shard as K/N, e.g. 0/8, with 0 <= K < N");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k < n { Ok((k, n)) } else { Err(bad()) }
 }
 
 #[derive(Debug, Args)]

@@ -53,4 +53,5 @@ pub mod portfolio;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod shard;
 pub mod stats;

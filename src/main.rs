@@ -7,6 +7,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) if args.shard.is_some() => {
+            let shard = args.shard.expect("guarded");
+            app::run_shard(&args.into_options(), shard)
+        }
         Command::Run(args) => {
             let opts = args.into_options();
             app::run(&opts).map(|outcomes| {
@@ -20,6 +24,10 @@ fn main() -> ExitCode {
         Command::Show(args) => app::show(&args.file),
         Command::Stress(args) => app::stress(&args.portfolio, &args.common.into_options(args.inputs, None)),
         Command::Sweep(args) => app::sweep(&args.into_options()).map(|_| true),
+        Command::Merge(args) if args.common.paths.is_some() || args.common.seed.is_some() => {
+            Err(anyhow::anyhow!("merge takes the seed and the paths from the shards: leave out --paths and --seed"))
+        }
+        Command::Merge(args) => app::merge(&args.inputs, &args.common.into_options(vec![], None)).map(|_| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,0 +1,76 @@
+//! Shard files: what `run --shard K/N` writes and `merge` reads.
+//!
+//! A shard file is `OUT/NAME/shard-K-of-N.bin`: the 19 bytes
+//! `backlog-risk-shard\n`, the format version as a little-endian `u32`
+//! ([`FORMAT`]), then a [`ShardFile`] in postcard's serde encoding
+//! (<https://postcard.jamesmunns.com/wire-format>): the scenario as run
+//! (its resolved TOML text and SHA-256, seed, paths), which shard of how
+//! many, and the shard's partial result (complete nodes of the merge tree
+//! over its chunks, and integer sketch counts). A file of another format
+//! version is refused with a message that says which version wrote it.
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Partial;
+
+/// Magic bytes at the start of every shard file.
+const MAGIC: &[u8] = b"backlog-risk-shard\n";
+/// Version of the layout after the magic bytes.
+pub const FORMAT: u32 = 1;
+
+/// One shard of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardFile {
+    pub tool_version: String,
+    /// The scenario's `name`.
+    pub scenario: String,
+    /// The scenario file as given to `run`.
+    pub scenario_file: String,
+    /// SHA-256 of the resolved scenario text.
+    pub scenario_sha256: String,
+    /// The resolved scenario text (its `extends` merged in), so that `merge`
+    /// needs no scenario file.
+    pub scenario_text: String,
+    /// The files of the `extends` chain after the scenario file.
+    pub extends: Vec<String>,
+    pub seed: u64,
+    pub paths: u64,
+    /// How many shards the run was split into (N) and which this is (K).
+    pub shards: u64,
+    pub shard: u64,
+    pub partial: Partial,
+}
+
+/// The file name of shard `k` of `n`.
+pub fn file_name(k: u64, n: u64) -> String {
+    format!("shard-{k}-of-{n}.bin")
+}
+
+/// Whether a file name looks like a shard file.
+pub fn is_shard_name(name: &str) -> bool {
+    name.starts_with("shard-") && name.ends_with(".bin") && name.contains("-of-")
+}
+
+pub fn encode(s: &ShardFile) -> Result<Vec<u8>> {
+    let mut out = MAGIC.to_vec();
+    out.extend(FORMAT.to_le_bytes());
+    postcard::to_extend(s, out).context("cannot encode the shard")
+}
+
+pub fn decode(bytes: &[u8]) -> Result<ShardFile> {
+    let Some(rest) = bytes.strip_prefix(MAGIC) else {
+        bail!("not a shard file of backlog-risk (it does not start with `backlog-risk-shard`)");
+    };
+    let Some((version, body)) = rest.split_first_chunk::<4>() else {
+        bail!("the shard file is cut short");
+    };
+    let version = u32::from_le_bytes(*version);
+    if version != FORMAT {
+        bail!(
+            "written in shard format version {version}; this backlog-risk ({}) reads version {FORMAT}: run the shards again with one version of the tool",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    postcard::from_bytes(body).context("the shard file is damaged or cut short")
+}

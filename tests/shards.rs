@@ -1,0 +1,100 @@
+//! `run --shard K/N` and `merge`: a run split into shard processes merges
+//! into the files one run writes, byte for byte; a missing, repeated or
+//! foreign shard is refused by name and nothing is written.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::cmd;
+use predicates::prelude::*;
+
+const SCENARIO: &str = "scenarios/openai-shift.toml";
+const PATHS: &str = "30000";
+const FILES: [&str; 4] = ["summary.csv", "fan.csv", "revenue.csv", "errors.csv"];
+
+/// Start shard K of N of the test scenario as its own process.
+fn shard(out: &Path, k: u64, n: u64, seed: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+        .args(["run", SCENARIO, "--paths", PATHS, "--seed", seed, "--threads", "1", "--quiet", "--no-charts"])
+        .arg("--shard")
+        .arg(format!("{k}/{n}"))
+        .arg("--out")
+        .arg(out)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// All N shards, in parallel, started in reverse order.
+fn shards(out: &Path, n: u64) {
+    let children: Vec<_> = (0..n).rev().map(|k| shard(out, k, n, "11")).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+}
+
+fn merge(inputs: &[&Path], out: &Path) -> assert_cmd::assert::Assert {
+    cmd().arg("merge").args(inputs).args(["--quiet", "--no-charts", "--out"]).arg(out).assert()
+}
+
+#[test]
+fn shards_merge_into_the_files_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    cmd()
+        .args(["run", SCENARIO, "--paths", PATHS, "--seed", "11", "--quiet", "--no-charts", "--out"])
+        .arg(&one)
+        .assert()
+        .success();
+    for n in [3, 7] {
+        let split = dir.path().join(format!("split{n}"));
+        shards(&split, n);
+        merge(&[&split.join("openai-shift")], &split).success();
+        for f in FILES {
+            let (a, b) = (one.join("openai-shift").join(f), split.join("openai-shift").join(f));
+            assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{f} differs with {n} shards");
+        }
+    }
+}
+
+#[test]
+fn merge_refuses_a_missing_a_repeated_or_a_foreign_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let split = dir.path().join("split");
+    shards(&split, 3);
+    let folder = split.join("openai-shift");
+    let file = |k: u64| folder.join(format!("shard-{k}-of-3.bin"));
+    let out = dir.path().join("merged");
+    let nothing_written = || assert!(!out.exists(), "a refused merge wrote {}", out.display());
+
+    merge(&[&file(0), &file(2)], &out)
+        .failure()
+        .stderr(predicates::str::contains("shard 1 of 3 of scenario openai-shift missing"));
+    nothing_written();
+
+    merge(&[&file(0), &file(1), &file(2), &file(1)], &out)
+        .failure()
+        .stderr(predicates::str::contains("are both shard 1 of 3"));
+    nothing_written();
+
+    let other = dir.path().join("other");
+    let mut c = shard(&other, 1, 3, "12");
+    assert!(c.wait().unwrap().success());
+    let foreign = other.join("openai-shift").join("shard-1-of-3.bin");
+    merge(&[&file(0), &foreign, &file(2)], &out)
+        .failure()
+        .stderr(predicates::str::contains("a shard of another run").and(predicates::str::contains("seed differs")));
+    nothing_written();
+
+    // A file of another format version is refused with the version named.
+    let mut bytes = std::fs::read(file(0)).unwrap();
+    bytes[19] = 9;
+    let old = dir.path().join("shard-0-of-3.bin");
+    std::fs::write(&old, bytes).unwrap();
+    merge(&[&old], &out).failure().stderr(predicates::str::contains("shard format version 9"));
+    nothing_written();
+
+    // --shard checks its argument.
+    cmd().args(["run", SCENARIO, "--shard", "3/3"]).assert().failure().stderr(predicates::str::contains("0 <= K < N"));
+}
