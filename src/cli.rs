@@ -167,20 +167,79 @@ pub struct RunArgs {
     /// array and Kubernetes completion indices): a fixed share of the paths,
     /// each with the random numbers it has in a whole run. Writes
     /// OUT/NAME/shard-K-of-N.bin instead of the results; `backlog-risk
-    /// merge OUT/NAME/` then writes the results of the whole run.
-    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
-    pub shard: Option<(u64, u64)>,
+    /// merge OUT/NAME/` then writes the results of the whole run. `auto`
+    /// reads K and N from a Slurm job array (SLURM_ARRAY_TASK_ID, with
+    /// SLURM_ARRAY_TASK_COUNT or _MIN/_MAX) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, with N from --shards).
+    #[arg(long, value_name = "K/N|auto", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    /// The number of shards N for `--shard auto` where the scheduler does
+    /// not say it (Kubernetes: the Job's `completions`).
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u64).range(1..))]
+    pub shards: Option<u64>,
 
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
-/// `K/N` with `0 <= K < N`.
-fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("`{s}`: give the shard as K/N, e.g. 0/8, with 0 <= K < N");
+/// Which shard of a run to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shard {
+    /// Shard K of N.
+    Fixed(u64, u64),
+    /// From the scheduler's environment variables.
+    Auto,
+}
+
+/// `K/N` with `0 <= K < N`, or `auto`.
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    if s == "auto" {
+        return Ok(Shard::Auto);
+    }
+    let bad = || format!("`{s}`: give the shard as K/N, e.g. 0/8, with 0 <= K < N, or `auto`");
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if k < n { Ok((k, n)) } else { Err(bad()) }
+    if k < n { Ok(Shard::Fixed(k, n)) } else { Err(bad()) }
+}
+
+impl Shard {
+    /// `(K, N)`: as given, or read with `var` from a Slurm job array or a
+    /// Kubernetes Indexed Job; `shards` is `--shards`.
+    pub fn resolve(self, shards: Option<u64>, var: impl Fn(&str) -> Option<String>) -> Result<(u64, u64), String> {
+        let num = |name: &str| -> Result<Option<u64>, String> {
+            var(name)
+                .map(|v| v.trim().parse::<u64>().map_err(|_| format!("{name} = `{v}` is not a whole number")))
+                .transpose()
+        };
+        let (k, n, from) = match self {
+            Shard::Fixed(k, n) => return Ok((k, n)),
+            Shard::Auto => {
+                if let Some(k) = num("JOB_COMPLETION_INDEX")? {
+                    let n = shards.ok_or("--shard auto: JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) gives the index but not the count; add --shards N, N the Job's completions")?;
+                    (k, n, "JOB_COMPLETION_INDEX")
+                } else if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+                    let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+                    let from_max = num("SLURM_ARRAY_TASK_MAX")?.map(|max| max.saturating_sub(min) + 1);
+                    let n = shards.or(num("SLURM_ARRAY_TASK_COUNT")?).or(from_max).ok_or(
+                        "--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX; add --shards N",
+                    )?;
+                    (
+                        id.checked_sub(min).ok_or("SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN")?,
+                        n,
+                        "SLURM_ARRAY_TASK_ID",
+                    )
+                } else {
+                    return Err("--shard auto reads SLURM_ARRAY_TASK_ID (a Slurm job array, sbatch --array=0-63) or JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), and neither is set; give --shard K/N".into());
+                }
+            }
+        };
+        if k < n {
+            Ok((k, n))
+        } else {
+            Err(format!("--shard auto: {from} gives shard {k}, not below the shard count {n}"))
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -230,5 +289,31 @@ impl SweepArgs {
             stat: self.stat,
             metric: self.metric,
         }
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::Shard;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn auto_reads_slurm_and_kubernetes() {
+        let slurm = [("SLURM_ARRAY_TASK_ID", "5"), ("SLURM_ARRAY_TASK_COUNT", "8")];
+        assert_eq!(Shard::Auto.resolve(None, env(&slurm)), Ok((5, 8)));
+        // An array 1-8: indices counted from its minimum.
+        let from_one = [("SLURM_ARRAY_TASK_ID", "8"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_MAX", "8")];
+        assert_eq!(Shard::Auto.resolve(None, env(&from_one)), Ok((7, 8)));
+        let k8s = [("JOB_COMPLETION_INDEX", "3")];
+        assert_eq!(Shard::Auto.resolve(Some(4), env(&k8s)), Ok((3, 4)));
+        assert!(Shard::Auto.resolve(None, env(&k8s)).unwrap_err().contains("--shards N"));
+        assert!(Shard::Auto.resolve(Some(3), env(&k8s)).unwrap_err().contains("not below the shard count 3"));
+        assert!(Shard::Auto.resolve(None, env(&[])).unwrap_err().contains("neither is set"));
+        let bad = [("SLURM_ARRAY_TASK_ID", "x")];
+        assert!(Shard::Auto.resolve(None, env(&bad)).unwrap_err().contains("not a whole number"));
+        assert_eq!(Shard::Fixed(1, 2).resolve(None, env(&slurm)), Ok((1, 2)));
     }
 }

@@ -8,8 +8,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) if args.shard.is_some() => {
-            let shard = args.shard.expect("guarded");
-            app::run_shard(&args.into_options(), shard)
+            match args.shard.expect("guarded").resolve(args.shards, |v| std::env::var(v).ok()) {
+                Ok(shard) => app::run_shard(&args.into_options(), shard),
+                Err(e) => Err(anyhow::anyhow!(e)),
+            }
         }
         Command::Run(args) => {
             let opts = args.into_options();

@@ -98,3 +98,27 @@ fn merge_refuses_a_missing_a_repeated_or_a_foreign_shard() {
     // --shard checks its argument.
     cmd().args(["run", SCENARIO, "--shard", "3/3"]).assert().failure().stderr(predicates::str::contains("0 <= K < N"));
 }
+
+/// `--shard auto` under a Slurm job array writes the shard the array index
+/// names; with no scheduler it says what it needs.
+#[test]
+fn shard_auto_follows_the_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    cmd()
+        .args(["run", SCENARIO, "--paths", PATHS, "--quiet", "--no-charts", "--shard", "auto", "--out"])
+        .arg(dir.path())
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_COUNT", "4")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .assert()
+        .success();
+    assert!(dir.path().join("openai-shift/shard-2-of-4.bin").is_file());
+    cmd()
+        .args(["run", SCENARIO, "--shard", "auto", "--out"])
+        .arg(dir.path())
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("neither is set"));
+}
