@@ -338,15 +338,25 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
             bail!("{}: no such file or folder; give shard files or the folder that holds them", input.display());
         }
     }
-    let mut shards = Vec::new();
-    for f in &files {
+    // One shard in memory at a time: checked against the first, then its
+    // partial result merged and dropped.
+    let read = |f: &PathBuf| -> Result<ShardFile> {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        shards.push((f, shard::decode(&bytes).with_context(|| f.display().to_string())?));
-    }
-    let (first_file, first) = &shards[0];
+        shard::decode(&bytes).with_context(|| f.display().to_string())
+    };
+    let first_file = &files[0];
+    let mut first = read(first_file)?;
+    let mut first_partial = std::mem::take(&mut first.partial);
     let n = first.shards;
+    let file = PathBuf::from(&first.scenario_file);
+    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    (sc.seed, sc.paths) = (first.seed, first.paths);
+    let engine = Engine::new(&sc);
+    let mut merger = engine.merger();
     let mut seen: Vec<Option<&PathBuf>> = vec![None; n as usize];
-    for (f, s) in &shards {
+    for (i, f) in files.iter().enumerate() {
+        let mut other = if i == 0 { None } else { Some(read(f)?) };
+        let s = other.as_ref().unwrap_or(&first);
         let differs = [
             ("scenario", s.scenario != first.scenario),
             ("scenario text (SHA-256)", s.scenario_sha256 != first.scenario_sha256),
@@ -363,10 +373,15 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
             );
         }
         match seen.get_mut(s.shard as usize) {
-            Some(Some(other)) => bail!("{} and {} are both shard {} of {n}", other.display(), f.display(), s.shard),
+            Some(Some(earlier)) => bail!("{} and {} are both shard {} of {n}", earlier.display(), f.display(), s.shard),
             Some(slot) => *slot = Some(f),
             None => bail!("{}: shard {} of {n} is out of range", f.display(), s.shard),
         }
+        let partial = match other.take() {
+            Some(o) => o.partial,
+            None => std::mem::take(&mut first_partial),
+        };
+        merger.add(partial).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
     }
     let missing: Vec<String> = (0..n).filter(|k| seen[*k as usize].is_none()).map(|k| k.to_string()).collect();
     if !missing.is_empty() {
@@ -377,13 +392,8 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
             shard::file_name(0, n).replace("-0-", "-K-")
         );
     }
-    let file = PathBuf::from(&first.scenario_file);
-    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    (sc.seed, sc.paths) = (first.seed, first.paths);
     let (text, chain) = (first.scenario_text.clone(), first.extends.iter().map(PathBuf::from).collect::<Vec<_>>());
-    let engine = Engine::new(&sc);
-    let parts = shards.into_iter().map(|(_, s)| s.partial).collect();
-    let acc = engine.finish(sc.paths, parts).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    let acc = merger.finish(sc.paths).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
     let summary = report::summarise(&engine, &acc, sc.seed);
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;

@@ -141,10 +141,40 @@ fn assemble(sums: Sums, sk: Sketches, bands: usize) -> Accumulator {
 
 /// What a shard of a run computed: the complete merge-tree nodes of its
 /// chunks and its worker threads' sketches, merged.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Partial {
     nodes: Vec<Node<Sums>>,
     sketches: Option<Sketches>,
+}
+
+/// Partial results merged one at a time (so that merging many shards keeps
+/// one in memory at a time): the sketches are added as they come, the
+/// merge-tree nodes (a few per shard) kept until [`Merger::finish`].
+#[derive(Debug)]
+pub struct Merger {
+    sketches: Sketches,
+    nodes: Vec<Node<Sums>>,
+    bands: usize,
+}
+
+impl Merger {
+    pub fn add(&mut self, p: Partial) -> Result<(), String> {
+        if let Some(s) = &p.sketches {
+            if (s.metrics.len(), s.bands.len()) != (self.sketches.metrics.len(), self.sketches.bands.len()) {
+                return Err("a partial result of another scenario".into());
+            }
+            self.sketches.merge(s);
+        }
+        self.nodes.extend(p.nodes);
+        Ok(())
+    }
+
+    /// The accumulator of the whole run of `paths` paths.
+    pub fn finish(self, paths: u64) -> Result<Accumulator, String> {
+        let (nm, nb) = (self.sketches.metrics.len(), self.bands);
+        let sums = rebuild(paths, self.nodes, &|a: &mut Sums, b| a.merge(b))?;
+        Ok(assemble(sums.unwrap_or_else(|| Sums::new(nm, nb)), self.sketches, nb))
+    }
 }
 
 /// The result of a paired run: both scenarios' summaries and the moments of
@@ -198,20 +228,15 @@ impl<'a> Engine<'a> {
     /// of its shards, in any order; an error when they do not cover every
     /// chunk exactly once.
     pub fn finish(&self, paths: u64, parts: Vec<Partial>) -> Result<Accumulator, String> {
+        let mut m = self.merger();
+        parts.into_iter().try_for_each(|p| m.add(p))?;
+        m.finish(paths)
+    }
+
+    /// An empty [`Merger`] for this scenario's partial results.
+    pub fn merger(&self) -> Merger {
         let (nm, nb) = (self.metric_count(), self.band_count());
-        let mut sketches = Sketches::new(nm, nb);
-        let mut nodes = Vec::new();
-        for p in parts {
-            if let Some(s) = &p.sketches {
-                if (s.metrics.len(), s.bands.len()) != (nm, 2 * nb) {
-                    return Err("a partial result of another scenario".into());
-                }
-                sketches.merge(s);
-            }
-            nodes.extend(p.nodes);
-        }
-        let sums = rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?;
-        Ok(assemble(sums.unwrap_or_else(|| Sums::new(nm, nb)), sketches, nb))
+        Merger { sketches: Sketches::new(nm, nb), nodes: Vec::new(), bands: nb }
     }
 
     /// This scenario and `base`, path by path under the same seed (common
