@@ -12,12 +12,12 @@ use sha2::{Digest, Sha256};
 
 use crate::charts::{self, ChartSize};
 use crate::engine::driver::Paired;
-use crate::engine::{CHUNK, Engine, shard_chunks};
+use crate::engine::{Accumulator, CHUNK, Engine, shard_chunks};
 use crate::model::Scenario;
 use crate::output::{self, QuantileMethod, RunInfo};
 use crate::report::{self, ScenarioSummary};
 use crate::scenario;
-use crate::shard::{self, ShardFile};
+use crate::shard::{self, ShardFile, SweepShard};
 
 /// Which charts a run draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,6 +311,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
             shards: n,
             shard: k,
             partial,
+            sweep: None,
         };
         let path = opts.out.join(&sc.name).join(shard::file_name(k, n));
         output::write_atomic(&path, &shard::encode(&shard)?)?;
@@ -319,6 +320,106 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         }
     }
     Ok(ok)
+}
+
+/// Read and decode one shard file.
+fn read_shard(f: &Path) -> Result<ShardFile> {
+    let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+    shard::decode(&bytes).with_context(|| f.display().to_string())
+}
+
+/// `merge` of the shards of a sweep: every point's accumulator, in grid
+/// order, then the files `sweep` writes.
+fn merge_sweep(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
+    let first_file = &files[0];
+    let first = read_shard(first_file)?;
+    let mut seen: Vec<Option<&PathBuf>> = vec![None; first.shards as usize];
+    let mut parts: Vec<(u64, u64, Vec<Accumulator>)> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let s = if i == 0 { first.clone() } else { read_shard(f)? };
+        admit(first_file, &first, f, &s, &mut seen)?;
+        let w = s.sweep.with_context(|| format!("{}: not a sweep shard", f.display()))?;
+        parts.push((s.shard, w.first_point, w.points));
+    }
+    all_there(&seen, &first)?;
+    parts.sort_by_key(|p| p.0);
+    let w = first.sweep.as_ref().expect("checked above");
+    let file = PathBuf::from(&first.scenario_file);
+    let base = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = RunOptions { paths: Some(first.paths), seed: Some(first.seed), ..opts.clone() };
+    let plan = plan_sweep(&file, base, &first.scenario_text, &w.vary, Some(&w.metric), &w.stat, &run)?;
+    let mut accs = Vec::with_capacity(plan.points.len());
+    for (k, at, points) in parts {
+        if at as usize != accs.len() || shard_points(plan.points.len(), k, first.shards).len() != points.len() {
+            bail!("sweep shard {k} of {} does not hold the points it should", first.shards);
+        }
+        accs.extend(points);
+    }
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let sweep = SweepOptions {
+        file,
+        vary: w.vary.clone(),
+        stat: w.stat.clone(),
+        metric: Some(w.metric.clone()),
+        run,
+        shard: None,
+    };
+    write_sweep(&plan, accs, &sweep, &pool)
+}
+
+/// Check shard file `f` against the first of its run, and that no other
+/// file was the same shard.
+fn admit<'a>(
+    first_file: &Path,
+    first: &ShardFile,
+    f: &'a PathBuf,
+    s: &ShardFile,
+    seen: &mut [Option<&'a PathBuf>],
+) -> Result<()> {
+    let differs = [
+        ("scenario", s.scenario != first.scenario),
+        ("scenario text (SHA-256)", s.scenario_sha256 != first.scenario_sha256),
+        ("seed", s.seed != first.seed),
+        ("paths", s.paths != first.paths),
+        ("shard count N", s.shards != first.shards),
+        ("tool version", s.tool_version != first.tool_version),
+        (
+            "swept parameters",
+            s.sweep.as_ref().map(|w| (&w.vary, &w.stat, &w.metric))
+                != first.sweep.as_ref().map(|w| (&w.vary, &w.stat, &w.metric)),
+        ),
+    ];
+    if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
+        bail!(
+            "{}: a shard of another run than {} (its {what} differs); merge the shards of one run",
+            f.display(),
+            first_file.display()
+        );
+    }
+    let n = first.shards;
+    match seen.get_mut(s.shard as usize) {
+        Some(Some(earlier)) => bail!("{} and {} are both shard {} of {n}", earlier.display(), f.display(), s.shard),
+        Some(slot) => *slot = Some(f),
+        None => bail!("{}: shard {} of {n} is out of range", f.display(), s.shard),
+    }
+    Ok(())
+}
+
+/// Every shard 0 .. N seen, or an error listing the missing ones.
+fn all_there(seen: &[Option<&PathBuf>], first: &ShardFile) -> Result<()> {
+    let missing: Vec<String> =
+        seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(k, _)| k.to_string()).collect();
+    if !missing.is_empty() {
+        bail!(
+            "shard {} of {} of scenario {} missing (expected {} for each missing K)",
+            missing.join(", "),
+            first.shards,
+            first.scenario,
+            shard::file_name(0, first.shards).replace("-0-", "-K-")
+        );
+    }
+    Ok(())
 }
 
 /// `backlog-risk merge`: read the shard files of one run (folders stand for
@@ -330,7 +431,7 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let keep = |p: &Path| p.file_name().is_some_and(|n| shard::is_shard_name(&n.to_string_lossy()));
+            let keep = |p: &Path| p.file_name().is_some_and(|n| shard::kind(&n.to_string_lossy()).is_some());
             files.extend(list_folder(input, keep, "shard-K-of-N.bin files (written by `run --shard K/N`)")?);
         } else if input.is_file() {
             files.push(input.clone());
@@ -338,14 +439,16 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
             bail!("{}: no such file or folder; give shard files or the folder that holds them", input.display());
         }
     }
+    let sweeps = files.iter().filter(|f| shard::is_sweep(f)).count();
+    if sweeps == files.len() {
+        return merge_sweep(&files, opts);
+    } else if sweeps > 0 {
+        bail!("the shards given are of a run and of a sweep; merge each on its own (shard-*.bin or sweep-shard-*.bin)");
+    }
     // One shard in memory at a time: checked against the first, then its
     // partial result merged and dropped.
-    let read = |f: &PathBuf| -> Result<ShardFile> {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        shard::decode(&bytes).with_context(|| f.display().to_string())
-    };
     let first_file = &files[0];
-    let mut first = read(first_file)?;
+    let mut first = read_shard(first_file)?;
     let mut first_partial = std::mem::take(&mut first.partial);
     let n = first.shards;
     let file = PathBuf::from(&first.scenario_file);
@@ -355,43 +458,16 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
     let mut merger = engine.merger();
     let mut seen: Vec<Option<&PathBuf>> = vec![None; n as usize];
     for (i, f) in files.iter().enumerate() {
-        let mut other = if i == 0 { None } else { Some(read(f)?) };
+        let mut other = if i == 0 { None } else { Some(read_shard(f)?) };
         let s = other.as_ref().unwrap_or(&first);
-        let differs = [
-            ("scenario", s.scenario != first.scenario),
-            ("scenario text (SHA-256)", s.scenario_sha256 != first.scenario_sha256),
-            ("seed", s.seed != first.seed),
-            ("paths", s.paths != first.paths),
-            ("shard count N", s.shards != n),
-            ("tool version", s.tool_version != first.tool_version),
-        ];
-        if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
-            bail!(
-                "{}: a shard of another run than {} (its {what} differs); merge the shards of one run",
-                f.display(),
-                first_file.display()
-            );
-        }
-        match seen.get_mut(s.shard as usize) {
-            Some(Some(earlier)) => bail!("{} and {} are both shard {} of {n}", earlier.display(), f.display(), s.shard),
-            Some(slot) => *slot = Some(f),
-            None => bail!("{}: shard {} of {n} is out of range", f.display(), s.shard),
-        }
+        admit(first_file, &first, f, s, &mut seen)?;
         let partial = match other.take() {
             Some(o) => o.partial,
             None => std::mem::take(&mut first_partial),
         };
         merger.add(partial).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
     }
-    let missing: Vec<String> = (0..n).filter(|k| seen[*k as usize].is_none()).map(|k| k.to_string()).collect();
-    if !missing.is_empty() {
-        bail!(
-            "shard {} of {n} of scenario {} missing (expected {} for each missing K)",
-            missing.join(", "),
-            first.scenario,
-            shard::file_name(0, n).replace("-0-", "-K-")
-        );
-    }
+    all_there(&seen, &first)?;
     let (text, chain) = (first.scenario_text.clone(), first.extends.iter().map(PathBuf::from).collect::<Vec<_>>());
     let acc = merger.finish(sc.paths).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
     let summary = report::summarise(&engine, &acc, sc.seed);
@@ -531,6 +607,8 @@ pub struct SweepOptions {
     pub stat: String,
     pub metric: Option<String>,
     pub run: RunOptions,
+    /// Run only the points of shard K of N and write a sweep shard file.
+    pub shard: Option<(u64, u64)>,
 }
 
 /// Parse `PATH=SPEC` with SPEC a list `0.1,0.2` or a range `0.05..0.5:10`
@@ -561,85 +639,163 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
 /// `backlog-risk sweep`: run every grid point with the same seed (common
 /// random numbers), in parallel, and write `sweep.csv` and `sweep.png`.
 pub fn sweep(opts: &SweepOptions) -> Result<()> {
-    let file = &opts.file;
-    let (base, resolved) = scenario::load_resolved(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let grid: Vec<Vec<f64>> = match opts.vary.as_slice() {
+    let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = plan_sweep(&opts.file, base, &resolved.text, &opts.vary, opts.metric.as_deref(), &opts.stat, &opts.run)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.run.threads)
+        .build()
+        .context("cannot start the worker threads")?;
+    // The points of this shard, or all of them.
+    let (k, n) = opts.shard.unwrap_or((0, 1));
+    let share = shard_points(plan.points.len(), k, n);
+    let points = &plan.points[share.clone()];
+    let bar = progress_bar(points.iter().map(|p| p.paths).sum(), opts.run.quiet);
+    let done = AtomicU64::new(0);
+    let prefix = |d: u64| format!("{} sweep [{d}/{} points]", plan.base.name, points.len());
+    bar.set_prefix(prefix(0));
+    let accs: Vec<Accumulator> = pool.install(|| {
+        points
+            .par_iter()
+            .map(|sc| {
+                let acc = Engine::new(sc).run(sc.seed, sc.paths, &|n| bar.inc(n));
+                bar.set_prefix(prefix(done.fetch_add(1, Ordering::Relaxed) + 1));
+                acc
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    if opts.shard.is_none() {
+        return write_sweep(&plan, accs, opts, &pool);
+    }
+    let path = opts.run.out.join(&plan.base.name).join(shard::sweep_file_name(k, n));
+    let info = run_info(&plan.base, &opts.file, &resolved.text, &resolved.chain, opts.run.threads, 0.0);
+    let file = ShardFile {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: plan.base.name.clone(),
+        scenario_file: info.scenario_file,
+        scenario_sha256: info.scenario_sha256,
+        scenario_text: resolved.text.clone(),
+        extends: info.extends,
+        seed: plan.points[0].seed,
+        paths: plan.points[0].paths,
+        shards: n,
+        shard: k,
+        partial: Default::default(),
+        sweep: Some(SweepShard {
+            vary: opts.vary.clone(),
+            stat: opts.stat.clone(),
+            metric: plan.metric.clone(),
+            first_point: share.start as u64,
+            points: accs,
+        }),
+    };
+    output::write_atomic(&path, &shard::encode(&file)?)?;
+    if !opts.run.quiet {
+        println!(
+            "{}: sweep shard {k} of {n}, points {}..{} of {}: wrote {}",
+            plan.base.name,
+            share.start,
+            share.end,
+            plan.points.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The points of sweep shard `k` of `n` out of `points`:
+/// `floor(k P / n) .. floor((k + 1) P / n)`.
+fn shard_points(points: usize, k: u64, n: u64) -> std::ops::Range<usize> {
+    let at = |k: u64| (k as u128 * points as u128 / n as u128) as usize;
+    at(k)..at(k + 1)
+}
+
+/// A sweep made concrete: the base scenario, the grid of values and one
+/// scenario per point, the metric and statistic checked.
+struct SweepPlan {
+    base: Scenario,
+    grid: Vec<Vec<f64>>,
+    points: Vec<Scenario>,
+    metric: String,
+    stat: String,
+    vary: Vec<(String, Vec<f64>)>,
+}
+
+fn plan_sweep(
+    file: &Path,
+    base: Scenario,
+    text: &str,
+    vary: &[(String, Vec<f64>)],
+    metric: Option<&str>,
+    stat: &str,
+    run: &RunOptions,
+) -> Result<SweepPlan> {
+    let grid: Vec<Vec<f64>> = match vary {
         [(_, xs)] => xs.iter().map(|x| vec![*x]).collect(),
         [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
         _ => bail!("give one or two --vary options"),
     };
     let mut points = Vec::new();
     for values in &grid {
-        let mut text = resolved.text.clone();
-        for ((path, _), v) in opts.vary.iter().zip(values) {
+        let mut text = text.to_string();
+        for ((path, _), v) in vary.iter().zip(values) {
             text = scenario::set_number(&text, path, *v).map_err(|e| anyhow::anyhow!("--vary {path}: {e}"))?;
         }
-        let at = opts.vary.iter().zip(values).map(|((p, _), v)| format!("{p} = {v}")).collect::<Vec<_>>().join(", ");
+        let at = vary.iter().zip(values).map(|((p, _), v)| format!("{p} = {v}")).collect::<Vec<_>>().join(", ");
         let mut sc = scenario::parse(&text, file).map_err(|mut e| {
             e.line = None;
             anyhow::anyhow!("{e} (at the sweep point {at})")
         })?;
-        sc.paths = opts.run.paths.unwrap_or(base.paths);
-        sc.seed = opts.run.seed.unwrap_or(base.seed);
+        sc.paths = run.paths.unwrap_or(base.paths);
+        sc.seed = run.seed.unwrap_or(base.seed);
         points.push(sc);
     }
     let names = base.metric_names();
-    let metric = match &opts.metric {
-        Some(m) if names.contains(m) => m.clone(),
+    let metric = match metric {
+        Some(m) if names.iter().any(|n| n == m) => m.to_string(),
         Some(m) => bail!("--metric {m}: the scenario records no such metric; use one of {}", names.join(", ")),
         None => {
             let (_, most) = report::concentration(&base, &report::start_shares(&base));
             format!("loss.{}", base.providers[most].name)
         }
     };
-    if !report::STAT_NAMES.contains(&opts.stat.as_str()) {
-        bail!("--stat {}: use one of {}", opts.stat, report::STAT_NAMES.join(", "));
+    if !report::STAT_NAMES.contains(&stat) {
+        bail!("--stat {stat}: use one of {}", report::STAT_NAMES.join(", "));
     }
-    if !metric.starts_with("loss.") && ["var95", "es95", "var99", "es99"].contains(&opts.stat.as_str()) {
-        bail!("--stat {}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER", opts.stat);
+    if !metric.starts_with("loss.") && ["var95", "es95", "var99", "es99"].contains(&stat) {
+        bail!("--stat {stat}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER");
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.run.threads)
-        .build()
-        .context("cannot start the worker threads")?;
-    let bar = progress_bar(points.iter().map(|p| p.paths).sum(), opts.run.quiet);
-    let done = AtomicU64::new(0);
-    let prefix = |d: u64| format!("{} sweep [{d}/{} points]", base.name, points.len());
-    bar.set_prefix(prefix(0));
+    Ok(SweepPlan { base, grid, points, metric, stat: stat.to_string(), vary: vary.to_vec() })
+}
+
+/// Summarise every point of a sweep and write `sweep.csv` and `sweep.png`.
+fn write_sweep(plan: &SweepPlan, accs: Vec<Accumulator>, opts: &SweepOptions, pool: &rayon::ThreadPool) -> Result<()> {
+    let (metric, stat) = (&plan.metric, &plan.stat);
     let summaries: Vec<ScenarioSummary> = pool.install(|| {
-        points
-            .par_iter()
-            .map(|sc| {
-                let engine = Engine::new(sc);
-                let acc = engine.run(sc.seed, sc.paths, &|n| bar.inc(n));
-                bar.set_prefix(prefix(done.fetch_add(1, Ordering::Relaxed) + 1));
-                report::summarise(&engine, &acc, sc.seed)
-            })
-            .collect()
+        plan.points.par_iter().zip(accs).map(|(sc, acc)| report::summarise(&Engine::new(sc), &acc, sc.seed)).collect()
     });
-    bar.finish_and_clear();
-    let dir = opts.run.out.join(&base.name);
-    let vary_names: Vec<&str> = opts.vary.iter().map(|(p, _)| p.as_str()).collect();
-    output::write_atomic(&dir.join("sweep.csv"), &output::sweep_csv(&vary_names, &grid, &summaries)?)?;
+    let dir = opts.run.out.join(&plan.base.name);
+    let vary_names: Vec<&str> = plan.vary.iter().map(|(p, _)| p.as_str()).collect();
+    output::write_atomic(&dir.join("sweep.csv"), &output::sweep_csv(&vary_names, &plan.grid, &summaries)?)?;
     let z: Vec<f64> =
-        summaries.iter().map(|s| s.metric(&metric).and_then(|m| m.stat(&opts.stat)).unwrap_or(f64::NAN)).collect();
+        summaries.iter().map(|s| s.metric(metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN)).collect();
     if opts.run.charts != Charts::None {
-        let title = format!("{}: {} of {metric} across the sweep", base.name, opts.stat);
+        let title = format!("{}: {stat} of {metric} across the sweep", plan.base.name);
         let subtitle = format!(
             "{} paths per point, seed {} at every point (common random numbers)",
-            points[0].paths, points[0].seed
+            plan.points[0].paths, plan.points[0].seed
         );
         let is_money = !metric.starts_with("share.") && !metric.starts_with("events.");
         let fmt_money = |v: f64| charts::fmt_bn(v);
         let fmt_other = |v: f64| format!("{v:.3}");
-        let stat_label = format!("{} of {metric}{}", opts.stat, if is_money { " ($bn)" } else { "" });
+        let stat_label = format!("{stat} of {metric}{}", if is_money { " ($bn)" } else { "" });
         let plot = charts::SweepPlot {
             title: &title,
             subtitle: &subtitle,
             stat: &stat_label,
             fmt: if is_money { &fmt_money } else { &fmt_other },
         };
-        let png = match opts.vary.as_slice() {
+        let png = match plan.vary.as_slice() {
             [(xname, xs)] => charts::sweep_line_png(&plot, xname, xs, &z, opts.run.chart_size),
             [(xname, xs), (yname, ys)] => {
                 let rows: Vec<Vec<f64>> = z.chunks(ys.len()).map(|c| c.to_vec()).collect();
@@ -651,9 +807,9 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         output::write_atomic(&dir.join("sweep.png"), &png)?;
     }
     if !opts.run.quiet {
-        for (values, v) in grid.iter().zip(&z) {
+        for (values, v) in plan.grid.iter().zip(&z) {
             let at = vary_names.iter().zip(values).map(|(p, x)| format!("{p} = {x}")).collect::<Vec<_>>().join(", ");
-            println!("{at}: {} of {metric} = {v:.4}", opts.stat);
+            println!("{at}: {stat} of {metric} = {v:.4}");
         }
         println!("wrote {}", dir.join("sweep.csv").display());
     }

@@ -98,6 +98,9 @@ pub struct SweepArgs {
     pub metric: Option<String>,
 
     #[command(flatten)]
+    pub split: ShardArgs,
+
+    #[command(flatten)]
     pub run: CommonArgs,
 }
 
@@ -163,6 +166,25 @@ pub struct RunArgs {
     #[arg(long, value_name = "BASE")]
     pub paired: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub split: ShardArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Which shard of a run to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shard {
+    /// Shard K of N.
+    Fixed(u64, u64),
+    /// From the scheduler's environment variables.
+    Auto,
+}
+
+/// Splitting a run (or a sweep) into shards.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
     /// Simulate only shard K of N (0 <= K < N, counted from 0 like Slurm
     /// array and Kubernetes completion indices): a fixed share of the paths,
     /// each with the random numbers it has in a whole run. Writes
@@ -178,18 +200,14 @@ pub struct RunArgs {
     /// not say it (Kubernetes: the Job's `completions`).
     #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u64).range(1..))]
     pub shards: Option<u64>,
-
-    #[command(flatten)]
-    pub common: CommonArgs,
 }
 
-/// Which shard of a run to simulate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shard {
-    /// Shard K of N.
-    Fixed(u64, u64),
-    /// From the scheduler's environment variables.
-    Auto,
+impl ShardArgs {
+    /// `(K, N)` when `--shard` was given, read from the environment for
+    /// `auto`.
+    pub fn resolve(&self) -> Result<Option<(u64, u64)>, String> {
+        self.shard.map(|s| s.resolve(self.shards, |v| std::env::var(v).ok())).transpose()
+    }
 }
 
 /// `K/N` with `0 <= K < N`, or `auto`.
@@ -288,6 +306,7 @@ impl SweepArgs {
             vary: self.vary,
             stat: self.stat,
             metric: self.metric,
+            shard: None,
         }
     }
 }

@@ -7,12 +7,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) if args.shard.is_some() => {
-            match args.shard.expect("guarded").resolve(args.shards, |v| std::env::var(v).ok()) {
-                Ok(shard) => app::run_shard(&args.into_options(), shard),
-                Err(e) => Err(anyhow::anyhow!(e)),
-            }
-        }
+        Command::Run(args) if args.split.shard.is_some() => match args.split.resolve() {
+            Ok(shard) => app::run_shard(&args.into_options(), shard.expect("guarded")),
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
         Command::Run(args) => {
             let opts = args.into_options();
             app::run(&opts).map(|outcomes| {
@@ -25,7 +23,10 @@ fn main() -> ExitCode {
         Command::Validate(args) => app::validate(&args.inputs),
         Command::Show(args) => app::show(&args.file),
         Command::Stress(args) => app::stress(&args.portfolio, &args.common.into_options(args.inputs, None)),
-        Command::Sweep(args) => app::sweep(&args.into_options()).map(|_| true),
+        Command::Sweep(args) => match args.split.resolve() {
+            Ok(shard) => app::sweep(&app::SweepOptions { shard, ..args.into_options() }).map(|_| true),
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
         Command::Merge(args) if args.common.paths.is_some() || args.common.seed.is_some() => {
             Err(anyhow::anyhow!("merge takes the seed and the paths from the shards: leave out --paths and --seed"))
         }

@@ -12,7 +12,7 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Partial;
+use crate::engine::{Accumulator, Partial};
 
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
@@ -39,7 +39,23 @@ pub struct ShardFile {
     /// How many shards the run was split into (N) and which this is (K).
     pub shards: u64,
     pub shard: u64,
+    /// The shard's part of a run (empty for a sweep shard).
     pub partial: Partial,
+    /// For a shard of `sweep`: its points' whole accumulators.
+    pub sweep: Option<SweepShard>,
+}
+
+/// The points a shard of `sweep --shard K/N` ran: points
+/// `floor(K P / N) .. floor((K + 1) P / N)` of the `P` grid points, in grid
+/// order, each a whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepShard {
+    pub vary: Vec<(String, Vec<f64>)>,
+    pub stat: String,
+    pub metric: String,
+    /// The index of the first point in the grid.
+    pub first_point: u64,
+    pub points: Vec<Accumulator>,
 }
 
 /// The file name of shard `k` of `n`.
@@ -47,9 +63,25 @@ pub fn file_name(k: u64, n: u64) -> String {
     format!("shard-{k}-of-{n}.bin")
 }
 
-/// Whether a file name looks like a shard file.
-pub fn is_shard_name(name: &str) -> bool {
-    name.starts_with("shard-") && name.ends_with(".bin") && name.contains("-of-")
+/// The file name of shard `k` of `n` of a sweep.
+pub fn sweep_file_name(k: u64, n: u64) -> String {
+    format!("sweep-{}", file_name(k, n))
+}
+
+/// What a file name says it is: `Some(false)` a run's shard, `Some(true)`
+/// a sweep's, `None` neither.
+pub fn kind(name: &str) -> Option<bool> {
+    let shaped = |n: &str| n.starts_with("shard-") && n.ends_with(".bin") && n.contains("-of-");
+    match name.strip_prefix("sweep-") {
+        Some(rest) if shaped(rest) => Some(true),
+        _ if shaped(name) => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether `path` is named as a sweep's shard.
+pub fn is_sweep(path: &std::path::Path) -> bool {
+    path.file_name().and_then(|n| kind(&n.to_string_lossy())) == Some(true)
 }
 
 pub fn encode(s: &ShardFile) -> Result<Vec<u8>> {

@@ -565,7 +565,7 @@ impl Sketch {
 }
 
 /// Moments and sketch of one metric.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricAcc {
     pub moments: Moments,
     pub sketch: Sketch,

@@ -122,3 +122,34 @@ fn shard_auto_follows_the_scheduler() {
         .failure()
         .stderr(predicates::str::contains("neither is set"));
 }
+
+/// `sweep --shard K/N` runs a share of the grid points; merged, the shards
+/// give the sweep.csv of the whole sweep, byte for byte. Shards of a run and
+/// of a sweep are not merged together.
+#[test]
+fn sweep_shards_merge_into_the_whole_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let vary = "renegotiation[0].hazard=0.05..0.5:5";
+    let sweep = |out: &Path, shard: Option<&str>| {
+        let mut c = cmd();
+        c.args(["sweep", SCENARIO, "--vary", vary, "--paths", "4000", "--quiet", "--no-charts", "--out"]).arg(out);
+        if let Some(s) = shard {
+            c.args(["--shard", s]);
+        }
+        c.assert().success();
+    };
+    let one = dir.path().join("one");
+    sweep(&one, None);
+    let split = dir.path().join("split");
+    for k in 0..3 {
+        sweep(&split, Some(&format!("{k}/3")));
+    }
+    merge(&[&split.join("openai-shift")], &split).success();
+    let read = |d: &Path| std::fs::read(d.join("openai-shift/sweep.csv")).unwrap();
+    assert!(read(&one) == read(&split), "sweep.csv differs when split in 3");
+
+    shard(&split, 0, 1, "11").wait().unwrap();
+    merge(&[&split.join("openai-shift")], &dir.path().join("mixed"))
+        .failure()
+        .stderr(predicates::str::contains("of a run and of a sweep"));
+}

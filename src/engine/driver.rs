@@ -29,7 +29,7 @@ pub const CHUNK: u64 = 2048;
 const _: () = assert!(CHUNK.is_multiple_of(LANES as u64) && LANES.is_multiple_of(8));
 
 /// One provider-quarter cell of the fan (backlog) or revenue bands.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BandAcc {
     /// Sum over paths, merged in the fixed tree.
     pub sum: f64,
@@ -43,7 +43,7 @@ impl BandAcc {
 }
 
 /// Summaries of a run, before statistics are read off them.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Accumulator {
     /// One per metric, in [`crate::model::Scenario::metric_names`] order.
     pub metrics: Vec<MetricAcc>,
