@@ -1,0 +1,287 @@
+//! The commands: find scenario files, run each in isolation, write its
+//! results as soon as it finishes, and report.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::charts::{self, ChartSize};
+use crate::engine::driver::Paired;
+use crate::engine::{Accumulator, CHUNK, Engine, shard_chunks};
+use crate::model::Scenario;
+use crate::output::{self, QuantileMethod, RunInfo};
+use crate::report::{self, ScenarioSummary};
+use crate::scenario;
+use crate::shard::{self, ShardFile, SweepShard};
+
+mod run;
+mod shards;
+mod stress;
+mod sweep;
+
+pub use run::{batch_report, run, write_comparison};
+pub use shards::{merge, run_shard};
+pub use stress::stress;
+pub use sweep::{SweepOptions, parse_vary, sweep};
+
+/// Which charts a run draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charts {
+    None,
+    /// loss.png for the most concentrated provider, fan, exceedance, concentration.
+    Key,
+    /// Key charts plus loss-PROVIDER.png for every provider.
+    All,
+}
+
+/// Validated settings of `run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub inputs: Vec<PathBuf>,
+    pub paths: Option<u64>,
+    pub seed: Option<u64>,
+    pub threads: usize,
+    pub out: PathBuf,
+    pub quiet: bool,
+    pub charts: Charts,
+    pub chart_size: ChartSize,
+    /// Base scenario for paired differences (common random numbers).
+    pub paired: Option<PathBuf>,
+}
+
+/// Expand files and folders into scenario files, in a stable order.
+pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let toml = |p: &Path| p.extension().is_some_and(|e| e == "toml");
+            files.extend(list_folder(input, toml, "*.toml scenario files")?);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else if input.to_string_lossy().contains(['*', '?', '[']) {
+            let pattern = input.to_string_lossy();
+            let mut found: Vec<PathBuf> = glob::glob(&pattern)
+                .with_context(|| format!("{pattern}: not a valid pattern"))?
+                .filter_map(|p| p.ok())
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!("{pattern}: the pattern matches no file");
+            }
+            files.extend(found);
+        } else {
+            bail!("{}: no such file or folder; give a scenario file (*.toml) or a folder of them", input.display());
+        }
+    }
+    Ok(files)
+}
+
+/// The files directly inside `dir` that `keep` accepts, sorted; an error
+/// naming `what` when there are none.
+fn list_folder(dir: &Path, keep: impl Fn(&Path) -> bool, what: &str) -> Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list the folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && keep(p))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        bail!("{}: the folder holds no {what}", dir.display());
+    }
+    Ok(found)
+}
+
+/// What happened to one scenario file.
+#[derive(Debug)]
+pub struct Outcome {
+    pub file: PathBuf,
+    pub result: Result<ScenarioSummary, String>,
+}
+
+/// `backlog-risk validate`: true when every file is valid.
+pub fn validate(inputs: &[PathBuf]) -> Result<bool> {
+    let mut ok = true;
+    for file in collect_inputs(inputs)? {
+        match scenario::load(&file) {
+            Ok(sc) => println!(
+                "ok    {} (scenario {}: {} providers, {} customers, {} renegotiation rules, {} quarters)",
+                file.display(),
+                sc.name,
+                sc.providers.len(),
+                sc.customers.len(),
+                sc.rules.len(),
+                sc.quarters
+            ),
+            Err(e) => {
+                ok = false;
+                eprintln!("error {e}");
+            }
+        }
+    }
+    Ok(ok)
+}
+
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} paths  {rate}  ETA {eta}")
+            .expect("static template")
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}k paths/s", s.per_sec() / 1000.0);
+            })
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A scenario as run and the resolved text it came from.
+type Loaded = (Scenario, scenario::Resolved);
+
+/// Load a scenario and apply `--paths` and `--seed`.
+fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenario::ScenarioError> {
+    let (mut sc, r) = scenario::load_resolved(file)?;
+    if let Some(p) = opts.paths {
+        sc.paths = p;
+    }
+    if let Some(s) = opts.seed {
+        sc.seed = s;
+    }
+    Ok((sc, r))
+}
+
+/// What `run.json` says about a run.
+fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: usize, wall: f64) -> RunInfo {
+    RunInfo {
+        scenario: sc.name.clone(),
+        scenario_file: file.display().to_string(),
+        scenario_sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+        extends: chain.iter().skip(1).map(|p| p.display().to_string()).collect(),
+        seed: sc.seed,
+        paths: sc.paths,
+        quarters: sc.quarters,
+        threads,
+        tool: env!("CARGO_PKG_NAME"),
+        tool_version: env!("CARGO_PKG_VERSION"),
+        wall_seconds: wall,
+        paths_per_second: sc.paths as f64 / wall,
+        quantiles: QuantileMethod::default(),
+    }
+}
+
+/// Write a scenario's results into `dir`: the CSV files, the charts, the
+/// paired differences, and `run.json` last (its presence says the run's
+/// files are all there).
+fn write_outputs(
+    dir: &Path,
+    summary: &ScenarioSummary,
+    info: RunInfo,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+    paired: Option<(&Scenario, &Paired)>,
+) -> Result<()> {
+    output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
+    output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
+    output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
+    output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
+    write_charts(dir, summary, opts, pool)?;
+    if let Some((base, r)) = paired {
+        let rows = report::paired(summary, r);
+        output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
+    }
+    output::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
+    Ok(())
+}
+
+/// Draw the scenario's charts into `dir`: rendered side by side on the
+/// run's thread pool, then written in a fixed order.
+fn write_charts(dir: &Path, s: &ScenarioSummary, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<()> {
+    if opts.charts == Charts::None {
+        return Ok(());
+    }
+    let size = opts.chart_size;
+    // A loss chart per provider index, or one of the other three.
+    enum Chart {
+        Loss(usize),
+        Fan,
+        Exceedance,
+        Concentration,
+    }
+    let mut list = vec![
+        ("loss.png".to_string(), Chart::Loss(s.most_concentrated)),
+        ("fan.png".to_string(), Chart::Fan),
+        ("exceedance.png".to_string(), Chart::Exceedance),
+        ("concentration.png".to_string(), Chart::Concentration),
+    ];
+    if opts.charts == Charts::All {
+        list.extend(s.providers.iter().enumerate().map(|(p, name)| (format!("loss-{name}.png"), Chart::Loss(p))));
+    }
+    let pngs: Vec<(String, Result<Vec<u8>>)> = pool.install(|| {
+        list.into_par_iter()
+            .map(|(name, chart)| {
+                let png = match chart {
+                    Chart::Loss(p) => charts::loss_png(s, p, size),
+                    Chart::Fan => charts::fan_png(s, size),
+                    Chart::Exceedance => charts::exceedance_png(s, size),
+                    Chart::Concentration => charts::concentration_png(s, size),
+                };
+                (name, png)
+            })
+            .collect()
+    });
+    for (name, png) in pngs {
+        let path = dir.join(&name);
+        output::write_atomic(&path, &png.with_context(|| format!("cannot draw {}", path.display()))?)?;
+    }
+    Ok(())
+}
+
+/// `$12.3bn`, `-$4.0bn`.
+pub fn money(x: f64) -> String {
+    if x < 0.0 { format!("-${:.1}bn", -x) } else { format!("${x:.1}bn") }
+}
+
+/// One line per scenario: the most concentrated provider's loss against plan.
+pub fn headline(s: &ScenarioSummary) -> String {
+    let c = &s.concentration[s.most_concentrated];
+    let who = match &c.customer {
+        Some(cu) => format!("{} ({} {:.0}% of its starting backlog)", c.provider, cu, c.share * 100.0),
+        None => c.provider.clone(),
+    };
+    let horizon = s.labels.last().map_or("", |l| l.as_str());
+    match s.metric(&format!("loss.{}", c.provider)) {
+        Some(l) => format!(
+            "{}: {who}: loss vs plan at {horizon}: expected {} (se {:.2}), VaR99 {}, ES99 {} [plan backlog {}, {} paths]",
+            s.name,
+            money(l.mean),
+            l.se,
+            money(l.var99.unwrap_or(f64::NAN)),
+            money(l.es99.unwrap_or(f64::NAN)),
+            money(s.plan.backlog[s.most_concentrated]),
+            s.paths
+        ),
+        None => format!("{}: {who}", s.name),
+    }
+}
+
+/// `backlog-risk show`: the resolved scenario (with `extends` merged) as TOML.
+pub fn show(file: &Path) -> Result<bool> {
+    let r = scenario::resolve(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{}", r.text);
+    if !r.text.ends_with('\n') {
+        println!();
+    }
+    match scenario::parse_resolved(&r, file) {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            eprintln!("error {e}");
+            Ok(false)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `run` and its batch report: every scenario loaded, simulated and written
+//! on its own.
+
+use super::*;
+
+/// `backlog-risk run`: every scenario is loaded, run and written on its own;
+/// one failure does not stop the others. Returns the outcomes in input order.
+pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
+    let files = collect_inputs(&opts.inputs)?;
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+
+    let mut loaded: Vec<(PathBuf, Result<Loaded, String>)> = Vec::new();
+    for file in files {
+        let res = load_with_overrides(&file, opts).map_err(|e| e.to_string()).and_then(|(sc, r)| {
+            match loaded.iter().find(|(_, l)| l.as_ref().is_ok_and(|(o, _)| o.name == sc.name)) {
+                Some((other, _)) => Err(format!(
+                    "{}: scenario.name `{}` is already used by {}; both would write to the same output folder, so give this one another name",
+                    file.display(),
+                    sc.name,
+                    other.display()
+                )),
+                None => Ok((sc, r)),
+            }
+        });
+        loaded.push((file, res));
+    }
+
+    let base = match &opts.paired {
+        Some(p) => Some(scenario::load(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
+        None => None,
+    };
+    let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| s.paths).sum();
+    let bar = progress_bar(total_paths, opts.quiet);
+    let mut outcomes = Vec::new();
+    let count = loaded.len();
+    for (i, (file, sc)) in loaded.into_iter().enumerate() {
+        let result = match sc {
+            Err(e) => Err(e),
+            Ok((sc, resolved)) => {
+                bar.set_prefix(format!("[{}/{count}] {}", i + 1, sc.name));
+                run_one(&file, &sc, &resolved, opts, &pool, &bar, base.as_ref())
+                    .map_err(|e| format!("{}: {e:#}", file.display()))
+            }
+        };
+        match &result {
+            Ok(s) if !opts.quiet => bar.suspend(|| println!("{}", headline(s))),
+            Err(e) => bar.suspend(|| eprintln!("error {e}")),
+            _ => {}
+        }
+        outcomes.push(Outcome { file, result });
+    }
+    bar.finish_and_clear();
+    write_comparison(&outcomes, opts)?;
+    output::write_atomic(
+        &opts.out.join("batch.csv"),
+        &output::batch_csv(&outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect::<Vec<_>>())?,
+    )?;
+    Ok(outcomes)
+}
+
+fn run_one(
+    file: &Path,
+    sc: &Scenario,
+    resolved: &scenario::Resolved,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+    bar: &ProgressBar,
+    base: Option<&Scenario>,
+) -> Result<ScenarioSummary> {
+    let started = Instant::now();
+    let engine = Engine::new(sc);
+    let base = base.filter(|b| b.name != sc.name);
+    // A paired run simulates both scenarios once, side by side.
+    let (acc, paired) = match base {
+        Some(b) => {
+            let r = pool.install(|| engine.run_paired(&Engine::new(b), sc.seed, sc.paths, &|n| bar.inc(n)));
+            (r.mine.clone(), Some((b, r)))
+        }
+        None => (pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n))), None),
+    };
+    let summary = report::summarise(&engine, &acc, sc.seed);
+    let wall = started.elapsed().as_secs_f64();
+    let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall);
+    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, pool, paired.as_ref().map(|(b, r)| (*b, r)))?;
+    Ok(summary)
+}
+
+/// `OUT/comparison.csv` and, with charts, `OUT/comparison.png` for a run of
+/// several scenarios.
+pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<()> {
+    let ok: Vec<&ScenarioSummary> = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).collect();
+    if ok.len() < 2 {
+        return Ok(());
+    }
+    let rows = report::comparison(&ok);
+    output::write_atomic(&opts.out.join("comparison.csv"), &output::rows_csv(&rows)?)?;
+    if opts.charts != Charts::None {
+        let png = charts::comparison_png(&rows, opts.chart_size).context("cannot draw comparison.png")?;
+        output::write_atomic(&opts.out.join("comparison.png"), &png)?;
+    }
+    Ok(())
+}
+
+/// The closing report of a batch: one line per scenario, ok or its error.
+pub fn batch_report(outcomes: &[Outcome]) -> String {
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    let mut s = format!("{} scenarios: {} ok, {} failed\n", outcomes.len(), outcomes.len() - failed, failed);
+    for o in outcomes {
+        match &o.result {
+            Ok(sum) => s.push_str(&format!("  ok     {} ({})\n", o.file.display(), sum.name)),
+            Err(e) => s.push_str(&format!("  failed {}: {e}\n", o.file.display())),
+        }
+    }
+    s
+}

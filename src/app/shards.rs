@@ -1,0 +1,215 @@
+//! `run --shard K/N` and `merge`: a run or a sweep split into shards, and
+//! the merge back into the files one process writes.
+
+use super::sweep::{plan_sweep, shard_points, write_sweep};
+use super::*;
+
+/// `backlog-risk run --shard K/N`: simulate shard K of N of every scenario
+/// and write `OUT/NAME/shard-K-of-N.bin` for `merge`. True when every
+/// scenario ran.
+pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
+    if opts.paired.is_some() {
+        bail!("--shard with --paired is not supported yet: run the shards without --paired");
+    }
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let mut ok = true;
+    for file in collect_inputs(&opts.inputs)? {
+        let (sc, resolved) = match load_with_overrides(&file, opts) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error {e}");
+                ok = false;
+                continue;
+            }
+        };
+        let engine = Engine::new(&sc);
+        let chunks = shard_chunks(sc.paths, k, n);
+        let (first, last) = (chunks.start * CHUNK, (chunks.end * CHUNK).min(sc.paths));
+        let bar = progress_bar(last.saturating_sub(first), opts.quiet);
+        bar.set_prefix(format!("{} shard {k}/{n}", sc.name));
+        let partial = pool.install(|| engine.run_chunks(sc.seed, sc.paths, chunks, &|x| bar.inc(x)));
+        bar.finish_and_clear();
+        let info = run_info(&sc, &file, &resolved.text, &resolved.chain, opts.threads, 0.0);
+        let shard = ShardFile {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: sc.name.clone(),
+            scenario_file: info.scenario_file,
+            scenario_sha256: info.scenario_sha256,
+            scenario_text: resolved.text.clone(),
+            extends: info.extends,
+            seed: sc.seed,
+            paths: sc.paths,
+            shards: n,
+            shard: k,
+            partial,
+            sweep: None,
+        };
+        let path = opts.out.join(&sc.name).join(shard::file_name(k, n));
+        output::write_atomic(&path, &shard::encode(&shard)?)?;
+        if !opts.quiet {
+            println!("{}: shard {k} of {n}, paths {first}..{last} of {}: wrote {}", sc.name, sc.paths, path.display());
+        }
+    }
+    Ok(ok)
+}
+
+/// Read and decode one shard file.
+fn read_shard(f: &Path) -> Result<ShardFile> {
+    let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+    shard::decode(&bytes).with_context(|| f.display().to_string())
+}
+
+/// `merge` of the shards of a sweep: every point's accumulator, in grid
+/// order, then the files `sweep` writes.
+fn merge_sweep(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
+    let first_file = &files[0];
+    let first = read_shard(first_file)?;
+    let mut seen: Vec<Option<&PathBuf>> = vec![None; first.shards as usize];
+    let mut parts: Vec<(u64, u64, Vec<Accumulator>)> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let s = if i == 0 { first.clone() } else { read_shard(f)? };
+        admit(first_file, &first, f, &s, &mut seen)?;
+        let w = s.sweep.with_context(|| format!("{}: not a sweep shard", f.display()))?;
+        parts.push((s.shard, w.first_point, w.points));
+    }
+    all_there(&seen, &first)?;
+    parts.sort_by_key(|p| p.0);
+    let w = first.sweep.as_ref().expect("checked above");
+    let file = PathBuf::from(&first.scenario_file);
+    let base = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let run = RunOptions { paths: Some(first.paths), seed: Some(first.seed), ..opts.clone() };
+    let plan = plan_sweep(&file, base, &first.scenario_text, &w.vary, Some(&w.metric), &w.stat, &run)?;
+    let mut accs = Vec::with_capacity(plan.points.len());
+    for (k, at, points) in parts {
+        if at as usize != accs.len() || shard_points(plan.points.len(), k, first.shards).len() != points.len() {
+            bail!("sweep shard {k} of {} does not hold the points it should", first.shards);
+        }
+        accs.extend(points);
+    }
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let sweep = SweepOptions {
+        file,
+        vary: w.vary.clone(),
+        stat: w.stat.clone(),
+        metric: Some(w.metric.clone()),
+        run,
+        shard: None,
+    };
+    write_sweep(&plan, accs, &sweep, &pool)
+}
+
+/// Check shard file `f` against the first of its run, and that no other
+/// file was the same shard.
+fn admit<'a>(
+    first_file: &Path,
+    first: &ShardFile,
+    f: &'a PathBuf,
+    s: &ShardFile,
+    seen: &mut [Option<&'a PathBuf>],
+) -> Result<()> {
+    let differs = [
+        ("scenario", s.scenario != first.scenario),
+        ("scenario text (SHA-256)", s.scenario_sha256 != first.scenario_sha256),
+        ("seed", s.seed != first.seed),
+        ("paths", s.paths != first.paths),
+        ("shard count N", s.shards != first.shards),
+        ("tool version", s.tool_version != first.tool_version),
+        (
+            "swept parameters",
+            s.sweep.as_ref().map(|w| (&w.vary, &w.stat, &w.metric))
+                != first.sweep.as_ref().map(|w| (&w.vary, &w.stat, &w.metric)),
+        ),
+    ];
+    if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
+        bail!(
+            "{}: a shard of another run than {} (its {what} differs); merge the shards of one run",
+            f.display(),
+            first_file.display()
+        );
+    }
+    let n = first.shards;
+    match seen.get_mut(s.shard as usize) {
+        Some(Some(earlier)) => bail!("{} and {} are both shard {} of {n}", earlier.display(), f.display(), s.shard),
+        Some(slot) => *slot = Some(f),
+        None => bail!("{}: shard {} of {n} is out of range", f.display(), s.shard),
+    }
+    Ok(())
+}
+
+/// Every shard 0 .. N seen, or an error listing the missing ones.
+fn all_there(seen: &[Option<&PathBuf>], first: &ShardFile) -> Result<()> {
+    let missing: Vec<String> =
+        seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(k, _)| k.to_string()).collect();
+    if !missing.is_empty() {
+        bail!(
+            "shard {} of {} of scenario {} missing (expected {} for each missing K)",
+            missing.join(", "),
+            first.shards,
+            first.scenario,
+            shard::file_name(0, first.shards).replace("-0-", "-K-")
+        );
+    }
+    Ok(())
+}
+
+/// `backlog-risk merge`: read the shard files of one run (folders stand for
+/// the `shard-*-of-*.bin` files inside), check that they are all there once
+/// and belong together, and write the outputs of the whole run into
+/// `OUT/NAME/`. Nothing is written when a check fails.
+pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
+    let started = Instant::now();
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let keep = |p: &Path| p.file_name().is_some_and(|n| shard::kind(&n.to_string_lossy()).is_some());
+            files.extend(list_folder(input, keep, "shard-K-of-N.bin files (written by `run --shard K/N`)")?);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            bail!("{}: no such file or folder; give shard files or the folder that holds them", input.display());
+        }
+    }
+    let sweeps = files.iter().filter(|f| shard::is_sweep(f)).count();
+    if sweeps == files.len() {
+        return merge_sweep(&files, opts);
+    } else if sweeps > 0 {
+        bail!("the shards given are of a run and of a sweep; merge each on its own (shard-*.bin or sweep-shard-*.bin)");
+    }
+    // One shard in memory at a time: checked against the first, then its
+    // partial result merged and dropped.
+    let first_file = &files[0];
+    let mut first = read_shard(first_file)?;
+    let mut first_partial = std::mem::take(&mut first.partial);
+    let n = first.shards;
+    let file = PathBuf::from(&first.scenario_file);
+    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    (sc.seed, sc.paths) = (first.seed, first.paths);
+    let engine = Engine::new(&sc);
+    let mut merger = engine.merger();
+    let mut seen: Vec<Option<&PathBuf>> = vec![None; n as usize];
+    for (i, f) in files.iter().enumerate() {
+        let mut other = if i == 0 { None } else { Some(read_shard(f)?) };
+        let s = other.as_ref().unwrap_or(&first);
+        admit(first_file, &first, f, s, &mut seen)?;
+        let partial = match other.take() {
+            Some(o) => o.partial,
+            None => std::mem::take(&mut first_partial),
+        };
+        merger.add(partial).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+    }
+    all_there(&seen, &first)?;
+    let (text, chain) = (first.scenario_text.clone(), first.extends.iter().map(PathBuf::from).collect::<Vec<_>>());
+    let acc = merger.finish(sc.paths).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    let summary = report::summarise(&engine, &acc, sc.seed);
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let chain: Vec<PathBuf> = std::iter::once(file.clone()).chain(chain).collect();
+    let info = run_info(&sc, &file, &text, &chain, opts.threads, started.elapsed().as_secs_f64());
+    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, &pool, None)?;
+    if !opts.quiet {
+        println!("merged {n} shards: {}", headline(&summary));
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! `sweep`: one scenario over a grid of one or two parameters.
+
+use super::*;
+
+/// Settings of `sweep`.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub file: PathBuf,
+    /// Field path and its values, one or two.
+    pub vary: Vec<(String, Vec<f64>)>,
+    pub stat: String,
+    pub metric: Option<String>,
+    pub run: RunOptions,
+    /// Run only the points of shard K of N and write a sweep shard file.
+    pub shard: Option<(u64, u64)>,
+}
+
+/// Parse `PATH=SPEC` with SPEC a list `0.1,0.2` or a range `0.05..0.5:10`
+/// (10 evenly spaced values, both ends included).
+pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
+    let (path, spec) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: write PATH=SPEC, e.g. renegotiation[0].hazard=0.05..0.5:10"))?;
+    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("`{v}` in `{s}` is not a number"));
+    let values = if let Some((range, n)) = spec.split_once(':') {
+        let (a, b) = range.split_once("..").ok_or_else(|| format!("`{spec}`: a range is LO..HI:N"))?;
+        let (a, b) = (num(a)?, num(b)?);
+        let n: usize = n.trim().parse().map_err(|_| format!("`{n}` in `{s}` is not a whole number of points"))?;
+        if !(2..=1000).contains(&n) {
+            return Err(format!("`{s}`: use 2 to 1000 points"));
+        }
+        // Rounded to 12 decimals so that 0.05..0.5:6 gives 0.23, not 0.22999999999999998.
+        (0..n).map(|i| ((a + (b - a) * i as f64 / (n - 1) as f64) * 1e12).round() / 1e12).collect()
+    } else {
+        spec.split(',').map(num).collect::<Result<Vec<f64>, String>>()?
+    };
+    if values.is_empty() {
+        return Err(format!("`{s}` gives no values"));
+    }
+    Ok((path.trim().to_string(), values))
+}
+
+/// `backlog-risk sweep`: run every grid point with the same seed (common
+/// random numbers), in parallel, and write `sweep.csv` and `sweep.png`.
+pub fn sweep(opts: &SweepOptions) -> Result<()> {
+    let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = plan_sweep(&opts.file, base, &resolved.text, &opts.vary, opts.metric.as_deref(), &opts.stat, &opts.run)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.run.threads)
+        .build()
+        .context("cannot start the worker threads")?;
+    // The points of this shard, or all of them.
+    let (k, n) = opts.shard.unwrap_or((0, 1));
+    let share = shard_points(plan.points.len(), k, n);
+    let points = &plan.points[share.clone()];
+    let bar = progress_bar(points.iter().map(|p| p.paths).sum(), opts.run.quiet);
+    let done = AtomicU64::new(0);
+    let prefix = |d: u64| format!("{} sweep [{d}/{} points]", plan.base.name, points.len());
+    bar.set_prefix(prefix(0));
+    let accs: Vec<Accumulator> = pool.install(|| {
+        points
+            .par_iter()
+            .map(|sc| {
+                let acc = Engine::new(sc).run(sc.seed, sc.paths, &|n| bar.inc(n));
+                bar.set_prefix(prefix(done.fetch_add(1, Ordering::Relaxed) + 1));
+                acc
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    if opts.shard.is_none() {
+        return write_sweep(&plan, accs, opts, &pool);
+    }
+    let path = opts.run.out.join(&plan.base.name).join(shard::sweep_file_name(k, n));
+    let info = run_info(&plan.base, &opts.file, &resolved.text, &resolved.chain, opts.run.threads, 0.0);
+    let file = ShardFile {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: plan.base.name.clone(),
+        scenario_file: info.scenario_file,
+        scenario_sha256: info.scenario_sha256,
+        scenario_text: resolved.text.clone(),
+        extends: info.extends,
+        seed: plan.points[0].seed,
+        paths: plan.points[0].paths,
+        shards: n,
+        shard: k,
+        partial: Default::default(),
+        sweep: Some(SweepShard {
+            vary: opts.vary.clone(),
+            stat: opts.stat.clone(),
+            metric: plan.metric.clone(),
+            first_point: share.start as u64,
+            points: accs,
+        }),
+    };
+    output::write_atomic(&path, &shard::encode(&file)?)?;
+    if !opts.run.quiet {
+        println!(
+            "{}: sweep shard {k} of {n}, points {}..{} of {}: wrote {}",
+            plan.base.name,
+            share.start,
+            share.end,
+            plan.points.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The points of sweep shard `k` of `n` out of `points`:
+/// `floor(k P / n) .. floor((k + 1) P / n)`.
+pub(super) fn shard_points(points: usize, k: u64, n: u64) -> std::ops::Range<usize> {
+    let at = |k: u64| (k as u128 * points as u128 / n as u128) as usize;
+    at(k)..at(k + 1)
+}
+
+/// A sweep made concrete: the base scenario, the grid of values and one
+/// scenario per point, the metric and statistic checked.
+pub(super) struct SweepPlan {
+    base: Scenario,
+    grid: Vec<Vec<f64>>,
+    pub(super) points: Vec<Scenario>,
+    metric: String,
+    stat: String,
+    vary: Vec<(String, Vec<f64>)>,
+}
+
+pub(super) fn plan_sweep(
+    file: &Path,
+    base: Scenario,
+    text: &str,
+    vary: &[(String, Vec<f64>)],
+    metric: Option<&str>,
+    stat: &str,
+    run: &RunOptions,
+) -> Result<SweepPlan> {
+    let grid: Vec<Vec<f64>> = match vary {
+        [(_, xs)] => xs.iter().map(|x| vec![*x]).collect(),
+        [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
+        _ => bail!("give one or two --vary options"),
+    };
+    let mut points = Vec::new();
+    for values in &grid {
+        let mut text = text.to_string();
+        for ((path, _), v) in vary.iter().zip(values) {
+            text = scenario::set_number(&text, path, *v).map_err(|e| anyhow::anyhow!("--vary {path}: {e}"))?;
+        }
+        let at = vary.iter().zip(values).map(|((p, _), v)| format!("{p} = {v}")).collect::<Vec<_>>().join(", ");
+        let mut sc = scenario::parse(&text, file).map_err(|mut e| {
+            e.line = None;
+            anyhow::anyhow!("{e} (at the sweep point {at})")
+        })?;
+        sc.paths = run.paths.unwrap_or(base.paths);
+        sc.seed = run.seed.unwrap_or(base.seed);
+        points.push(sc);
+    }
+    let names = base.metric_names();
+    let metric = match metric {
+        Some(m) if names.iter().any(|n| n == m) => m.to_string(),
+        Some(m) => bail!("--metric {m}: the scenario records no such metric; use one of {}", names.join(", ")),
+        None => {
+            let (_, most) = report::concentration(&base, &report::start_shares(&base));
+            format!("loss.{}", base.providers[most].name)
+        }
+    };
+    if !report::STAT_NAMES.contains(&stat) {
+        bail!("--stat {stat}: use one of {}", report::STAT_NAMES.join(", "));
+    }
+    if !metric.starts_with("loss.") && ["var95", "es95", "var99", "es99"].contains(&stat) {
+        bail!("--stat {stat}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER");
+    }
+    Ok(SweepPlan { base, grid, points, metric, stat: stat.to_string(), vary: vary.to_vec() })
+}
+
+/// Summarise every point of a sweep and write `sweep.csv` and `sweep.png`.
+pub(super) fn write_sweep(
+    plan: &SweepPlan,
+    accs: Vec<Accumulator>,
+    opts: &SweepOptions,
+    pool: &rayon::ThreadPool,
+) -> Result<()> {
+    let (metric, stat) = (&plan.metric, &plan.stat);
+    let summaries: Vec<ScenarioSummary> = pool.install(|| {
+        plan.points.par_iter().zip(accs).map(|(sc, acc)| report::summarise(&Engine::new(sc), &acc, sc.seed)).collect()
+    });
+    let dir = opts.run.out.join(&plan.base.name);
+    let vary_names: Vec<&str> = plan.vary.iter().map(|(p, _)| p.as_str()).collect();
+    output::write_atomic(&dir.join("sweep.csv"), &output::sweep_csv(&vary_names, &plan.grid, &summaries)?)?;
+    let z: Vec<f64> =
+        summaries.iter().map(|s| s.metric(metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN)).collect();
+    if opts.run.charts != Charts::None {
+        let title = format!("{}: {stat} of {metric} across the sweep", plan.base.name);
+        let subtitle = format!(
+            "{} paths per point, seed {} at every point (common random numbers)",
+            plan.points[0].paths, plan.points[0].seed
+        );
+        let is_money = !metric.starts_with("share.") && !metric.starts_with("events.");
+        let fmt_money = |v: f64| charts::fmt_bn(v);
+        let fmt_other = |v: f64| format!("{v:.3}");
+        let stat_label = format!("{stat} of {metric}{}", if is_money { " ($bn)" } else { "" });
+        let plot = charts::SweepPlot {
+            title: &title,
+            subtitle: &subtitle,
+            stat: &stat_label,
+            fmt: if is_money { &fmt_money } else { &fmt_other },
+        };
+        let png = match plan.vary.as_slice() {
+            [(xname, xs)] => charts::sweep_line_png(&plot, xname, xs, &z, opts.run.chart_size),
+            [(xname, xs), (yname, ys)] => {
+                let rows: Vec<Vec<f64>> = z.chunks(ys.len()).map(|c| c.to_vec()).collect();
+                charts::sweep_heatmap_png(&plot, (xname, xs), (yname, ys), &rows, opts.run.chart_size)
+            }
+            _ => unreachable!("one or two --vary checked above"),
+        }
+        .context("cannot draw sweep.png")?;
+        output::write_atomic(&dir.join("sweep.png"), &png)?;
+    }
+    if !opts.run.quiet {
+        for (values, v) in plan.grid.iter().zip(&z) {
+            let at = vary_names.iter().zip(values).map(|(p, x)| format!("{p} = {x}")).collect::<Vec<_>>().join(", ");
+            println!("{at}: {stat} of {metric} = {v:.4}");
+        }
+        println!("wrote {}", dir.join("sweep.csv").display());
+    }
+    Ok(())
+}
