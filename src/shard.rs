@@ -12,7 +12,7 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Accumulator, Partial};
+use crate::engine::{Accumulator, PairedPartial, Partial};
 
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
@@ -43,6 +43,20 @@ pub struct ShardFile {
     pub partial: Partial,
     /// For a shard of `sweep`: its points' whole accumulators.
     pub sweep: Option<SweepShard>,
+    /// For a shard of `run --paired BASE`: the base and both scenarios'
+    /// partial results (then `partial` is empty).
+    pub paired: Option<PairedShard>,
+}
+
+/// The base of a paired run and the shard's paired partial result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairedShard {
+    /// The base scenario file as given to `--paired`.
+    pub file: String,
+    pub sha256: String,
+    /// Its resolved TOML text.
+    pub text: String,
+    pub partial: PairedPartial,
 }
 
 /// The points a shard of `sweep --shard K/N` ran: points

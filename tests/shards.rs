@@ -153,3 +153,30 @@ fn sweep_shards_merge_into_the_whole_sweep() {
         .failure()
         .stderr(predicates::str::contains("of a run and of a sweep"));
 }
+
+/// `run --paired BASE --shard K/N`: merged, the shards give the paired
+/// differences of the whole run, byte for byte.
+#[test]
+fn paired_shards_merge_into_the_paired_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "scenarios/status-quo.toml";
+    let run = |out: &Path, shard: Option<&str>| {
+        let mut c = cmd();
+        c.args(["run", SCENARIO, "--paired", base, "--paths", "20000", "--quiet", "--no-charts", "--out"]).arg(out);
+        if let Some(s) = shard {
+            c.args(["--shard", s]);
+        }
+        c.assert().success();
+    };
+    let one = dir.path().join("one");
+    run(&one, None);
+    let split = dir.path().join("split");
+    for k in [2, 0, 1] {
+        run(&split, Some(&format!("{k}/3")));
+    }
+    merge(&[&split.join("openai-shift")], &split).success();
+    for f in ["summary.csv", "paired-status-quo.csv"] {
+        let read = |d: &Path| std::fs::read(d.join("openai-shift").join(f)).unwrap();
+        assert!(read(&one) == read(&split), "{f} differs when split in 3");
+    }
+}

@@ -3,14 +3,17 @@
 
 use super::sweep::{plan_sweep, shard_points, write_sweep};
 use super::*;
+use crate::engine::{PairedPartial, Partial};
+use crate::shard::PairedShard;
 
 /// `backlog-risk run --shard K/N`: simulate shard K of N of every scenario
 /// and write `OUT/NAME/shard-K-of-N.bin` for `merge`. True when every
 /// scenario ran.
 pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
-    if opts.paired.is_some() {
-        bail!("--shard with --paired is not supported yet: run the shards without --paired");
-    }
+    let base = match &opts.paired {
+        Some(p) => Some(scenario::load_resolved(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
+        None => None,
+    };
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
     let mut ok = true;
@@ -28,7 +31,17 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         let (first, last) = (chunks.start * CHUNK, (chunks.end * CHUNK).min(sc.paths));
         let bar = progress_bar(last.saturating_sub(first), opts.quiet);
         bar.set_prefix(format!("{} shard {k}/{n}", sc.name));
-        let partial = pool.install(|| engine.run_chunks(sc.seed, sc.paths, chunks, &|x| bar.inc(x)));
+        // Paired with the base unless the scenario is the base itself.
+        let (partial, paired) = match base.as_ref().filter(|(b, _)| b.name != sc.name) {
+            Some((b, r)) => {
+                let part = pool
+                    .install(|| engine.run_paired_chunks(&Engine::new(b), sc.seed, sc.paths, chunks, &|x| bar.inc(x)));
+                let file = opts.paired.as_ref().expect("a base was loaded").display().to_string();
+                let sha256 = format!("{:x}", Sha256::digest(r.text.as_bytes()));
+                (Partial::default(), Some(PairedShard { file, sha256, text: r.text.clone(), partial: part }))
+            }
+            None => (pool.install(|| engine.run_chunks(sc.seed, sc.paths, chunks, &|x| bar.inc(x))), None),
+        };
         bar.finish_and_clear();
         let info = run_info(&sc, &file, &resolved.text, &resolved.chain, opts.threads, 0.0);
         let shard = ShardFile {
@@ -44,6 +57,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
             shard: k,
             partial,
             sweep: None,
+            paired,
         };
         let path = opts.out.join(&sc.name).join(shard::file_name(k, n));
         output::write_atomic(&path, &shard::encode(&shard)?)?;
@@ -98,6 +112,43 @@ fn merge_sweep(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
         shard: None,
     };
     write_sweep(&plan, accs, &sweep, &pool)
+}
+
+/// `merge` of the shards of a `--paired` run: both scenarios' results and
+/// the paired differences, then the files `run --paired` writes. The
+/// shards' partial results are all held until the end.
+fn merge_paired(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
+    let started = Instant::now();
+    let first_file = &files[0];
+    let first = read_shard(first_file)?;
+    let mut seen: Vec<Option<&PathBuf>> = vec![None; first.shards as usize];
+    let mut parts: Vec<PairedPartial> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let s = if i == 0 { first.clone() } else { read_shard(f)? };
+        admit(first_file, &first, f, &s, &mut seen)?;
+        let p = s.paired.with_context(|| format!("{}: not a shard of a --paired run", f.display()))?;
+        parts.push(p.partial);
+    }
+    all_there(&seen, &first)?;
+    let pb = first.paired.as_ref().expect("checked above");
+    let file = PathBuf::from(&first.scenario_file);
+    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    (sc.seed, sc.paths) = (first.seed, first.paths);
+    let base = scenario::parse(&pb.text, Path::new(&pb.file)).map_err(|e| anyhow::anyhow!("--paired: {e}"))?;
+    let engine = Engine::new(&sc);
+    let paired = engine
+        .finish_paired(&Engine::new(&base), sc.paths, parts)
+        .map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    let summary = report::summarise(&engine, &paired.mine, sc.seed);
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let chain: Vec<PathBuf> = std::iter::once(file.clone()).chain(first.extends.iter().map(PathBuf::from)).collect();
+    let info = run_info(&sc, &file, &first.scenario_text, &chain, opts.threads, started.elapsed().as_secs_f64());
+    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, &pool, Some((&base, &paired)))?;
+    if !opts.quiet {
+        println!("merged {} shards (paired with {}): {}", first.shards, base.name, headline(&summary));
+    }
+    Ok(())
 }
 
 /// Check shard file `f` against the first of its run, and that no other
@@ -176,6 +227,9 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
         return merge_sweep(&files, opts);
     } else if sweeps > 0 {
         bail!("the shards given are of a run and of a sweep; merge each on its own (shard-*.bin or sweep-shard-*.bin)");
+    }
+    if read_shard(&files[0])?.paired.is_some() {
+        return merge_paired(&files, opts);
     }
     // One shard in memory at a time: checked against the first, then its
     // partial result merged and dropped.

@@ -92,6 +92,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
             first_point: share.start as u64,
             points: accs,
         }),
+        paired: None,
     };
     output::write_atomic(&path, &shard::encode(&file)?)?;
     if !opts.run.quiet {

@@ -177,6 +177,23 @@ impl Merger {
     }
 }
 
+/// A chunk's sums of both scenarios of a paired run and the moments of
+/// their differences.
+type PairSums = (Sums, Sums, Vec<Moments>);
+
+fn merge_pair_sums(a: &mut PairSums, b: PairSums) {
+    a.0.merge(b.0);
+    a.1.merge(b.1);
+    a.2.iter_mut().zip(&b.2).for_each(|(x, y)| x.merge(y));
+}
+
+/// What a shard of a paired run computed (see [`Partial`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PairedPartial {
+    nodes: Vec<Node<PairSums>>,
+    sketches: Option<(Sketches, Sketches)>,
+}
+
 /// The result of a paired run: both scenarios' summaries and the moments of
 /// the path-by-path differences of the metrics both record.
 #[derive(Debug, Clone)]
@@ -243,55 +260,89 @@ impl<'a> Engine<'a> {
     /// random numbers), each simulated once: both summaries and the paired
     /// differences `self - base` of every metric name both record.
     pub fn run_paired(&self, base: &Engine, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Paired {
+        let whole = self.run_paired_chunks(base, seed, paths, 0..u64::MAX, progress);
+        self.finish_paired(base, paths, vec![whole]).expect("one run covers every chunk once")
+    }
+
+    /// The metric names this scenario and `base` both record, with their
+    /// indices in each.
+    fn pairs(&self, base: &Engine) -> Vec<(String, usize, usize)> {
         let theirs = base.scenario().metric_names();
-        let pairs: Vec<(String, usize, usize)> = self
-            .scenario()
+        self.scenario()
             .metric_names()
             .into_iter()
             .enumerate()
             .filter_map(|(i, n)| theirs.iter().position(|m| *m == n).map(|j| (n, i, j)))
-            .collect();
+            .collect()
+    }
+
+    /// [`Engine::run_paired`] of the chunks in `chunks` only (a shard).
+    pub fn run_paired_chunks(
+        &self,
+        base: &Engine,
+        seed: u64,
+        paths: u64,
+        chunks: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> PairedPartial {
+        let pairs = self.pairs(base);
         let (ka, kb) = (self.keys(seed), base.keys(seed));
         let (na, ba) = (self.metric_count(), self.band_count());
         let (nb, bb) = (base.metric_count(), base.band_count());
-        type Acc = (Sums, Sums, Vec<Moments>);
-        let ((a, b, diffs), (sa, sb)) = {
-            let (t, s) = reduce(
-                paths,
-                &|| (Sketches::new(na, ba), Sketches::new(nb, bb)),
-                &|range, (sa, sb): &mut (Sketches, Sketches)| -> Acc {
-                    let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
-                    let mut diffs = vec![Moments::default(); pairs.len()];
-                    let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
-                    for_blocks(range, |first, n| {
-                        self.block(&ka, first, &mut xa);
-                        base.block(&kb, first, &mut xb);
-                        fold(&mut fa, sa, &xa, n);
-                        fold(&mut fb, sb, &xb, n);
-                        for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
-                            let (x, y) = (xa.metric(*i), xb.metric(*j));
-                            for l in 0..n {
-                                d.add(x[l] - y[l]);
-                            }
+        let (nodes, sketches) = reduce_chunks(
+            paths,
+            chunks,
+            &|| (Sketches::new(na, ba), Sketches::new(nb, bb)),
+            &|range, (sa, sb): &mut (Sketches, Sketches)| -> PairSums {
+                let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
+                let mut diffs = vec![Moments::default(); pairs.len()];
+                let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
+                for_blocks(range, |first, n| {
+                    self.block(&ka, first, &mut xa);
+                    base.block(&kb, first, &mut xb);
+                    fold(&mut fa, sa, &xa, n);
+                    fold(&mut fb, sb, &xb, n);
+                    for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
+                        let (x, y) = (xa.metric(*i), xb.metric(*j));
+                        for l in 0..n {
+                            d.add(x[l] - y[l]);
                         }
-                    });
-                    (fa, fb, diffs)
-                },
-                &|a: &mut Acc, b: Acc| {
-                    a.0.merge(b.0);
-                    a.1.merge(b.1);
-                    a.2.iter_mut().zip(&b.2).for_each(|(x, y)| x.merge(y));
-                },
-                &|a, b| {
-                    a.0.merge(&b.0);
-                    a.1.merge(&b.1);
-                },
-                progress,
-            );
-            let t = t.unwrap_or_else(|| (Sums::new(na, ba), Sums::new(nb, bb), vec![Moments::default(); pairs.len()]));
-            (t, s.unwrap_or_else(|| (Sketches::new(na, ba), Sketches::new(nb, bb))))
-        };
-        Paired { mine: assemble(a, sa, ba), base: assemble(b, sb, bb), pairs, diffs }
+                    }
+                });
+                (fa, fb, diffs)
+            },
+            &merge_pair_sums,
+            &|a, b| {
+                a.0.merge(&b.0);
+                a.1.merge(&b.1);
+            },
+            progress,
+        );
+        PairedPartial { nodes, sketches }
+    }
+
+    /// The paired result of a run of `paths` paths from its shards'
+    /// partial results, in any order.
+    pub fn finish_paired(&self, base: &Engine, paths: u64, parts: Vec<PairedPartial>) -> Result<Paired, String> {
+        let pairs = self.pairs(base);
+        let (na, ba) = (self.metric_count(), self.band_count());
+        let (nb, bb) = (base.metric_count(), base.band_count());
+        let (mut sa, mut sb) = (Sketches::new(na, ba), Sketches::new(nb, bb));
+        let mut nodes = Vec::new();
+        for p in parts {
+            if let Some((a, b)) = &p.sketches {
+                if (a.metrics.len(), b.metrics.len()) != (na, nb) {
+                    return Err("a partial result of other scenarios".into());
+                }
+                sa.merge(a);
+                sb.merge(b);
+            }
+            nodes.extend(p.nodes);
+        }
+        let sums = rebuild(paths, nodes, &merge_pair_sums)?;
+        let (a, b, diffs) =
+            sums.unwrap_or_else(|| (Sums::new(na, ba), Sums::new(nb, bb), vec![Moments::default(); pairs.len()]));
+        Ok(Paired { mine: assemble(a, sa, ba), base: assemble(b, sb, bb), pairs, diffs })
     }
 }
 

@@ -25,7 +25,7 @@ use crate::model::{DT, Scenario};
 use crate::rng;
 
 pub use block::{Block, LANES};
-pub use driver::{Accumulator, BandAcc, CHUNK, Merger, Partial, shard_chunks};
+pub use driver::{Accumulator, BandAcc, CHUNK, Merger, PairedPartial, Partial, shard_chunks};
 pub use scalar::Workspace;
 
 /// `sqrt(DT)`, exact.
