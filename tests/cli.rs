@@ -226,3 +226,29 @@ fn help_explains_every_option() {
     }
     assert!(text.contains("whatever the number of threads"));
 }
+
+/// A scenario whose simulation overflows (growth of 12,000% a year) is an
+/// error naming the scenario and the metric: non-zero exit, no NaN written,
+/// and no chart drawn (plotters would loop on an infinite axis).
+#[test]
+fn an_overflowing_simulation_is_an_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("overflow.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"overflow\"\nstart = \"2026Q1\"\nquarters = 28\npaths = 2000\nseed = 1\n\
+         [providers.azure]\nrecognition = 0.05\nother = { backlog = 100.0, bookings = 10.0, growth = 120.0 }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    cmd()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("scenario overflow: the simulation overflowed: backlog.azure"));
+    assert!(!out.join("overflow").exists(), "no result folder for an overflowed run");
+}

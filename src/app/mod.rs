@@ -156,6 +156,19 @@ fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenari
     Ok((sc, r))
 }
 
+/// An error when a run's results hold values that are not finite numbers
+/// (an overflow of the simulation), naming the scenario and the metric.
+fn check_finite(sc: &Scenario, acc: &Accumulator) -> Result<()> {
+    if let Some(k) = acc.non_finite() {
+        bail!(
+            "scenario {}: the simulation overflowed: {} is not a finite number (infinite or NaN) on some paths; an input is too large to simulate (look at growth, volatility, backlog and bookings); no result was written",
+            sc.name,
+            sc.metric_names()[k]
+        );
+    }
+    Ok(())
+}
+
 /// What `run.json` says about a run.
 fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: usize, wall: f64) -> RunInfo {
     RunInfo {

@@ -79,6 +79,10 @@ fn run_one(
         }
         None => (pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n))), None),
     };
+    check_finite(sc, &acc)?;
+    if let Some((b, r)) = &paired {
+        check_finite(b, &r.base)?;
+    }
     let summary = report::summarise(&engine, &acc, sc.seed);
     let wall = started.elapsed().as_secs_f64();
     let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall);

@@ -139,6 +139,8 @@ fn merge_paired(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
     let paired = engine
         .finish_paired(&Engine::new(&base), sc.paths, parts)
         .map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    check_finite(&sc, &paired.mine)?;
+    check_finite(&base, &paired.base)?;
     let summary = report::summarise(&engine, &paired.mine, sc.seed);
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
@@ -256,6 +258,7 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
     all_there(&seen, &first)?;
     let (text, chain) = (first.scenario_text.clone(), first.extends.iter().map(PathBuf::from).collect::<Vec<_>>());
     let acc = merger.finish(sc.paths).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    check_finite(&sc, &acc)?;
     let summary = report::summarise(&engine, &acc, sc.seed);
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;

@@ -68,6 +68,9 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
             .collect()
     });
     bar.finish_and_clear();
+    for (sc, acc) in points.iter().zip(&accs) {
+        check_finite(sc, acc).with_context(|| format!("at a sweep point of {}", opts.file.display()))?;
+    }
     if opts.shard.is_none() {
         return write_sweep(&plan, accs, opts, &pool);
     }

@@ -59,6 +59,19 @@ impl Accumulator {
         self.metrics.first().map_or(0, |m| m.moments.count())
     }
 
+    /// The first metric (by index) with a value that is not a finite number
+    /// on some path (an overflow), or `None` when every recorded value,
+    /// the fan and revenue bands included, is finite.
+    pub fn non_finite(&self) -> Option<usize> {
+        let finite =
+            |m: &Moments| m.count() == 0 || (m.mean().is_finite() && m.min().is_finite() && m.max().is_finite());
+        let bands_ok = self.fan.iter().chain(&self.revenue).all(|b| b.sum.is_finite());
+        match self.metrics.iter().position(|m| !finite(&m.moments)) {
+            None if !bands_ok => Some(0),
+            found => found,
+        }
+    }
+
     /// Sketch buckets in use over all metrics and bands (for the memory bound).
     pub fn buckets(&self) -> usize {
         let bands = self.fan.iter().chain(&self.revenue).map(|b| &b.sketch);
