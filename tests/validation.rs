@@ -214,3 +214,14 @@ fn plain_number_where_a_table_is_needed_is_rejected() {
     );
     assert_has(&msg, &["customers.openai.allocation"]);
 }
+
+#[test]
+fn names_too_long_for_a_file_name_are_rejected() {
+    let long = "a".repeat(256);
+    let msg = error_after("name = \"v\"", &format!("name = \"{long}\""));
+    assert_has(&msg, &["scenario.name", "too long (256 characters)", "at most 64", "output folder"]);
+    let msg = error_after("[providers.aws]", &format!("[providers.{long}]\nrecognition = 0.05\n[providers.aws]"));
+    assert_has(&msg, &["too long (256 characters)", "at most 64"]);
+    // 64 characters are fine.
+    assert!(parse(&BASE.replacen("name = \"v\"", &format!("name = \"{}\"", "b".repeat(64)), 1)).is_ok());
+}

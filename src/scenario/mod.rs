@@ -278,6 +278,26 @@ const LOADING: Valid = Valid { lo: -1.0, hi: 1.0, lo_open: false, what: "a facto
 const ANY: Valid = Valid { lo: f64::NEG_INFINITY, hi: f64::INFINITY, lo_open: false, what: "a growth rate" };
 const POSITIVE: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: true, what: "a half-life" };
 
+/// The longest scenario, provider or customer name: names become folder,
+/// file and metric names (`share.CUSTOMER.PROVIDER`, `loss-PROVIDER.png`),
+/// which file systems cap at 255 bytes.
+pub const MAX_NAME: usize = 64;
+
+/// Why `name` cannot be used, if it cannot.
+fn name_problem(name: &str, what_for: &str) -> Option<String> {
+    if name.len() > MAX_NAME {
+        Some(format!(
+            "`{}...` is too long ({} characters): use at most {MAX_NAME} ({what_for})",
+            &name[..name.char_indices().nth(20).map_or(name.len(), |(i, _)| i)],
+            name.chars().count()
+        ))
+    } else if !valid_name(name, "_-") {
+        Some(format!("`{name}` is not a valid name: use only a-z, 0-9, `_` and `-` ({what_for})"))
+    } else {
+        None
+    }
+}
+
 fn valid_name(s: &str, extra: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
 }
@@ -285,12 +305,8 @@ fn valid_name(s: &str, extra: &str) -> bool {
 fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
     let meta = &raw.scenario;
     let name = meta.name.get_ref().clone();
-    if !valid_name(&name, "_-") {
-        return Err(cx.err(
-            "scenario.name",
-            Some(&meta.name.span()),
-            format!("`{name}` is not a valid name: use only a-z, 0-9, `_` and `-` (it names the output folder)"),
-        ));
+    if let Some(problem) = name_problem(&name, "it names the output folder") {
+        return Err(cx.err("scenario.name", Some(&meta.name.span()), problem));
     }
     let start = Quarter::parse(meta.start.get_ref()).ok_or_else(|| {
         cx.err(
@@ -441,10 +457,9 @@ fn customer(cx: &Cx, f: &str, cname: &str, rc: &raw::RawCustomer, pnames: &[Stri
 }
 
 fn check_entity_name(cx: &Cx, field: &str, name: &str) -> Res<()> {
-    if valid_name(name, "_-") {
-        Ok(())
-    } else {
-        Err(cx.err(field, None, format!("`{name}` is not a valid name: use only a-z, 0-9, `_` and `-` (it is part of metric names such as loss.{name})")))
+    match name_problem(name, "it is part of metric and file names such as loss.NAME") {
+        None => Ok(()),
+        Some(problem) => Err(cx.err(field, None, problem)),
     }
 }
 
