@@ -76,6 +76,11 @@ fn extends_errors_name_the_chain() {
     let m = write(dir.path(), "m.toml", "extends = \"missing.toml\"\n");
     let msg = scenario::load(&m).unwrap_err().to_string();
     assert!(msg.contains("missing.toml") && msg.contains("does not exist") && msg.contains("m.toml"), "{msg}");
+    // A folder is named as a folder, not as missing.
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let f = write(dir.path(), "f.toml", "extends = \"sub\"\n");
+    let msg = scenario::load(&f).unwrap_err().to_string();
+    assert!(msg.contains("is a folder") && msg.contains("*.toml"), "{msg}");
     // An error in the merged scenario says where it came from.
     let bad = write(dir.path(), "bad.toml", "extends = \"base.toml\"\n[providers.azure]\nrecognition = 2.0\n");
     write(dir.path(), "base.toml", BASE);

@@ -9,6 +9,7 @@
 
 pub mod raw;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -98,7 +99,7 @@ pub fn resolve(path: &Path) -> Result<Resolved, ScenarioError> {
         return Ok(Resolved { text, chain: vec![path.to_path_buf()] });
     }
     let mut chain = Vec::new();
-    let table = resolve_table(path, &text, &mut chain)?;
+    let table = resolve_table(path, &text, &mut chain, &mut HashSet::new())?;
     if chain.len() == 1 {
         return Ok(Resolved { text, chain });
     }
@@ -123,11 +124,18 @@ fn read(path: &Path, chain: &[PathBuf]) -> Result<String, ScenarioError> {
     })
 }
 
-fn resolve_table(path: &Path, text: &str, chain: &mut Vec<PathBuf>) -> Result<toml::Table, ScenarioError> {
+/// Parse `text` (the file `path`) and merge the files it extends into it.
+/// `chain` holds the files read so far, `seen` their canonical paths (a
+/// set, so that a long chain costs linear time).
+fn resolve_table(
+    path: &Path,
+    text: &str,
+    chain: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+) -> Result<toml::Table, ScenarioError> {
     let cx = Cx { file: path, text };
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| cx.toml_error("", &e))?;
-    let key = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    if chain.iter().any(|c| key(c) == key(path)) {
+    if !seen.insert(path.canonicalize().unwrap_or_else(|_| path.to_path_buf())) {
         let mut cycle = chain.clone();
         cycle.push(path.to_path_buf());
         return Err(cx.err(
@@ -146,6 +154,16 @@ fn resolve_table(path: &Path, text: &str, chain: &mut Vec<PathBuf>) -> Result<to
         ));
     };
     let base_path = path.parent().unwrap_or(Path::new("")).join(&base);
+    if base_path.is_dir() {
+        return Err(cx.err(
+            "extends",
+            None,
+            format!(
+                "the base `{base}` ({}) is a folder; name the scenario file (*.toml) to extend, relative to this file",
+                base_path.display()
+            ),
+        ));
+    }
     if !base_path.is_file() {
         return Err(cx.err(
             "extends",
@@ -158,7 +176,7 @@ fn resolve_table(path: &Path, text: &str, chain: &mut Vec<PathBuf>) -> Result<to
         ));
     }
     let base_text = read(&base_path, chain)?;
-    let mut merged = resolve_table(&base_path, &base_text, chain)?;
+    let mut merged = resolve_table(&base_path, &base_text, chain, seen)?;
     merge(&mut merged, table);
     Ok(merged)
 }
