@@ -156,6 +156,11 @@ fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenari
     Ok((sc, r))
 }
 
+/// The worker threads of a command.
+fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the worker threads")
+}
+
 /// An error when a run's results hold values that are not finite numbers
 /// (an overflow of the simulation), naming the scenario and the metric.
 fn check_finite(sc: &Scenario, acc: &Accumulator) -> Result<()> {

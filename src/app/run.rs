@@ -7,8 +7,7 @@ use super::*;
 /// one failure does not stop the others. Returns the outcomes in input order.
 pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     let files = collect_inputs(&opts.inputs)?;
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let pool = thread_pool(opts.threads)?;
 
     let mut loaded: Vec<(PathBuf, Result<Loaded, String>)> = Vec::new();
     for file in files {

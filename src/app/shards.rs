@@ -14,8 +14,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         Some(p) => Some(scenario::load_resolved(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
         None => None,
     };
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let pool = thread_pool(opts.threads)?;
     let mut ok = true;
     for file in collect_inputs(&opts.inputs)? {
         let (sc, resolved) = match load_with_overrides(&file, opts) {
@@ -76,22 +75,16 @@ fn read_shard(f: &Path) -> Result<ShardFile> {
 
 /// `merge` of the shards of a sweep: every point's accumulator, in grid
 /// order, then the files `sweep` writes.
-fn merge_sweep(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
-    let first_file = &files[0];
-    let first = read_shard(first_file)?;
-    let mut seen: Vec<Option<&PathBuf>> = vec![None; first.shards as usize];
+fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Result<()> {
     let mut parts: Vec<(u64, u64, Vec<Accumulator>)> = Vec::new();
-    for (i, f) in files.iter().enumerate() {
-        let s = if i == 0 { first.clone() } else { read_shard(f)? };
-        admit(first_file, &first, f, &s, &mut seen)?;
-        let w = s.sweep.with_context(|| format!("{}: not a sweep shard", f.display()))?;
-        parts.push((s.shard, w.first_point, w.points));
-    }
-    all_there(&seen, &first)?;
+    each_shard(files, &mut first, |f, s| {
+        let w = s.sweep.as_mut().with_context(|| format!("{}: not a sweep shard", f.display()))?;
+        parts.push((s.shard, w.first_point, std::mem::take(&mut w.points)));
+        Ok(())
+    })?;
     parts.sort_by_key(|p| p.0);
     let w = first.sweep.as_ref().expect("checked above");
-    let file = PathBuf::from(&first.scenario_file);
-    let base = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (file, base) = shard_scenario(&first)?;
     let run = RunOptions { paths: Some(first.paths), seed: Some(first.seed), ..opts.clone() };
     let plan = plan_sweep(&file, base, &first.scenario_text, &w.vary, Some(&w.metric), &w.stat, &run)?;
     let mut accs = Vec::with_capacity(plan.points.len());
@@ -101,8 +94,7 @@ fn merge_sweep(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
         }
         accs.extend(points);
     }
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let pool = thread_pool(opts.threads)?;
     let sweep = SweepOptions {
         file,
         vary: w.vary.clone(),
@@ -117,23 +109,15 @@ fn merge_sweep(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
 /// `merge` of the shards of a `--paired` run: both scenarios' results and
 /// the paired differences, then the files `run --paired` writes. The
 /// shards' partial results are all held until the end.
-fn merge_paired(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
-    let started = Instant::now();
-    let first_file = &files[0];
-    let first = read_shard(first_file)?;
-    let mut seen: Vec<Option<&PathBuf>> = vec![None; first.shards as usize];
+fn merge_paired(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions, started: Instant) -> Result<()> {
     let mut parts: Vec<PairedPartial> = Vec::new();
-    for (i, f) in files.iter().enumerate() {
-        let s = if i == 0 { first.clone() } else { read_shard(f)? };
-        admit(first_file, &first, f, &s, &mut seen)?;
-        let p = s.paired.with_context(|| format!("{}: not a shard of a --paired run", f.display()))?;
-        parts.push(p.partial);
-    }
-    all_there(&seen, &first)?;
+    each_shard(files, &mut first, |f, s| {
+        let p = s.paired.as_mut().with_context(|| format!("{}: not a shard of a --paired run", f.display()))?;
+        parts.push(std::mem::take(&mut p.partial));
+        Ok(())
+    })?;
     let pb = first.paired.as_ref().expect("checked above");
-    let file = PathBuf::from(&first.scenario_file);
-    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    (sc.seed, sc.paths) = (first.seed, first.paths);
+    let (file, sc) = shard_scenario(&first)?;
     let base = scenario::parse(&pb.text, Path::new(&pb.file)).map_err(|e| anyhow::anyhow!("--paired: {e}"))?;
     let engine = Engine::new(&sc);
     let paired = engine
@@ -142,15 +126,58 @@ fn merge_paired(files: &[PathBuf], opts: &RunOptions) -> Result<()> {
     check_finite(&sc, &paired.mine)?;
     check_finite(&base, &paired.base)?;
     let summary = report::summarise(&engine, &paired.mine, sc.seed);
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
-    let chain: Vec<PathBuf> = std::iter::once(file.clone()).chain(first.extends.iter().map(PathBuf::from)).collect();
-    let info = run_info(&sc, &file, &first.scenario_text, &chain, opts.threads, started.elapsed().as_secs_f64());
-    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, &pool, Some((&base, &paired)))?;
+    write_merged(&first, &file, &sc, &summary, opts, started, Some((&base, &paired)))?;
     if !opts.quiet {
         println!("merged {} shards (paired with {}): {}", first.shards, base.name, headline(&summary));
     }
     Ok(())
+}
+
+/// Check every shard file against the first (already read, `first`), each
+/// K once, none missing, and hand each one to `take` for its payload: one
+/// file in memory at a time besides the first.
+fn each_shard(
+    files: &[PathBuf],
+    first: &mut ShardFile,
+    mut take: impl FnMut(&Path, &mut ShardFile) -> Result<()>,
+) -> Result<()> {
+    let mut seen: Vec<Option<&PathBuf>> = vec![None; first.shards as usize];
+    for (i, f) in files.iter().enumerate() {
+        if i == 0 {
+            admit(&files[0], first, f, first, &mut seen)?;
+            take(f, first)?;
+        } else {
+            let mut s = read_shard(f)?;
+            admit(&files[0], first, f, &s, &mut seen)?;
+            take(f, &mut s)?;
+        }
+    }
+    all_there(&seen, first)
+}
+
+/// The scenario a shard ran (its text, with the shard's seed and paths)
+/// and the file it came from.
+fn shard_scenario(first: &ShardFile) -> Result<(PathBuf, Scenario)> {
+    let file = PathBuf::from(&first.scenario_file);
+    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    (sc.seed, sc.paths) = (first.seed, first.paths);
+    Ok((file, sc))
+}
+
+/// Write a merged run's files, with its `run.json`, as `run` would.
+fn write_merged(
+    first: &ShardFile,
+    file: &Path,
+    sc: &Scenario,
+    summary: &ScenarioSummary,
+    opts: &RunOptions,
+    started: Instant,
+    paired: Option<(&Scenario, &Paired)>,
+) -> Result<()> {
+    let chain: Vec<PathBuf> =
+        std::iter::once(file.to_path_buf()).chain(first.extends.iter().map(PathBuf::from)).collect();
+    let info = run_info(sc, file, &first.scenario_text, &chain, opts.threads, started.elapsed().as_secs_f64());
+    write_outputs(&opts.out.join(&sc.name), summary, info, opts, &thread_pool(opts.threads)?, paired)
 }
 
 /// Check shard file `f` against the first of its run, and that no other
@@ -225,48 +252,30 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
         }
     }
     let sweeps = files.iter().filter(|f| shard::is_sweep(f)).count();
-    if sweeps == files.len() {
-        return merge_sweep(&files, opts);
-    } else if sweeps > 0 {
+    if sweeps > 0 && sweeps < files.len() {
         bail!("the shards given are of a run and of a sweep; merge each on its own (shard-*.bin or sweep-shard-*.bin)");
     }
-    if read_shard(&files[0])?.paired.is_some() {
-        return merge_paired(&files, opts);
+    let mut first = read_shard(&files[0])?;
+    if sweeps > 0 {
+        return merge_sweep(&files, first, opts);
     }
-    // One shard in memory at a time: checked against the first, then its
-    // partial result merged and dropped.
-    let first_file = &files[0];
-    let mut first = read_shard(first_file)?;
-    let mut first_partial = std::mem::take(&mut first.partial);
-    let n = first.shards;
-    let file = PathBuf::from(&first.scenario_file);
-    let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    (sc.seed, sc.paths) = (first.seed, first.paths);
+    if first.paired.is_some() {
+        return merge_paired(&files, first, opts, started);
+    }
+    // One shard in memory at a time: checked, its partial result merged
+    // and dropped.
+    let (file, sc) = shard_scenario(&first)?;
     let engine = Engine::new(&sc);
     let mut merger = engine.merger();
-    let mut seen: Vec<Option<&PathBuf>> = vec![None; n as usize];
-    for (i, f) in files.iter().enumerate() {
-        let mut other = if i == 0 { None } else { Some(read_shard(f)?) };
-        let s = other.as_ref().unwrap_or(&first);
-        admit(first_file, &first, f, s, &mut seen)?;
-        let partial = match other.take() {
-            Some(o) => o.partial,
-            None => std::mem::take(&mut first_partial),
-        };
-        merger.add(partial).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-    }
-    all_there(&seen, &first)?;
-    let (text, chain) = (first.scenario_text.clone(), first.extends.iter().map(PathBuf::from).collect::<Vec<_>>());
+    each_shard(&files, &mut first, |f, s| {
+        merger.add(std::mem::take(&mut s.partial)).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+    })?;
     let acc = merger.finish(sc.paths).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
     check_finite(&sc, &acc)?;
     let summary = report::summarise(&engine, &acc, sc.seed);
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
-    let chain: Vec<PathBuf> = std::iter::once(file.clone()).chain(chain).collect();
-    let info = run_info(&sc, &file, &text, &chain, opts.threads, started.elapsed().as_secs_f64());
-    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, &pool, None)?;
+    write_merged(&first, &file, &sc, &summary, opts, started, None)?;
     if !opts.quiet {
-        println!("merged {n} shards: {}", headline(&summary));
+        println!("merged {} shards: {}", first.shards, headline(&summary));
     }
     Ok(())
 }

@@ -9,8 +9,7 @@ use super::*;
 pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
     let portfolio = crate::portfolio::load(portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
-    let pool =
-        rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build().context("cannot start the worker threads")?;
+    let pool = thread_pool(opts.threads)?;
     let mut loaded = Vec::new();
     for file in files {
         let sc = load_with_overrides(&file, opts).map(|(sc, _)| sc);

@@ -45,10 +45,7 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
 pub fn sweep(opts: &SweepOptions) -> Result<()> {
     let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plan = plan_sweep(&opts.file, base, &resolved.text, &opts.vary, opts.metric.as_deref(), &opts.stat, &opts.run)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.run.threads)
-        .build()
-        .context("cannot start the worker threads")?;
+    let pool = thread_pool(opts.run.threads)?;
     // The points of this shard, or all of them.
     let (k, n) = opts.shard.unwrap_or((0, 1));
     let share = shard_points(plan.points.len(), k, n);
