@@ -30,8 +30,20 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print a scenario with its `extends` chain merged in, as TOML.
     Show(ShowArgs),
-    /// Evaluate a portfolio on every simulated path of each scenario:
-    /// P&L distribution, VaR, ES, contributions and what the tail looks like.
+    /// Evaluate a portfolio on every simulated path of each scenario, at the
+    /// portfolio's horizon.
+    ///
+    /// Writes OUT/NAME/portfolio-PORTFOLIO/: pnl.csv (the P&L distribution),
+    /// risk.csv (expected P&L; VaR and ES at 95% and 99% as positive losses;
+    /// P(loss > 10%); the diversification benefit), contributions.csv (each
+    /// holding's expected P&L, own VaR99 and ES99, contribution and share of
+    /// the portfolio's ES99), tail.csv (the metrics on the worst 1% of
+    /// paths), pnl.png and contributions.png; and OUT/portfolio-PORTFOLIO.csv
+    /// and .png across scenarios, with paired differences under --paired.
+    ///
+    /// A scenario that lacks a metric the portfolio needs, or has fewer
+    /// quarters than its horizon, is skipped with one line. Exits 0 when at
+    /// least one scenario ran and none failed, 1 otherwise.
     Stress(StressArgs),
     /// Run one scenario over a grid of one or two parameters and write
     /// sweep.csv and a chart of one statistic.
@@ -63,6 +75,13 @@ pub struct StressArgs {
     /// scenario in `scenarios/`.
     #[arg(value_name = "SCENARIOS")]
     pub inputs: Vec<PathBuf>,
+
+    /// Compare every scenario with this base scenario path by path (common
+    /// random numbers: the same seed, the same draws): adds the differences
+    /// of expected P&L (with its standard error), VaR99 and ES99 to
+    /// portfolio-PORTFOLIO.csv. Simulates the base once more per scenario.
+    #[arg(long, value_name = "BASE")]
+    pub paired: Option<PathBuf>,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -41,6 +41,21 @@ pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
     Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
 
+/// CSV `csv` (a header and rows) with constant columns appended to every
+/// row, e.g. the horizon of a stress test.
+pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> anyhow::Result<Vec<u8>> {
+    let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(csv);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for (i, rec) in r.records().enumerate() {
+        let mut rec = rec?;
+        for (name, value) in cols {
+            rec.push_field(if i == 0 { name } else { value });
+        }
+        w.write_record(&rec)?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
 /// `batch.csv`: one row per scenario of a run, ok or failed, with the key
 /// loss statistics of every provider (columns for the union of providers,
 /// empty where a scenario lacks one) and its largest customer concentration.

@@ -1,131 +1,269 @@
 //! `stress`: a portfolio evaluated on every simulated path.
 
 use super::*;
+use crate::portfolio::{Portfolio, ScenarioRisk, StressResult};
+
+/// What became of one scenario of a stress test.
+enum Done {
+    Ran(Box<StressResult>, ScenarioRisk),
+    Skipped(String),
+}
 
 /// `backlog-risk stress`: evaluate a portfolio on every path of each
-/// scenario; results in `OUT/NAME/portfolio-PORTFOLIO/`, and across
-/// scenarios `OUT/portfolio-PORTFOLIO.csv` and `.png`. Returns whether every
-/// scenario succeeded.
+/// scenario, at the portfolio's horizon; results in
+/// `OUT/NAME/portfolio-PORTFOLIO/`, and across scenarios
+/// `OUT/portfolio-PORTFOLIO.csv` and `.png`. A scenario that lacks a metric
+/// the portfolio needs (or is shorter than its horizon) is skipped with one
+/// line. Returns true when at least one scenario ran and none failed.
 pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
     let portfolio = crate::portfolio::load(portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
+    let base = match &opts.paired {
+        Some(b) => Some(load_with_overrides(b, opts).map(|(sc, _)| sc).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
     let pool = thread_pool(opts.threads)?;
     let mut loaded = Vec::new();
     for file in files {
         let sc = load_with_overrides(&file, opts).map(|(sc, _)| sc);
         loaded.push((file, sc));
     }
-    let bar = progress_bar(loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| s.paths).sum(), opts.quiet);
+    let factor = if base.is_some() { 2 } else { 1 };
+    let total = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| factor * s.paths).sum();
+    let bar = progress_bar(total, opts.quiet);
+    let mut rows = Vec::new();
     let mut results = Vec::new();
-    let mut ok = true;
+    let (mut failed, mut skipped) = (0, 0);
     for (file, sc) in loaded {
-        let res = sc.map_err(|e| e.to_string()).and_then(|sc| {
+        let done = sc.map_err(|e| e.to_string()).and_then(|sc| {
             bar.set_prefix(format!("{} x {}", portfolio.name, sc.name));
-            let engine = Engine::new(&sc);
-            let bound = portfolio.bind(&engine).map_err(|e| format!("{}: {e}", file.display()))?;
-            let r = pool.install(|| bound.stress(&engine, sc.seed, sc.paths, &|n| bar.inc(n)));
-            write_stress(&r, opts).map_err(|e| format!("{}: {e:#}", file.display()))?;
-            Ok(r)
+            let done = pool.install(|| stress_one(&portfolio, &sc, base.as_ref(), &|n| bar.inc(n)));
+            let done = done.map_err(|e| format!("{}: {e}", file.display()))?;
+            if let Done::Ran(r, _) = &done {
+                write_stress(r, opts).map_err(|e| format!("{}: {e:#}", file.display()))?;
+            }
+            Ok(done)
         });
-        match &res {
-            Ok(r) if !opts.quiet => bar.suspend(|| {
-                println!(
-                    "{} under {}: expected P&L {}, VaR99 {}, ES99 {}, P(loss > 10%) {} [{} paths]",
-                    r.portfolio,
-                    r.scenario,
-                    charts::fmt_amount(r.measure("expected_pnl").unwrap_or(f64::NAN)),
-                    charts::fmt_amount(r.measure("var99").unwrap_or(f64::NAN)),
-                    charts::fmt_amount(r.measure("es99").unwrap_or(f64::NAN)),
-                    charts::fmt_pct(r.measure("p_loss_gt_10pct").unwrap_or(f64::NAN)),
-                    r.paths
-                )
-            }),
+        match done {
+            Ok(Done::Ran(r, row)) => {
+                if !opts.quiet {
+                    bar.suspend(|| println!("{}", stress_line(&r, &row)));
+                }
+                rows.push(row);
+                results.push(*r);
+            }
+            Ok(Done::Skipped(why)) => {
+                skipped += 1;
+                if !opts.quiet {
+                    bar.suspend(|| eprintln!("skip  {}: {why}", file.display()));
+                }
+            }
             Err(e) => {
-                ok = false;
+                failed += 1;
                 bar.suspend(|| eprintln!("error {e}"));
             }
-            _ => {}
-        }
-        if let Ok(r) = res {
-            results.push(r);
         }
     }
     bar.finish_and_clear();
     if !results.is_empty() {
-        let rows: Vec<crate::portfolio::ScenarioRisk> =
-            results.iter().map(crate::portfolio::ScenarioRisk::from).collect();
-        let name = format!("portfolio-{}", portfolio.name);
-        output::write_atomic(&opts.out.join(format!("{name}.csv")), &output::rows_csv(&rows)?)?;
-        if opts.charts != Charts::None {
-            let mut cmp: Vec<report::ComparisonRow> = results
-                .iter()
-                .map(|r| report::ComparisonRow {
-                    scenario: r.scenario.clone(),
-                    // The title names the portfolio; rows need only the scenario.
-                    provider: String::new(),
-                    mean: r.loss.mean,
-                    p5: r.loss.p5,
-                    p25: r.loss.p25,
-                    p50: r.loss.p50,
-                    p75: r.loss.p75,
-                    p95: r.loss.p95,
-                    var95: r.measure("var95").unwrap_or(f64::NAN),
-                    es95: r.measure("es95").unwrap_or(f64::NAN),
-                    var99: r.measure("var99").unwrap_or(f64::NAN),
-                    es99: r.measure("es99").unwrap_or(f64::NAN),
-                })
-                .collect();
-            cmp.sort_by(|a, b| b.es99.total_cmp(&a.es99));
-            let title = format!("Portfolio {} across scenarios: loss (negative P&L)", portfolio.name);
-            let png = charts::intervals_png(
-                &cmp,
-                &format!("{name}.png"),
-                &title,
-                "portfolio loss at the horizon (currency units)",
-                &charts::fmt_amount,
-                opts.chart_size,
-            )?;
-            output::write_atomic(&opts.out.join(format!("{name}.png")), &png)?;
-        }
+        write_across(&portfolio, &results, &rows, opts)?;
+    } else if failed == 0 {
+        eprintln!(
+            "error: portfolio {} fits none of the {skipped} scenarios given (each was skipped above): give a scenario with the metrics and the quarters it needs",
+            portfolio.name
+        );
     }
-    Ok(ok)
+    Ok(failed == 0 && !results.is_empty())
 }
 
-fn write_stress(r: &crate::portfolio::StressResult, opts: &RunOptions) -> Result<()> {
-    let dir = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
-    output::write_atomic(&dir.join("pnl.csv"), &output::rows_csv(std::slice::from_ref(&r.pnl))?)?;
-    output::write_atomic(&dir.join("risk.csv"), &output::rows_csv(&r.risk)?)?;
-    output::write_atomic(&dir.join("contributions.csv"), &output::rows_csv(&r.contributions)?)?;
-    output::write_atomic(&dir.join("tail.csv"), &output::rows_csv(&r.tail)?)?;
-    if opts.charts != Charts::None {
-        let neg = |m: &str| -r.measure(m).unwrap_or(f64::NAN);
-        let plot = charts::DistributionPlot {
-            file: "pnl.png",
-            title: format!("{} under {}: P&L", r.portfolio, r.scenario),
-            subtitle: format!(
-                "Portfolio value {}, {} paths; VaR99 and ES99 drawn where the P&L equals minus the loss in risk.csv; {} of paths beyond the axis",
-                charts::fmt_amount(r.value),
-                r.paths,
-                charts::fmt_pct(r.histogram.outside as f64 / r.paths as f64)
-            ),
-            xdesc: "P&L at the horizon (portfolio currency units)".to_string(),
-            hist: &r.histogram,
-            paths: r.paths,
-            marks: vec![
-                charts::Mark { label: "mean", x: r.pnl.mean, color: charts::style::DARK, dashed: false },
-                charts::Mark { label: "VaR99", x: neg("var99"), color: charts::style::ACCENT, dashed: false },
-                charts::Mark { label: "ES99", x: neg("es99"), color: charts::style::ACCENT, dashed: true },
-            ],
-            fmt: &charts::fmt_amount,
-        };
-        output::write_atomic(
-            &dir.join("pnl.png"),
-            &charts::distribution_png(&plot, opts.chart_size).context("cannot draw pnl.png")?,
-        )?;
-        output::write_atomic(
-            &dir.join("contributions.png"),
-            &charts::contributions_png(r, opts.chart_size).context("cannot draw contributions.png")?,
-        )?;
+/// Stress one scenario (paired with `base` when given), both cut at the
+/// portfolio's horizon.
+fn stress_one(
+    portfolio: &Portfolio,
+    sc: &Scenario,
+    base: Option<&Scenario>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Done, String> {
+    let cut = match portfolio.at_horizon(sc) {
+        Ok(cut) => cut,
+        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
+        Err(m) => return Err(m.message),
+    };
+    let engine = Engine::new(&cut);
+    let bound = match portfolio.bind(&engine) {
+        Ok(b) => b,
+        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
+        Err(m) => return Err(m.message),
+    };
+    let Some(base) = base else {
+        let r = bound.stress(&engine, cut.seed, cut.paths, progress);
+        check_finite(&r)?;
+        let row = ScenarioRisk::from(&r);
+        return Ok(Done::Ran(Box::new(r), row));
+    };
+    let base_cut = portfolio.at_horizon(base).map_err(|m| format!("the --paired base: {m}"))?;
+    if base_cut.quarters != cut.quarters {
+        return Err(format!(
+            "the portfolio's horizon is the scenario's own: {} quarters in `{}` but {} in the --paired base `{}`; set portfolio.horizon (at most {}) so that both are compared at the same quarter",
+            cut.quarters,
+            cut.name,
+            base_cut.quarters,
+            base_cut.name,
+            cut.quarters.min(base_cut.quarters)
+        ));
     }
-    Ok(())
+    let base_engine = Engine::new(&base_cut);
+    let base_bound = portfolio.bind(&base_engine).map_err(|m| format!("the --paired base: {m}"))?;
+    let p = bound.stress_paired(&engine, &base_bound, &base_engine, cut.seed, cut.paths, &|n| progress(2 * n));
+    check_finite(&p.mine)?;
+    check_finite(&p.base)?;
+    let row = p.row();
+    Ok(Done::Ran(Box::new(p.mine), row))
+}
+
+/// An overflow in the simulation or the returns is an error, never a NaN
+/// result.
+fn check_finite(r: &StressResult) -> Result<(), String> {
+    let bad = r.risk.iter().find(|m| !m.value.is_finite() && m.measure != "diversification");
+    match bad {
+        Some(m) if r.paths > 0 => Err(format!(
+            "scenario {} overflows under portfolio {}: {} is not a finite number; check the scenario's growth and volatility and the portfolio's exposures",
+            r.scenario, r.portfolio, m.measure
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The console line of one stressed scenario.
+fn stress_line(r: &StressResult, row: &ScenarioRisk) -> String {
+    let f = |m: &str| charts::fmt_amount(r.measure(m).unwrap_or(f64::NAN));
+    let mut line = format!(
+        "{} under {} at {}: expected P&L {}, VaR99 {}, ES99 {} (losses, in {}), P(loss > 10%) {} [{} paths]",
+        r.portfolio,
+        r.scenario,
+        r.horizon_text(),
+        f("expected_pnl"),
+        f("var99"),
+        f("es99"),
+        r.unit,
+        charts::fmt_pct(r.measure("p_loss_gt_10pct").unwrap_or(f64::NAN)),
+        r.paths
+    );
+    if let (Some(base), Some(d), Some(se), Some(de)) =
+        (&row.base, row.d_expected_pnl, row.d_expected_pnl_se, row.d_es99)
+    {
+        line.push_str(&format!(
+            "; against {base}: P&L {} (se {}), ES99 {}",
+            charts::fmt_signed(d),
+            charts::fmt_amount(se),
+            charts::fmt_signed(de)
+        ));
+    }
+    line
+}
+
+/// `OUT/portfolio-PORTFOLIO.csv` and `.png`: every scenario that ran.
+fn write_across(
+    portfolio: &Portfolio,
+    results: &[StressResult],
+    rows: &[ScenarioRisk],
+    opts: &RunOptions,
+) -> Result<()> {
+    let name = format!("portfolio-{}", portfolio.name);
+    output::write_atomic(&opts.out.join(format!("{name}.csv")), &output::rows_csv(rows)?)?;
+    if opts.charts == Charts::None {
+        return Ok(());
+    }
+    let same_horizon = results.iter().all(|r| r.horizon_label == results[0].horizon_label);
+    let mut cmp: Vec<report::ComparisonRow> = results
+        .iter()
+        .zip(rows)
+        .map(|(r, row)| report::ComparisonRow {
+            scenario: if same_horizon { r.scenario.clone() } else { format!("{} at {}", r.scenario, r.horizon_label) },
+            provider: match (&row.base, row.d_es99) {
+                (Some(b), Some(d)) if b != &r.scenario => format!("\u{394}ES99 {}", charts::fmt_signed(d)),
+                (Some(_), Some(_)) => "the base".to_string(),
+                _ => String::new(),
+            },
+            mean: r.loss.mean,
+            p5: r.loss.p5,
+            p25: r.loss.p25,
+            p50: r.loss.p50,
+            p75: r.loss.p75,
+            p95: r.loss.p95,
+            var95: r.measure("var95").unwrap_or(f64::NAN),
+            es95: r.measure("es95").unwrap_or(f64::NAN),
+            var99: r.measure("var99").unwrap_or(f64::NAN),
+            es99: r.measure("es99").unwrap_or(f64::NAN),
+        })
+        .collect();
+    cmp.sort_by(|a, b| b.es99.total_cmp(&a.es99));
+    let at = if same_horizon { format!(" at {}", results[0].horizon_text()) } else { String::new() };
+    let against = match rows.first().and_then(|r| r.base.as_ref()) {
+        Some(b) => format!("; \u{394}: against {b}, path by path"),
+        None => String::new(),
+    };
+    let title = format!(
+        "Portfolio {} (value {} {}) across scenarios: loss{at}",
+        portfolio.name,
+        charts::fmt_amount(portfolio.value),
+        portfolio.unit
+    );
+    let lo = cmp.iter().map(|r| r.p5).fold(0.0, f64::min);
+    let hi = cmp.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
+    let png = charts::intervals_png(
+        &cmp,
+        &format!("{name}.png"),
+        &title,
+        &format!("portfolio loss = -P&L, in {} (positive = a loss)", portfolio.unit),
+        &against,
+        &charts::amount_axis(hi - lo),
+        opts.chart_size,
+    )?;
+    output::write_atomic(&opts.out.join(format!("{name}.png")), &png)
+}
+
+fn write_stress(r: &StressResult, opts: &RunOptions) -> Result<()> {
+    let dir = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
+    let h = r.horizon.to_string();
+    let cols = [("horizon", r.horizon_label.as_str()), ("horizon_quarters", h.as_str())];
+    let csv = |rows: Vec<u8>| output::with_columns(&rows, &cols);
+    output::write_atomic(&dir.join("pnl.csv"), &csv(output::rows_csv(std::slice::from_ref(&r.pnl))?)?)?;
+    output::write_atomic(&dir.join("risk.csv"), &csv(output::rows_csv(&r.risk)?)?)?;
+    output::write_atomic(&dir.join("contributions.csv"), &csv(output::rows_csv(&r.contributions)?)?)?;
+    output::write_atomic(&dir.join("tail.csv"), &csv(output::rows_csv(&r.tail)?)?)?;
+    if opts.charts == Charts::None {
+        return Ok(());
+    }
+    let loss = |m: &str| r.measure(m).unwrap_or(f64::NAN);
+    let axis = charts::amount_axis(r.histogram.hi - r.histogram.lo);
+    let mark = |label, m: &str, color, dashed| charts::Mark { label, x: -loss(m), shown: Some(loss(m)), color, dashed };
+    let plot = charts::DistributionPlot {
+        file: "pnl.png",
+        title: format!("{} under {}: P&L at {}", r.portfolio, r.scenario, r.horizon_text()),
+        subtitle: format!(
+            "Value {} {}, {} paths; VaR99 and ES99 are losses (as in risk.csv), drawn at P&L = -loss; {}",
+            charts::fmt_amount(r.value),
+            r.unit,
+            r.paths,
+            charts::beyond_axis(&r.histogram, r.paths)
+        ),
+        xdesc: format!("P&L at {}, in {} (negative = a loss)", r.horizon_label, r.unit),
+        hist: &r.histogram,
+        paths: r.paths,
+        marks: vec![
+            charts::Mark { label: "mean", x: r.pnl.mean, shown: None, color: charts::style::DARK, dashed: false },
+            mark("VaR99 loss", "var99", charts::style::ACCENT, false),
+            mark("ES99 loss", "es99", charts::style::ACCENT, true),
+        ],
+        fmt: &axis,
+    };
+    output::write_atomic(
+        &dir.join("pnl.png"),
+        &charts::distribution_png(&plot, opts.chart_size).context("cannot draw pnl.png")?,
+    )?;
+    output::write_atomic(
+        &dir.join("contributions.png"),
+        &charts::contributions_png(r, opts.chart_size).context("cannot draw contributions.png")?,
+    )
 }

@@ -15,17 +15,20 @@ pub fn comparison_png(rows: &[ComparisonRow], size: ChartSize) -> Result<Vec<u8>
         "comparison.png",
         "Scenarios compared: loss against plan of the most concentrated provider",
         "loss against plan at the horizon ($bn; positive = backlog below plan)",
+        "",
         &fmt_bn,
         size,
     )
 }
 
-/// Interval plot of loss distributions, one row each.
+/// Interval plot of loss distributions, one row each; `note` ends the
+/// subtitle.
 pub fn intervals_png(
     rows: &[ComparisonRow],
     file: &str,
     title: &str,
     xdesc: &str,
+    note: &str,
     fmt: &dyn Fn(f64) -> String,
     size: ChartSize,
 ) -> Result<Vec<u8>> {
@@ -34,19 +37,23 @@ pub fn intervals_png(
             area,
             size,
             title,
-            "Box p25-p75, whiskers p5-p95, dark tick the median; orange: VaR99 (triangle) and ES99 (diamond); sorted by ES99",
+            &format!(
+                "Box p25-p75, whiskers p5-p95, dark tick the median; orange: VaR99 (triangle) and ES99 (diamond); sorted by ES99{note}"
+            ),
         )?;
         let k = rows.len().max(1);
         let lo = rows.iter().map(|r| r.p5).fold(0.0, f64::min);
         let hi = rows.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
         let pad = (hi - lo).max(1e-9) * 0.05;
+        // Room on the right for the ES99 note beside the rightmost diamond.
         let labels: Vec<String> = rows
             .iter()
             .map(
                 |r| if r.provider.is_empty() { r.scenario.clone() } else { format!("{} ({})", r.scenario, r.provider) },
             )
             .collect();
-        let mut chart = builder(&body, size, 380.0).build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
+        let mut chart =
+            builder(&body, size, 380.0).build_cartesian_2d(lo - pad..hi + 3.0 * pad, (k as f64 - 0.4)..-0.6)?;
         draw_row_mesh(&mut chart, size, labels, xdesc, &fmt)?;
         chart.draw_series(DashedLineSeries::new([(0.0, -0.6), (0.0, k as f64 - 0.4)], 8, 6, GREY.stroke_width(2)))?;
         let half = 0.28;

@@ -6,13 +6,16 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, builder, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, beyond_axis, builder, fmt_bn, fmt_pct, font, frame, render};
 use crate::report::{Histogram, ScenarioSummary};
 
 /// A vertical reference line on a distribution chart.
 pub struct Mark {
     pub label: &'static str,
     pub x: f64,
+    /// The number printed in the label, when it is not `x` (a loss drawn
+    /// on a P&L axis at `x = -loss` is labelled with the loss).
+    pub shown: Option<f64>,
     pub color: RGBColor,
     pub dashed: bool,
 }
@@ -40,19 +43,15 @@ pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8
         &DistributionPlot {
             file: &file,
             title: format!("{}: loss against plan, {provider}", s.name),
-            subtitle: format!(
-                "Backlog at {horizon} below plan, {} paths; {} of paths lie beyond the axis",
-                s.paths,
-                fmt_pct(h.outside as f64 / s.paths as f64)
-            ),
+            subtitle: format!("Backlog at {horizon} below plan, {} paths; {}", s.paths, beyond_axis(h, s.paths)),
             xdesc: format!("loss against plan at {horizon} ($bn; positive = backlog below plan)"),
             hist: h,
             paths: s.paths,
             marks: vec![
-                Mark { label: "plan", x: 0.0, color: GREY, dashed: true },
-                Mark { label: "mean", x: row.mean, color: DARK, dashed: false },
-                Mark { label: "VaR99", x: row.var99.unwrap_or(f64::NAN), color: ACCENT, dashed: false },
-                Mark { label: "ES99", x: row.es99.unwrap_or(f64::NAN), color: ACCENT, dashed: true },
+                Mark { label: "plan", x: 0.0, shown: None, color: GREY, dashed: true },
+                Mark { label: "mean", x: row.mean, shown: None, color: DARK, dashed: false },
+                Mark { label: "VaR99", x: row.var99.unwrap_or(f64::NAN), shown: None, color: ACCENT, dashed: false },
+                Mark { label: "ES99", x: row.es99.unwrap_or(f64::NAN), shown: None, color: ACCENT, dashed: true },
             ],
             fmt: &fmt_bn,
         },
@@ -87,10 +86,8 @@ pub fn distribution_png(d: &DistributionPlot, size: ChartSize) -> Result<Vec<u8>
             Rectangle::new([(x0, 0.0), (x0 + w, *c as f64 / n)], MID.filled())
         }))?;
         let stroke = size.font(3.0) as u32;
-        for (k, m) in d.marks.iter().enumerate() {
-            if !m.x.is_finite() {
-                continue;
-            }
+        let marks: Vec<&Mark> = d.marks.iter().filter(|m| m.x.is_finite()).collect();
+        for m in &marks {
             let style = m.color.stroke_width(stroke);
             let line = [(m.x, 0.0), (m.x, ymax * 0.97)];
             if m.dashed {
@@ -98,10 +95,26 @@ pub fn distribution_png(d: &DistributionPlot, size: ChartSize) -> Result<Vec<u8>
             } else {
                 chart.draw_series(LineSeries::new(line, style))?;
             }
+        }
+        // Labels after every line, each on a white box, so that no line
+        // crosses a label.
+        let (px_w, px_h) = chart.plotting_area().dim_in_pixel();
+        let (x_per_px, y_per_px) = ((h.hi - h.lo) / px_w.max(1) as f64, ymax / px_h.max(1) as f64);
+        let text_px = size.font(22.0);
+        for (k, m) in marks.iter().enumerate() {
             let y = ymax * (0.95 - 0.065 * k as f64);
-            let text = if m.label == "plan" { " plan ".to_string() } else { format!(" {} {} ", m.label, fmt(m.x)) };
+            let text = if m.label == "plan" {
+                " plan ".to_string()
+            } else {
+                format!(" {} {} ", m.label, fmt(m.shown.unwrap_or(m.x)))
+            };
             // Labels right of the middle hang to the left of their line.
-            let hpos = if m.x > (h.lo + h.hi) / 2.0 { HPos::Right } else { HPos::Left };
+            let right = m.x > (h.lo + h.hi) / 2.0;
+            let width = text.chars().count() as f64 * 0.56 * text_px * x_per_px;
+            let (x0, x1) = if right { (m.x - width, m.x) } else { (m.x, m.x + width) };
+            let half = 0.6 * text_px * y_per_px;
+            chart.draw_series(std::iter::once(Rectangle::new([(x0, y - half), (x1, y + half)], WHITE.filled())))?;
+            let hpos = if right { HPos::Right } else { HPos::Left };
             let style = font(size, 22.0, &m.color).pos(Pos::new(hpos, VPos::Center));
             chart.draw_series(std::iter::once(Text::new(text, (m.x, y), style)))?;
         }

@@ -231,13 +231,60 @@ pub fn fmt_bn(x: f64) -> String {
     }
 }
 
-/// A plain amount with thousands separators and one decimal: `-1,234.5`.
+/// An amount in a portfolio's unit with thousands separators and as many
+/// decimals as its size calls for: `-1,234`, `56.7`, `4.25`, `0.031`.
 pub fn fmt_amount(x: f64) -> String {
-    let body = format!("{:.1}", x.abs());
-    let (int, frac) = body.split_once('.').unwrap_or((&body, "0"));
+    let a = x.abs();
+    let digits = if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else if a >= 0.1 || a == 0.0 {
+        2
+    } else {
+        3
+    };
+    fixed(x, digits)
+}
+
+/// One format for every amount on an axis spanning `span` (units of a
+/// portfolio): the decimals the tick spacing needs, the same on each tick
+/// (`-50`, `0`, `50`, not `-50.0` beside `0.00`).
+pub fn amount_axis(span: f64) -> impl Fn(f64) -> String {
+    let digits = if span >= 50.0 {
+        0
+    } else if span >= 5.0 {
+        1
+    } else if span >= 0.5 {
+        2
+    } else {
+        3
+    };
+    move |x| fixed(x, digits)
+}
+
+/// `x` with `digits` decimals and thousands separators; no `-0`.
+fn fixed(x: f64, digits: usize) -> String {
+    let a = x.abs();
+    let body = format!("{a:.digits$}");
+    let (int, frac) = body.split_once('.').map_or((body.as_str(), None), |(i, f)| (i, Some(f)));
     let grouped = group_thousands(int);
-    let sign = if x < 0.0 && body != "0.0" { "-" } else { "" };
-    format!("{sign}{grouped}.{frac}")
+    let sign = if x < 0.0 && body.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// [`fmt_amount`] with an explicit sign: `+12.5`, `-3.1`.
+pub fn fmt_signed(x: f64) -> String {
+    let s = fmt_amount(x);
+    if s.starts_with('-') || s.chars().all(|c| !c.is_ascii_digit() || c == '0') { s } else { format!("+{s}") }
+}
+
+/// `0.4% of paths lie beyond the axis` for a histogram of `paths` paths.
+pub fn beyond_axis(h: &crate::report::Histogram, paths: u64) -> String {
+    format!("{} of paths lie beyond the axis", fmt_pct(h.outside as f64 / paths.max(1) as f64))
 }
 
 /// `45%`, `2.5%`, `0.01%`.
@@ -267,6 +314,16 @@ mod tests {
         assert_eq!(fmt_pct(0.45), "45%");
         assert_eq!(fmt_pct(0.025), "2.5%");
         assert_eq!(fmt_pct(0.0001), "0.01%");
+        assert_eq!(fmt_amount(-1234.4), "-1,234");
+        assert_eq!(fmt_amount(56.74), "56.7");
+        assert_eq!(fmt_amount(4.254), "4.25");
+        assert_eq!(fmt_amount(-0.0001), "0.000");
+        assert_eq!(fmt_signed(12.5), "+12.5");
+        assert_eq!(fmt_signed(-3.21), "-3.21");
+        let axis = amount_axis(400.0);
+        assert_eq!((axis(-150.0), axis(0.0), axis(1250.0)), ("-150".into(), "0".into(), "1,250".into()));
+        let axis = amount_axis(2.0);
+        assert_eq!((axis(-1.5), axis(0.25)), ("-1.50".into(), "0.25".into()));
     }
 
     #[test]

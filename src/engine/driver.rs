@@ -391,27 +391,13 @@ pub fn shard_chunks(paths: u64, k: u64, n: u64) -> Range<u64> {
     at(k)..at(k + 1)
 }
 
-/// Run `leaf` on every chunk of paths `0..paths` on the current rayon pool
-/// and merge: chunk results by the aligned tree of the module header,
-/// per-thread states (`S`, made by `state` and handed to each leaf that runs
-/// on that thread) in any order, since their merge must be exact. Returns
-/// `None`s when there are no paths.
-pub(crate) fn reduce<T: Send, S: Send>(
-    paths: u64,
-    state: &(dyn Fn() -> S + Sync),
-    leaf: &(dyn Fn(Range<u64>, &mut S) -> T + Sync),
-    merge: &(dyn Fn(&mut T, T) + Sync),
-    merge_state: &(dyn Fn(&mut S, S) + Sync),
-    progress: &(dyn Fn(u64) + Sync),
-) -> (Option<T>, Option<S>) {
-    let (nodes, s) = reduce_chunks(paths, 0..u64::MAX, state, leaf, merge, merge_state, progress);
-    let t = rebuild(paths, nodes, merge).expect("one run covers every chunk once");
-    (t, s)
-}
-
-/// [`reduce`] of the chunks in `range` only (a shard): the largest complete
-/// nodes of the merge tree inside the range, each merged exactly as in a
-/// whole run, for [`rebuild`] to finish the tree.
+/// Run `leaf` on every chunk of paths in `range` (chunk indices; a shard,
+/// or `0..u64::MAX` for a whole run) on the current rayon pool and merge:
+/// chunk results by the aligned tree of the module header, per-thread
+/// states (`S`, made by `state` and handed to each leaf that runs on that
+/// thread) in any order, since their merge must be exact. Returns the
+/// largest complete nodes of the merge tree inside the range, each merged
+/// exactly as in a whole run, for [`rebuild`] to finish the tree.
 pub(crate) fn reduce_chunks<T: Send, S: Send>(
     paths: u64,
     range: Range<u64>,

@@ -1,0 +1,279 @@
+//! Portfolio stress tests: what a scenario does to an investor's holdings.
+//!
+//! The model of MODEL.md: on each path, holding i's value grows by
+//! `g_i = exp(sum_k e_ik (m_k / plan_k - 1) + sigma_i sqrt(H dt) z_i - sigma_i^2 H dt / 2)`
+//! and returns `r_i = g_i - 1`, so a long holding loses at most its value.
+//! `m_k` are the path's metrics at the portfolio's horizon `H` (quarters;
+//! backlog at H, revenue summed over 1..H, shares at H), `plan_k` their
+//! values on the plan path at H, and `z_i ~ N(0, 1)` is drawn from the
+//! path's keyed stream `holding:NAME` (see `docs/streams.md`). The P&L is
+//! `value * sum_i w_i r_i` and the loss its negative.
+//!
+//! This module reads and checks portfolio files and ties a portfolio to a
+//! scenario ([`Portfolio::bind`]); [`stress`] evaluates it on every path.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::engine::Engine;
+use crate::model::{DT, Scenario};
+
+mod stress;
+
+pub use stress::{Contribution, PairedStress, RiskRow, ScenarioRisk, StressAcc, StressPartial, StressResult, TailRow};
+
+/// A portfolio file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    portfolio: RawPortfolio,
+    #[serde(default)]
+    holding: Vec<RawHolding>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPortfolio {
+    name: String,
+    value: f64,
+    #[serde(default)]
+    horizon: Option<i64>,
+    #[serde(default)]
+    unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHolding {
+    name: String,
+    weight: f64,
+    #[serde(default)]
+    volatility: f64,
+    #[serde(default)]
+    exposure: IndexMap<String, f64>,
+}
+
+/// Largest portfolio value accepted: P&L sums of a million paths stay far
+/// from overflow.
+pub const MAX_VALUE: f64 = 1e15;
+/// Largest idiosyncratic volatility accepted (annual).
+pub const MAX_VOLATILITY: f64 = 5.0;
+/// Largest absolute weight or elasticity accepted.
+pub const MAX_WEIGHT: f64 = 100.0;
+
+/// A validated portfolio, not yet tied to a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Portfolio {
+    pub name: String,
+    pub value: f64,
+    /// Horizon in quarters; `None`: the scenario's own.
+    pub horizon: Option<u32>,
+    /// The unit of `value` and of every P&L figure, for labels.
+    pub unit: String,
+    pub holdings: Vec<Holding>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holding {
+    pub name: String,
+    pub weight: f64,
+    /// Idiosyncratic volatility, annual.
+    pub volatility: f64,
+    /// Elasticity per metric name, in file order.
+    pub exposure: Vec<(String, f64)>,
+}
+
+/// Read and validate a portfolio file; messages name the file and field.
+pub fn load(path: &Path) -> Result<Portfolio, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the file: {e}", path.display()))?;
+    parse(&text, path)
+}
+
+/// Validate portfolio text; `file` is used in messages only.
+pub fn parse(text: &str, file: &Path) -> Result<Portfolio, String> {
+    let f = file.display();
+    let de = toml::Deserializer::parse(text).map_err(|e| format!("{f}: {}", e.message().trim()))?;
+    let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{f}: {path}: {}", e.inner().message().trim())
+    })?;
+    let name = raw.portfolio.name;
+    if name.is_empty()
+        || name.len() > 64
+        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{f}: portfolio.name: `{name}` is not a valid name: use 1 to 64 of a-z, 0-9, `_` and `-` (it names the output folder)"
+        ));
+    }
+    let value = raw.portfolio.value;
+    if !(value.is_finite() && value > 0.0 && value <= MAX_VALUE) {
+        return Err(format!("{f}: portfolio.value: {value} must be a positive number of at most {MAX_VALUE:e}"));
+    }
+    let horizon = match raw.portfolio.horizon {
+        None => None,
+        Some(h) if (1..=400).contains(&h) => Some(h as u32),
+        Some(h) => {
+            return Err(format!(
+                "{f}: portfolio.horizon: {h} must be a whole number of quarters from 1 to 400 (leave it out to use each scenario's horizon)"
+            ));
+        }
+    };
+    let unit = raw.portfolio.unit.unwrap_or_else(|| "currency units".to_string());
+    if unit.trim().is_empty() || unit.len() > 24 || unit.chars().any(|c| c.is_control()) {
+        return Err(format!("{f}: portfolio.unit: `{unit}` must be a short label of 1 to 24 characters, e.g. \"$m\""));
+    }
+    if raw.holding.is_empty() {
+        return Err(format!("{f}: holding: no holdings; add at least one [[holding]] table"));
+    }
+    let mut holdings: Vec<Holding> = Vec::new();
+    for (i, h) in raw.holding.into_iter().enumerate() {
+        let at = format!("{f}: holding[{i}] ({})", h.name);
+        if h.name.is_empty() || h.name.len() > 64 || h.name.chars().any(|c| c.is_control()) {
+            return Err(format!("{at}.name: give the holding a name of 1 to 64 printable characters"));
+        }
+        if holdings.iter().any(|o| o.name == h.name) {
+            return Err(format!("{at}: a second holding named `{}`: give each holding its own name", h.name));
+        }
+        if !(h.weight.is_finite() && h.weight.abs() <= MAX_WEIGHT) {
+            return Err(format!(
+                "{at}.weight: {} must be a number from -{MAX_WEIGHT} to {MAX_WEIGHT} (a share of value; negative for a short)",
+                h.weight
+            ));
+        }
+        if !(h.volatility.is_finite() && (0.0..=MAX_VOLATILITY).contains(&h.volatility)) {
+            return Err(format!(
+                "{at}.volatility: {} must be an annual volatility from 0 to {MAX_VOLATILITY}",
+                h.volatility
+            ));
+        }
+        if let Some((k, v)) = h.exposure.iter().find(|(_, v)| !(v.is_finite() && v.abs() <= MAX_WEIGHT)) {
+            return Err(format!("{at}.exposure.{k}: {v} must be an elasticity from -{MAX_WEIGHT} to {MAX_WEIGHT}"));
+        }
+        holdings.push(Holding {
+            name: h.name,
+            weight: h.weight,
+            volatility: h.volatility,
+            exposure: h.exposure.into_iter().collect(),
+        });
+    }
+    Ok(Portfolio { name, value, horizon, unit, holdings })
+}
+
+/// Why a portfolio cannot be evaluated under a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub message: String,
+    /// The scenario lacks what the portfolio needs (a metric, enough
+    /// quarters): a run over many scenarios skips it. Otherwise the
+    /// portfolio itself is wrong for it (an exposure to a metric whose plan
+    /// value is 0).
+    pub skip: bool,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A portfolio tied to one scenario, cut at the portfolio's horizon:
+/// exposures as metric indices, divided by their plan values at the horizon.
+#[derive(Debug, Clone)]
+pub struct Bound<'a> {
+    pub portfolio: &'a Portfolio,
+    /// Per holding: `(metric index, elasticity / plan value, elasticity)`.
+    terms: Vec<Vec<(usize, f64, f64)>>,
+    /// Per holding: `volatility * sqrt(H dt)`.
+    scale: Vec<f64>,
+    /// The horizon in quarters and its label, e.g. `2030Q4`.
+    pub horizon: u32,
+    pub horizon_label: String,
+}
+
+impl Portfolio {
+    /// The horizon under scenario `sc`: the portfolio's own, or the
+    /// scenario's; a skip when the scenario is shorter than the portfolio's.
+    pub fn horizon_in(&self, sc: &Scenario) -> Result<u32, Mismatch> {
+        match self.horizon {
+            None => Ok(sc.quarters),
+            Some(h) if h <= sc.quarters => Ok(h),
+            Some(h) => Err(Mismatch {
+                message: format!(
+                    "portfolio {} has a horizon of {h} quarters but scenario `{}` covers only {}; lower portfolio.horizon to at most {}",
+                    self.name, sc.name, sc.quarters, sc.quarters
+                ),
+                skip: true,
+            }),
+        }
+    }
+
+    /// Scenario `sc` cut at this portfolio's horizon `H`. Draws are keyed by
+    /// path, entity and quarter, never by the horizon, so the first `H`
+    /// quarters of every path are exactly those of the whole scenario; the
+    /// metrics of the cut scenario are the metrics at `H` and its plan is
+    /// the plan at `H` (MODEL.md).
+    pub fn at_horizon(&self, sc: &Scenario) -> Result<Scenario, Mismatch> {
+        let h = self.horizon_in(sc)?;
+        Ok(Scenario { quarters: h, ..sc.clone() })
+    }
+
+    /// Tie the portfolio to `engine`, whose scenario is already cut at the
+    /// horizon ([`Portfolio::at_horizon`]). An exposure to a metric the
+    /// scenario does not record is a [`Mismatch`] to skip; one to a metric
+    /// whose plan value is 0 is an error in the portfolio.
+    pub fn bind<'a>(&'a self, engine: &Engine) -> Result<Bound<'a>, Mismatch> {
+        let sc: &Scenario = engine.scenario();
+        let names = sc.metric_names();
+        let plan = &engine.plan().metrics;
+        let (mut missing, mut who): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        for h in &self.holdings {
+            for (m, _) in h.exposure.iter().filter(|(m, _)| !names.contains(m)) {
+                if !missing.contains(&m.as_str()) {
+                    missing.push(m);
+                }
+                if !who.contains(&h.name.as_str()) {
+                    who.push(&h.name);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let providers: Vec<&str> = sc.providers.iter().map(|p| p.name.as_str()).collect();
+            return Err(Mismatch {
+                message: format!(
+                    "portfolio {} needs {} (held by {}), which scenario `{}` does not record (its providers: {}; its customers: {})",
+                    self.name,
+                    missing.join(", "),
+                    who.join(", "),
+                    sc.name,
+                    providers.join(", "),
+                    sc.customers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                skip: true,
+            });
+        }
+        let mut terms = Vec::new();
+        for h in &self.holdings {
+            let mut t = Vec::new();
+            for (metric, e) in &h.exposure {
+                let k = names.iter().position(|n| n == metric).expect("checked above");
+                if plan[k] == 0.0 || !plan[k].is_finite() {
+                    return Err(Mismatch {
+                        message: format!(
+                            "portfolio {}: holding `{}` is exposed to `{metric}`, whose plan value in scenario `{}` is {}, so its change against plan is undefined; use a backlog, revenue or share metric",
+                            self.name, h.name, sc.name, plan[k]
+                        ),
+                        skip: false,
+                    });
+                }
+                t.push((k, e / plan[k], *e));
+            }
+            terms.push(t);
+        }
+        let root = (f64::from(sc.quarters) * DT).sqrt();
+        let scale = self.holdings.iter().map(|h| h.volatility * root).collect();
+        Ok(Bound { portfolio: self, terms, scale, horizon: sc.quarters, horizon_label: sc.label(sc.quarters) })
+    }
+}
