@@ -48,7 +48,8 @@ pub enum Command {
     /// Run one scenario over a grid of one or two parameters and write
     /// sweep.csv and a chart of one statistic.
     Sweep(SweepArgs),
-    /// Merge the shard files of a run split with `run --shard K/N` into the
+    /// Merge the shard files of a run split with `run --shard K/N` (or of a
+    /// sweep or a stress test split with `--shard`) into the
     /// outputs one run of all the paths would have written, bit for bit.
     Merge(MergeArgs),
 }
@@ -66,8 +67,9 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct StressArgs {
-    /// The portfolio file (TOML: [portfolio] name and value, [[holding]]
-    /// name, weight, volatility, exposure).
+    /// The portfolio file (TOML: [portfolio] name, value, optional horizon
+    /// in quarters and unit; [[holding]] name, weight, volatility,
+    /// exposure).
     #[arg(long, value_name = "FILE")]
     pub portfolio: PathBuf,
 
@@ -80,8 +82,14 @@ pub struct StressArgs {
     /// random numbers: the same seed, the same draws): adds the differences
     /// of expected P&L (with its standard error), VaR99 and ES99 to
     /// portfolio-PORTFOLIO.csv. Simulates the base once more per scenario.
-    #[arg(long, value_name = "BASE")]
+    #[arg(long, value_name = "BASE", conflicts_with = "shard")]
     pub paired: Option<PathBuf>,
+
+    /// With --shard: writes OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin
+    /// for each scenario; `backlog-risk merge OUT/NAME/portfolio-PORTFOLIO/`
+    /// writes that scenario's stress results.
+    #[command(flatten)]
+    pub split: ShardArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -22,7 +22,10 @@ fn main() -> ExitCode {
         }
         Command::Validate(args) => app::validate(&args.inputs),
         Command::Show(args) => app::show(&args.file),
-        Command::Stress(args) => app::stress(&args.portfolio, &args.common.into_options(args.inputs, args.paired)),
+        Command::Stress(args) => match args.split.resolve() {
+            Ok(shard) => app::stress(&args.portfolio, &args.common.into_options(args.inputs, args.paired), shard),
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
         Command::Sweep(args) => match args.split.resolve() {
             Ok(shard) => app::sweep(&app::SweepOptions { shard, ..args.into_options() }).map(|_| true),
             Err(e) => Err(anyhow::anyhow!(e)),

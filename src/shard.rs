@@ -8,16 +8,20 @@
 //! many, and the shard's partial result (complete nodes of the merge tree
 //! over its chunks, and integer sketch counts). A file of another format
 //! version is refused with a message that says which version wrote it.
+//!
+//! Version 2 added the stress-test shard (`stress --shard K/N`), written as
+//! `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin`.
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Accumulator, PairedPartial, Partial};
+use crate::portfolio::StressPartial;
 
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
 /// Version of the layout after the magic bytes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// One shard of one run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +50,20 @@ pub struct ShardFile {
     /// For a shard of `run --paired BASE`: the base and both scenarios'
     /// partial results (then `partial` is empty).
     pub paired: Option<PairedShard>,
+    /// For a shard of `stress`: the portfolio and the shard's partial
+    /// result (then `partial` is empty).
+    pub stress: Option<StressShard>,
+}
+
+/// The portfolio of a stress test's shard and its partial result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StressShard {
+    /// The portfolio file as given to `--portfolio`.
+    pub file: String,
+    pub sha256: String,
+    /// Its text, so that `merge` needs no portfolio file.
+    pub text: String,
+    pub partial: StressPartial,
 }
 
 /// The base of a paired run and the shard's paired partial result.

@@ -180,3 +180,70 @@ fn paired_shards_merge_into_the_paired_run() {
         assert!(read(&one) == read(&split), "{f} differs when split in 3");
     }
 }
+
+/// Shard K of N of a stress test of the test scenario, as its own process.
+fn stress_shard(out: &Path, portfolio: &Path, k: u64, n: u64) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+        .args(["stress", "--portfolio"])
+        .arg(portfolio)
+        .args([SCENARIO, "--paths", PATHS, "--seed", "11", "--threads", "1", "--quiet", "--no-charts"])
+        .arg("--shard")
+        .arg(format!("{k}/{n}"))
+        .arg("--out")
+        .arg(out)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// `stress --shard K/N` in 3 and in 7 parallel processes merges into the
+/// stress files of one process, byte for byte; a shard of another
+/// portfolio is refused by name and nothing is written.
+#[test]
+fn stress_shards_merge_into_the_files_of_one_stress_test() {
+    const STRESS: [&str; 4] = ["pnl.csv", "risk.csv", "contributions.csv", "tail.csv"];
+    let dir = tempfile::tempdir().unwrap();
+    let portfolio = Path::new("portfolios/ai-infra.toml");
+    let one = dir.path().join("one");
+    cmd()
+        .args(["stress", "--portfolio", "portfolios/ai-infra.toml", SCENARIO, "--paths", PATHS, "--seed", "11"])
+        .args(["--quiet", "--no-charts", "--out"])
+        .arg(&one)
+        .assert()
+        .success();
+    let at = |root: &Path| root.join("openai-shift").join("portfolio-ai-infra");
+    for n in [3, 7] {
+        let split = dir.path().join(format!("split{n}"));
+        let children: Vec<_> = (0..n).rev().map(|k| stress_shard(&split, portfolio, k, n)).collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        merge(&[&at(&split)], &split).success();
+        for f in STRESS {
+            let (a, b) = (at(&one).join(f), at(&split).join(f));
+            assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{f} differs with {n} shards");
+        }
+    }
+    // A shard of the same scenario under another portfolio (same name, one
+    // weight changed) does not belong with the others.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, std::fs::read_to_string(portfolio).unwrap().replace("weight = 0.30", "weight = 0.31"))
+        .unwrap();
+    let foreign = dir.path().join("foreign");
+    assert!(stress_shard(&foreign, &other, 1, 3).wait().unwrap().success());
+    let split = at(&dir.path().join("split3"));
+    let out = dir.path().join("merged");
+    merge(
+        &[&split.join("shard-0-of-3.bin"), &at(&foreign).join("shard-1-of-3.bin"), &split.join("shard-2-of-3.bin")],
+        &out,
+    )
+    .failure()
+    .stderr(
+        predicates::str::contains("shard-1-of-3.bin").and(predicates::str::contains("portfolio (SHA-256) differs")),
+    );
+    assert!(!out.exists(), "a refused merge wrote {}", out.display());
+    // And a run's shard is not a stress test's.
+    shards(&dir.path().join("runs"), 3);
+    let run_shard = dir.path().join("runs").join("openai-shift").join("shard-1-of-3.bin");
+    merge(&[&split.join("shard-0-of-3.bin"), &run_shard, &split.join("shard-2-of-3.bin")], &out).failure();
+    assert!(!out.exists());
+}

@@ -42,22 +42,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
             None => (pool.install(|| engine.run_chunks(sc.seed, sc.paths, chunks, &|x| bar.inc(x))), None),
         };
         bar.finish_and_clear();
-        let info = run_info(&sc, &file, &resolved.text, &resolved.chain, opts.threads, 0.0);
-        let shard = ShardFile {
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-            scenario: sc.name.clone(),
-            scenario_file: info.scenario_file,
-            scenario_sha256: info.scenario_sha256,
-            scenario_text: resolved.text.clone(),
-            extends: info.extends,
-            seed: sc.seed,
-            paths: sc.paths,
-            shards: n,
-            shard: k,
-            partial,
-            sweep: None,
-            paired,
-        };
+        let shard = ShardFile { partial, paired, ..new_shard_file(&sc, &file, &resolved, opts, (k, n)) };
         let path = opts.out.join(&sc.name).join(shard::file_name(k, n));
         output::write_atomic(&path, &shard::encode(&shard)?)?;
         if !opts.quiet {
@@ -65,6 +50,60 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         }
     }
     Ok(ok)
+}
+
+/// Shard `k` of `n` of scenario `sc` (read from `file`, resolved as
+/// `resolved`), with an empty payload for the caller to fill.
+pub(super) fn new_shard_file(
+    sc: &Scenario,
+    file: &Path,
+    resolved: &scenario::Resolved,
+    opts: &RunOptions,
+    (k, n): (u64, u64),
+) -> ShardFile {
+    let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, 0.0);
+    ShardFile {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: sc.name.clone(),
+        scenario_file: info.scenario_file,
+        scenario_sha256: info.scenario_sha256,
+        scenario_text: resolved.text.clone(),
+        extends: info.extends,
+        seed: sc.seed,
+        paths: sc.paths,
+        shards: n,
+        shard: k,
+        partial: Partial::default(),
+        sweep: None,
+        paired: None,
+        stress: None,
+    }
+}
+
+/// `merge` of the shards of a stress test: the portfolio's results under
+/// the scenario, as `stress` writes them into
+/// `OUT/NAME/portfolio-PORTFOLIO/`.
+fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Result<()> {
+    let mut parts = Vec::new();
+    each_shard(files, &mut first, |f, s| {
+        let st = s.stress.as_mut().with_context(|| format!("{}: not a shard of a stress test", f.display()))?;
+        parts.push(std::mem::take(&mut st.partial));
+        Ok(())
+    })?;
+    let st = first.stress.as_ref().expect("checked above");
+    let portfolio = crate::portfolio::parse(&st.text, Path::new(&st.file)).map_err(|e| anyhow::anyhow!(e))?;
+    let (_, sc) = shard_scenario(&first)?;
+    let cut = portfolio.at_horizon(&sc).map_err(|m| anyhow::anyhow!(m.message))?;
+    let engine = Engine::new(&cut);
+    let bound = portfolio.bind(&engine).map_err(|m| anyhow::anyhow!(m.message))?;
+    let r =
+        bound.finish(&engine, cut.paths, parts).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    super::stress::check_finite(&r).map_err(|e| anyhow::anyhow!(e))?;
+    super::stress::write_stress(&r, opts)?;
+    if !opts.quiet {
+        println!("merged {} shards of the stress test: {}", first.shards, super::stress::stress_line(&r, None));
+    }
+    Ok(())
 }
 
 /// Read and decode one shard file.
@@ -196,6 +235,7 @@ fn admit<'a>(
         ("paths", s.paths != first.paths),
         ("shard count N", s.shards != first.shards),
         ("tool version", s.tool_version != first.tool_version),
+        ("portfolio (SHA-256)", s.stress.as_ref().map(|x| &x.sha256) != first.stress.as_ref().map(|x| &x.sha256)),
         (
             "swept parameters",
             s.sweep.as_ref().map(|w| (&w.vary, &w.stat, &w.metric))
@@ -261,6 +301,9 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
     }
     if first.paired.is_some() {
         return merge_paired(&files, first, opts, started);
+    }
+    if first.stress.is_some() {
+        return merge_stress(&files, first, opts);
     }
     // One shard in memory at a time: checked, its partial result merged
     // and dropped.

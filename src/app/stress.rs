@@ -6,6 +6,8 @@ use crate::portfolio::{Portfolio, ScenarioRisk, StressResult};
 /// What became of one scenario of a stress test.
 enum Done {
     Ran(Box<StressResult>, ScenarioRisk),
+    /// A shard of it was written (`stress --shard K/N`), to this file.
+    Shard(PathBuf),
     Skipped(String),
 }
 
@@ -14,8 +16,10 @@ enum Done {
 /// `OUT/NAME/portfolio-PORTFOLIO/`, and across scenarios
 /// `OUT/portfolio-PORTFOLIO.csv` and `.png`. A scenario that lacks a metric
 /// the portfolio needs (or is shorter than its horizon) is skipped with one
-/// line. Returns true when at least one scenario ran and none failed.
-pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
+/// line. With `shard = Some((K, N))` each scenario's shard K of N is written
+/// to `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin` instead, for `merge`.
+/// Returns true when at least one scenario ran and none failed.
+pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)>) -> Result<bool> {
     let portfolio = crate::portfolio::load(portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
     let base = match &opts.paired {
@@ -25,19 +29,25 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
     let pool = thread_pool(opts.threads)?;
     let mut loaded = Vec::new();
     for file in files {
-        let sc = load_with_overrides(&file, opts).map(|(sc, _)| sc);
+        let sc = load_with_overrides(&file, opts);
         loaded.push((file, sc));
     }
     let factor = if base.is_some() { 2 } else { 1 };
-    let total = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|s| factor * s.paths).sum();
+    let total = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| factor * s.paths).sum();
     let bar = progress_bar(total, opts.quiet);
     let mut rows = Vec::new();
     let mut results = Vec::new();
-    let (mut failed, mut skipped) = (0, 0);
+    let (mut failed, mut skipped, mut shards) = (0, 0, 0);
     for (file, sc) in loaded {
-        let done = sc.map_err(|e| e.to_string()).and_then(|sc| {
+        let done = sc.map_err(|e| e.to_string()).and_then(|(sc, resolved)| {
             bar.set_prefix(format!("{} x {}", portfolio.name, sc.name));
-            let done = pool.install(|| stress_one(&portfolio, &sc, base.as_ref(), &|n| bar.inc(n)));
+            let done = match shard {
+                Some(kn) => {
+                    let at = Shard { file: &file, resolved: &resolved, portfolio_file, kn };
+                    pool.install(|| stress_shard(&portfolio, &sc, &at, opts, &|n| bar.inc(n)))
+                }
+                None => pool.install(|| stress_one(&portfolio, &sc, base.as_ref(), &|n| bar.inc(n))),
+            };
             let done = done.map_err(|e| format!("{}: {e}", file.display()))?;
             if let Done::Ran(r, _) = &done {
                 write_stress(r, opts).map_err(|e| format!("{}: {e:#}", file.display()))?;
@@ -47,10 +57,16 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
         match done {
             Ok(Done::Ran(r, row)) => {
                 if !opts.quiet {
-                    bar.suspend(|| println!("{}", stress_line(&r, &row)));
+                    bar.suspend(|| println!("{}", stress_line(&r, Some(&row))));
                 }
                 rows.push(row);
                 results.push(*r);
+            }
+            Ok(Done::Shard(path)) => {
+                if !opts.quiet {
+                    bar.suspend(|| println!("wrote {}", path.display()));
+                }
+                shards += 1;
             }
             Ok(Done::Skipped(why)) => {
                 skipped += 1;
@@ -67,13 +83,59 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions) -> Result<bool> {
     bar.finish_and_clear();
     if !results.is_empty() {
         write_across(&portfolio, &results, &rows, opts)?;
-    } else if failed == 0 {
+    } else if failed == 0 && shards == 0 {
         eprintln!(
             "error: portfolio {} fits none of the {skipped} scenarios given (each was skipped above): give a scenario with the metrics and the quarters it needs",
             portfolio.name
         );
     }
-    Ok(failed == 0 && !results.is_empty())
+    Ok(failed == 0 && (!results.is_empty() || shards > 0))
+}
+
+/// Where a stress shard comes from and which it is.
+struct Shard<'a> {
+    file: &'a Path,
+    resolved: &'a scenario::Resolved,
+    portfolio_file: &'a Path,
+    kn: (u64, u64),
+}
+
+/// Shard K of N of the stress test of one scenario, written for `merge`.
+fn stress_shard(
+    portfolio: &Portfolio,
+    sc: &Scenario,
+    at: &Shard,
+    opts: &RunOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Done, String> {
+    let cut = match portfolio.at_horizon(sc) {
+        Ok(cut) => cut,
+        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
+        Err(m) => return Err(m.message),
+    };
+    let engine = Engine::new(&cut);
+    let bound = match portfolio.bind(&engine) {
+        Ok(b) => b,
+        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
+        Err(m) => return Err(m.message),
+    };
+    let (k, n) = at.kn;
+    let chunks = shard_chunks(cut.paths, k, n);
+    let partial = bound.stress_chunks(&engine, cut.seed, cut.paths, chunks, progress);
+    let text = std::fs::read_to_string(at.portfolio_file)
+        .map_err(|e| format!("cannot read {}: {e}", at.portfolio_file.display()))?;
+    let stress = crate::shard::StressShard {
+        file: at.portfolio_file.display().to_string(),
+        sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+        text,
+        partial,
+    };
+    let file =
+        ShardFile { stress: Some(stress), ..super::shards::new_shard_file(sc, at.file, at.resolved, opts, at.kn) };
+    let path = opts.out.join(&sc.name).join(format!("portfolio-{}", portfolio.name)).join(shard::file_name(k, n));
+    let bytes = shard::encode(&file).map_err(|e| format!("{e:#}"))?;
+    output::write_atomic(&path, &bytes).map_err(|e| format!("{e:#}"))?;
+    Ok(Done::Shard(path))
 }
 
 /// Stress one scenario (paired with `base` when given), both cut at the
@@ -123,7 +185,7 @@ fn stress_one(
 
 /// An overflow in the simulation or the returns is an error, never a NaN
 /// result.
-fn check_finite(r: &StressResult) -> Result<(), String> {
+pub(super) fn check_finite(r: &StressResult) -> Result<(), String> {
     let bad = r.risk.iter().find(|m| !m.value.is_finite() && m.measure != "diversification");
     match bad {
         Some(m) if r.paths > 0 => Err(format!(
@@ -135,7 +197,7 @@ fn check_finite(r: &StressResult) -> Result<(), String> {
 }
 
 /// The console line of one stressed scenario.
-fn stress_line(r: &StressResult, row: &ScenarioRisk) -> String {
+pub(super) fn stress_line(r: &StressResult, row: Option<&ScenarioRisk>) -> String {
     let f = |m: &str| charts::fmt_amount(r.measure(m).unwrap_or(f64::NAN));
     let mut line = format!(
         "{} under {} at {}: expected P&L {}, VaR99 {}, ES99 {} (losses, in {}), P(loss > 10%) {} [{} paths]",
@@ -149,9 +211,8 @@ fn stress_line(r: &StressResult, row: &ScenarioRisk) -> String {
         charts::fmt_pct(r.measure("p_loss_gt_10pct").unwrap_or(f64::NAN)),
         r.paths
     );
-    if let (Some(base), Some(d), Some(se), Some(de)) =
-        (&row.base, row.d_expected_pnl, row.d_expected_pnl_se, row.d_es99)
-    {
+    let paired = row.and_then(|w| Some((w.base.as_ref()?, w.d_expected_pnl?, w.d_expected_pnl_se?, w.d_es99?)));
+    if let Some((base, d, se, de)) = paired {
         line.push_str(&format!(
             "; against {base}: P&L {} (se {}), ES99 {}",
             charts::fmt_signed(d),
@@ -223,7 +284,7 @@ fn write_across(
     output::write_atomic(&opts.out.join(format!("{name}.png")), &png)
 }
 
-fn write_stress(r: &StressResult, opts: &RunOptions) -> Result<()> {
+pub(super) fn write_stress(r: &StressResult, opts: &RunOptions) -> Result<()> {
     let dir = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
     let h = r.horizon.to_string();
     let cols = [("horizon", r.horizon_label.as_str()), ("horizon_quarters", h.as_str())];

@@ -93,6 +93,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
             points: accs,
         }),
         paired: None,
+        stress: None,
     };
     output::write_atomic(&path, &shard::encode(&file)?)?;
     if !opts.run.quiet {
