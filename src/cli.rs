@@ -81,8 +81,9 @@ pub struct StressArgs {
     /// Compare every scenario with this base scenario path by path (common
     /// random numbers: the same seed, the same draws): adds the differences
     /// of expected P&L (with its standard error), VaR99 and ES99 to
-    /// portfolio-PORTFOLIO.csv. Simulates the base once more per scenario.
-    #[arg(long, value_name = "BASE", conflicts_with = "shard")]
+    /// portfolio-PORTFOLIO.csv and to OUT/NAME/portfolio-PORTFOLIO/paired-BASE.csv.
+    /// Simulates the base once more per scenario.
+    #[arg(long, value_name = "BASE")]
     pub paired: Option<PathBuf>,
 
     /// With --shard: writes OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Accumulator, PairedPartial, Partial};
-use crate::portfolio::StressPartial;
+use crate::portfolio::{PairedStressPartial, StressPartial};
 
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
@@ -64,6 +64,20 @@ pub struct StressShard {
     /// Its text, so that `merge` needs no portfolio file.
     pub text: String,
     pub partial: StressPartial,
+    /// For `stress --paired BASE`: the base and the paired partial result
+    /// (then `partial` is empty).
+    pub paired: Option<PairedStressShard>,
+}
+
+/// The base of a paired stress test's shard and the shard's paired result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairedStressShard {
+    /// The base scenario file as given to `--paired`.
+    pub file: String,
+    pub sha256: String,
+    /// Its resolved TOML text.
+    pub text: String,
+    pub partial: PairedStressPartial,
 }
 
 /// The base of a paired run and the shard's paired partial result.

@@ -371,9 +371,9 @@ fn paired_stress_differences_are_exact_and_precise() {
     let (cb, cv) = (p.at_horizon(&base).unwrap(), p.at_horizon(&variant).unwrap());
     let (eb, ev) = (Engine::new(&cb), Engine::new(&cv));
     let (bb, bv) = (p.bind(&eb).unwrap(), p.bind(&ev).unwrap());
-    let same = bb.stress_paired(&eb, &bb, &eb, 42, 8000, &|_| {});
+    let same = bb.stress_paired(&eb, (&bb, &eb), 42, 8000, &|_| {});
     assert_eq!((same.diff.mean(), same.diff.sd(), same.diff.count()), (0.0, 0.0, 8000));
-    let d = bv.stress_paired(&ev, &bb, &eb, 42, 8000, &|_| {});
+    let d = bv.stress_paired(&ev, (&bb, &eb), 42, 8000, &|_| {});
     assert!(d.diff.mean() < 0.0, "more renegotiation lowers Azure's backlog and the holding: {}", d.diff.mean());
     assert!(d.diff.sd() < 0.5 * d.mine.pnl.sd, "paired sd {} vs P&L sd {}", d.diff.sd(), d.mine.pnl.sd);
     // The paired run's own results are those of the unpaired runs, bit for bit.

@@ -247,3 +247,31 @@ fn stress_shards_merge_into_the_files_of_one_stress_test() {
     merge(&[&split.join("shard-0-of-3.bin"), &run_shard, &split.join("shard-2-of-3.bin")], &out).failure();
     assert!(!out.exists());
 }
+
+/// `stress --paired BASE --shard K/N` merges into the files of one paired
+/// stress test, `paired-BASE.csv` included.
+#[test]
+fn paired_stress_shards_merge_into_the_paired_stress_test() {
+    const FILES: [&str; 5] = ["pnl.csv", "risk.csv", "contributions.csv", "tail.csv", "paired-openai-shift.csv"];
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_backlog-risk"));
+        c.args(["stress", "--portfolio", "portfolios/ai-infra.toml", "scenarios/variants/openai-shift-fast.toml"])
+            .args(["--paired", SCENARIO, "--paths", "12000", "--threads", "1", "--quiet", "--no-charts", "--out"])
+            .arg(out);
+        c
+    };
+    let one = dir.path().join("one");
+    assert!(args(&one).status().unwrap().success());
+    let split = dir.path().join("split");
+    let children: Vec<_> = (0..3).map(|k| args(&split).arg("--shard").arg(format!("{k}/3")).spawn().unwrap()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let at = |root: &Path| root.join("openai-shift-fast").join("portfolio-ai-infra");
+    merge(&[&at(&split)], &split).success();
+    for f in FILES {
+        let (a, b) = (at(&one).join(f), at(&split).join(f));
+        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{f} differs");
+    }
+}

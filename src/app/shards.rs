@@ -84,10 +84,13 @@ pub(super) fn new_shard_file(
 /// the scenario, as `stress` writes them into
 /// `OUT/NAME/portfolio-PORTFOLIO/`.
 fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Result<()> {
-    let mut parts = Vec::new();
+    let (mut parts, mut pairs) = (Vec::new(), Vec::new());
     each_shard(files, &mut first, |f, s| {
         let st = s.stress.as_mut().with_context(|| format!("{}: not a shard of a stress test", f.display()))?;
-        parts.push(std::mem::take(&mut st.partial));
+        match &mut st.paired {
+            Some(p) => pairs.push(std::mem::take(&mut p.partial)),
+            None => parts.push(std::mem::take(&mut st.partial)),
+        }
         Ok(())
     })?;
     let st = first.stress.as_ref().expect("checked above");
@@ -96,12 +99,30 @@ fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> R
     let cut = portfolio.at_horizon(&sc).map_err(|m| anyhow::anyhow!(m.message))?;
     let engine = Engine::new(&cut);
     let bound = portfolio.bind(&engine).map_err(|m| anyhow::anyhow!(m.message))?;
-    let r =
-        bound.finish(&engine, cut.paths, parts).map_err(|e| anyhow::anyhow!("the shards do not fit together: {e}"))?;
+    let unfit = |e: String| anyhow::anyhow!("the shards do not fit together: {e}");
+    let (r, row) = match &st.paired {
+        None => {
+            let r = bound.finish(&engine, cut.paths, parts).map_err(unfit)?;
+            let row = crate::portfolio::ScenarioRisk::from(&r);
+            (r, row)
+        }
+        Some(pb) => {
+            let mut base =
+                scenario::parse(&pb.text, Path::new(&pb.file)).map_err(|e| anyhow::anyhow!("--paired: {e}"))?;
+            (base.seed, base.paths) = (sc.seed, sc.paths);
+            let base_cut = portfolio.at_horizon(&base).map_err(|m| anyhow::anyhow!("--paired: {}", m.message))?;
+            let base_engine = Engine::new(&base_cut);
+            let base_bound = portfolio.bind(&base_engine).map_err(|m| anyhow::anyhow!("--paired: {}", m.message))?;
+            let p = bound.finish_paired(&engine, (&base_bound, &base_engine), cut.paths, pairs).map_err(unfit)?;
+            super::stress::check_finite(&p.base).map_err(|e| anyhow::anyhow!(e))?;
+            let row = p.row();
+            (p.mine, row)
+        }
+    };
     super::stress::check_finite(&r).map_err(|e| anyhow::anyhow!(e))?;
-    super::stress::write_stress(&r, opts)?;
+    super::stress::write_stress(&r, Some(&row), opts)?;
     if !opts.quiet {
-        println!("merged {} shards of the stress test: {}", first.shards, super::stress::stress_line(&r, None));
+        println!("merged {} shards of the stress test: {}", first.shards, super::stress::stress_line(&r, Some(&row)));
     }
     Ok(())
 }
@@ -236,6 +257,11 @@ fn admit<'a>(
         ("shard count N", s.shards != first.shards),
         ("tool version", s.tool_version != first.tool_version),
         ("portfolio (SHA-256)", s.stress.as_ref().map(|x| &x.sha256) != first.stress.as_ref().map(|x| &x.sha256)),
+        (
+            "--paired base of the stress test",
+            s.stress.as_ref().and_then(|x| x.paired.as_ref()).map(|p| &p.sha256)
+                != first.stress.as_ref().and_then(|x| x.paired.as_ref()).map(|p| &p.sha256),
+        ),
         (
             "swept parameters",
             s.sweep.as_ref().map(|w| (&w.vary, &w.stat, &w.metric))

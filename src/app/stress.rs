@@ -1,7 +1,7 @@
 //! `stress`: a portfolio evaluated on every simulated path.
 
 use super::*;
-use crate::portfolio::{Portfolio, ScenarioRisk, StressResult};
+use crate::portfolio::{Bound, Portfolio, ScenarioRisk, StressResult};
 
 /// What became of one scenario of a stress test.
 enum Done {
@@ -23,7 +23,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
     let portfolio = crate::portfolio::load(portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
     let base = match &opts.paired {
-        Some(b) => Some(load_with_overrides(b, opts).map(|(sc, _)| sc).map_err(|e| anyhow::anyhow!("{e}"))?),
+        Some(b) => Some(load_with_overrides(b, opts).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
         None => None,
     };
     let pool = thread_pool(opts.threads)?;
@@ -44,13 +44,14 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
             let done = match shard {
                 Some(kn) => {
                     let at = Shard { file: &file, resolved: &resolved, portfolio_file, kn };
-                    pool.install(|| stress_shard(&portfolio, &sc, &at, opts, &|n| bar.inc(n)))
+                    let b = base.as_ref().zip(opts.paired.as_deref()).map(|((b, r), f)| (b, r, f));
+                    pool.install(|| stress_shard(&portfolio, &sc, b, &at, opts, &|n| bar.inc(n)))
                 }
-                None => pool.install(|| stress_one(&portfolio, &sc, base.as_ref(), &|n| bar.inc(n))),
+                None => pool.install(|| stress_one(&portfolio, &sc, base.as_ref().map(|b| &b.0), &|n| bar.inc(n))),
             };
             let done = done.map_err(|e| format!("{}: {e}", file.display()))?;
-            if let Done::Ran(r, _) = &done {
-                write_stress(r, opts).map_err(|e| format!("{}: {e:#}", file.display()))?;
+            if let Done::Ran(r, row) = &done {
+                write_stress(r, Some(row), opts).map_err(|e| format!("{}: {e:#}", file.display()))?;
             }
             Ok(done)
         });
@@ -100,28 +101,38 @@ struct Shard<'a> {
     kn: (u64, u64),
 }
 
-/// Shard K of N of the stress test of one scenario, written for `merge`.
+/// Shard K of N of the stress test of one scenario (paired with `base`
+/// when given), written for `merge`.
 fn stress_shard(
     portfolio: &Portfolio,
     sc: &Scenario,
+    base: Option<(&Scenario, &scenario::Resolved, &Path)>,
     at: &Shard,
     opts: &RunOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Done, String> {
-    let cut = match portfolio.at_horizon(sc) {
-        Ok(cut) => cut,
-        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
-        Err(m) => return Err(m.message),
-    };
-    let engine = Engine::new(&cut);
-    let bound = match portfolio.bind(&engine) {
-        Ok(b) => b,
-        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
-        Err(m) => return Err(m.message),
-    };
     let (k, n) = at.kn;
-    let chunks = shard_chunks(cut.paths, k, n);
-    let partial = bound.stress_chunks(&engine, cut.seed, cut.paths, chunks, progress);
+    let fit = bound_to(portfolio, sc, base.map(|b| b.0), |bound, engine, pair| {
+        let (seed, paths) = (engine.scenario().seed, engine.scenario().paths);
+        let chunks = shard_chunks(paths, k, n);
+        Ok(match (pair, base) {
+            (Some(pair), Some((_, resolved, file))) => {
+                let partial = bound.stress_paired_chunks(engine, pair, seed, paths, chunks, &|x| progress(2 * x));
+                let paired = crate::shard::PairedStressShard {
+                    file: file.display().to_string(),
+                    sha256: format!("{:x}", Sha256::digest(resolved.text.as_bytes())),
+                    text: resolved.text.clone(),
+                    partial,
+                };
+                (Default::default(), Some(paired))
+            }
+            _ => (bound.stress_chunks(engine, seed, paths, chunks, progress), None),
+        })
+    })?;
+    let (partial, paired) = match fit {
+        Fit::Ran(p) => p,
+        Fit::Skip(why) => return Ok(Done::Skipped(why)),
+    };
     let text = std::fs::read_to_string(at.portfolio_file)
         .map_err(|e| format!("cannot read {}: {e}", at.portfolio_file.display()))?;
     let stress = crate::shard::StressShard {
@@ -129,6 +140,7 @@ fn stress_shard(
         sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
         text,
         partial,
+        paired,
     };
     let file =
         ShardFile { stress: Some(stress), ..super::shards::new_shard_file(sc, at.file, at.resolved, opts, at.kn) };
@@ -138,30 +150,35 @@ fn stress_shard(
     Ok(Done::Shard(path))
 }
 
-/// Stress one scenario (paired with `base` when given), both cut at the
-/// portfolio's horizon.
-fn stress_one(
+/// A portfolio that fits a scenario, or why it was skipped.
+enum Fit<R> {
+    Ran(R),
+    Skip(String),
+}
+
+/// Cut `sc` (and `base`, when given) at the portfolio's horizon, bind the
+/// portfolio to each and hand both to `f`; a scenario the portfolio does not
+/// fit is a [`Fit::Skip`], a base it does not fit or a base with another
+/// horizon an error.
+fn bound_to<R>(
     portfolio: &Portfolio,
     sc: &Scenario,
     base: Option<&Scenario>,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Done, String> {
+    f: impl FnOnce(&Bound, &Engine, Option<(&Bound, &Engine)>) -> Result<R, String>,
+) -> Result<Fit<R>, String> {
     let cut = match portfolio.at_horizon(sc) {
         Ok(cut) => cut,
-        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
+        Err(m) if m.skip => return Ok(Fit::Skip(m.message)),
         Err(m) => return Err(m.message),
     };
     let engine = Engine::new(&cut);
     let bound = match portfolio.bind(&engine) {
         Ok(b) => b,
-        Err(m) if m.skip => return Ok(Done::Skipped(m.message)),
+        Err(m) if m.skip => return Ok(Fit::Skip(m.message)),
         Err(m) => return Err(m.message),
     };
     let Some(base) = base else {
-        let r = bound.stress(&engine, cut.seed, cut.paths, progress);
-        check_finite(&r)?;
-        let row = ScenarioRisk::from(&r);
-        return Ok(Done::Ran(Box::new(r), row));
+        return f(&bound, &engine, None).map(Fit::Ran);
     };
     let base_cut = portfolio.at_horizon(base).map_err(|m| format!("the --paired base: {m}"))?;
     if base_cut.quarters != cut.quarters {
@@ -176,11 +193,39 @@ fn stress_one(
     }
     let base_engine = Engine::new(&base_cut);
     let base_bound = portfolio.bind(&base_engine).map_err(|m| format!("the --paired base: {m}"))?;
-    let p = bound.stress_paired(&engine, &base_bound, &base_engine, cut.seed, cut.paths, &|n| progress(2 * n));
-    check_finite(&p.mine)?;
-    check_finite(&p.base)?;
-    let row = p.row();
-    Ok(Done::Ran(Box::new(p.mine), row))
+    f(&bound, &engine, Some((&base_bound, &base_engine))).map(Fit::Ran)
+}
+
+/// Stress one scenario (paired with `base` when given), both cut at the
+/// portfolio's horizon.
+fn stress_one(
+    portfolio: &Portfolio,
+    sc: &Scenario,
+    base: Option<&Scenario>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Done, String> {
+    let fit = bound_to(portfolio, sc, base, |bound, engine, base| {
+        let (seed, paths) = (engine.scenario().seed, engine.scenario().paths);
+        match base {
+            None => {
+                let r = bound.stress(engine, seed, paths, progress);
+                check_finite(&r)?;
+                let row = ScenarioRisk::from(&r);
+                Ok(Done::Ran(Box::new(r), row))
+            }
+            Some(base) => {
+                let p = bound.stress_paired(engine, base, seed, paths, &|n| progress(2 * n));
+                check_finite(&p.mine)?;
+                check_finite(&p.base)?;
+                let row = p.row();
+                Ok(Done::Ran(Box::new(p.mine), row))
+            }
+        }
+    })?;
+    Ok(match fit {
+        Fit::Ran(done) => done,
+        Fit::Skip(why) => Done::Skipped(why),
+    })
 }
 
 /// An overflow in the simulation or the returns is an error, never a NaN
@@ -284,11 +329,17 @@ fn write_across(
     output::write_atomic(&opts.out.join(format!("{name}.png")), &png)
 }
 
-pub(super) fn write_stress(r: &StressResult, opts: &RunOptions) -> Result<()> {
+/// The files of one scenario's stress test in `OUT/NAME/portfolio-PORTFOLIO/`;
+/// with a paired `row`, also `paired-BASE.csv`.
+pub(super) fn write_stress(r: &StressResult, row: Option<&ScenarioRisk>, opts: &RunOptions) -> Result<()> {
     let dir = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
     let h = r.horizon.to_string();
     let cols = [("horizon", r.horizon_label.as_str()), ("horizon_quarters", h.as_str())];
     let csv = |rows: Vec<u8>| output::with_columns(&rows, &cols);
+    if let Some(row) = row.filter(|w| w.base.is_some()) {
+        let name = format!("paired-{}.csv", row.base.as_deref().unwrap_or_default());
+        output::write_atomic(&dir.join(name), &output::rows_csv(std::slice::from_ref(row))?)?;
+    }
     output::write_atomic(&dir.join("pnl.csv"), &csv(output::rows_csv(std::slice::from_ref(&r.pnl))?)?)?;
     output::write_atomic(&dir.join("risk.csv"), &csv(output::rows_csv(&r.risk)?)?)?;
     output::write_atomic(&dir.join("contributions.csv"), &csv(output::rows_csv(&r.contributions)?)?)?;

@@ -22,7 +22,10 @@ use crate::model::{DT, Scenario};
 
 mod stress;
 
-pub use stress::{Contribution, PairedStress, RiskRow, ScenarioRisk, StressAcc, StressPartial, StressResult, TailRow};
+pub use stress::{
+    Contribution, PairedStress, PairedStressPartial, RiskRow, ScenarioRisk, StressAcc, StressPartial, StressResult,
+    TailRow,
+};
 
 /// A portfolio file as written.
 #[derive(Debug, Clone, Deserialize)]

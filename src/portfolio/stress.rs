@@ -257,6 +257,22 @@ pub struct StressPartial {
     nodes: Vec<Node<StressAcc>>,
 }
 
+/// Both scenarios' accumulators of a paired stress test and the moments of
+/// the P&L difference, over some paths.
+type PairAcc = (StressAcc, StressAcc, Moments);
+
+fn merge_pair(x: &mut PairAcc, y: PairAcc) {
+    x.0.merge(y.0);
+    x.1.merge(y.1);
+    x.2.merge(&y.2);
+}
+
+/// What a shard of a paired stress test computed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PairedStressPartial {
+    nodes: Vec<Node<PairAcc>>,
+}
+
 impl Bound<'_> {
     /// Holding returns of the path whose metrics are `m`, drawing the
     /// idiosyncratic shocks from the path's own streams.
@@ -377,15 +393,27 @@ impl Bound<'_> {
     pub fn stress_paired(
         &self,
         engine: &Engine,
-        base: &Bound,
-        base_engine: &Engine,
+        base: (&Bound, &Engine),
         seed: u64,
         paths: u64,
         progress: &(dyn Fn(u64) + Sync),
     ) -> PairedStress {
-        type Acc = (StressAcc, StressAcc, Moments);
+        let part = self.stress_paired_chunks(engine, base, seed, paths, 0..u64::MAX, progress);
+        self.finish_paired(engine, base, paths, vec![part]).expect("one run covers every chunk once")
+    }
+
+    /// [`Bound::stress_paired`] of the chunks in `chunks` only (a shard).
+    pub fn stress_paired_chunks(
+        &self,
+        engine: &Engine,
+        (base, base_engine): (&Bound, &Engine),
+        seed: u64,
+        paths: u64,
+        chunks: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> PairedStressPartial {
         let (ka, kb, hkeys) = (engine.keys(seed), base_engine.keys(seed), self.keys(seed));
-        let leaf = |range: Range<u64>, _: &mut ()| -> Acc {
+        let leaf = |range: Range<u64>, _: &mut ()| -> PairAcc {
             let (mut xa, mut xb) = (engine.block_buffer(), base_engine.block_buffer());
             let (mut a, mut b, mut d) = (self.new_acc(engine), base.new_acc(base_engine), Moments::default());
             let (mut pa, mut pb) = ([0.0; crate::engine::LANES], [0.0; crate::engine::LANES]);
@@ -394,22 +422,27 @@ impl Bound<'_> {
                 base_engine.block(&kb, first, &mut xb);
                 self.fold_block(&mut a, &hkeys, first, &xa, n, &mut pa);
                 base.fold_block(&mut b, &hkeys, first, &xb, n, &mut pb);
-                for l in 0..n {
-                    d.add(pa[l] - pb[l]);
-                }
+                pa[..n].iter().zip(&pb[..n]).for_each(|(x, y)| d.add(x - y));
             });
             (a, b, d)
         };
-        let merge = |x: &mut Acc, y: Acc| {
-            x.0.merge(y.0);
-            x.1.merge(y.1);
-            x.2.merge(&y.2);
-        };
-        let (nodes, _) = reduce_chunks(paths, 0..u64::MAX, &|| (), &leaf, &merge, &|_, _| {}, progress);
-        let (a, b, diff) = rebuild(paths, nodes, &merge)
-            .expect("one run covers every chunk once")
+        let (nodes, _) = reduce_chunks(paths, chunks, &|| (), &leaf, &merge_pair, &|_, _| {}, progress);
+        PairedStressPartial { nodes }
+    }
+
+    /// The paired result of `paths` paths from its shards' partial results,
+    /// in any order.
+    pub fn finish_paired(
+        &self,
+        engine: &Engine,
+        (base, base_engine): (&Bound, &Engine),
+        paths: u64,
+        parts: Vec<PairedStressPartial>,
+    ) -> Result<PairedStress, String> {
+        let nodes = parts.into_iter().flat_map(|p| p.nodes).collect();
+        let (a, b, diff) = rebuild(paths, nodes, &merge_pair)?
             .unwrap_or_else(|| (self.new_acc(engine), base.new_acc(base_engine), Moments::default()));
-        PairedStress { mine: self.result(engine, a), base: base.result(base_engine, b), diff }
+        Ok(PairedStress { mine: self.result(engine, a), base: base.result(base_engine, b), diff })
     }
 
     /// Read the statistics off a finished accumulator.
