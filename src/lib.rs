@@ -48,6 +48,7 @@ pub mod dist;
 pub mod engine;
 pub mod math;
 pub mod model;
+pub mod outdir;
 pub mod output;
 pub mod portfolio;
 pub mod report;

@@ -196,14 +196,37 @@ fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: 
 /// Write a scenario's results into `dir`: the CSV files, the charts, the
 /// paired differences, and `run.json` last (its presence says the run's
 /// files are all there).
+/// Files of a run's folder that a new run replaces (every other entry, such
+/// as a stress test's `portfolio-*` folder or shard files, is kept).
+fn run_owns(name: &str) -> bool {
+    matches!(
+        name,
+        "summary.csv"
+            | "errors.csv"
+            | "fan.csv"
+            | "revenue.csv"
+            | "run.json"
+            | "loss.png"
+            | "fan.png"
+            | "exceedance.png"
+            | "concentration.png"
+    ) || (name.starts_with("loss-") && name.ends_with(".png"))
+        || (name.starts_with("paired-") && name.ends_with(".csv"))
+}
+
+/// Write a run's files into a staging folder beside `target` and move it
+/// into place in one step ([`crate::outdir`]): the previous results stay
+/// whole until the new ones are.
 fn write_outputs(
-    dir: &Path,
+    target: &Path,
     summary: &ScenarioSummary,
     info: RunInfo,
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
     paired: Option<(&Scenario, &Paired)>,
 ) -> Result<()> {
+    let staging = crate::outdir::Staging::new(target)?;
+    let dir = staging.dir.as_path();
     output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
     output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
     output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
@@ -214,7 +237,7 @@ fn write_outputs(
         output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
     }
     output::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
-    Ok(())
+    staging.commit(run_owns)
 }
 
 /// Draw the scenario's charts into `dir`: rendered side by side on the

@@ -7,6 +7,7 @@ use super::*;
 /// one failure does not stop the others. Returns the outcomes in input order.
 pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     let files = collect_inputs(&opts.inputs)?;
+    let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     let pool = thread_pool(opts.threads)?;
 
     let mut loaded: Vec<(PathBuf, Result<Loaded, String>)> = Vec::new();

@@ -120,6 +120,7 @@ fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> R
         }
     };
     super::stress::check_finite(&r).map_err(|e| anyhow::anyhow!(e))?;
+    let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     super::stress::write_stress(&r, Some(&row), opts)?;
     if !opts.quiet {
         println!("merged {} shards of the stress test: {}", first.shards, super::stress::stress_line(&r, Some(&row)));
@@ -163,6 +164,7 @@ fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Re
         run,
         shard: None,
     };
+    let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     write_sweep(&plan, accs, &sweep, &pool)
 }
 
@@ -237,6 +239,9 @@ fn write_merged(
     let chain: Vec<PathBuf> =
         std::iter::once(file.to_path_buf()).chain(first.extends.iter().map(PathBuf::from)).collect();
     let info = run_info(sc, file, &first.scenario_text, &chain, opts.threads, started.elapsed().as_secs_f64());
+    // Taken once every shard has been checked, so that a refused merge
+    // writes nothing.
+    let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     write_outputs(&opts.out.join(&sc.name), summary, info, opts, &thread_pool(opts.threads)?, paired)
 }
 

@@ -20,6 +20,9 @@ enum Done {
 /// to `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin` instead, for `merge`.
 /// Returns true when at least one scenario ran and none failed.
 pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)>) -> Result<bool> {
+    // Shards of one run write distinct files side by side; everything else
+    // takes the output folder for itself.
+    let _lock = if shard.is_none() { Some(crate::outdir::OutLock::acquire(&opts.out)?) } else { None };
     let portfolio = crate::portfolio::load(portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
     let base = match &opts.paired {
@@ -332,7 +335,14 @@ fn write_across(
 /// The files of one scenario's stress test in `OUT/NAME/portfolio-PORTFOLIO/`;
 /// with a paired `row`, also `paired-BASE.csv`.
 pub(super) fn write_stress(r: &StressResult, row: Option<&ScenarioRisk>, opts: &RunOptions) -> Result<()> {
-    let dir = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
+    let target = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
+    let staging = crate::outdir::Staging::new(&target)?;
+    write_stress_files(&staging.dir, r, row, opts)?;
+    // Shard files in the folder are kept.
+    staging.commit(|n| !(n.starts_with("shard-") && n.ends_with(".bin")))
+}
+
+fn write_stress_files(dir: &Path, r: &StressResult, row: Option<&ScenarioRisk>, opts: &RunOptions) -> Result<()> {
     let h = r.horizon.to_string();
     let cols = [("horizon", r.horizon_label.as_str()), ("horizon_quarters", h.as_str())];
     let csv = |rows: Vec<u8>| output::with_columns(&rows, &cols);

@@ -43,6 +43,10 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
 /// `backlog-risk sweep`: run every grid point with the same seed (common
 /// random numbers), in parallel, and write `sweep.csv` and `sweep.png`.
 pub fn sweep(opts: &SweepOptions) -> Result<()> {
+    let _lock = match opts.shard {
+        None => Some(crate::outdir::OutLock::acquire(&opts.run.out)?),
+        Some(_) => None,
+    };
     let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plan = plan_sweep(&opts.file, base, &resolved.text, &opts.vary, opts.metric.as_deref(), &opts.stat, &opts.run)?;
     let pool = thread_pool(opts.run.threads)?;
