@@ -227,28 +227,48 @@ fn help_explains_every_option() {
     assert!(text.contains("whatever the number of threads"));
 }
 
-/// A scenario whose simulation overflows (growth of 12,000% a year) is an
-/// error naming the scenario and the metric: non-zero exit, no NaN written,
-/// and no chart drawn (plotters would loop on an infinite axis).
+/// The inputs of issue 14 that used to overflow the simulation (growth of
+/// 12,000% a year, a backlog of 1e308, a uniform growth up to 401, a
+/// volatility of 1e308) are refused at validation, naming the file, the
+/// field and the limit: non-zero exit, nothing written, no hang.
 #[test]
-fn an_overflowing_simulation_is_an_error_and_writes_nothing() {
+fn overflowing_inputs_are_refused_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("overflow.toml");
-    std::fs::write(
-        &file,
-        "[scenario]\nname = \"overflow\"\nstart = \"2026Q1\"\nquarters = 28\npaths = 2000\nseed = 1\n\
-         [providers.azure]\nrecognition = 0.05\nother = { backlog = 100.0, bookings = 10.0, growth = 120.0 }\n",
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    cmd()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .timeout(std::time::Duration::from_secs(60))
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("scenario overflow: the simulation overflowed: backlog.azure"));
-    assert!(!out.join("overflow").exists(), "no result folder for an overflowed run");
+    let cases = [
+        ("growth = 120.0", "providers.azure.other.growth", "must be at most 2"),
+        ("backlog = 1e308", "providers.azure.other.backlog", "must be at most 1000000"),
+        ("growth = { dist = \"uniform\", min = 0.0, max = 401.0 }", "providers.azure.other.growth", "up to 401"),
+        ("volatility = 1e308", "providers.azure.other.volatility", "must be at most 3"),
+        (
+            "growth = { dist = \"normal\", mean = 0.1, sd = 1.0 }",
+            "providers.azure.other.growth",
+            "add `min` truncation",
+        ),
+    ];
+    for (field, path, says) in cases {
+        let file = dir.path().join("overflow.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[scenario]\nname = \"overflow\"\nstart = \"2026Q1\"\nquarters = 28\npaths = 2000\nseed = 1\n\
+                 [providers.azure]\nrecognition = 0.05\nother = {{ bookings = 10.0, {field} }}\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let done = cmd()
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(&out)
+            .timeout(std::time::Duration::from_secs(60))
+            .assert()
+            .failure();
+        let stderr = String::from_utf8_lossy(&done.get_output().stderr).to_string();
+        assert!(
+            stderr.contains("overflow.toml:") && stderr.contains(path) && stderr.contains(says),
+            "{field}: {stderr}"
+        );
+        assert!(!out.join("overflow").exists(), "{field}: no result folder");
+    }
 }

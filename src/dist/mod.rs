@@ -21,6 +21,10 @@ pub use sample::Gamma;
 /// rejection sampler would be slow and the input is almost surely a mistake.
 pub const MIN_TRUNCATED_MASS: f64 = 0.01;
 
+/// The largest `|z|` of a normal deviate made by Box-Muller from two 32-bit
+/// words (`sqrt(-2 ln(0.5 / 2^32)) = 6.77`), rounded up.
+pub const Z_REACH: f64 = 6.8;
+
 /// A validated distribution of one parameter; sampled once per path.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dist {
@@ -217,6 +221,17 @@ impl Dist {
                 .zip(weights)
                 .filter(|(_, w)| **w > 0.0)
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (v, _)| (lo.min(*v), hi.max(*v))),
+        }
+    }
+
+    /// The range the engine's draws can reach: [`Dist::support`], narrowed
+    /// for the normal and lognormal families to `|z| <= Z_REACH`, the
+    /// largest normal deviate Box-Muller makes from 32-bit words.
+    pub fn reach(&self) -> (f64, f64) {
+        match self {
+            Dist::Normal { mean, sd, min, max } => ((mean - Z_REACH * sd).max(*min), (mean + Z_REACH * sd).min(*max)),
+            Dist::LogNormal { mu, sigma, .. } => (0.0, libm::exp(mu + Z_REACH * sigma)),
+            _ => self.support(),
         }
     }
 

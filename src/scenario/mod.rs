@@ -289,11 +289,24 @@ struct Valid<'a> {
     what: &'a str,
 }
 
+// The ranges below admit every realistic input and keep every path of up
+// to 400 quarters finite: demand indices stay below e^(2 * 100 + 3 * 10 *
+// 6.8), backlogs below 1e6 * that, far from f64's 1.8e308 (README,
+// "Validation ranges").
 const SHARE: Valid = Valid { lo: 0.0, hi: 1.0, lo_open: false, what: "a share" };
-const NONNEG: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: false, what: "a non-negative amount" };
-const RATE: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: false, what: "a rate" };
+/// Backlogs and bookings, $bn: up to $1,000 trillion.
+pub const MAX_AMOUNT: f64 = 1e6;
+const AMOUNT: Valid = Valid { lo: 0.0, hi: MAX_AMOUNT, lo_open: false, what: "an amount in $bn" };
+/// Annual volatility of a demand index.
+pub const MAX_VOLATILITY: f64 = 3.0;
+const VOLATILITY: Valid = Valid { lo: 0.0, hi: MAX_VOLATILITY, lo_open: false, what: "an annual volatility" };
+/// Renegotiation events per year.
+pub const MAX_HAZARD: f64 = 100.0;
+const HAZARD: Valid = Valid { lo: 0.0, hi: MAX_HAZARD, lo_open: false, what: "a hazard in events per year" };
 const LOADING: Valid = Valid { lo: -1.0, hi: 1.0, lo_open: false, what: "a factor loading" };
-const ANY: Valid = Valid { lo: f64::NEG_INFINITY, hi: f64::INFINITY, lo_open: false, what: "a growth rate" };
+/// Annual growth of a demand index, either way.
+pub const MAX_GROWTH: f64 = 2.0;
+const GROWTH: Valid = Valid { lo: -MAX_GROWTH, hi: MAX_GROWTH, lo_open: false, what: "an annual growth rate" };
 const POSITIVE: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: true, what: "a half-life" };
 
 /// The longest scenario, provider or customer name: names become folder,
@@ -356,11 +369,11 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         providers.push(Provider {
             name: pname.clone(),
             recognition: param(cx, &format!("{f}.recognition"), &rp.recognition, SHARE)?,
-            other_backlog: opt_param(cx, &of("backlog"), &o.backlog, NONNEG)?,
+            other_backlog: opt_param(cx, &of("backlog"), &o.backlog, AMOUNT)?,
             other: Demand {
-                bookings: opt_param(cx, &of("bookings"), &o.bookings, NONNEG)?,
-                growth: opt_param(cx, &of("growth"), &o.growth, ANY)?,
-                volatility: opt_param(cx, &of("volatility"), &o.volatility, RATE)?,
+                bookings: opt_param(cx, &of("bookings"), &o.bookings, AMOUNT)?,
+                growth: opt_param(cx, &of("growth"), &o.growth, GROWTH)?,
+                volatility: opt_param(cx, &of("volatility"), &o.volatility, VOLATILITY)?,
                 beta: opt_param(cx, &of("beta"), &o.beta, LOADING)?,
             },
         });
@@ -402,7 +415,7 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         rules.push(Rule {
             customer: c,
             provider: p,
-            hazard: param(cx, &format!("{f}.hazard"), &r.hazard, RATE)?,
+            hazard: param(cx, &format!("{f}.hazard"), &r.hazard, HAZARD)?,
             severity: param(cx, &format!("{f}.severity"), &r.severity, SHARE)?,
             migrate,
             to,
@@ -410,17 +423,32 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         });
     }
 
-    Ok(Scenario { name, start, quarters, paths, seed, providers, customers, rules })
+    let sc = Scenario { name, start, quarters, paths, seed, providers, customers, rules };
+    // Within the ranges above this always holds; it is checked all the same,
+    // so that no scenario reaches the engine with a plan that overflows.
+    let engine = crate::engine::Engine::new(&sc);
+    let plan = engine.plan();
+    if let Some(k) = plan.metrics.iter().chain(&plan.backlog_path).position(|x| !x.is_finite()) {
+        let what = sc.metric_names().get(k).cloned().unwrap_or_else(|| "the backlog".to_string());
+        return Err(cx.err(
+            "scenario",
+            None,
+            format!(
+                "the plan path overflows ({what} is not a finite number): lower the growth rates, bookings or backlogs"
+            ),
+        ));
+    }
+    Ok(sc)
 }
 
 fn customer(cx: &Cx, f: &str, cname: &str, rc: &raw::RawCustomer, pnames: &[String]) -> Res<Customer> {
     let np = pnames.len();
-    let bookings = opt_param(cx, &format!("{f}.bookings"), &rc.bookings, NONNEG)?;
+    let bookings = opt_param(cx, &format!("{f}.bookings"), &rc.bookings, AMOUNT)?;
     let mut backlog = vec![Dist::Fixed(0.0); np];
     for (pn, v) in &rc.backlog {
         let field = format!("{f}.backlog.{pn}");
         let p = index_of(cx, &field, v.span(), pn, pnames, "provider", "providers")?;
-        backlog[p] = param(cx, &field, v, NONNEG)?;
+        backlog[p] = param(cx, &field, v, AMOUNT)?;
     }
     let allocation = match &rc.allocation {
         Some(a) => {
@@ -464,8 +492,8 @@ fn customer(cx: &Cx, f: &str, cname: &str, rc: &raw::RawCustomer, pnames: &[Stri
         name: cname.to_string(),
         demand: Demand {
             bookings,
-            growth: opt_param(cx, &format!("{f}.growth"), &rc.growth, ANY)?,
-            volatility: opt_param(cx, &format!("{f}.volatility"), &rc.volatility, RATE)?,
+            growth: opt_param(cx, &format!("{f}.growth"), &rc.growth, GROWTH)?,
+            volatility: opt_param(cx, &format!("{f}.volatility"), &rc.volatility, VOLATILITY)?,
             beta: opt_param(cx, &format!("{f}.beta"), &rc.beta, LOADING)?,
         },
         backlog,
@@ -572,6 +600,12 @@ fn opt_param(cx: &Cx, field: &str, v: &Option<S<RawParam>>, valid: Valid) -> Res
     }
 }
 
+/// `x` with at most 6 significant digits: `-0.24`, not `-0.24000000000000002`.
+fn short(x: f64) -> String {
+    let s = format!("{x:.6e}");
+    s.parse::<f64>().map_or(s, |v| v.to_string())
+}
+
 /// Build a parameter's distribution and check its support against `valid`.
 fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
     let span = v.span();
@@ -580,7 +614,8 @@ fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
         RawParam::Number(x) => Dist::fixed(*x).map_err(|e| fail(e.0))?,
         RawParam::Dist(rd) => dist(rd).map_err(fail)?,
     };
-    let (lo, hi) = d.support();
+    // What the draws can reach (a normal without truncation stops at 6.8 sd).
+    let (lo, hi) = d.reach();
     let is_dist = !d.is_fixed();
     let noun = if is_dist { "the distribution can take values" } else { "the value is" };
     let below =
@@ -594,7 +629,11 @@ fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
             "raise it".to_string()
         };
         let rel = if valid.lo_open { "must be above" } else { "must be at least" };
-        let shown = if lo.is_infinite() { "without a lower bound".to_string() } else { format!("down to {lo}") };
+        let shown = if d.support().0.is_infinite() {
+            format!("without a lower bound (its draws reach {})", short(lo))
+        } else {
+            format!("down to {}", short(lo))
+        };
         let shown = if is_dist { format!("{noun} {shown}") } else { format!("{noun} {lo}") };
         return Err(fail(format!("{shown}, but {} {rel} {}: {fix}", valid.what, valid.lo)));
     }
@@ -606,7 +645,11 @@ fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
         } else {
             "lower it".to_string()
         };
-        let shown = if hi.is_infinite() { "without an upper bound".to_string() } else { format!("up to {hi}") };
+        let shown = if d.support().1.is_infinite() {
+            format!("without an upper bound (its draws reach {})", short(hi))
+        } else {
+            format!("up to {}", short(hi))
+        };
         let shown = if is_dist { format!("{noun} {shown}") } else { format!("{noun} {hi}") };
         return Err(fail(format!("{shown}, but {} must be at most {}: {fix}", valid.what, valid.hi)));
     }
