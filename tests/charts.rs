@@ -91,3 +91,49 @@ fn same_data_draws_the_same_bytes() {
     let s = summary();
     assert!(charts::fan_png(&s, SIZE).unwrap() == charts::fan_png(&s, SIZE).unwrap());
 }
+
+/// The chart code fed NaN, infinite and equal bounds finishes: an axis that
+/// cannot be drawn is an error, equal bounds are widened and drawn (plotters
+/// loops forever on an infinite axis; the guard stands before it). Each
+/// case runs on a thread with a deadline, so a hang fails the test.
+#[test]
+fn charts_never_loop_on_nan_infinite_or_equal_bounds() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let cases: Vec<(f64, f64, bool)> = vec![
+        (f64::NAN, 1.0, false),
+        (0.0, f64::INFINITY, false),
+        (f64::NEG_INFINITY, f64::INFINITY, false),
+        (-1e308, 1e308, false),
+        (5.0, 5.0, true),
+        (0.0, 0.0, true),
+        (-3.0, 7.0, true),
+    ];
+    for (lo, hi, draws) in cases {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let hist = report::Histogram { lo, hi, counts: vec![3, 5, 2], outside: 0 };
+            let fmt = |x: f64| format!("{x:.1}");
+            let plot = charts::DistributionPlot {
+                file: "t.png",
+                title: "t".into(),
+                subtitle: "s".into(),
+                xdesc: "x".into(),
+                hist: &hist,
+                paths: 10,
+                marks: vec![charts::Mark { label: "m", x: lo, shown: None, color: charts::style::DARK, dashed: false }],
+                fmt: &fmt,
+            };
+            let dist = charts::distribution_png(&plot, SIZE).is_ok();
+            let sweep = charts::SweepPlot { title: "t", subtitle: "s", stat: "y", fmt: &fmt };
+            let line = charts::sweep_line_png(&sweep, "x", &[lo, hi], &[hi, lo], SIZE).is_ok();
+            let _ = tx.send((dist, line));
+        });
+        let (dist, line) = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("[{lo}, {hi}] hangs"));
+        assert_eq!(dist, draws, "distribution chart over [{lo}, {hi}]");
+        // The sweep chart's range skips NaN points (f64::min and max do) and
+        // so draws [NaN, 1] as the single value 1.
+        let line_draws = draws || (lo.is_nan() && hi.is_finite());
+        assert_eq!(line, line_draws, "sweep line over [{lo}, {hi}]");
+    }
+}

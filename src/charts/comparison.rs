@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, builder, draw_row_mesh, fmt_bn, font, frame, render};
+use super::{ChartSize, axis, builder, draw_row_mesh, fmt_bn, font, frame, render};
 use crate::report::ComparisonRow;
 
 /// Draw `rows` (already sorted, worst ES99 first) as interval plots.
@@ -53,7 +53,7 @@ pub fn intervals_png(
             )
             .collect();
         let mut chart =
-            builder(&body, size, 380.0).build_cartesian_2d(lo - pad..hi + 3.0 * pad, (k as f64 - 0.4)..-0.6)?;
+            builder(&body, size, 380.0).build_cartesian_2d(axis(lo - pad, hi + 3.0 * pad)?, (k as f64 - 0.4)..-0.6)?;
         draw_row_mesh(&mut chart, size, labels, xdesc, &fmt)?;
         chart.draw_series(DashedLineSeries::new([(0.0, -0.6), (0.0, k as f64 - 0.4)], 8, 6, GREY.stroke_width(2)))?;
         let half = 0.28;

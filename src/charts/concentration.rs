@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{ACCENT, DARK, INK, MID};
-use super::{ChartSize, builder, draw_row_mesh, fmt_pct, font, frame, render};
+use super::{ChartSize, axis, builder, draw_row_mesh, fmt_pct, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn concentration_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -37,7 +37,8 @@ pub fn concentration_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>
         let xmax = rows.iter().map(|(_, m, st)| m.p95.max(*st)).fold(0.0, f64::max).max(0.05);
         let xmax = ((xmax * 1.1) * 10.0).ceil() / 10.0;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let mut chart = builder(&body, size, 230.0).build_cartesian_2d(0.0..xmax.min(1.0), -0.6..k as f64 - 0.4)?;
+        let mut chart =
+            builder(&body, size, 230.0).build_cartesian_2d(axis(0.0, xmax.min(1.0))?, -0.6..k as f64 - 0.4)?;
         draw_row_mesh(&mut chart, size, labels, &format!("share of the provider's backlog at {horizon}"), &fmt_pct)?;
         let half = 0.28;
         let stroke = size.font(3.0) as u32;

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, INK, LIGHT, MID};
-use super::{ChartSize, amount_axis, builder, draw_row_mesh, fmt_amount, fmt_pct, frame, render};
+use super::{ChartSize, amount_axis, axis, builder, draw_row_mesh, fmt_amount, fmt_pct, frame, render};
 use crate::portfolio::StressResult;
 
 pub fn contributions_png(r: &StressResult, size: ChartSize) -> Result<Vec<u8>> {
@@ -39,7 +39,8 @@ pub fn contributions_png(r: &StressResult, size: ChartSize) -> Result<Vec<u8>> {
             .iter()
             .map(|c| format!("{} ({:+.0}%), {} of ES99", c.holding, c.weight * 100.0, fmt_pct(c.es99_share)))
             .collect();
-        let mut chart = builder(&body, size, 330.0).build_cartesian_2d(lo - pad..hi + pad, (k as f64 - 0.4)..-0.6)?;
+        let mut chart =
+            builder(&body, size, 330.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (k as f64 - 0.4)..-0.6)?;
         draw_row_mesh(
             &mut chart,
             size,

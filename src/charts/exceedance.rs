@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{INK, SERIES, dashed};
-use super::{ChartSize, builder, draw_legend, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, axis, builder, draw_legend, fmt_bn, fmt_pct, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -29,7 +29,8 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
         let xs = curves.iter().flatten().map(|(x, _)| *x);
         let (lo, hi) = xs.fold((0.0f64, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
         let pad = (hi - lo).max(1e-9) * 0.03;
-        let mut chart = builder(&body, size, 110.0).build_cartesian_2d(lo - pad..hi + pad, (pmin..0.6).log_scale())?;
+        let mut chart =
+            builder(&body, size, 110.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (pmin..0.6).log_scale())?;
         chart
             .configure_mesh()
             .light_line_style(WHITE)

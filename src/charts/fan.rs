@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, GREY, INK, LIGHT, MID};
-use super::{ChartSize, draw_legend, fmt_bn, font, frame, render};
+use super::{ChartSize, axis, draw_legend, fmt_bn, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -30,7 +30,7 @@ pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
                 .margin(size.font(14.0) as i32)
                 .x_label_area_size(size.font(45.0) as u32)
                 .y_label_area_size(size.font(95.0) as u32)
-                .build_cartesian_2d(1.0..tq as f64, 0.0..ymax.max(1e-9))?;
+                .build_cartesian_2d(axis(1.0, tq as f64)?, axis(0.0, ymax)?)?;
             let labels = s.labels.clone();
             let fmt_q = move |x: &f64| {
                 let i = x.round() as usize;

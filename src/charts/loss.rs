@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, beyond_axis, builder, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, axis, beyond_axis, builder, fmt_bn, fmt_pct, font, frame, render};
 use crate::report::{Histogram, ScenarioSummary};
 
 /// A vertical reference line on a distribution chart.
@@ -66,7 +66,7 @@ pub fn distribution_png(d: &DistributionPlot, size: ChartSize) -> Result<Vec<u8>
     render(d.file, size, |area| {
         let body = frame(area, size, &d.title, &d.subtitle)?;
         let ymax = h.counts.iter().copied().max().unwrap_or(1) as f64 / n * 1.35;
-        let mut chart = builder(&body, size, 110.0).build_cartesian_2d(h.lo..h.hi, 0.0..ymax)?;
+        let mut chart = builder(&body, size, 110.0).build_cartesian_2d(axis(h.lo, h.hi)?, axis(0.0, ymax)?)?;
         let fmt = d.fmt;
         chart
             .configure_mesh()

@@ -78,6 +78,25 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 /// What drawing code returns; plotters' errors are turned into text.
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// An axis range plotters can draw. Both ends and the span must be finite
+/// numbers (plotters loops forever computing the key points of an infinite
+/// axis): anything else is an error. Ends too close to tell apart are
+/// widened around their middle, so a distribution with one value still
+/// draws.
+fn axis(lo: f64, hi: f64) -> std::result::Result<std::ops::Range<f64>, Box<dyn std::error::Error>> {
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    if !(lo.is_finite() && hi.is_finite() && (hi - lo).is_finite()) {
+        return Err(format!("an axis from {lo} to {hi} cannot be drawn: the values are not finite numbers").into());
+    }
+    let scale = lo.abs().max(hi.abs());
+    if hi - lo <= 1e-9 * scale.max(1.0) {
+        let mid = lo + (hi - lo) / 2.0;
+        let half = (0.01 * mid.abs()).max(1.0);
+        return Ok(mid - half..mid + half);
+    }
+    Ok(lo..hi)
+}
+
 /// Draw into an in-memory bitmap and encode it as PNG.
 fn render(name: &str, size: ChartSize, draw: impl FnOnce(&Area) -> DrawResult) -> Result<Vec<u8>> {
     fonts()?;

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{DARK, INK};
-use super::{ChartSize, builder, category_labels, font, frame, render};
+use super::{ChartSize, axis, builder, category_labels, font, frame, render};
 
 /// What a sweep chart shows.
 #[derive(Clone, Copy)]
@@ -27,7 +27,8 @@ pub fn sweep_line_png(plot: &SweepPlot, xname: &str, xs: &[f64], ys: &[f64], siz
         let (y0, y1) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(*y), b.max(*y)));
         let xpad = ((x1 - x0) * 0.05).max(1e-9);
         let ypad = ((y1 - y0) * 0.1).max(1e-9 + y1.abs() * 0.005);
-        let mut chart = builder(&body, size, 120.0).build_cartesian_2d(x0 - xpad..x1 + xpad, y0 - ypad..y1 + ypad)?;
+        let mut chart =
+            builder(&body, size, 120.0).build_cartesian_2d(axis(x0 - xpad, x1 + xpad)?, axis(y0 - ypad, y1 + ypad)?)?;
         let fmt = plot.fmt;
         chart
             .configure_mesh()
