@@ -163,6 +163,11 @@ pub struct CommonArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Allow more than 10^10 paths in one process (hours of work; a run
+    /// that large is better split with --shard).
+    #[arg(long)]
+    pub allow_huge: bool,
+
     /// Skip drawing the PNG charts (the CSV and JSON files are still
     /// written).
     #[arg(long, conflicts_with = "charts")]
@@ -316,6 +321,7 @@ impl CommonArgs {
             },
             chart_size: self.chart_size,
             paired,
+            allow_huge: self.allow_huge,
         }
     }
 }

@@ -8,7 +8,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) if args.split.shard.is_some() => match args.split.resolve() {
-            Ok(shard) => app::run_shard(&args.into_options(), shard.expect("guarded")),
+            Ok(shard) => {
+                app::run_shard(&app::RunOptions { allow_huge: true, ..args.into_options() }, shard.expect("guarded"))
+            }
             Err(e) => Err(anyhow::anyhow!(e)),
         },
         Command::Run(args) => {
@@ -23,7 +25,14 @@ fn main() -> ExitCode {
         Command::Validate(args) => app::validate(&args.inputs),
         Command::Show(args) => app::show(&args.file),
         Command::Stress(args) => match args.split.resolve() {
-            Ok(shard) => app::stress(&args.portfolio, &args.common.into_options(args.inputs, args.paired), shard),
+            Ok(shard) => {
+                let opts = args.common.into_options(args.inputs, args.paired);
+                app::stress(
+                    &args.portfolio,
+                    &app::RunOptions { allow_huge: opts.allow_huge || shard.is_some(), ..opts },
+                    shard,
+                )
+            }
             Err(e) => Err(anyhow::anyhow!(e)),
         },
         Command::Sweep(args) => match args.split.resolve() {

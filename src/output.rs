@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::report::ScenarioSummary;
+use crate::report::{MetricRow, ScenarioSummary};
 use crate::stats;
 
 /// `summary.csv`: one row per metric, the columns of MODEL.md.
@@ -115,7 +115,7 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyh
 
 /// `sweep.csv`: one row per grid point: the varied values, then for every
 /// metric its mean, se, p5, p50 and p95, and for `loss.*` also VaR and ES.
-pub fn sweep_csv(vary: &[&str], grid: &[Vec<f64>], points: &[ScenarioSummary]) -> anyhow::Result<Vec<u8>> {
+pub fn sweep_csv(vary: &[&str], grid: &[Vec<f64>], points: &[Vec<MetricRow>]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let Some(first) = points.first() else { return Ok(Vec::new()) };
     let stats_of = |metric: &str| -> Vec<&'static str> {
@@ -126,13 +126,13 @@ pub fn sweep_csv(vary: &[&str], grid: &[Vec<f64>], points: &[ScenarioSummary]) -
         v
     };
     let mut header: Vec<String> = vary.iter().map(|v| v.to_string()).collect();
-    for m in &first.metrics {
+    for m in first {
         header.extend(stats_of(&m.metric).iter().map(|s| format!("{}.{s}", m.metric)));
     }
     w.write_record(&header)?;
     for (values, s) in grid.iter().zip(points) {
         let mut rec: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-        for m in &s.metrics {
+        for m in s {
             rec.extend(stats_of(&m.metric).iter().map(|st| m.stat(st).map_or(String::new(), |v| v.to_string())));
         }
         w.write_record(&rec)?;

@@ -15,7 +15,7 @@ pub const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.
 pub const FAN_LEVELS: [f64; 5] = [0.05, 0.25, 0.50, 0.75, 0.95];
 
 /// One row of `summary.csv`; the four risk columns are set for `loss.*` only.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MetricRow {
     pub metric: String,
     pub mean: f64,

@@ -15,8 +15,9 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Accumulator, PairedPartial, Partial};
+use crate::engine::{PairedPartial, Partial};
 use crate::portfolio::{PairedStressPartial, StressPartial};
+use crate::report::MetricRow;
 
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
@@ -101,7 +102,8 @@ pub struct SweepShard {
     pub metric: String,
     /// The index of the first point in the grid.
     pub first_point: u64,
-    pub points: Vec<Accumulator>,
+    /// Every point's metric rows (the statistics `sweep.csv` shows).
+    pub points: Vec<Vec<MetricRow>>,
 }
 
 /// The file name of shard `k` of `n`.

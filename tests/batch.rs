@@ -81,6 +81,20 @@ fn extends_errors_name_the_chain() {
     let f = write(dir.path(), "f.toml", "extends = \"sub\"\n");
     let msg = scenario::load(&f).unwrap_err().to_string();
     assert!(msg.contains("is a folder") && msg.contains("*.toml"), "{msg}");
+    // A chain of 16 files loads; one of 17 is refused, quickly, naming the limit.
+    write(dir.path(), "c0.toml", BASE);
+    for k in 1..=16 {
+        write(dir.path(), &format!("c{k}.toml"), &format!("extends = \"c{}.toml\"\n", k - 1));
+    }
+    scenario::load(&dir.path().join("c15.toml")).unwrap();
+    let msg = scenario::load(&dir.path().join("c16.toml")).unwrap_err().to_string();
+    assert!(msg.contains("deeper than 16") && msg.contains("c16.toml"), "{msg}");
+    // A FIFO as a base is refused without reading it (reading would block).
+    let fifo = dir.path().join("pipe.toml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let p = write(dir.path(), "p.toml", "extends = \"pipe.toml\"\n");
+    let msg = scenario::load(&p).unwrap_err().to_string();
+    assert!(msg.contains("not a regular file"), "{msg}");
     // An error in the merged scenario says where it came from.
     let bad = write(dir.path(), "bad.toml", "extends = \"base.toml\"\n[providers.azure]\nrecognition = 2.0\n");
     write(dir.path(), "base.toml", BASE);

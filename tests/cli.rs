@@ -272,3 +272,55 @@ fn overflowing_inputs_are_refused_and_write_nothing() {
         assert!(!out.join("overflow").exists(), "{field}: no result folder");
     }
 }
+
+/// Limits with clear messages, refused at once and writing nothing: a
+/// 1000 x 1000 sweep grid, one parameter swept twice, more than 10^10 paths
+/// without --shard or --allow-huge.
+#[test]
+fn oversized_work_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    let refused = |args: &[&str], says: &str| {
+        let done =
+            cmd().args(args).arg("--out").arg(&out).timeout(std::time::Duration::from_secs(30)).assert().failure();
+        let stderr = String::from_utf8_lossy(&done.get_output().stderr).to_string();
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!out.join("openai-shift").exists(), "{args:?} wrote results");
+    };
+    refused(
+        &[
+            "sweep",
+            "scenarios/openai-shift.toml",
+            "--vary",
+            "renegotiation[0].hazard=0.0..1.0:1000",
+            "--vary",
+            "renegotiation[1].hazard=0.0..1.0:1000",
+        ],
+        "1000000 points",
+    );
+    refused(
+        &[
+            "sweep",
+            "scenarios/openai-shift.toml",
+            "--vary",
+            "renegotiation[0].hazard=0.1,0.2",
+            "--vary",
+            "renegotiation[0].hazard=0.3",
+        ],
+        "given twice",
+    );
+    refused(&["run", "scenarios/openai-shift.toml", "--paths", "20000000000"], "--shard K/N");
+    refused(
+        &[
+            "stress",
+            "--portfolio",
+            "portfolios/msft-azure.toml",
+            "scenarios/openai-shift.toml",
+            "--paths",
+            "20000000000",
+        ],
+        "--allow-huge",
+    );
+    assert!(started.elapsed().as_secs() < 20, "the refusals took {:?}", started.elapsed());
+}

@@ -52,6 +52,21 @@ pub struct RunOptions {
     pub chart_size: ChartSize,
     /// Base scenario for paired differences (common random numbers).
     pub paired: Option<PathBuf>,
+    /// More than [`MAX_PATHS`] paths in one process (`--allow-huge`, or a
+    /// shard).
+    pub allow_huge: bool,
+}
+
+/// The most paths one process runs without `--allow-huge` or `--shard`.
+pub const MAX_PATHS: u64 = 10_000_000_000;
+
+/// The refusal of a run above [`MAX_PATHS`] paths, if it is one.
+fn too_many_paths(paths: u64, opts: &RunOptions) -> Option<String> {
+    (paths > MAX_PATHS && !opts.allow_huge).then(|| {
+        format!(
+            "{paths} paths is more than {MAX_PATHS} in one process: split the run with --shard K/N (docs/cluster.md), or give --allow-huge to run it here"
+        )
+    })
 }
 
 /// Expand files and folders into scenario files, in a stable order.
@@ -63,6 +78,11 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             files.extend(list_folder(input, toml, "*.toml scenario files")?);
         } else if input.is_file() {
             files.push(input.clone());
+        } else if input.exists() {
+            bail!(
+                "{}: not a regular file (a FIFO, socket or device); give a scenario file (*.toml) or a folder of them",
+                input.display()
+            );
         } else if input.to_string_lossy().contains(['*', '?', '[']) {
             let pattern = input.to_string_lossy();
             let mut found: Vec<PathBuf> = glob::glob(&pattern)
@@ -152,6 +172,10 @@ fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenari
     }
     if let Some(s) = opts.seed {
         sc.seed = s;
+    }
+    if let Some(message) = too_many_paths(sc.paths, opts) {
+        let field = if opts.paths.is_some() { "--paths" } else { "scenario.paths" };
+        return Err(scenario::ScenarioError { file: file.to_path_buf(), field: field.into(), line: None, message });
     }
     Ok((sc, r))
 }

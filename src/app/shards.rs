@@ -137,7 +137,7 @@ fn read_shard(f: &Path) -> Result<ShardFile> {
 /// `merge` of the shards of a sweep: every point's accumulator, in grid
 /// order, then the files `sweep` writes.
 fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Result<()> {
-    let mut parts: Vec<(u64, u64, Vec<Accumulator>)> = Vec::new();
+    let mut parts: Vec<(u64, u64, Vec<Vec<crate::report::MetricRow>>)> = Vec::new();
     each_shard(files, &mut first, |f, s| {
         let w = s.sweep.as_mut().with_context(|| format!("{}: not a sweep shard", f.display()))?;
         parts.push((s.shard, w.first_point, std::mem::take(&mut w.points)));
@@ -155,7 +155,6 @@ fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Re
         }
         accs.extend(points);
     }
-    let pool = thread_pool(opts.threads)?;
     let sweep = SweepOptions {
         file,
         vary: w.vary.clone(),
@@ -165,7 +164,7 @@ fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Re
         shard: None,
     };
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
-    write_sweep(&plan, accs, &sweep, &pool)
+    write_sweep(&plan, accs, &sweep)
 }
 
 /// `merge` of the shards of a `--paired` run: both scenarios' results and

@@ -1,6 +1,7 @@
 //! `sweep`: one scenario over a grid of one or two parameters.
 
 use super::*;
+use crate::report::MetricRow;
 
 /// Settings of `sweep`.
 #[derive(Debug, Clone)]
@@ -58,22 +59,24 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     let done = AtomicU64::new(0);
     let prefix = |d: u64| format!("{} sweep [{d}/{} points]", plan.base.name, points.len());
     bar.set_prefix(prefix(0));
-    let accs: Vec<Accumulator> = pool.install(|| {
+    // Each point is summarised as soon as it is simulated and its
+    // accumulator dropped: memory holds a few accumulators (one per worker)
+    // and a small row set per point.
+    let rows: Vec<Vec<MetricRow>> = pool.install(|| {
         points
             .par_iter()
-            .map(|sc| {
-                let acc = Engine::new(sc).run(sc.seed, sc.paths, &|n| bar.inc(n));
+            .map(|sc| -> Result<Vec<MetricRow>> {
+                let engine = Engine::new(sc);
+                let acc = engine.run(sc.seed, sc.paths, &|n| bar.inc(n));
                 bar.set_prefix(prefix(done.fetch_add(1, Ordering::Relaxed) + 1));
-                acc
+                check_finite(sc, &acc).with_context(|| format!("at a sweep point of {}", opts.file.display()))?;
+                Ok(report::summarise(&engine, &acc, sc.seed).metrics)
             })
-            .collect()
-    });
+            .collect::<Result<Vec<_>>>()
+    })?;
     bar.finish_and_clear();
-    for (sc, acc) in points.iter().zip(&accs) {
-        check_finite(sc, acc).with_context(|| format!("at a sweep point of {}", opts.file.display()))?;
-    }
     if opts.shard.is_none() {
-        return write_sweep(&plan, accs, opts, &pool);
+        return write_sweep(&plan, rows, opts);
     }
     let path = opts.run.out.join(&plan.base.name).join(shard::sweep_file_name(k, n));
     let info = run_info(&plan.base, &opts.file, &resolved.text, &resolved.chain, opts.run.threads, 0.0);
@@ -94,7 +97,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
             stat: opts.stat.clone(),
             metric: plan.metric.clone(),
             first_point: share.start as u64,
-            points: accs,
+            points: rows,
         }),
         paired: None,
         stress: None,
@@ -112,6 +115,10 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     }
     Ok(())
 }
+
+/// The most grid points one sweep runs (each a whole run; the grid and a
+/// few statistics per point are kept in memory).
+pub const MAX_SWEEP_POINTS: usize = 10_000;
 
 /// The points of sweep shard `k` of `n` out of `points`:
 /// `floor(k P / n) .. floor((k + 1) P / n)`.
@@ -140,6 +147,21 @@ pub(super) fn plan_sweep(
     stat: &str,
     run: &RunOptions,
 ) -> Result<SweepPlan> {
+    if let [(a, _), (b, _)] = vary
+        && a == b
+    {
+        bail!("--vary {a} is given twice; vary two different parameters (or give one --vary with every value)");
+    }
+    if let Some(m) = too_many_paths(run.paths.unwrap_or(base.paths), run) {
+        bail!("{m}");
+    }
+    let size: usize = vary.iter().map(|(_, v)| v.len()).product();
+    if size > MAX_SWEEP_POINTS {
+        bail!(
+            "the sweep grid has {size} points ({}); at most {MAX_SWEEP_POINTS} are run in one sweep: use fewer values, or split the grid over several sweeps",
+            vary.iter().map(|(p, v)| format!("{} values of {p}", v.len())).collect::<Vec<_>>().join(" x ")
+        );
+    }
     let grid: Vec<Vec<f64>> = match vary {
         [(_, xs)] => xs.iter().map(|x| vec![*x]).collect(),
         [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
@@ -179,21 +201,15 @@ pub(super) fn plan_sweep(
 }
 
 /// Summarise every point of a sweep and write `sweep.csv` and `sweep.png`.
-pub(super) fn write_sweep(
-    plan: &SweepPlan,
-    accs: Vec<Accumulator>,
-    opts: &SweepOptions,
-    pool: &rayon::ThreadPool,
-) -> Result<()> {
+pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<Vec<MetricRow>>, opts: &SweepOptions) -> Result<()> {
     let (metric, stat) = (&plan.metric, &plan.stat);
-    let summaries: Vec<ScenarioSummary> = pool.install(|| {
-        plan.points.par_iter().zip(accs).map(|(sc, acc)| report::summarise(&Engine::new(sc), &acc, sc.seed)).collect()
-    });
     let dir = opts.run.out.join(&plan.base.name);
     let vary_names: Vec<&str> = plan.vary.iter().map(|(p, _)| p.as_str()).collect();
-    output::write_atomic(&dir.join("sweep.csv"), &output::sweep_csv(&vary_names, &plan.grid, &summaries)?)?;
-    let z: Vec<f64> =
-        summaries.iter().map(|s| s.metric(metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN)).collect();
+    output::write_atomic(&dir.join("sweep.csv"), &output::sweep_csv(&vary_names, &plan.grid, &rows)?)?;
+    let z: Vec<f64> = rows
+        .iter()
+        .map(|r| r.iter().find(|m| m.metric == *metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN))
+        .collect();
     if opts.run.charts != Charts::None {
         let title = format!("{}: {stat} of {metric} across the sweep", plan.base.name);
         let subtitle = format!(

@@ -146,6 +146,16 @@ fn resolve_table(
     }
     chain.push(path.to_path_buf());
     let Some(ext) = table.remove("extends") else { return Ok(table) };
+    if chain.len() >= MAX_EXTENDS {
+        return Err(cx.err(
+            "extends",
+            None,
+            format!(
+                "the chain of `extends` is deeper than {MAX_EXTENDS} files ({} ...); merge some of the bases into one file",
+                chain_text(&chain[..3])
+            ),
+        ));
+    }
     let toml::Value::String(base) = ext else {
         return Err(cx.err(
             "extends",
@@ -160,6 +170,16 @@ fn resolve_table(
             None,
             format!(
                 "the base `{base}` ({}) is a folder; name the scenario file (*.toml) to extend, relative to this file",
+                base_path.display()
+            ),
+        ));
+    }
+    if base_path.exists() && !base_path.is_file() {
+        return Err(cx.err(
+            "extends",
+            None,
+            format!(
+                "the base `{base}` ({}) is not a regular file (a FIFO, socket or device); name a scenario file (*.toml)",
                 base_path.display()
             ),
         ));
@@ -308,6 +328,9 @@ const LOADING: Valid = Valid { lo: -1.0, hi: 1.0, lo_open: false, what: "a facto
 pub const MAX_GROWTH: f64 = 2.0;
 const GROWTH: Valid = Valid { lo: -MAX_GROWTH, hi: MAX_GROWTH, lo_open: false, what: "an annual growth rate" };
 const POSITIVE: Valid = Valid { lo: 0.0, hi: f64::INFINITY, lo_open: true, what: "a half-life" };
+
+/// The deepest `extends` chain: a scenario and at most 15 bases.
+pub const MAX_EXTENDS: usize = 16;
 
 /// The longest scenario, provider or customer name: names become folder,
 /// file and metric names (`share.CUSTOMER.PROVIDER`, `loss-PROVIDER.png`),
