@@ -324,3 +324,39 @@ fn oversized_work_is_refused_at_once() {
     );
     assert!(started.elapsed().as_secs() < 20, "the refusals took {:?}", started.elapsed());
 }
+
+/// `--paired` refuses a base with another horizon or no provider in common
+/// (writing nothing), and names the providers and customers present in one
+/// file only.
+#[test]
+fn paired_runs_check_their_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let paired = |file: &str, base: &str| {
+        cmd().args(["run", file, "--paired", base, "--paths", "2000", "--no-charts", "--out"]).arg(&out).assert()
+    };
+    let done = paired("scenarios/coreweave-concentration.toml", "scenarios/status-quo.toml").failure();
+    let stderr = String::from_utf8_lossy(&done.get_output().stderr).to_string();
+    assert!(stderr.contains("2030Q4 (20 quarters") && stderr.contains("2032Q4 (28 quarters"), "{stderr}");
+    assert!(!out.join("coreweave-concentration").exists());
+    let lonely = dir.path().join("lonely.toml");
+    std::fs::write(
+        &lonely,
+        "[scenario]\nname = \"lonely\"\nstart = \"2026Q1\"\nquarters = 28\n[providers.nowhere]\nrecognition = 0.05\nother = { backlog = 10.0 }\n",
+    )
+    .unwrap();
+    let done = paired(lonely.to_str().unwrap(), "scenarios/status-quo.toml").failure();
+    assert!(String::from_utf8_lossy(&done.get_output().stderr).contains("share no provider"));
+    assert!(!out.join("lonely").exists());
+    // openai-shift has coreweave and meta; status-quo has gcp and anthropic.
+    let done = paired("scenarios/openai-shift.toml", "scenarios/status-quo.toml").success();
+    let stderr = String::from_utf8_lossy(&done.get_output().stderr).to_string();
+    for n in [
+        "provider coreweave only in `openai-shift`",
+        "provider gcp only in `status-quo`",
+        "customer meta only in `openai-shift`",
+        "customer anthropic only in `status-quo`",
+    ] {
+        assert!(stderr.contains(n), "{n}: {stderr}");
+    }
+}

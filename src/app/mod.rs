@@ -57,6 +57,57 @@ pub struct RunOptions {
     pub allow_huge: bool,
 }
 
+/// Whether scenario `sc` can be compared path by path with `base`: an
+/// error when their horizons differ or they share no provider; otherwise
+/// notes naming the providers and customers present in one of them only
+/// (fine with keyed draws, but their metrics are not compared).
+fn paired_check(sc: &Scenario, base: &Scenario) -> std::result::Result<Vec<String>, String> {
+    fn names<'a>(v: Vec<&'a str>, w: &[&str]) -> Vec<&'a str> {
+        v.into_iter().filter(|n| !w.contains(n)).collect()
+    }
+    let end = |s: &Scenario| format!("{} ({} quarters from {})", s.label(s.quarters), s.quarters, s.start);
+    if (sc.start, sc.quarters) != (base.start, base.quarters) {
+        return Err(format!(
+            "the --paired base `{}` ends at {} but `{}` at {}: paired differences compare the same quarter; give both the same start and quarters",
+            base.name,
+            end(base),
+            sc.name,
+            end(sc)
+        ));
+    }
+    let (mp, bp): (Vec<&str>, Vec<&str>) = (
+        sc.providers.iter().map(|p| p.name.as_str()).collect(),
+        base.providers.iter().map(|p| p.name.as_str()).collect(),
+    );
+    if names(mp.clone(), &bp).len() == mp.len() {
+        return Err(format!(
+            "`{}` and the --paired base `{}` share no provider ({} against {}): there is nothing to compare",
+            sc.name,
+            base.name,
+            mp.join(", "),
+            bp.join(", ")
+        ));
+    }
+    let (mc, bc): (Vec<&str>, Vec<&str>) = (
+        sc.customers.iter().map(|c| c.name.as_str()).collect(),
+        base.customers.iter().map(|c| c.name.as_str()).collect(),
+    );
+    let mut notes = Vec::new();
+    for (what, only_mine, only_base) in
+        [("provider", names(mp.clone(), &bp), names(bp, &mp)), ("customer", names(mc.clone(), &bc), names(bc, &mc))]
+    {
+        for (list, whose) in [(only_mine, sc.name.as_str()), (only_base, base.name.as_str())] {
+            if !list.is_empty() {
+                notes.push(format!(
+                    "note: {what} {} only in `{whose}`: not compared; every other draw is shared (draws are keyed by name)",
+                    list.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(notes)
+}
+
 /// The most paths one process runs without `--allow-huge` or `--shard`.
 pub const MAX_PATHS: u64 = 10_000_000_000;
 

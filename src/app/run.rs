@@ -71,6 +71,13 @@ fn run_one(
     let started = Instant::now();
     let engine = Engine::new(sc);
     let base = base.filter(|b| b.name != sc.name);
+    if let Some(b) = base {
+        for note in paired_check(sc, b).map_err(|e| anyhow::anyhow!(e))? {
+            if !opts.quiet {
+                bar.suspend(|| eprintln!("{note}"));
+            }
+        }
+    }
     // A paired run simulates both scenarios once, side by side.
     let (acc, paired) = match base {
         Some(b) => {

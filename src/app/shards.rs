@@ -32,6 +32,11 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         bar.set_prefix(format!("{} shard {k}/{n}", sc.name));
         // Paired with the base unless the scenario is the base itself.
         let (partial, paired) = match base.as_ref().filter(|(b, _)| b.name != sc.name) {
+            Some((b, _)) if let Err(e) = paired_check(&sc, b) => {
+                eprintln!("error {}: {e}", file.display());
+                ok = false;
+                continue;
+            }
             Some((b, r)) => {
                 let part = pool
                     .install(|| engine.run_paired_chunks(&Engine::new(b), sc.seed, sc.paths, chunks, &|x| bar.inc(x)));
