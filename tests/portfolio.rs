@@ -403,3 +403,20 @@ fn paired_stress_differences_are_exact_and_precise() {
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
     assert!(stderr.contains("set portfolio.horizon") && stderr.contains("20 quarters"), "{stderr}");
 }
+
+/// Portfolio values and weights that would overflow the P&L sums are
+/// refused at load, naming the field and the limit.
+#[test]
+fn overflowing_portfolio_values_are_refused() {
+    for (from, to, field) in [
+        ("value = 1000.0", "value = 1e308", "portfolio.value"),
+        ("weight = 0.5", "weight = 1e300", ".weight"),
+        ("volatility = 0.2", "volatility = 1e308", ".volatility"),
+        ("value = 1000.0", "value = 1000.0\nhorizon = 0", "portfolio.horizon"),
+    ] {
+        let text = format!("{HEAD}{}", holding("a", 0.5, 0.2, "\"backlog.azure\" = 0.5")).replacen(from, to, 1);
+        assert!(text.contains(to), "test bug: {from} not in the text");
+        let e = portfolio::parse(&text, "p.toml".as_ref()).unwrap_err();
+        assert!(e.contains("p.toml") && e.contains(field), "{to}: {e}");
+    }
+}
