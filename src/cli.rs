@@ -295,9 +295,10 @@ impl Shard {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Scenario files or folders to check (a folder stands for every
-    /// `*.toml` file directly inside it).
-    #[arg(value_name = "FILES_OR_DIRS", required = true)]
+    /// Scenario files, folders or glob patterns to check (a folder stands
+    /// for every `*.toml` file directly inside it). With none given, every
+    /// scenario in `scenarios/`, as `run` does.
+    #[arg(value_name = "FILES_OR_DIRS")]
     pub inputs: Vec<PathBuf>,
 }
 

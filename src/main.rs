@@ -5,6 +5,14 @@ use backlog_risk::cli::{Cli, Command};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends the process quietly, as for other
+    // command-line tools, instead of a panic about a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal at start-up, before
+    // any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) if args.split.shard.is_some() => match args.split.resolve() {
@@ -22,6 +30,7 @@ fn main() -> ExitCode {
                 outcomes.iter().all(|o| o.result.is_ok())
             })
         }
+        Command::Validate(args) if args.inputs.is_empty() => app::validate(&["scenarios".into()]),
         Command::Validate(args) => app::validate(&args.inputs),
         Command::Show(args) => app::show(&args.file),
         Command::Stress(args) => match args.split.resolve() {

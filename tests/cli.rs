@@ -97,7 +97,12 @@ fn chart_options_select_and_size_the_charts() {
     }
     let default = run(&[], "default");
     assert_eq!(png_size(&default.join("fan.png")), (1600, 1000));
-    cmd().args(["run", "--chart-size", "10x10"]).assert().code(2).stderr(predicate::str::contains("outside 200..8000"));
+    cmd().args(["run", "--chart-size", "10x10"]).assert().code(2).stderr(predicate::str::contains("outside 640..8000"));
+    cmd()
+        .args(["run", "--chart-size", "800x300"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("height of 300 pixels is outside 400..8000"));
 }
 
 #[test]
@@ -359,4 +364,28 @@ fn paired_runs_check_their_base() {
     ] {
         assert!(stderr.contains(n), "{n}: {stderr}");
     }
+}
+
+/// Small things a new user meets: `validate` with no argument checks
+/// `scenarios/` and says "1 customer"; a range without `:N` says to add it;
+/// a pattern that matches nothing among other inputs is a warning.
+#[test]
+fn small_things_a_new_user_meets() {
+    let out = cmd().arg("validate").assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 6, "{stdout}");
+    assert!(stdout.contains("1 customer, 1 renegotiation rule,"), "{stdout}");
+    cmd()
+        .args(["sweep", "scenarios/openai-shift.toml", "--vary", "renegotiation[0].hazard=0.1..0.5"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("add `:N`, e.g. `renegotiation[0].hazard=0.1..0.5:10`"));
+    let dir = tempfile::tempdir().unwrap();
+    cmd()
+        .args(["run", "scenarios/litigation-shock.toml", "nowhere/*.toml", "--paths", "500", "--no-charts", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning: nowhere/*.toml: the pattern matches no file"));
+    assert!(dir.path().join("litigation-shock").join("summary.csv").is_file());
 }

@@ -143,12 +143,20 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .collect();
             found.sort();
             if found.is_empty() {
-                bail!("{pattern}: the pattern matches no file");
+                // Among other inputs a pattern that matches nothing is a
+                // warning; alone, it is the end of the run.
+                if inputs.len() == 1 {
+                    bail!("{pattern}: the pattern matches no file");
+                }
+                eprintln!("warning: {pattern}: the pattern matches no file; going on with the other inputs");
             }
             files.extend(found);
         } else {
             bail!("{}: no such file or folder; give a scenario file (*.toml) or a folder of them", input.display());
         }
+    }
+    if files.is_empty() {
+        bail!("no scenario file among the inputs: every pattern matched nothing");
     }
     Ok(files)
 }
@@ -175,19 +183,24 @@ pub struct Outcome {
     pub result: Result<ScenarioSummary, String>,
 }
 
+/// `1 customer`, `2 customers`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// `backlog-risk validate`: true when every file is valid.
 pub fn validate(inputs: &[PathBuf]) -> Result<bool> {
     let mut ok = true;
     for file in collect_inputs(inputs)? {
         match scenario::load(&file) {
             Ok(sc) => println!(
-                "ok    {} (scenario {}: {} providers, {} customers, {} renegotiation rules, {} quarters)",
+                "ok    {} (scenario {}: {}, {}, {}, {})",
                 file.display(),
                 sc.name,
-                sc.providers.len(),
-                sc.customers.len(),
-                sc.rules.len(),
-                sc.quarters
+                count(sc.providers.len(), "provider"),
+                count(sc.customers.len(), "customer"),
+                count(sc.rules.len(), "renegotiation rule"),
+                count(sc.quarters as usize, "quarter")
             ),
             Err(e) => {
                 ok = false;

@@ -23,6 +23,12 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
         .split_once('=')
         .ok_or_else(|| format!("`{s}`: write PATH=SPEC, e.g. renegotiation[0].hazard=0.05..0.5:10"))?;
     let num = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("`{v}` in `{s}` is not a number"));
+    if spec.contains("..") && !spec.contains(':') {
+        return Err(format!(
+            "`{s}`: a range needs its number of points: add `:N`, e.g. `{}:10` for 10 values from one end to the other",
+            s.trim()
+        ));
+    }
     let values = if let Some((range, n)) = spec.split_once(':') {
         let (a, b) = range.split_once("..").ok_or_else(|| format!("`{spec}`: a range is LO..HI:N"))?;
         let (a, b) = (num(a)?, num(b)?);

@@ -46,14 +46,21 @@ impl Default for ChartSize {
 }
 
 impl ChartSize {
-    /// Parse `WIDTHxHEIGHT`, each 200..=8000.
+    /// Parse `WIDTHxHEIGHT`: width 640..=8000, height 400..=8000 (below
+    /// that the labels, scaled to the height, are too small to read).
     pub fn parse(s: &str) -> Result<ChartSize, String> {
         let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT, e.g. 1600x1000"))?;
-        let px = |v: &str| -> Result<u32, String> {
+        let px = |v: &str, min: u32, what: &str| -> Result<u32, String> {
             let n: u32 = v.trim().parse().map_err(|_| format!("`{v}` is not a whole number of pixels"))?;
-            if (200..=8000).contains(&n) { Ok(n) } else { Err(format!("{n} pixels is outside 200..8000")) }
+            if (min..=8000).contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!(
+                    "a {what} of {n} pixels is outside {min}..8000 (below {min} the labels cannot be read); e.g. 960x600"
+                ))
+            }
         };
-        Ok(ChartSize { width: px(w)?, height: px(h)? })
+        Ok(ChartSize { width: px(w, 640, "width")?, height: px(h, 400, "height")? })
     }
 
     /// Font size scaled to the chart height (22 px at 1000 px).
