@@ -116,3 +116,33 @@ fn a_second_writer_into_one_folder_is_refused() {
         common::cmd().args(&args).args(["--paths", "1000", "--out"]).arg(&out).assert().code(2);
     }
 }
+
+/// Two runs into one folder at once, as two processes: the second is
+/// refused while the first works, naming the first's process id.
+#[test]
+fn two_concurrent_runs_one_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+        .args(["run", "scenarios/openai-shift.toml", "--paths", "50000000", "--quiet", "--no-charts", "--out"])
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    // Wait until the first holds the lock (it writes its id into the file).
+    let lock = out.join(".backlog-risk.lock");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains("process")) {
+        assert!(started.elapsed() < Duration::from_secs(20), "the first run never took the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = common::cmd()
+        .args(["run", "scenarios/openai-shift.toml", "--paths", "1000", "--out"])
+        .arg(&out)
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&second.get_output().stderr).to_string();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(stderr.contains(&format!("process {}", first.id())), "{stderr}");
+}
