@@ -202,8 +202,9 @@ pub struct Histogram {
     pub lo: f64,
     pub hi: f64,
     pub counts: Vec<u64>,
-    /// Paths outside `[lo, hi]`, not drawn.
-    pub outside: u64,
+    /// Paths left of `lo` and right of `hi`, not drawn.
+    pub below: u64,
+    pub above: u64,
 }
 
 /// Bins of the loss histograms.
@@ -354,8 +355,8 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
                 // Every path has the same loss: a $1bn window around it.
                 (lo, hi) = (lo - 1.0, hi + 1.0);
             }
-            let (counts, outside) = a.sketch.histogram(lo, hi, HISTOGRAM_BINS);
-            Histogram { lo, hi, counts, outside }
+            let (counts, [below, above]) = a.sketch.histogram(lo, hi, HISTOGRAM_BINS);
+            Histogram { lo, hi, counts, below, above }
         })
         .collect();
     let exceedance = losses.iter().map(|(a, _)| a.sketch.exceedance()).collect();

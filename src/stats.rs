@@ -483,15 +483,15 @@ impl Sketch {
     /// Counts in `bins` equal-width bins over `[lo, hi]`; each sketch bucket
     /// goes to the bin holding its value, values outside the range are left
     /// out. Returns the counts and how many values were left out.
-    pub fn histogram(&self, lo: f64, hi: f64, bins: usize) -> (Vec<u64>, u64) {
+    pub fn histogram(&self, lo: f64, hi: f64, bins: usize) -> (Vec<u64>, [u64; 2]) {
         let mut counts = vec![0u64; bins];
-        let mut outside = 0;
+        let mut outside = [0, 0];
         let width = (hi - lo) / bins as f64;
         for (c, x) in self.ascending() {
             if width > 0.0 && x >= lo && x <= hi {
                 counts[(((x - lo) / width) as usize).min(bins - 1)] += c;
             } else {
-                outside += c;
+                outside[usize::from(x >= lo)] += c;
             }
         }
         (counts, outside)
@@ -664,9 +664,9 @@ mod tests {
         for i in 0..1000 {
             s.add(f64::from(i) / 10.0);
         }
-        let (counts, outside) = s.histogram(0.0, 50.0, 10);
-        assert_eq!(counts.iter().sum::<u64>() + outside, 1000);
-        assert!((498..=502).contains(&outside), "{outside} outside");
+        let (counts, [below, above]) = s.histogram(0.0, 50.0, 10);
+        assert_eq!(counts.iter().sum::<u64>() + below + above, 1000);
+        assert!(below == 0 && (498..=502).contains(&above), "{below} below, {above} above");
         assert!(counts.iter().all(|c| (49..=52).contains(c)), "{counts:?}");
         let ex = s.exceedance();
         assert!(ex.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 > w[1].1));

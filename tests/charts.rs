@@ -112,7 +112,7 @@ fn charts_never_loop_on_nan_infinite_or_equal_bounds() {
     for (lo, hi, draws) in cases {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let hist = report::Histogram { lo, hi, counts: vec![3, 5, 2], outside: 0 };
+            let hist = report::Histogram { lo, hi, counts: vec![3, 5, 2], below: 0, above: 0 };
             let fmt = |x: f64| format!("{x:.1}");
             let plot = charts::DistributionPlot {
                 file: "t.png",

@@ -364,11 +364,11 @@ fn write_stress_files(dir: &Path, r: &StressResult, row: Option<&ScenarioRisk>, 
         file: "pnl.png",
         title: format!("{} under {}: P&L at {}", r.portfolio, r.scenario, r.horizon_text()),
         subtitle: format!(
-            "Value {} {}, {} paths; VaR99 and ES99 are losses (as in risk.csv), drawn at P&L = -loss; {}",
+            "Value {} {}, {} paths; VaR99, ES99: losses (risk.csv) drawn at P&L = -loss; {}",
             charts::fmt_amount(r.value),
             r.unit,
             r.paths,
-            charts::beyond_axis(&r.histogram, r.paths)
+            charts::beyond_axis(&r.histogram, r.paths, &axis)
         ),
         xdesc: format!("P&L at {}, in {} (negative = a loss)", r.horizon_label, r.unit),
         hist: &r.histogram,

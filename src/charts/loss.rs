@@ -43,7 +43,11 @@ pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8
         &DistributionPlot {
             file: &file,
             title: format!("{}: loss against plan, {provider}", s.name),
-            subtitle: format!("Backlog at {horizon} below plan, {} paths; {}", s.paths, beyond_axis(h, s.paths)),
+            subtitle: format!(
+                "Backlog at {horizon} below plan, {} paths; {}",
+                s.paths,
+                beyond_axis(h, s.paths, &fmt_bn)
+            ),
             xdesc: format!("loss against plan at {horizon} ($bn; positive = backlog below plan)"),
             hist: h,
             paths: s.paths,

@@ -308,9 +308,23 @@ pub fn fmt_signed(x: f64) -> String {
     if s.starts_with('-') || s.chars().all(|c| !c.is_ascii_digit() || c == '0') { s } else { format!("+{s}") }
 }
 
-/// `0.4% of paths lie beyond the axis` for a histogram of `paths` paths.
-pub fn beyond_axis(h: &crate::report::Histogram, paths: u64) -> String {
-    format!("{} of paths lie beyond the axis", fmt_pct(h.outside as f64 / paths.max(1) as f64))
+/// Which paths of a histogram of `paths` paths the axis leaves out, and on
+/// which side: `0.9% of paths left of the axis (below -$1,250bn), 0.01%
+/// right (above $450bn)`.
+pub fn beyond_axis(h: &crate::report::Histogram, paths: u64, fmt: &dyn Fn(f64) -> String) -> String {
+    let share = |n: u64| fmt_pct(n as f64 / paths.max(1) as f64);
+    match (h.below, h.above) {
+        (0, 0) => "every path lies on the axis".to_string(),
+        (b, 0) => format!("{} of paths left of the axis (below {})", share(b), fmt(h.lo)),
+        (0, a) => format!("{} of paths right of the axis (above {})", share(a), fmt(h.hi)),
+        (b, a) => format!(
+            "{} of paths left of the axis (below {}), {} right (above {})",
+            share(b),
+            fmt(h.lo),
+            share(a),
+            fmt(h.hi)
+        ),
+    }
 }
 
 /// `45%`, `2.5%`, `0.01%`.

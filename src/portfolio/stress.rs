@@ -493,7 +493,7 @@ impl Bound<'_> {
         let lo = pnl_sketch.quantile(0.001).min(-es99);
         let hi = pnl_sketch.quantile(0.999).max(0.0);
         let (lo, hi) = if hi - lo > 1e-9 * p.value { (lo, hi) } else { (lo - 0.01 * p.value, hi + 0.01 * p.value) };
-        let (counts, outside) = pnl_sketch.histogram(lo, hi, crate::report::HISTOGRAM_BINS);
+        let (counts, [below, above]) = pnl_sketch.histogram(lo, hi, crate::report::HISTOGRAM_BINS);
         StressResult {
             portfolio: p.name.clone(),
             scenario: engine.scenario().name.clone(),
@@ -507,7 +507,7 @@ impl Bound<'_> {
             risk,
             contributions,
             tail,
-            histogram: Histogram { lo, hi, counts, outside },
+            histogram: Histogram { lo, hi, counts, below, above },
         }
     }
 }
