@@ -101,28 +101,36 @@ fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> R
     let st = first.stress.as_ref().expect("checked above");
     let portfolio = crate::portfolio::parse(&st.text, Path::new(&st.file)).map_err(|e| anyhow::anyhow!(e))?;
     let (_, sc) = shard_scenario(&first)?;
-    let cut = portfolio.at_horizon(&sc).map_err(|m| anyhow::anyhow!(m.message))?;
-    let engine = Engine::new(&cut);
-    let bound = portfolio.bind(&engine).map_err(|m| anyhow::anyhow!(m.message))?;
-    let unfit = |e: String| anyhow::anyhow!("the shards do not fit together: {e}");
-    let (r, row) = match &st.paired {
-        None => {
-            let r = bound.finish(&engine, cut.paths, parts).map_err(unfit)?;
-            let row = crate::portfolio::ScenarioRisk::from(&r);
-            (r, row)
-        }
+    let base = match &st.paired {
         Some(pb) => {
             let mut base =
                 scenario::parse(&pb.text, Path::new(&pb.file)).map_err(|e| anyhow::anyhow!("--paired: {e}"))?;
             (base.seed, base.paths) = (sc.seed, sc.paths);
-            let base_cut = portfolio.at_horizon(&base).map_err(|m| anyhow::anyhow!("--paired: {}", m.message))?;
-            let base_engine = Engine::new(&base_cut);
-            let base_bound = portfolio.bind(&base_engine).map_err(|m| anyhow::anyhow!("--paired: {}", m.message))?;
-            let p = bound.finish_paired(&engine, (&base_bound, &base_engine), cut.paths, pairs).map_err(unfit)?;
-            super::stress::check_finite(&p.base).map_err(|e| anyhow::anyhow!(e))?;
-            let row = p.row();
-            (p.mine, row)
+            Some(base)
         }
+        None => None,
+    };
+    let unfit = |e: String| format!("the shards do not fit together: {e}");
+    // The same cut and binding as the stress test that wrote the shards.
+    let fit = super::stress::bound_to(&portfolio, &sc, base.as_ref(), |bound, engine, pair| {
+        let paths = engine.scenario().paths;
+        match pair {
+            None => {
+                let r = bound.finish(engine, paths, parts).map_err(unfit)?;
+                let row = crate::portfolio::ScenarioRisk::from(&r);
+                Ok((r, row))
+            }
+            Some(pair) => {
+                let p = bound.finish_paired(engine, pair, paths, pairs).map_err(unfit)?;
+                super::stress::check_finite(&p.base)?;
+                let row = p.row();
+                Ok((p.mine, row))
+            }
+        }
+    });
+    let (r, row) = match fit.map_err(|e| anyhow::anyhow!(e))? {
+        super::stress::Fit::Ran(done) => done,
+        super::stress::Fit::Skip(why) => bail!(why),
     };
     super::stress::check_finite(&r).map_err(|e| anyhow::anyhow!(e))?;
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;

@@ -23,7 +23,10 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
     // Shards of one run write distinct files side by side; everything else
     // takes the output folder for itself.
     let _lock = if shard.is_none() { Some(crate::outdir::OutLock::acquire(&opts.out)?) } else { None };
-    let portfolio = crate::portfolio::load(portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
+    // Read once: parsed here, and carried whole into shard files.
+    let text = std::fs::read_to_string(portfolio_file)
+        .with_context(|| format!("{}: cannot read the file", portfolio_file.display()))?;
+    let portfolio = crate::portfolio::parse(&text, portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
     let base = match &opts.paired {
         Some(b) => Some(load_with_overrides(b, opts).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
@@ -46,7 +49,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
             bar.set_prefix(format!("{} x {}", portfolio.name, sc.name));
             let done = match shard {
                 Some(kn) => {
-                    let at = Shard { file: &file, resolved: &resolved, portfolio_file, kn };
+                    let at = Shard { file: &file, resolved: &resolved, portfolio_file, portfolio_text: &text, kn };
                     let b = base.as_ref().zip(opts.paired.as_deref()).map(|((b, r), f)| (b, r, f));
                     pool.install(|| stress_shard(&portfolio, &sc, b, &at, opts, &|n| bar.inc(n)))
                 }
@@ -101,6 +104,7 @@ struct Shard<'a> {
     file: &'a Path,
     resolved: &'a scenario::Resolved,
     portfolio_file: &'a Path,
+    portfolio_text: &'a str,
     kn: (u64, u64),
 }
 
@@ -136,12 +140,10 @@ fn stress_shard(
         Fit::Ran(p) => p,
         Fit::Skip(why) => return Ok(Done::Skipped(why)),
     };
-    let text = std::fs::read_to_string(at.portfolio_file)
-        .map_err(|e| format!("cannot read {}: {e}", at.portfolio_file.display()))?;
     let stress = crate::shard::StressShard {
         file: at.portfolio_file.display().to_string(),
-        sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
-        text,
+        sha256: format!("{:x}", Sha256::digest(at.portfolio_text.as_bytes())),
+        text: at.portfolio_text.to_string(),
         partial,
         paired,
     };
@@ -154,7 +156,7 @@ fn stress_shard(
 }
 
 /// A portfolio that fits a scenario, or why it was skipped.
-enum Fit<R> {
+pub(super) enum Fit<R> {
     Ran(R),
     Skip(String),
 }
@@ -163,7 +165,7 @@ enum Fit<R> {
 /// portfolio to each and hand both to `f`; a scenario the portfolio does not
 /// fit is a [`Fit::Skip`], a base it does not fit or a base with another
 /// horizon an error.
-fn bound_to<R>(
+pub(super) fn bound_to<R>(
     portfolio: &Portfolio,
     sc: &Scenario,
     base: Option<&Scenario>,
