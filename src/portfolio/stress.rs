@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Bound;
 use crate::engine::driver::{Node, for_blocks, rebuild, reduce_chunks};
-use crate::engine::{Block, Engine};
+use crate::engine::{Block, Engine, LANES};
 use crate::report::{Histogram, MetricRow};
 use crate::rng;
 use crate::stats::{MetricAcc, Moments, SUB_BUCKET_BITS, ZERO_BAND};
@@ -250,6 +250,14 @@ impl PairedStress {
     }
 }
 
+/// Buffers of one worker, reused from block to block: a lane's metrics,
+/// its holdings' returns, and every lane's P&L.
+struct Scratch {
+    m: Vec<f64>,
+    r: Vec<f64>,
+    pnl: [f64; LANES],
+}
+
 /// What a shard of a stress test computed: the complete merge-tree nodes of
 /// its chunks (see [`crate::engine::Partial`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -301,14 +309,16 @@ impl Bound<'_> {
         StressAcc::new(self.portfolio.holdings.len(), engine.metric_count())
     }
 
+    fn scratch(&self) -> Scratch {
+        Scratch { m: Vec::new(), r: vec![0.0; self.portfolio.holdings.len()], pnl: [0.0; LANES] }
+    }
+
     /// Fold the first `n` lanes of block `b` (paths `first..`) into `acc`;
-    /// the P&L of each lane goes to `pnl`.
-    fn fold_block(&self, acc: &mut StressAcc, hkeys: &[[u32; 2]], first: u64, b: &Block, n: usize, pnl: &mut [f64]) {
-        let mut m = Vec::with_capacity(b.metrics.len());
-        let mut r = vec![0.0; self.portfolio.holdings.len()];
-        for (l, x) in pnl[..n].iter_mut().enumerate() {
-            b.lane_metrics(l, &mut m);
-            *x = self.path(acc, hkeys, first + l as u64, &m, &mut r);
+    /// the P&L of each lane goes to `s.pnl`.
+    fn fold_block(&self, acc: &mut StressAcc, hkeys: &[[u32; 2]], first: u64, b: &Block, n: usize, s: &mut Scratch) {
+        for l in 0..n {
+            b.lane_metrics(l, &mut s.m);
+            s.pnl[l] = self.path(acc, hkeys, first + l as u64, &s.m, &mut s.r);
         }
     }
 
@@ -366,11 +376,10 @@ impl Bound<'_> {
         let (keys, hkeys) = (engine.keys(seed), self.keys(seed));
         let leaf = |range: Range<u64>, _: &mut ()| {
             let mut b = engine.block_buffer();
-            let mut acc = self.new_acc(engine);
-            let mut pnl = [0.0; crate::engine::LANES];
+            let (mut acc, mut s) = (self.new_acc(engine), self.scratch());
             for_blocks(range, |first, n| {
                 engine.block(&keys, first, &mut b);
-                self.fold_block(&mut acc, &hkeys, first, &b, n, &mut pnl);
+                self.fold_block(&mut acc, &hkeys, first, &b, n, &mut s);
             });
             acc
         };
@@ -416,13 +425,13 @@ impl Bound<'_> {
         let leaf = |range: Range<u64>, _: &mut ()| -> PairAcc {
             let (mut xa, mut xb) = (engine.block_buffer(), base_engine.block_buffer());
             let (mut a, mut b, mut d) = (self.new_acc(engine), base.new_acc(base_engine), Moments::default());
-            let (mut pa, mut pb) = ([0.0; crate::engine::LANES], [0.0; crate::engine::LANES]);
+            let (mut sa, mut sb) = (self.scratch(), base.scratch());
             for_blocks(range, |first, n| {
                 engine.block(&ka, first, &mut xa);
                 base_engine.block(&kb, first, &mut xb);
-                self.fold_block(&mut a, &hkeys, first, &xa, n, &mut pa);
-                base.fold_block(&mut b, &hkeys, first, &xb, n, &mut pb);
-                pa[..n].iter().zip(&pb[..n]).for_each(|(x, y)| d.add(x - y));
+                self.fold_block(&mut a, &hkeys, first, &xa, n, &mut sa);
+                base.fold_block(&mut b, &hkeys, first, &xb, n, &mut sb);
+                sa.pnl[..n].iter().zip(&sb.pnl[..n]).for_each(|(x, y)| d.add(x - y));
             });
             (a, b, d)
         };
