@@ -121,7 +121,7 @@ pub struct SweepArgs {
     pub stat: String,
 
     /// The metric to chart, e.g. `loss.azure`. Defaults to the loss of the
-    /// provider with the largest customer concentration.
+    /// focus provider (see --focus).
     #[arg(long)]
     pub metric: Option<String>,
 
@@ -159,6 +159,12 @@ pub struct CommonArgs {
     #[arg(long, value_name = "DIR", default_value = "output")]
     pub out: PathBuf,
 
+    /// The provider the headline, loss.png, the comparison and the sweep's
+    /// default metric are about, overriding `scenario.focus` (which
+    /// defaults to the first provider in the file).
+    #[arg(long, value_name = "PROVIDER")]
+    pub focus: Option<String>,
+
     /// Print nothing but errors: no progress bar, no result lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -173,9 +179,10 @@ pub struct CommonArgs {
     #[arg(long, conflicts_with = "charts")]
     pub no_charts: bool,
 
-    /// Which charts to draw: `key` draws loss.png for the provider with the
-    /// largest customer concentration, plus fan.png, exceedance.png and
-    /// concentration.png; `all` adds loss-PROVIDER.png for every provider.
+    /// Which charts to draw: `key` draws loss.png for the focus provider
+    /// (see --focus), plus fan.png, exceedance.png and concentration.png;
+    /// `all` adds loss-PROVIDER.png for every provider, and a comparison
+    /// chart per provider to a run of several scenarios.
     #[arg(long, value_name = "WHICH", default_value = "key", value_parser = ["key", "all"])]
     pub charts: String,
 
@@ -323,6 +330,7 @@ impl CommonArgs {
             chart_size: self.chart_size,
             paired,
             allow_huge: self.allow_huge,
+            focus: self.focus,
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Demand {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provider {
     pub name: String,
+    /// The name charts and reports show (`display`, or `name`).
+    pub display: String,
     pub recognition: Dist,
     /// Backlog of the `other` book at t = 0.
     pub other_backlog: Dist,
@@ -106,6 +108,9 @@ pub struct Scenario {
     pub providers: Vec<Provider>,
     pub customers: Vec<Customer>,
     pub rules: Vec<Rule>,
+    /// Index of the provider the headline, `loss.png` and comparisons are
+    /// about: `scenario.focus`, or the first provider of the file.
+    pub focus: usize,
 }
 
 impl Scenario {

@@ -58,7 +58,8 @@ pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> anyhow::Result<Vec<u8>
 
 /// `batch.csv`: one row per scenario of a run, ok or failed, with the key
 /// loss statistics of every provider (columns for the union of providers,
-/// empty where a scenario lacks one) and its largest customer concentration.
+/// empty where a scenario lacks one), its horizon, its focus provider and
+/// that provider's largest customer.
 pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyhow::Result<Vec<u8>> {
     let mut providers: Vec<&str> = Vec::new();
     for (_, r) in outcomes {
@@ -72,7 +73,7 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyh
     }
     const STATS: [(&str, &str); 5] =
         [("expected_loss", "mean"), ("var95", "var95"), ("es95", "es95"), ("var99", "var99"), ("es99", "es99")];
-    let mut header: Vec<String> = ["scenario", "file", "status", "error", "paths", "top_provider", "top_customer"]
+    let mut header: Vec<String> = ["scenario", "file", "status", "error", "paths", "horizon", "focus", "top_customer"]
         .iter()
         .map(|h| h.to_string())
         .collect();
@@ -87,7 +88,7 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyh
         let mut rec: Vec<String> = Vec::with_capacity(header.len());
         match r {
             Ok(s) => {
-                let c = &s.concentration[s.most_concentrated];
+                let c = &s.concentration[s.focus];
                 let share = c.customer.as_ref().and_then(|cu| s.metric(&format!("share.{cu}.{}", c.provider)));
                 rec.extend([
                     s.name.clone(),
@@ -95,6 +96,7 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyh
                     "ok".into(),
                     String::new(),
                     s.paths.to_string(),
+                    s.labels.last().cloned().unwrap_or_default(),
                 ]);
                 rec.extend([c.provider.clone(), c.customer.clone().unwrap_or_default()]);
                 rec.extend([num(Some(c.share)), num(share.map(|m| m.mean)), num(share.map(|m| m.p50))]);

@@ -228,8 +228,12 @@ pub struct ScenarioSummary {
     pub plan: Plan,
     /// Per provider, in provider order.
     pub concentration: Vec<Concentration>,
-    /// Index into `providers` of the one with the largest top-customer share.
-    pub most_concentrated: usize,
+    /// Names shown in charts and reports (`display`), per provider.
+    pub display: Vec<String>,
+    /// Index into `providers` of the focus provider (`scenario.focus`,
+    /// `--focus`, or the first): the headline's, `loss.png`'s and the
+    /// comparison's.
+    pub focus: usize,
     /// Customer names, in scenario order.
     pub customers: Vec<String>,
     /// Starting share `[c][p]` of customer c in provider p's backlog
@@ -262,11 +266,9 @@ pub fn start_shares(sc: &Scenario) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Each provider's largest customer at the start, and the index of the
-/// provider whose largest customer holds the biggest share (the first on ties).
-pub fn concentration(sc: &Scenario, start_share: &[Vec<f64>]) -> (Vec<Concentration>, usize) {
-    let rows: Vec<Concentration> = sc
-        .providers
+/// Each provider's largest customer at the start.
+pub fn concentration(sc: &Scenario, start_share: &[Vec<f64>]) -> Vec<Concentration> {
+    sc.providers
         .iter()
         .enumerate()
         .map(|(p, prov)| {
@@ -278,13 +280,7 @@ pub fn concentration(sc: &Scenario, start_share: &[Vec<f64>]) -> (Vec<Concentrat
                 _ => Concentration { provider: prov.name.clone(), customer: None, share: 0.0 },
             }
         })
-        .collect();
-    let most = rows
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.share.total_cmp(&b.1.share).then(b.0.cmp(&a.0)))
-        .map_or(0, |(i, _)| i);
-    (rows, most)
+        .collect()
 }
 
 /// Read the statistics of a run off its accumulator.
@@ -318,7 +314,7 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
     };
     let (fan, revenue) = (bands(&acc.fan), bands(&acc.revenue));
     let start_share = start_shares(sc);
-    let (concentration, most_concentrated) = concentration(sc, &start_share);
+    let concentration = concentration(sc, &start_share);
     let np = sc.providers.len();
     let holds = (0..sc.customers.len())
         .map(|c| {
@@ -372,7 +368,8 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         revenue,
         plan: engine.plan().clone(),
         concentration,
-        most_concentrated,
+        display: sc.providers.iter().map(|p| p.display.clone()).collect(),
+        focus: sc.focus,
         customers: sc.customers.iter().map(|c| c.name.clone()).collect(),
         start_share,
         holds,
@@ -381,12 +378,19 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
     }
 }
 
-/// One row of `comparison.csv`: a scenario's key loss metric (its most
-/// concentrated provider's loss against plan).
+/// One row of `comparison.csv`: one provider's loss against plan in one
+/// scenario, at that scenario's horizon.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComparisonRow {
-    pub scenario: String,
     pub provider: String,
+    /// The provider's `display` name in this scenario.
+    pub display: String,
+    pub scenario: String,
+    /// Whether the provider is this scenario's focus.
+    pub focus: bool,
+    /// The quarter the loss is measured at, and how many quarters from the start.
+    pub horizon: String,
+    pub horizon_quarters: u32,
     pub mean: f64,
     pub p5: f64,
     pub p25: f64,
@@ -399,31 +403,68 @@ pub struct ComparisonRow {
     pub es99: f64,
 }
 
-/// Key loss metric of each scenario, worst ES99 first.
+/// Every provider's loss in every scenario, grouped by provider (the one
+/// [`comparison_focus`] picks first, then in order of first appearance),
+/// worst ES99 first within a provider: each group compares like with like.
 pub fn comparison(summaries: &[&ScenarioSummary]) -> Vec<ComparisonRow> {
+    let mut order: Vec<&str> = Vec::new();
+    for s in summaries {
+        for p in &s.providers {
+            if !order.contains(&p.as_str()) {
+                order.push(p);
+            }
+        }
+    }
+    if let Some(f) = comparison_focus(summaries) {
+        order.retain(|p| *p != f);
+        order.insert(0, summaries.iter().flat_map(|s| &s.providers).find(|p| **p == f).expect("a provider"));
+    }
     let mut rows: Vec<ComparisonRow> = summaries
         .iter()
-        .filter_map(|s| {
-            let provider = &s.providers[s.most_concentrated];
-            let m = s.metric(&format!("loss.{provider}"))?;
-            Some(ComparisonRow {
-                scenario: s.name.clone(),
-                provider: provider.clone(),
-                mean: m.mean,
-                p5: m.p5,
-                p25: m.p25,
-                p50: m.p50,
-                p75: m.p75,
-                p95: m.p95,
-                var95: m.var95?,
-                es95: m.es95?,
-                var99: m.var99?,
-                es99: m.es99?,
+        .flat_map(|s| {
+            s.providers.iter().enumerate().filter_map(move |(p, provider)| {
+                let m = s.metric(&format!("loss.{provider}"))?;
+                Some(ComparisonRow {
+                    provider: provider.clone(),
+                    display: s.display[p].clone(),
+                    scenario: s.name.clone(),
+                    focus: p == s.focus,
+                    horizon: s.labels.last().cloned().unwrap_or_default(),
+                    horizon_quarters: s.labels.len() as u32,
+                    mean: m.mean,
+                    p5: m.p5,
+                    p25: m.p25,
+                    p50: m.p50,
+                    p75: m.p75,
+                    p95: m.p95,
+                    var95: m.var95?,
+                    es95: m.es95?,
+                    var99: m.var99?,
+                    es99: m.es99?,
+                })
             })
         })
         .collect();
-    rows.sort_by(|a, b| b.es99.total_cmp(&a.es99).then_with(|| a.scenario.cmp(&b.scenario)));
+    let group = |r: &ComparisonRow| order.iter().position(|p| *p == r.provider);
+    rows.sort_by(|a, b| {
+        group(a).cmp(&group(b)).then(b.es99.total_cmp(&a.es99)).then_with(|| a.scenario.cmp(&b.scenario))
+    });
     rows
+}
+
+/// The provider `comparison.png` shows: the focus of the most scenarios
+/// (the earliest on ties).
+pub fn comparison_focus(summaries: &[&ScenarioSummary]) -> Option<String> {
+    let focuses: Vec<&str> = summaries.iter().map(|s| s.providers[s.focus].as_str()).collect();
+    let count = |p: &str| focuses.iter().filter(|f| **f == p).count();
+    focuses
+        .iter()
+        .copied()
+        .fold(None, |best: Option<&str>, p| match best {
+            Some(b) if count(b) >= count(p) => Some(b),
+            _ => Some(p),
+        })
+        .map(str::to_string)
 }
 
 /// One row of `paired-BASE.csv`: a metric against the base scenario.

@@ -115,6 +115,8 @@ fn a_batch_writes_the_comparison() {
             "scenarios/oracle-concentration.toml",
             "--paths",
             "1000",
+            "--charts",
+            "all",
             "--quiet",
             "--out",
         ])
@@ -123,11 +125,52 @@ fn a_batch_writes_the_comparison() {
         .success();
     let csv = read(&out.path().join("comparison.csv"));
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), "scenario,provider,mean,p5,p25,p50,p75,p95,var95,es95,var99,es99");
-    let es99: Vec<f64> = lines.map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect();
-    assert_eq!(es99.len(), 2);
-    assert!(es99[0] >= es99[1], "sorted by ES99, worst first");
+    assert_eq!(
+        lines.next().unwrap(),
+        "provider,display,scenario,focus,horizon,horizon_quarters,mean,p5,p25,p50,p75,p95,var95,es95,var99,es99"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // litigation-shock: azure (focus), aws; oracle-concentration: oci (focus),
+    // azure. One focus each: the tie goes to the first, azure, whose group
+    // comes first; every group holds one provider.
+    let cols: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[2], r[3])).collect();
+    assert_eq!(cols.len(), 4);
+    assert_eq!(&cols[..2].iter().map(|c| c.0).collect::<Vec<_>>(), &["azure", "azure"]);
+    assert!(cols.contains(&("azure", "litigation-shock", "true")));
+    assert!(cols.contains(&("azure", "oracle-concentration", "false")));
+    assert!(cols.contains(&("oci", "oracle-concentration", "true")));
+    assert_eq!(rows[0][1], "Microsoft Azure", "the display name");
+    assert!(rows.iter().all(|r| r[4] == "2032Q4" && r[5] == "28"), "the horizon on every row");
+    let es99 = |r: &Vec<&str>| r[15].parse::<f64>().unwrap();
+    assert!(es99(&rows[0]) >= es99(&rows[1]), "sorted by ES99 within a provider, worst first");
     assert_eq!(png_size(&out.path().join("comparison.png")), (1600, 1000));
+    assert!(out.path().join("comparison-azure.png").is_file(), "--charts all: one chart per shared provider");
+    assert!(!out.path().join("comparison-oci.png").exists(), "oci is in one scenario only");
+}
+
+/// `scenario.focus` picks the provider of the headline and loss.png;
+/// `--focus` overrides it; a provider the scenario lacks is refused.
+#[test]
+fn the_focus_provider_is_chosen_by_file_or_flag() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = cmd();
+        c.args(["run", "scenarios/coreweave-concentration.toml", "--paths", "500", "--no-charts", "--out"])
+            .arg(out.path())
+            .args(extra);
+        c.assert()
+    };
+    let text = |a: assert_cmd::assert::Assert| String::from_utf8(a.get_output().stdout.clone()).unwrap();
+    let by_file = text(run(&[]).success());
+    assert!(by_file.contains("coreweave-concentration: CoreWeave ("), "{by_file}");
+    let by_flag = text(run(&["--focus", "azure"]).success());
+    assert!(by_flag.contains("coreweave-concentration: Microsoft Azure ("), "{by_flag}");
+    let batch = read(&out.path().join("batch.csv"));
+    assert!(batch.lines().nth(1).unwrap().contains(",2030Q4,azure,openai,"), "{batch}");
+    run(&["--focus", "oci"])
+        .failure()
+        .stderr(predicate::str::contains("--focus"))
+        .stderr(predicate::str::contains("no provider `oci`; its providers are coreweave, azure"));
 }
 
 #[test]

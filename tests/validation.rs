@@ -225,3 +225,20 @@ fn names_too_long_for_a_file_name_are_rejected() {
     // 64 characters are fine.
     assert!(parse(&BASE.replacen("name = \"v\"", &format!("name = \"{}\"", "b".repeat(64)), 1)).is_ok());
 }
+
+#[test]
+fn focus_names_a_provider_and_defaults_to_the_first() {
+    assert_eq!(parse(BASE).unwrap().focus, 0, "the first provider in the file");
+    let sc = parse(&BASE.replacen("seed = 1", "seed = 1\nfocus = \"aws\"", 1)).unwrap();
+    assert_eq!(sc.focus, 1);
+    let msg = error_after("seed = 1", "seed = 1\nfocus = \"oci\"");
+    assert_has(&msg, &["test.toml:7", "scenario.focus", "unknown provider `oci`"]);
+}
+
+#[test]
+fn display_names_a_provider_in_charts_and_defaults_to_its_key() {
+    let sc = parse(&BASE.replacen("recognition = 0.05", "recognition = 0.05\ndisplay = \"Amazon AWS\"", 1)).unwrap();
+    assert_eq!((sc.providers[0].display.as_str(), sc.providers[1].display.as_str()), ("azure", "Amazon AWS"));
+    let msg = error_after("recognition = 0.05", "recognition = 0.05\ndisplay = \"  \"");
+    assert_has(&msg, &["providers.aws.display", "1 to 40 characters"]);
+}

@@ -33,7 +33,7 @@ pub use sweep::{SweepOptions, parse_vary, sweep};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Charts {
     None,
-    /// loss.png for the most concentrated provider, fan, exceedance, concentration.
+    /// loss.png for the focus provider, fan, exceedance, concentration.
     Key,
     /// Key charts plus loss-PROVIDER.png for every provider.
     All,
@@ -55,6 +55,8 @@ pub struct RunOptions {
     /// More than [`MAX_PATHS`] paths in one process (`--allow-huge`, or a
     /// shard).
     pub allow_huge: bool,
+    /// `--focus`: the provider the headline and key charts are about.
+    pub focus: Option<String>,
 }
 
 /// Whether scenario `sc` can be compared path by path with `base`: an
@@ -237,11 +239,34 @@ fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenari
     if let Some(s) = opts.seed {
         sc.seed = s;
     }
+    apply_focus(&mut sc, opts.focus.as_deref(), file)?;
     if let Some(message) = too_many_paths(sc.paths, opts) {
         let field = if opts.paths.is_some() { "--paths" } else { "scenario.paths" };
         return Err(scenario::ScenarioError { file: file.to_path_buf(), field: field.into(), line: None, message });
     }
     Ok((sc, r))
+}
+
+/// Point `sc.focus` at the provider named by `--focus`, if given; an error
+/// naming the scenario's providers when it has no such provider.
+fn apply_focus(sc: &mut Scenario, focus: Option<&str>, file: &Path) -> Result<(), scenario::ScenarioError> {
+    let Some(name) = focus else { return Ok(()) };
+    match sc.providers.iter().position(|p| p.name == name) {
+        Some(p) => {
+            sc.focus = p;
+            Ok(())
+        }
+        None => Err(scenario::ScenarioError {
+            file: file.to_path_buf(),
+            field: "--focus".into(),
+            line: None,
+            message: format!(
+                "scenario `{}` has no provider `{name}`; its providers are {}",
+                sc.name,
+                sc.providers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
 }
 
 /// The worker threads of a command.
@@ -343,7 +368,7 @@ fn write_charts(dir: &Path, s: &ScenarioSummary, opts: &RunOptions, pool: &rayon
         Concentration,
     }
     let mut list = vec![
-        ("loss.png".to_string(), Chart::Loss(s.most_concentrated)),
+        ("loss.png".to_string(), Chart::Loss(s.focus)),
         ("fan.png".to_string(), Chart::Fan),
         ("exceedance.png".to_string(), Chart::Exceedance),
         ("concentration.png".to_string(), Chart::Concentration),
@@ -376,12 +401,13 @@ pub fn money(x: f64) -> String {
     if x < 0.0 { format!("-${:.1}bn", -x) } else { format!("${x:.1}bn") }
 }
 
-/// One line per scenario: the most concentrated provider's loss against plan.
+/// One line per scenario: the focus provider's loss against plan.
 pub fn headline(s: &ScenarioSummary) -> String {
-    let c = &s.concentration[s.most_concentrated];
+    let c = &s.concentration[s.focus];
+    let shown = &s.display[s.focus];
     let who = match &c.customer {
-        Some(cu) => format!("{} ({} {:.0}% of its starting backlog)", c.provider, cu, c.share * 100.0),
-        None => c.provider.clone(),
+        Some(cu) => format!("{shown} ({cu} {:.0}% of its starting backlog)", c.share * 100.0),
+        None => shown.clone(),
     };
     let horizon = s.labels.last().map_or("", |l| l.as_str());
     match s.metric(&format!("loss.{}", c.provider)) {
@@ -392,7 +418,7 @@ pub fn headline(s: &ScenarioSummary) -> String {
             l.se,
             money(l.var99.unwrap_or(f64::NAN)),
             money(l.es99.unwrap_or(f64::NAN)),
-            money(s.plan.backlog[s.most_concentrated]),
+            money(s.plan.backlog[s.focus]),
             s.paths
         ),
         None => format!("{}: {who}", s.name),

@@ -97,8 +97,10 @@ fn run_one(
     Ok(summary)
 }
 
-/// `OUT/comparison.csv` and, with charts, `OUT/comparison.png` for a run of
-/// several scenarios.
+/// `OUT/comparison.csv` (every provider of every scenario, grouped by
+/// provider) and, with charts, `OUT/comparison.png` for the provider that is
+/// the focus of the most scenarios; with `--charts all`, also
+/// `comparison-PROVIDER.png` for every provider two or more scenarios share.
 pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<()> {
     let ok: Vec<&ScenarioSummary> = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).collect();
     if ok.len() < 2 {
@@ -106,9 +108,29 @@ pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<()> {
     }
     let rows = report::comparison(&ok);
     output::write_atomic(&opts.out.join("comparison.csv"), &output::rows_csv(&rows)?)?;
-    if opts.charts != Charts::None {
-        let png = charts::comparison_png(&rows, opts.chart_size).context("cannot draw comparison.png")?;
-        output::write_atomic(&opts.out.join("comparison.png"), &png)?;
+    if opts.charts == Charts::None {
+        return Ok(());
+    }
+    let of = |p: &str| rows.iter().filter(|r| r.provider == p).collect::<Vec<_>>();
+    let mut charts_to_draw = Vec::new();
+    if let Some(focus) = report::comparison_focus(&ok) {
+        charts_to_draw.push(("comparison.png".to_string(), of(&focus)));
+    }
+    if opts.charts == Charts::All {
+        let mut seen: Vec<&str> = Vec::new();
+        for r in &rows {
+            if !seen.contains(&r.provider.as_str()) {
+                seen.push(&r.provider);
+                let group = of(&r.provider);
+                if group.len() >= 2 {
+                    charts_to_draw.push((format!("comparison-{}.png", r.provider), group));
+                }
+            }
+        }
+    }
+    for (name, group) in charts_to_draw {
+        let png = charts::comparison_png(&group, opts.chart_size).with_context(|| format!("cannot draw {name}"))?;
+        output::write_atomic(&opts.out.join(&name), &png)?;
     }
     Ok(())
 }

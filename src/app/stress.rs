@@ -286,26 +286,27 @@ fn write_across(
         return Ok(());
     }
     let same_horizon = results.iter().all(|r| r.horizon_label == results[0].horizon_label);
-    let mut cmp: Vec<report::ComparisonRow> = results
+    let mut cmp: Vec<charts::Interval> = results
         .iter()
         .zip(rows)
-        .map(|(r, row)| report::ComparisonRow {
-            scenario: if same_horizon { r.scenario.clone() } else { format!("{} at {}", r.scenario, r.horizon_label) },
-            provider: match (&row.base, row.d_es99) {
-                (Some(b), Some(d)) if b != &r.scenario => format!("\u{394}ES99 {}", charts::fmt_signed(d)),
-                (Some(_), Some(_)) => "the base".to_string(),
+        .map(|(r, row)| {
+            let scenario =
+                if same_horizon { r.scenario.clone() } else { format!("{} at {}", r.scenario, r.horizon_label) };
+            let pair = match (&row.base, row.d_es99) {
+                (Some(b), Some(d)) if b != &r.scenario => format!(" (\u{394}ES99 {})", charts::fmt_signed(d)),
+                (Some(_), Some(_)) => " (the base)".to_string(),
                 _ => String::new(),
-            },
-            mean: r.loss.mean,
-            p5: r.loss.p5,
-            p25: r.loss.p25,
-            p50: r.loss.p50,
-            p75: r.loss.p75,
-            p95: r.loss.p95,
-            var95: r.measure("var95").unwrap_or(f64::NAN),
-            es95: r.measure("es95").unwrap_or(f64::NAN),
-            var99: r.measure("var99").unwrap_or(f64::NAN),
-            es99: r.measure("es99").unwrap_or(f64::NAN),
+            };
+            charts::Interval {
+                label: format!("{scenario}{pair}"),
+                p5: r.loss.p5,
+                p25: r.loss.p25,
+                p50: r.loss.p50,
+                p75: r.loss.p75,
+                p95: r.loss.p95,
+                var99: r.measure("var99").unwrap_or(f64::NAN),
+                es99: r.measure("es99").unwrap_or(f64::NAN),
+            }
         })
         .collect();
     cmp.sort_by(|a, b| b.es99.total_cmp(&a.es99));

@@ -146,7 +146,7 @@ pub(super) struct SweepPlan {
 
 pub(super) fn plan_sweep(
     file: &Path,
-    base: Scenario,
+    mut base: Scenario,
     text: &str,
     vary: &[(String, Vec<f64>)],
     metric: Option<&str>,
@@ -161,6 +161,7 @@ pub(super) fn plan_sweep(
     if let Some(m) = too_many_paths(run.paths.unwrap_or(base.paths), run) {
         bail!("{m}");
     }
+    apply_focus(&mut base, run.focus.as_deref(), file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let size: usize = vary.iter().map(|(_, v)| v.len()).product();
     if size > MAX_SWEEP_POINTS {
         bail!(
@@ -186,16 +187,14 @@ pub(super) fn plan_sweep(
         })?;
         sc.paths = run.paths.unwrap_or(base.paths);
         sc.seed = run.seed.unwrap_or(base.seed);
+        sc.focus = base.focus;
         points.push(sc);
     }
     let names = base.metric_names();
     let metric = match metric {
         Some(m) if names.iter().any(|n| n == m) => m.to_string(),
         Some(m) => bail!("--metric {m}: the scenario records no such metric; use one of {}", names.join(", ")),
-        None => {
-            let (_, most) = report::concentration(&base, &report::start_shares(&base));
-            format!("loss.{}", base.providers[most].name)
-        }
+        None => format!("loss.{}", base.providers[base.focus].name),
     };
     if !report::STAT_NAMES.contains(&stat) {
         bail!("--stat {stat}: use one of {}", report::STAT_NAMES.join(", "));

@@ -1,22 +1,71 @@
-//! `comparison.png`: the key loss metric of several scenarios side by side
-//! (each scenario's most concentrated provider), sorted by ES99.
+//! `comparison.png`: one provider's loss against plan in several scenarios
+//! side by side, sorted by ES99; and the interval plot it shares with the
+//! portfolio comparison.
 
 use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, axis, builder, draw_row_mesh, fmt_bn, font, frame, render};
+use super::{ChartSize, axis, bn_axis, builder, draw_row_mesh, font, frame, render};
 use crate::report::ComparisonRow;
 
-/// Draw `rows` (already sorted, worst ES99 first) as interval plots.
-pub fn comparison_png(rows: &[ComparisonRow], size: ChartSize) -> Result<Vec<u8>> {
+/// One row of an interval plot: a loss distribution and its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interval {
+    pub label: String,
+    pub p5: f64,
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p95: f64,
+    pub var99: f64,
+    pub es99: f64,
+}
+
+impl From<&ComparisonRow> for Interval {
+    fn from(r: &ComparisonRow) -> Self {
+        Interval {
+            label: r.scenario.clone(),
+            p5: r.p5,
+            p25: r.p25,
+            p50: r.p50,
+            p75: r.p75,
+            p95: r.p95,
+            var99: r.var99,
+            es99: r.es99,
+        }
+    }
+}
+
+/// Draw one provider's `rows` (already sorted, worst ES99 first) as
+/// interval plots. Rows at different horizons carry theirs in the label.
+pub fn comparison_png(rows: &[&ComparisonRow], size: ChartSize) -> Result<Vec<u8>> {
+    let first = rows.first().ok_or_else(|| anyhow::anyhow!("comparison.png: no scenario to compare"))?;
+    let same_horizon = rows.iter().all(|r| r.horizon == first.horizon);
+    let items: Vec<Interval> = rows
+        .iter()
+        .map(|r| {
+            let mut i = Interval::from(*r);
+            if !same_horizon {
+                i.label = format!("{} at {}", r.scenario, r.horizon);
+            }
+            i
+        })
+        .collect();
+    let at = if same_horizon {
+        format!("at {} ({} quarters)", first.horizon, first.horizon_quarters)
+    } else {
+        "at each scenario's horizon (in its label)".to_string()
+    };
+    let lo = rows.iter().map(|r| r.p5).fold(0.0, f64::min);
+    let hi = rows.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
     intervals_png(
-        rows,
+        &items,
         "comparison.png",
-        "Scenarios compared: loss against plan of the most concentrated provider",
-        "loss against plan at the horizon ($bn; positive = backlog below plan)",
+        &format!("Scenarios compared: {} loss against plan {at}", first.display),
+        &format!("{} loss against plan ($bn; positive = backlog below plan)", first.display),
         "",
-        &fmt_bn,
+        &bn_axis(hi - lo),
         size,
     )
 }
@@ -24,7 +73,7 @@ pub fn comparison_png(rows: &[ComparisonRow], size: ChartSize) -> Result<Vec<u8>
 /// Interval plot of loss distributions, one row each; `note` ends the
 /// subtitle.
 pub fn intervals_png(
-    rows: &[ComparisonRow],
+    rows: &[Interval],
     file: &str,
     title: &str,
     xdesc: &str,
@@ -46,12 +95,7 @@ pub fn intervals_png(
         let hi = rows.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
         let pad = (hi - lo).max(1e-9) * 0.05;
         // Room on the right for the ES99 note beside the rightmost diamond.
-        let labels: Vec<String> = rows
-            .iter()
-            .map(
-                |r| if r.provider.is_empty() { r.scenario.clone() } else { format!("{} ({})", r.scenario, r.provider) },
-            )
-            .collect();
+        let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
         let mut chart =
             builder(&body, size, 380.0).build_cartesian_2d(axis(lo - pad, hi + 3.0 * pad)?, (k as f64 - 0.4)..-0.6)?;
         draw_row_mesh(&mut chart, size, labels, xdesc, &fmt)?;

@@ -19,7 +19,7 @@ pub fn concentration_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>
             if s.holds[c][p]
                 && let Some(m) = s.metric(&format!("share.{cname}.{pname}"))
             {
-                rows.push((format!("{cname} at {pname}"), m, s.start_share[c][p]));
+                rows.push((format!("{cname} at {}", s.display[p]), m, s.start_share[c][p]));
             }
         }
     }

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{INK, SERIES, dashed};
-use super::{ChartSize, axis, builder, draw_legend, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, axis, bn_axis, builder, dashed_sample, draw_legend, fmt_pct, font, frame, render};
 use crate::report::ScenarioSummary;
 
 pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -29,6 +29,7 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
         let xs = curves.iter().flatten().map(|(x, _)| *x);
         let (lo, hi) = xs.fold((0.0f64, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
         let pad = (hi - lo).max(1e-9) * 0.03;
+        let fmt_x = bn_axis(hi - lo);
         let mut chart =
             builder(&body, size, 110.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (pmin..0.6).log_scale())?;
         chart
@@ -37,13 +38,13 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
             .bold_line_style(RGBColor(215, 215, 215))
             .x_desc(format!("loss against plan at {horizon} ($bn)"))
             .y_desc("probability the loss exceeds x (log scale)")
-            .x_label_formatter(&|x| fmt_bn(*x))
+            .x_label_formatter(&|x| fmt_x(*x))
             .y_label_formatter(&|y| fmt_pct(*y))
             .label_style(font(size, 20.0, &INK))
             .axis_desc_style(font(size, 22.0, &INK))
             .draw()?;
         let stroke = size.font(3.5) as u32;
-        for (i, (curve, name)) in curves.iter().zip(&s.providers).enumerate() {
+        for (i, (curve, name)) in curves.iter().zip(&s.display).enumerate() {
             let style = SERIES[i % SERIES.len()].stroke_width(stroke);
             let pts = curve.clone();
             let anno = if dashed(i) {
@@ -51,15 +52,25 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
             } else {
                 chart.draw_series(LineSeries::new(pts, style))?
             };
-            anno.label(name.clone()).legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], style));
+            let sample = size.font(42.0) as i32;
+            if dashed(i) {
+                anno.label(name.clone()).legend(move |(x, y)| dashed_sample(x, y, sample, style));
+            } else {
+                anno.label(name.clone()).legend(move |(x, y)| PathElement::new([(x, y), (x + sample, y)], style));
+            }
         }
-        for p in [0.05, 0.01] {
+        // The 5% and 1% guides: thin, grey, finely dotted and labelled, so
+        // that they never read as a provider's dashed curve.
+        let guide = RGBColor(150, 150, 150);
+        for (p, label) in [(0.05, "P = 5%"), (0.01, "P = 1%")] {
             chart.draw_series(DashedLineSeries::new(
                 [(lo - pad, p), (hi + pad, p)],
-                6,
-                6,
-                RGBColor(160, 160, 160).stroke_width(1),
+                size.font(3.0) as u32,
+                size.font(5.0) as u32,
+                guide.stroke_width(1),
             ))?;
+            let at = (lo - pad + (hi - lo) * 0.01, p * 1.12);
+            chart.draw_series(std::iter::once(Text::new(label, at, font(size, 16.0, &guide))))?;
         }
         draw_legend(&mut chart, size, SeriesLabelPosition::UpperRight, 20.0)?;
         Ok(())

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, GREY, INK, LIGHT, MID};
-use super::{ChartSize, axis, draw_legend, fmt_bn, font, frame, render};
+use super::{ChartSize, axis, bn_axis, dashed_sample, draw_legend, font, frame, quarter_axis, render};
 use crate::report::ScenarioSummary;
 
 pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
@@ -26,29 +26,24 @@ pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
             let plan: Vec<f64> = (0..tq).map(|t| s.plan.backlog_path[t * np + p]).collect();
             let ymax = rows_p.iter().map(|r| r.p95).chain(plan.iter().copied()).fold(0.0, f64::max) * 1.08;
             let mut chart = ChartBuilder::on(panel)
-                .caption(&s.providers[p], font(size, 26.0, &INK))
+                .caption(&s.display[p], font(size, 26.0, &INK))
                 .margin(size.font(14.0) as i32)
+                // Room for the horizon's label (`2032Q4`) under the last tick.
+                .margin_right(size.font(40.0) as i32)
                 .x_label_area_size(size.font(45.0) as u32)
                 .y_label_area_size(size.font(95.0) as u32)
                 .build_cartesian_2d(axis(1.0, tq as f64)?, axis(0.0, ymax)?)?;
-            let labels = s.labels.clone();
-            let fmt_q = move |x: &f64| {
-                let i = x.round() as usize;
-                if (1..=labels.len()).contains(&i) && (x - x.round()).abs() < 1e-6 {
-                    labels[i - 1].clone()
-                } else {
-                    String::new()
-                }
-            };
+            let fmt_q = quarter_axis(s.labels.clone());
+            let fmt_y = bn_axis(ymax);
             chart
                 .configure_mesh()
                 .disable_x_mesh()
                 .light_line_style(WHITE)
                 .bold_line_style(RGBColor(225, 225, 225))
-                .x_labels(tq.min(8))
+                .x_labels(tq + 1)
                 .y_labels(6)
                 .x_label_formatter(&fmt_q)
-                .y_label_formatter(&|y| fmt_bn(*y))
+                .y_label_formatter(&|y| fmt_y(*y))
                 .label_style(font(size, 17.0, &INK))
                 .draw()?;
             let band = |lo: fn(&crate::report::FanRow) -> f64, hi: fn(&crate::report::FanRow) -> f64| {
@@ -80,7 +75,7 @@ pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
                     GREY.stroke_width(stroke),
                 ))?
                 .label("plan")
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], GREY.stroke_width(stroke)));
+                .legend(move |(x, y)| dashed_sample(x, y, 20, GREY.stroke_width(stroke)));
             if p == 0 {
                 draw_legend(&mut chart, size, SeriesLabelPosition::UpperLeft, 17.0)?;
             }

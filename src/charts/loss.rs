@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
-use super::{ChartSize, axis, beyond_axis, builder, fmt_bn, fmt_pct, font, frame, render};
+use super::{ChartSize, axis, beyond_axis, bn_axis, builder, fmt_pct, font, frame, render};
 use crate::report::{Histogram, ScenarioSummary};
 
 /// A vertical reference line on a distribution chart.
@@ -39,15 +39,12 @@ pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8
     let h = &s.loss_hist[p];
     let horizon = s.labels.last().cloned().unwrap_or_default();
     let file = format!("loss.png ({provider})");
+    let fmt = bn_axis(h.hi - h.lo);
     distribution_png(
         &DistributionPlot {
             file: &file,
-            title: format!("{}: loss against plan, {provider}", s.name),
-            subtitle: format!(
-                "Backlog at {horizon} below plan, {} paths; {}",
-                s.paths,
-                beyond_axis(h, s.paths, &fmt_bn)
-            ),
+            title: format!("{}: loss against plan, {}", s.name, s.display[p]),
+            subtitle: format!("Backlog at {horizon} below plan, {} paths; {}", s.paths, beyond_axis(h, s.paths, &fmt)),
             xdesc: format!("loss against plan at {horizon} ($bn; positive = backlog below plan)"),
             hist: h,
             paths: s.paths,
@@ -57,7 +54,7 @@ pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8
                 Mark { label: "VaR99", x: row.var99.unwrap_or(f64::NAN), shown: None, color: ACCENT, dashed: false },
                 Mark { label: "ES99", x: row.es99.unwrap_or(f64::NAN), shown: None, color: ACCENT, dashed: true },
             ],
-            fmt: &fmt_bn,
+            fmt: &fmt,
         },
         size,
     )

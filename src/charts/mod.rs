@@ -22,9 +22,10 @@ use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-pub use comparison::{comparison_png, intervals_png};
+pub use comparison::{Interval, comparison_png, intervals_png};
 pub use concentration::concentration_png;
 pub use contributions::contributions_png;
 pub use exceedance::exceedance_png;
@@ -204,6 +205,17 @@ fn draw_legend<'a, 'b: 'a>(
     Ok(())
 }
 
+/// A dashed legend sample `len` pixels long at `(x, y)`: three dashes, so a
+/// dashed series reads as dashed in its legend too.
+fn dashed_sample(
+    x: i32,
+    y: i32,
+    len: i32,
+    style: ShapeStyle,
+) -> DashedPathElement<std::array::IntoIter<(i32, i32), 2>, i32> {
+    DashedPathElement::new([(x, y), (x + len, y)], len * 2 / 7, len / 7, style)
+}
+
 /// Tick formatter for categories placed at `offset`, `offset + 1`, ...:
 /// the label at those positions, nothing between them.
 fn category_labels(labels: Vec<String>, offset: f64) -> impl Fn(&f64) -> String {
@@ -287,6 +299,46 @@ pub fn amount_axis(span: f64) -> impl Fn(f64) -> String {
         3
     };
     move |x| fixed(x, digits)
+}
+
+/// One money format for every tick of an axis spanning `span` $bn: the
+/// decimals of [`amount_axis`], the same on each tick (`$1,000bn` beside
+/// `$1,200bn`; `$5bn` beside `$80bn`, never `$5.00bn` beside `$80.0bn`).
+pub fn bn_axis(span: f64) -> impl Fn(f64) -> String {
+    let f = amount_axis(span);
+    move |x| {
+        let s = f(x);
+        match s.strip_prefix('-') {
+            Some(r) => format!("-${r}bn"),
+            None => format!("${s}bn"),
+        }
+    }
+}
+
+/// Labels of a quarterly axis `1..=labels.len()`: the year at each year's
+/// first quarter (every `step` years when there are many), and the horizon,
+/// the last quarter, in full (`2032Q4`); nothing elsewhere. Year labels
+/// closer than two quarters to the horizon are left out so the two never
+/// overlap.
+pub fn quarter_axis(labels: Vec<String>) -> impl Fn(&f64) -> String {
+    let years = labels.len() / 4 + 1;
+    let step = years.div_ceil(10).max(1);
+    move |x: &f64| {
+        let i = x.round() as usize;
+        if !(1..=labels.len()).contains(&i) || (x - x.round()).abs() > 1e-6 {
+            return String::new();
+        }
+        let label = &labels[i - 1];
+        if i == labels.len() {
+            return label.clone();
+        }
+        match label.split_once('Q') {
+            Some((year, "1")) if i + 2 <= labels.len() && year.parse::<usize>().is_ok_and(|y| y % step == 0) => {
+                year.to_string()
+            }
+            _ => String::new(),
+        }
+    }
 }
 
 /// `x` with `digits` decimals and thousands separators; no `-0`.

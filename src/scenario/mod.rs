@@ -389,8 +389,20 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         check_entity_name(cx, &f, pname)?;
         let o = &rp.other;
         let of = |k: &str| format!("{f}.other.{k}");
+        let display = match &rp.display {
+            Some(d) if d.get_ref().trim().is_empty() || d.get_ref().chars().count() > 40 => {
+                return Err(cx.err(
+                    &format!("{f}.display"),
+                    Some(&d.span()),
+                    "must be 1 to 40 characters, e.g. display = \"Oracle (OCI)\"",
+                ));
+            }
+            Some(d) => d.get_ref().trim().to_string(),
+            None => pname.clone(),
+        };
         providers.push(Provider {
             name: pname.clone(),
+            display,
             recognition: param(cx, &format!("{f}.recognition"), &rp.recognition, SHARE)?,
             other_backlog: opt_param(cx, &of("backlog"), &o.backlog, AMOUNT)?,
             other: Demand {
@@ -446,7 +458,11 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         });
     }
 
-    let sc = Scenario { name, start, quarters, paths, seed, providers, customers, rules };
+    let focus = match &meta.focus {
+        Some(f) => lookup(cx, "scenario.focus", f, &pnames, "provider", "providers")?,
+        None => 0,
+    };
+    let sc = Scenario { name, start, quarters, paths, seed, providers, customers, rules, focus };
     // Within the ranges above this always holds; it is checked all the same,
     // so that no scenario reaches the engine with a plan that overflows.
     let engine = crate::engine::Engine::new(&sc);

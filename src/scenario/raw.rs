@@ -34,11 +34,15 @@ pub struct RawMeta {
     pub quarters: S<i64>,
     pub paths: Option<S<i64>>,
     pub seed: Option<S<i64>>,
+    /// The provider the headline, `loss.png` and comparisons are about.
+    pub focus: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
+    /// The provider's name in charts and reports.
+    pub display: Option<S<String>>,
     pub recognition: S<RawParam>,
     #[serde(default)]
     pub other: RawOther,
