@@ -32,6 +32,68 @@ pub fn errors_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
     rows_csv(&s.errors)
 }
 
+/// The version of `summary.json`'s layout (`docs/summary.schema.json`).
+pub const SUMMARY_SCHEMA: &str = "backlog-risk/summary/1";
+
+/// `summary.json`: the figures of `summary.csv` and `errors.csv`, with the
+/// scenario's horizon, focus and providers, for programs
+/// (`docs/summary.schema.json` is its schema). Statistics that do not apply
+/// (VaR and ES of metrics other than `loss.*`) are `null`.
+pub fn summary_json(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+    #[derive(Serialize)]
+    struct Provider<'a> {
+        name: &'a str,
+        display: &'a str,
+        plan_backlog: f64,
+        top_customer: Option<&'a str>,
+        top_customer_share_start: f64,
+    }
+    #[derive(Serialize)]
+    struct Summary<'a> {
+        schema: &'static str,
+        tool_version: &'static str,
+        scenario: &'a str,
+        seed: u64,
+        paths: u64,
+        start: &'a str,
+        horizon: &'a str,
+        horizon_quarters: usize,
+        focus: &'a str,
+        providers: Vec<Provider<'a>>,
+        metrics: &'a [MetricRow],
+        errors: &'a [crate::report::ErrorRow],
+    }
+    let providers = s
+        .providers
+        .iter()
+        .enumerate()
+        .map(|(p, name)| Provider {
+            name,
+            display: &s.display[p],
+            plan_backlog: s.plan.backlog[p],
+            top_customer: s.concentration[p].customer.as_deref(),
+            top_customer_share_start: s.concentration[p].share,
+        })
+        .collect();
+    let doc = Summary {
+        schema: SUMMARY_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        scenario: &s.name,
+        seed: s.seed,
+        paths: s.paths,
+        start: s.labels.first().map_or("", String::as_str),
+        horizon: s.labels.last().map_or("", String::as_str),
+        horizon_quarters: s.labels.len(),
+        focus: &s.providers[s.focus],
+        providers,
+        metrics: &s.metrics,
+        errors: &s.errors,
+    };
+    let mut v = serde_json::to_vec_pretty(&doc)?;
+    v.push(b'\n');
+    Ok(v)
+}
+
 /// Serialise rows with a header taken from the row type's fields.
 pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());

@@ -66,7 +66,8 @@ fn run_writes_summary_fan_and_run_json() {
             "loss.png",
             "revenue.csv",
             "run.json",
-            "summary.csv"
+            "summary.csv",
+            "summary.json"
         ]
     );
 }

@@ -315,6 +315,7 @@ fn run_owns(name: &str) -> bool {
     matches!(
         name,
         "summary.csv"
+            | "summary.json"
             | "errors.csv"
             | "fan.csv"
             | "revenue.csv"
@@ -342,6 +343,7 @@ fn write_outputs(
     let dir = staging.dir.as_path();
     output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
     output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
+    output::write_atomic(&dir.join("summary.json"), &output::summary_json(summary)?)?;
     output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
     output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
     write_charts(dir, summary, opts, pool)?;
