@@ -46,6 +46,7 @@ pub mod charts;
 pub mod cli;
 pub mod dist;
 pub mod engine;
+pub mod html;
 pub mod math;
 pub mod model;
 pub mod outdir;

@@ -64,6 +64,7 @@ fn run_writes_summary_fan_and_run_json() {
             "fan.csv",
             "fan.png",
             "loss.png",
+            "report.html",
             "revenue.csv",
             "run.json",
             "summary.csv",

@@ -316,6 +316,7 @@ fn run_owns(name: &str) -> bool {
         name,
         "summary.csv"
             | "summary.json"
+            | "report.html"
             | "errors.csv"
             | "fan.csv"
             | "revenue.csv"
@@ -331,8 +332,11 @@ fn run_owns(name: &str) -> bool {
 /// Write a run's files into a staging folder beside `target` and move it
 /// into place in one step ([`crate::outdir`]): the previous results stay
 /// whole until the new ones are.
+#[allow(clippy::too_many_arguments)]
 fn write_outputs(
     target: &Path,
+    sc: &Scenario,
+    chain: &[PathBuf],
     summary: &ScenarioSummary,
     info: RunInfo,
     opts: &RunOptions,
@@ -346,20 +350,35 @@ fn write_outputs(
     output::write_atomic(&dir.join("summary.json"), &output::summary_json(summary)?)?;
     output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
     output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
-    write_charts(dir, summary, opts, pool)?;
+    let charts = write_charts(dir, summary, opts, pool)?;
     if let Some((base, r)) = paired {
         let rows = report::paired(summary, r);
         output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
     }
+    let assumptions = scenario::assumptions::assumptions(sc, chain);
+    let page = crate::html::report_html(&crate::html::ReportInput {
+        summary,
+        assumptions: &assumptions,
+        headline: &headline(summary),
+        info: &info,
+        charts: &charts,
+    });
+    output::write_atomic(&dir.join("report.html"), page.as_bytes())?;
     output::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
     staging.commit(run_owns)
 }
 
 /// Draw the scenario's charts into `dir`: rendered side by side on the
-/// run's thread pool, then written in a fixed order.
-fn write_charts(dir: &Path, s: &ScenarioSummary, opts: &RunOptions, pool: &rayon::ThreadPool) -> Result<()> {
+/// run's thread pool, then written in a fixed order. Returns them by file
+/// name, for the report.
+fn write_charts(
+    dir: &Path,
+    s: &ScenarioSummary,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<(String, Vec<u8>)>> {
     if opts.charts == Charts::None {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let size = opts.chart_size;
     // A loss chart per provider index, or one of the other three.
@@ -391,16 +410,19 @@ fn write_charts(dir: &Path, s: &ScenarioSummary, opts: &RunOptions, pool: &rayon
             })
             .collect()
     });
+    let mut drawn = Vec::new();
     for (name, png) in pngs {
         let path = dir.join(&name);
-        output::write_atomic(&path, &png.with_context(|| format!("cannot draw {}", path.display()))?)?;
+        let png = png.with_context(|| format!("cannot draw {}", path.display()))?;
+        output::write_atomic(&path, &png)?;
+        drawn.push((name, png));
     }
-    Ok(())
+    Ok(drawn)
 }
 
-/// `$12.3bn`, `-$4.0bn`.
+/// `$12.3bn`, `-$4.0bn`, `$1,235.8bn`: one decimal, thousands grouped.
 pub fn money(x: f64) -> String {
-    if x < 0.0 { format!("-${:.1}bn", -x) } else { format!("${x:.1}bn") }
+    charts::bn_axis(10.0)(x)
 }
 
 /// One line per scenario: the focus provider's loss against plan.

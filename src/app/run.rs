@@ -51,7 +51,18 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
         outcomes.push(Outcome { file, result });
     }
     bar.finish_and_clear();
-    write_comparison(&outcomes, opts)?;
+    let comparison = write_comparison(&outcomes, opts)?;
+    if outcomes.len() > 1 {
+        let entries: Vec<crate::html::IndexEntry> = outcomes
+            .iter()
+            .map(|o| crate::html::IndexEntry {
+                file: o.file.display().to_string(),
+                result: o.result.as_ref().map(|s| (s, headline(s))).map_err(String::as_str),
+            })
+            .collect();
+        let page = crate::html::index_html(&entries, comparison.as_deref());
+        output::write_atomic(&opts.out.join("index.html"), page.as_bytes())?;
+    }
     output::write_atomic(
         &opts.out.join("batch.csv"),
         &output::batch_csv(&outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect::<Vec<_>>())?,
@@ -93,7 +104,16 @@ fn run_one(
     let summary = report::summarise(&engine, &acc, sc.seed);
     let wall = started.elapsed().as_secs_f64();
     let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall);
-    write_outputs(&opts.out.join(&sc.name), &summary, info, opts, pool, paired.as_ref().map(|(b, r)| (*b, r)))?;
+    write_outputs(
+        &opts.out.join(&sc.name),
+        sc,
+        &resolved.chain,
+        &summary,
+        info,
+        opts,
+        pool,
+        paired.as_ref().map(|(b, r)| (*b, r)),
+    )?;
     Ok(summary)
 }
 
@@ -101,15 +121,17 @@ fn run_one(
 /// provider) and, with charts, `OUT/comparison.png` for the provider that is
 /// the focus of the most scenarios; with `--charts all`, also
 /// `comparison-PROVIDER.png` for every provider two or more scenarios share.
-pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<()> {
+///
+/// Returns `comparison.png`, when drawn.
+pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<Option<Vec<u8>>> {
     let ok: Vec<&ScenarioSummary> = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).collect();
     if ok.len() < 2 {
-        return Ok(());
+        return Ok(None);
     }
     let rows = report::comparison(&ok);
     output::write_atomic(&opts.out.join("comparison.csv"), &output::rows_csv(&rows)?)?;
     if opts.charts == Charts::None {
-        return Ok(());
+        return Ok(None);
     }
     let of = |p: &str| rows.iter().filter(|r| r.provider == p).collect::<Vec<_>>();
     let mut charts_to_draw = Vec::new();
@@ -128,11 +150,15 @@ pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<()> {
             }
         }
     }
+    let mut main = None;
     for (name, group) in charts_to_draw {
         let png = charts::comparison_png(&group, opts.chart_size).with_context(|| format!("cannot draw {name}"))?;
         output::write_atomic(&opts.out.join(&name), &png)?;
+        if name == "comparison.png" {
+            main = Some(png);
+        }
     }
-    Ok(())
+    Ok(main)
 }
 
 /// The closing report of a batch: one line per scenario, ok or its error.

@@ -254,7 +254,7 @@ fn write_merged(
     // Taken once every shard has been checked, so that a refused merge
     // writes nothing.
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
-    write_outputs(&opts.out.join(&sc.name), summary, info, opts, &thread_pool(opts.threads)?, paired)
+    write_outputs(&opts.out.join(&sc.name), sc, &chain, summary, info, opts, &thread_pool(opts.threads)?, paired)
 }
 
 /// Check shard file `f` against the first of its run, and that no other

@@ -262,6 +262,33 @@ impl Dist {
     }
 }
 
+/// The distribution as a scenario file writes it, in short:
+/// `0.069`, `uniform 0.05 .. 0.25`, `pert 15 / 25 / 45`,
+/// `normal mean 1, sd 0.2 on [0, 2]`, `discrete 1 (30%), 2 (70%)`.
+impl std::fmt::Display for Dist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bounds = |min: f64, max: f64| {
+            if min.is_finite() || max.is_finite() { format!(" on [{min}, {max}]") } else { String::new() }
+        };
+        match self {
+            Dist::Fixed(v) => write!(f, "{v}"),
+            Dist::Uniform { min, max } => write!(f, "uniform {min} .. {max}"),
+            Dist::Triangular { min, mode, max } => write!(f, "triangular {min} / {mode} / {max}"),
+            Dist::Pert { min, mode, max, lambda, .. } if *lambda == 4.0 => write!(f, "pert {min} / {mode} / {max}"),
+            Dist::Pert { min, mode, max, lambda, .. } => write!(f, "pert {min} / {mode} / {max}, lambda {lambda}"),
+            Dist::Normal { mean, sd, min, max } => write!(f, "normal mean {mean}, sd {sd}{}", bounds(*min, *max)),
+            Dist::LogNormal { mean, sd, .. } => write!(f, "lognormal mean {mean}, sd {sd}"),
+            Dist::Beta { alpha, beta, min, max, .. } => write!(f, "beta({alpha}, {beta}) on [{min}, {max}]"),
+            Dist::Discrete { values, weights, .. } => {
+                let total: f64 = weights.iter().sum();
+                let items: Vec<String> =
+                    values.iter().zip(weights).map(|(v, w)| format!("{v} ({:.0}%)", 100.0 * w / total)).collect();
+                write!(f, "discrete {}", items.join(", "))
+            }
+        }
+    }
+}
+
 fn check_min_mode_max(family: &str, min: f64, mode: f64, max: f64) -> Result<(), DistError> {
     finite("min", min)?;
     finite("mode", mode)?;

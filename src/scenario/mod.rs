@@ -7,6 +7,7 @@
 //! (`customers.openai.shift[0].target`), the line where TOML gives one, and
 //! what to change.
 
+pub mod assumptions;
 pub mod raw;
 
 use std::collections::HashSet;
