@@ -480,6 +480,13 @@ pub struct PairedRow {
     /// What the standard error would be for independent runs:
     /// `sqrt(se^2 + se_base^2)`.
     pub se_unpaired: f64,
+    /// `loss.*` only: VaR99 and ES99 of this scenario minus the base's, and
+    /// their batch-means standard errors (empty below
+    /// [`crate::engine::driver::MIN_BATCH_PATHS`] paths per batch).
+    pub d_var99: Option<f64>,
+    pub d_var99_se: Option<f64>,
+    pub d_es99: Option<f64>,
+    pub d_es99_se: Option<f64>,
 }
 
 /// Paired rows from the result of [`crate::engine::Engine::run_paired`].
@@ -487,7 +494,8 @@ pub fn paired(s: &ScenarioSummary, r: &crate::engine::driver::Paired) -> Vec<Pai
     r.pairs
         .iter()
         .zip(&r.diffs)
-        .filter_map(|((n, _, j), d)| {
+        .zip(&r.tails)
+        .filter_map(|(((n, _, j), d), t)| {
             let m = s.metric(n)?;
             let b: &Moments = &r.base.metrics[*j].moments;
             Some(PairedRow {
@@ -497,6 +505,10 @@ pub fn paired(s: &ScenarioSummary, r: &crate::engine::driver::Paired) -> Vec<Pai
                 diff: d.mean(),
                 se_paired: d.se(),
                 se_unpaired: (m.se * m.se + b.se() * b.se()).sqrt(),
+                d_var99: t.as_ref().map(|t| t.d_var99),
+                d_var99_se: t.as_ref().and_then(|t| t.d_var99_se),
+                d_es99: t.as_ref().map(|t| t.d_es99),
+                d_es99_se: t.as_ref().and_then(|t| t.d_es99_se),
             })
         })
         .collect()

@@ -21,8 +21,9 @@ use crate::report::MetricRow;
 
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
-/// Version of the layout after the magic bytes.
-pub const FORMAT: u32 = 2;
+/// Version of the layout after the magic bytes (3: paired shards carry the
+/// batch sketches of the VaR99 and ES99 difference standard errors).
+pub const FORMAT: u32 = 3;
 
 /// One shard of one run.
 #[derive(Debug, Clone, Serialize, Deserialize)]

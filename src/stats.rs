@@ -533,6 +533,23 @@ impl Sketch {
         unreachable!("rank {r} beyond count {}", self.n)
     }
 
+    /// How far a value this sketch reads as `x` can lie from the value it
+    /// stands for: half the width of `x`'s bucket, 0 while the sketch is
+    /// exact, [`ZERO_BAND`] in the zero bucket.
+    pub fn resolution(&self, x: f64) -> f64 {
+        if self.exact.is_some() {
+            return 0.0;
+        }
+        let a = x.abs();
+        if a < ZERO_BAND {
+            return ZERO_BAND;
+        }
+        let k = key(a);
+        let lo = f64::from_bits((k as u64) << (52 - SUB_BUCKET_BITS));
+        let hi = f64::from_bits(((k + 1) as u64) << (52 - SUB_BUCKET_BITS));
+        (hi - lo) / 2.0
+    }
+
     /// The p-quantile (p in [0, 1]); NaN when empty.
     pub fn quantile(&self, p: f64) -> f64 {
         self.at_rank(self.rank(p))

@@ -178,7 +178,49 @@ fn paired_differences_are_more_precise_than_independent_runs() {
         .assert()
         .success();
     let csv = std::fs::read_to_string(out.path().join("v").join("paired-base.csv")).unwrap();
-    assert!(csv.starts_with("metric,mean,base_mean,diff,se_paired,se_unpaired\n"), "{csv}");
+    assert!(
+        csv.starts_with("metric,mean,base_mean,diff,se_paired,se_unpaired,d_var99,d_var99_se,d_es99,d_es99_se\n"),
+        "{csv}"
+    );
+}
+
+/// The VaR99 and ES99 differences of a paired run are the differences of
+/// the two runs' figures, and their batch-means standard errors agree with
+/// the spread of those differences over 20 seeds (within a factor of 1.5;
+/// the spread of 20 draws is itself known to about 16%).
+#[test]
+fn paired_var_and_es_differences_have_honest_standard_errors() {
+    let base = common::parse(BASE).unwrap();
+    let variant = common::parse(&BASE.replace("severity = 0.3", "severity = 0.4")).unwrap();
+    let (eb, ev) = (Engine::new(&base), Engine::new(&variant));
+    let paths = 100_000;
+    let (mut d_var, mut d_es, mut se_var, mut se_es) = (vec![], vec![], vec![], vec![]);
+    for seed in 0..20 {
+        let r = ev.run_paired(&eb, seed, paths, &|_| {});
+        let i = r.pairs.iter().position(|(n, _, _)| n == "loss.azure").unwrap();
+        let t = r.tails[i].clone().expect("a loss metric has tail differences");
+        if seed == 0 {
+            let (a, b) = (&r.mine.metrics[r.pairs[i].1].sketch, &r.base.metrics[r.pairs[i].2].sketch);
+            assert_eq!(t.d_var99, a.quantile(0.99) - b.quantile(0.99));
+            assert_eq!(t.d_es99, a.tail_mean(0.99) - b.tail_mean(0.99));
+        }
+        d_var.push(t.d_var99);
+        d_es.push(t.d_es99);
+        se_var.push(t.d_var99_se.expect("5,000 paths per batch"));
+        se_es.push(t.d_es99_se.expect("5,000 paths per batch"));
+    }
+    let sd = |x: &[f64]| {
+        let m = x.iter().sum::<f64>() / x.len() as f64;
+        (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
+    };
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+    for (what, spread, se) in [("VaR99", sd(&d_var), mean(&se_var)), ("ES99", sd(&d_es), mean(&se_es))] {
+        let ratio = spread / se;
+        assert!((1.0 / 1.5..=1.5).contains(&ratio), "{what}: spread over seeds {spread} vs reported se {se}");
+    }
+    // Below 5,000 paths per batch, no standard error is claimed.
+    let r = ev.run_paired(&eb, 0, 20_000, &|_| {});
+    assert!(r.tails.iter().flatten().all(|t| t.d_es99_se.is_none() && t.d_var99_se.is_none()));
 }
 
 #[test]

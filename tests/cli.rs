@@ -434,3 +434,35 @@ fn small_things_a_new_user_meets() {
         .stderr(predicate::str::contains("warning: nowhere/*.toml: the pattern matches no file"));
     assert!(dir.path().join("litigation-shock").join("summary.csv").is_file());
 }
+
+/// A scenario paired with itself is refused with a clear message, and
+/// writes nothing; a paired run prints one line of differences.
+#[test]
+fn a_scenario_paired_with_itself_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    cmd()
+        .args(["run", "scenarios/openai-shift.toml", "--paired", "scenarios/openai-shift.toml", "--out"])
+        .arg(out.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("`openai-shift` is the --paired base itself"));
+    assert!(!out.path().join("openai-shift").exists());
+    let done = cmd()
+        .args([
+            "run",
+            "scenarios/variants/openai-shift-fast.toml",
+            "--paired",
+            "scenarios/openai-shift.toml",
+            "--paths",
+            "2000",
+            "--no-charts",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&done.get_output().stdout).to_string();
+    let line = stdout.lines().find(|l| l.contains("minus openai-shift")).expect("the paired line");
+    assert!(line.contains("loss.azure path by path: expected +$") && line.contains("VaR99") && line.contains("ES99"));
+    assert!(line.contains("no se: fewer than 100,000 paths"), "{line}");
+}

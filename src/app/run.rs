@@ -30,6 +30,16 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
         Some(p) => Some(scenario::load(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
         None => None,
     };
+    if let Some(b) = &base {
+        let names: Vec<&str> =
+            loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| s.name.as_str()).collect();
+        if !names.is_empty() && names.iter().all(|n| *n == b.name) {
+            bail!(
+                "`{}` is the --paired base itself: a scenario compared with itself differs by exactly 0; give a variant to compare with the base, e.g. `run scenarios/variants/openai-shift-fast.toml --paired scenarios/openai-shift.toml`",
+                b.name
+            );
+        }
+    }
     let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| s.paths).sum();
     let bar = progress_bar(total_paths, opts.quiet);
     let mut outcomes = Vec::new();
@@ -43,8 +53,15 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
                     .map_err(|e| format!("{}: {e:#}", file.display()))
             }
         };
+        let (result, paired_line) = match result {
+            Ok((s, line)) => (Ok(s), line),
+            Err(e) => (Err(e), None),
+        };
         match &result {
-            Ok(s) if !opts.quiet => bar.suspend(|| println!("{}", headline(s))),
+            Ok(s) if !opts.quiet => bar.suspend(|| {
+                println!("{}", headline(s));
+                paired_line.iter().for_each(|l| println!("{l}"));
+            }),
             Err(e) => bar.suspend(|| eprintln!("error {e}")),
             _ => {}
         }
@@ -78,9 +95,12 @@ fn run_one(
     pool: &rayon::ThreadPool,
     bar: &ProgressBar,
     base: Option<&Scenario>,
-) -> Result<ScenarioSummary> {
+) -> Result<(ScenarioSummary, Option<String>)> {
     let started = Instant::now();
     let engine = Engine::new(sc);
+    if base.is_some_and(|b| b.name == sc.name) && !opts.quiet {
+        bar.suspend(|| eprintln!("note: `{}` is the --paired base itself: run without a comparison", sc.name));
+    }
     let base = base.filter(|b| b.name != sc.name);
     if let Some(b) = base {
         for note in paired_check(sc, b).map_err(|e| anyhow::anyhow!(e))? {
@@ -102,6 +122,13 @@ fn run_one(
         check_finite(b, &r.base)?;
     }
     let summary = report::summarise(&engine, &acc, sc.seed);
+    let focus = format!("loss.{}", sc.providers[sc.focus].name);
+    let line = paired.as_ref().and_then(|(b, r)| {
+        report::paired(&summary, r)
+            .iter()
+            .find(|row| row.metric == focus)
+            .map(|row| paired_line(&sc.name, &b.name, row))
+    });
     let wall = started.elapsed().as_secs_f64();
     let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall);
     write_outputs(
@@ -114,7 +141,27 @@ fn run_one(
         pool,
         paired.as_ref().map(|(b, r)| (*b, r)),
     )?;
-    Ok(summary)
+    Ok((summary, line))
+}
+
+/// The console line of a paired run: the focus provider's loss against
+/// the base, path by path.
+fn paired_line(name: &str, base: &str, r: &report::PairedRow) -> String {
+    let se = |x: Option<f64>| x.map_or("no se: fewer than 100,000 paths".to_string(), |s| format!("se {s:.2}"));
+    let d = |x: f64| {
+        let s = money(x);
+        if x > 0.0 { format!("+{s}") } else { s }
+    };
+    format!(
+        "  {name} minus {base}, {} path by path: expected {} (se {:.2}), VaR99 {} ({}), ES99 {} ({})",
+        r.metric,
+        d(r.diff),
+        r.se_paired,
+        d(r.d_var99.unwrap_or(f64::NAN)),
+        se(r.d_var99_se),
+        d(r.d_es99.unwrap_or(f64::NAN)),
+        se(r.d_es99_se)
+    )
 }
 
 /// `OUT/comparison.csv` (every provider of every scenario, grouped by

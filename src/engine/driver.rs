@@ -200,11 +200,46 @@ fn merge_pair_sums(a: &mut PairSums, b: PairSums) {
     a.2.iter_mut().zip(&b.2).for_each(|(x, y)| x.merge(y));
 }
 
-/// What a shard of a paired run computed (see [`Partial`]).
+/// What a shard of a paired run computed (see [`Partial`]), with the
+/// sketches of the paired loss metrics per batch of paths.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PairedPartial {
     nodes: Vec<Node<PairSums>>,
     sketches: Option<(Sketches, Sketches)>,
+    batches: Vec<BatchTails>,
+}
+
+/// Batches of a paired run for the standard errors of the VaR99 and ES99
+/// differences (batch means): batch `b` of [`PAIRED_BATCHES`] holds the
+/// chunks of [`shard_chunks`]`(paths, b, PAIRED_BATCHES)`, fixed by the
+/// path count alone.
+pub const PAIRED_BATCHES: u64 = 20;
+
+/// The fewest paths per batch for which the batch estimates of VaR99 and
+/// ES99 are used (50 paths in each batch's 1% tail); below it the
+/// differences are reported without a standard error.
+pub const MIN_BATCH_PATHS: u64 = 5_000;
+
+/// The paired `loss.*` metrics' sketches, both scenarios, of one batch (or
+/// of the part of it one shard simulated).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct BatchTails {
+    batch: u64,
+    mine: Vec<Sketch>,
+    base: Vec<Sketch>,
+}
+
+/// The difference of VaR99 and of ES99 between the scenarios of a paired
+/// run, for one `loss.*` metric, with batch-means standard errors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TailDiff {
+    pub d_var99: f64,
+    pub d_es99: f64,
+    /// `sd / sqrt(B)` of the [`PAIRED_BATCHES`] batch differences (for
+    /// VaR99 combined with the sketch's resolution at both quantiles);
+    /// `None` below [`MIN_BATCH_PATHS`] paths per batch.
+    pub d_var99_se: Option<f64>,
+    pub d_es99_se: Option<f64>,
 }
 
 /// The result of a paired run: both scenarios' summaries and the moments of
@@ -217,6 +252,8 @@ pub struct Paired {
     pub pairs: Vec<(String, usize, usize)>,
     /// Moments of `mine - base`, per pair.
     pub diffs: Vec<Moments>,
+    /// Per pair, for `loss.*` metrics: the VaR99 and ES99 differences.
+    pub tails: Vec<Option<TailDiff>>,
 }
 
 impl<'a> Engine<'a> {
@@ -300,9 +337,51 @@ impl<'a> Engine<'a> {
     ) -> PairedPartial {
         let pairs = self.pairs(base);
         let (ka, kb) = (self.keys(seed), base.keys(seed));
+        let losses: Vec<(usize, usize)> =
+            pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
+        let mut out = PairedPartial::default();
+        // One batch after the other, each in parallel: the merge tree's
+        // nodes do not depend on how the chunks are grouped, so neither do
+        // the results.
+        for batch in 0..PAIRED_BATCHES {
+            let b = shard_chunks(paths, batch, PAIRED_BATCHES);
+            let part = b.start.max(chunks.start)..b.end.min(chunks.end);
+            if part.is_empty() {
+                continue;
+            }
+            let (nodes, sketches) = self.paired_reduce(base, &pairs, (&ka, &kb), paths, part, progress);
+            out.nodes.extend(nodes);
+            if let Some((sa, sb)) = sketches {
+                out.batches.push(BatchTails {
+                    batch,
+                    mine: losses.iter().map(|(i, _)| sa.metrics[*i].clone()).collect(),
+                    base: losses.iter().map(|(_, j)| sb.metrics[*j].clone()).collect(),
+                });
+                match &mut out.sketches {
+                    Some((ta, tb)) => {
+                        ta.merge(&sa);
+                        tb.merge(&sb);
+                    }
+                    None => out.sketches = Some((sa, sb)),
+                }
+            }
+        }
+        out
+    }
+
+    /// [`reduce_chunks`] of a paired run over the chunks in `chunks`.
+    fn paired_reduce(
+        &self,
+        base: &Engine,
+        pairs: &[(String, usize, usize)],
+        (ka, kb): (&super::Keys, &super::Keys),
+        paths: u64,
+        chunks: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> (Vec<Node<PairSums>>, Option<(Sketches, Sketches)>) {
         let (na, ba) = (self.metric_count(), self.band_count());
         let (nb, bb) = (base.metric_count(), base.band_count());
-        let (nodes, sketches) = reduce_chunks(
+        reduce_chunks(
             paths,
             chunks,
             &|| (Sketches::new(na, ba), Sketches::new(nb, bb)),
@@ -311,11 +390,11 @@ impl<'a> Engine<'a> {
                 let mut diffs = vec![Moments::default(); pairs.len()];
                 let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
                 for_blocks(range, |first, n| {
-                    self.block(&ka, first, &mut xa);
-                    base.block(&kb, first, &mut xb);
+                    self.block(ka, first, &mut xa);
+                    base.block(kb, first, &mut xb);
                     fold(&mut fa, sa, &xa, n);
                     fold(&mut fb, sb, &xb, n);
-                    for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
+                    for (d, (_, i, j)) in diffs.iter_mut().zip(pairs) {
                         let (x, y) = (xa.metric(*i), xb.metric(*j));
                         for l in 0..n {
                             d.add(x[l] - y[l]);
@@ -330,8 +409,7 @@ impl<'a> Engine<'a> {
                 a.1.merge(&b.1);
             },
             progress,
-        );
-        PairedPartial { nodes, sketches }
+        )
     }
 
     /// The paired result of a run of `paths` paths from its shards'
@@ -342,6 +420,15 @@ impl<'a> Engine<'a> {
         let (nb, bb) = (base.metric_count(), base.band_count());
         let (mut sa, mut sb) = (Sketches::new(na, ba), Sketches::new(nb, bb));
         let mut nodes = Vec::new();
+        let losses: Vec<(usize, usize)> =
+            pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
+        let mut batches: Vec<BatchTails> = (0..PAIRED_BATCHES)
+            .map(|batch| BatchTails {
+                batch,
+                mine: vec![Sketch::default(); losses.len()],
+                base: vec![Sketch::default(); losses.len()],
+            })
+            .collect();
         for p in parts {
             if let Some((a, b)) = &p.sketches {
                 if (a.metrics.len(), b.metrics.len()) != (na, nb) {
@@ -350,12 +437,54 @@ impl<'a> Engine<'a> {
                 sa.merge(a);
                 sb.merge(b);
             }
+            for t in &p.batches {
+                let into = batches.get_mut(t.batch as usize).filter(|_| t.mine.len() == losses.len());
+                let into = into.ok_or("a partial result with batches of other scenarios")?;
+                into.mine.iter_mut().zip(&t.mine).for_each(|(x, y)| x.merge(y));
+                into.base.iter_mut().zip(&t.base).for_each(|(x, y)| x.merge(y));
+            }
             nodes.extend(p.nodes);
         }
         let sums = rebuild(paths, nodes, &merge_pair_sums)?;
         let (a, b, diffs) =
             sums.unwrap_or_else(|| (Sums::new(na, ba), Sums::new(nb, bb), vec![Moments::default(); pairs.len()]));
-        Ok(Paired { mine: assemble(a, sa, ba), base: assemble(b, sb, bb), pairs, diffs })
+        let (mine, base) = (assemble(a, sa, ba), assemble(b, sb, bb));
+        let batched = paths / PAIRED_BATCHES >= MIN_BATCH_PATHS;
+        let mut k = 0;
+        let tails = pairs
+            .iter()
+            .map(|(n, i, j)| {
+                if !n.starts_with("loss.") {
+                    return None;
+                }
+                let (x, y) = (&mine.metrics[*i].sketch, &base.metrics[*j].sketch);
+                let se = |f: &dyn Fn(&Sketch) -> f64| -> Option<f64> {
+                    batched.then(|| {
+                        let mut m = Moments::default();
+                        batches.iter().for_each(|b| m.add(f(&b.mine[k]) - f(&b.base[k])));
+                        m.se()
+                    })
+                };
+                let var = |s: &Sketch| s.quantile(0.99);
+                let es = |s: &Sketch| s.tail_mean(0.99);
+                // A quantile read off a sketch lies within half a bucket of
+                // the order statistic; that error is not sampling noise and
+                // batches do not see it, so it is added as a uniform error
+                // on each side (the ES averages over many buckets and needs
+                // no such term).
+                let (qx, qy) = (var(x), var(y));
+                let resolution = (x.resolution(qx).powi(2) + y.resolution(qy).powi(2)) / 3.0;
+                let t = TailDiff {
+                    d_var99: qx - qy,
+                    d_es99: es(x) - es(y),
+                    d_var99_se: se(&var).map(|s| (s * s + resolution).sqrt()),
+                    d_es99_se: se(&es),
+                };
+                k += 1;
+                Some(t)
+            })
+            .collect();
+        Ok(Paired { mine, base, pairs, diffs, tails })
     }
 }
 
