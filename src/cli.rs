@@ -45,8 +45,18 @@ pub enum Command {
     /// quarters than its horizon, is skipped with one line. Exits 0 when at
     /// least one scenario ran and none failed, 1 otherwise.
     Stress(StressArgs),
-    /// Run one scenario over a grid of one or two parameters and write
-    /// sweep.csv and a chart of one statistic.
+    /// Run one scenario over a grid of one or two parameters, every point
+    /// with the same seed (common random numbers).
+    ///
+    /// Writes OUT/NAME/sweep-SLUG.csv (SLUG names the varied parameters,
+    /// e.g. sweep-renegotiation-0-hazard.csv, so that sweeps of other
+    /// parameters never overwrite it): one row per grid point with the
+    /// varied values, then mean, se, p5, p50 and p95 of every metric (and
+    /// VaR and ES of loss metrics), and last the standard error of the
+    /// charted statistic; and OUT/NAME/sweep-SLUG.png: a line with 95%
+    /// Monte Carlo intervals for one parameter, a heatmap with a colour bar
+    /// for two. A parameter that is a distribution in the file is replaced
+    /// by each point's fixed value (a note says so).
     Sweep(SweepArgs),
     /// Merge the shard files of a run split with `run --shard K/N` (or of a
     /// sweep or a stress test split with `--shard`) into the
@@ -124,6 +134,13 @@ pub struct SweepArgs {
     /// focus provider (see --focus).
     #[arg(long)]
     pub metric: Option<String>,
+
+    /// With a varied allocation share (`customers.NAME.allocation.PROVIDER`):
+    /// rescale the customer's other shares at each point so that all sum
+    /// to 1. Without it such a sweep is refused (every point would be
+    /// invalid).
+    #[arg(long)]
+    pub renormalise: bool,
 
     #[command(flatten)]
     pub split: ShardArgs,
@@ -350,6 +367,7 @@ impl SweepArgs {
             stat: self.stat,
             metric: self.metric,
             shard: None,
+            renormalise: self.renormalise,
         }
     }
 }

@@ -177,11 +177,18 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyh
     Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
 
-/// `sweep.csv`: one row per grid point: the varied values, then for every
-/// metric its mean, se, p5, p50 and p95, and for `loss.*` also VaR and ES.
-pub fn sweep_csv(vary: &[&str], grid: &[Vec<f64>], points: &[Vec<MetricRow>]) -> anyhow::Result<Vec<u8>> {
+/// `sweep-SLUG.csv`: one row per grid point: the varied values, then for every
+/// metric its mean, se, p5, p50 and p95, and for `loss.*` also VaR and ES;
+/// last the standard error of the charted statistic (`METRIC.STAT_se`,
+/// empty where none is known).
+pub fn sweep_csv(
+    vary: &[&str],
+    grid: &[Vec<f64>],
+    points: &[crate::shard::SweepPoint],
+    charted: (&str, &str),
+) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let Some(first) = points.first() else { return Ok(Vec::new()) };
+    let Some(first) = points.first().map(|p| &p.rows) else { return Ok(Vec::new()) };
     let stats_of = |metric: &str| -> Vec<&'static str> {
         let mut v = vec!["mean", "se", "p5", "p50", "p95"];
         if metric.starts_with("loss.") {
@@ -193,12 +200,14 @@ pub fn sweep_csv(vary: &[&str], grid: &[Vec<f64>], points: &[Vec<MetricRow>]) ->
     for m in first {
         header.extend(stats_of(&m.metric).iter().map(|s| format!("{}.{s}", m.metric)));
     }
+    header.push(format!("{}.{}_se", charted.0, charted.1));
     w.write_record(&header)?;
-    for (values, s) in grid.iter().zip(points) {
+    for (values, p) in grid.iter().zip(points) {
         let mut rec: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-        for m in s {
+        for m in &p.rows {
             rec.extend(stats_of(&m.metric).iter().map(|st| m.stat(st).map_or(String::new(), |v| v.to_string())));
         }
+        rec.push(p.se.map_or(String::new(), |v| v.to_string()));
         w.write_record(&rec)?;
     }
     Ok(w.into_inner().map_err(|e| e.into_error())?)

@@ -101,10 +101,22 @@ pub struct SweepShard {
     pub vary: Vec<(String, Vec<f64>)>,
     pub stat: String,
     pub metric: String,
+    /// Whether an allocation share's siblings were rescaled (`--renormalise`).
+    pub renormalise: bool,
     /// The index of the first point in the grid.
     pub first_point: u64,
-    /// Every point's metric rows (the statistics `sweep.csv` shows).
-    pub points: Vec<Vec<MetricRow>>,
+    /// Every point's statistics.
+    pub points: Vec<SweepPoint>,
+}
+
+/// What a sweep keeps of one grid point.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// Every metric's statistics (what `sweep.csv` shows).
+    pub rows: Vec<MetricRow>,
+    /// The Monte Carlo standard error of the charted statistic, where one
+    /// is known (mean, p5, p50, p95, VaR and ES).
+    pub se: Option<f64>,
 }
 
 /// The file name of shard `k` of `n`.
@@ -112,16 +124,17 @@ pub fn file_name(k: u64, n: u64) -> String {
     format!("shard-{k}-of-{n}.bin")
 }
 
-/// The file name of shard `k` of `n` of a sweep.
-pub fn sweep_file_name(k: u64, n: u64) -> String {
-    format!("sweep-{}", file_name(k, n))
+/// The file name of shard `k` of `n` of the sweep named `slug`
+/// (`sweep-SLUG-shard-K-of-N.bin`).
+pub fn sweep_file_name(slug: &str, k: u64, n: u64) -> String {
+    format!("sweep-{slug}-{}", file_name(k, n))
 }
 
 /// What a file name says it is: `Some(false)` a run's shard, `Some(true)`
 /// a sweep's, `None` neither.
 pub fn kind(name: &str) -> Option<bool> {
     let shaped = |n: &str| n.starts_with("shard-") && n.ends_with(".bin") && n.contains("-of-");
-    match name.strip_prefix("sweep-") {
+    match name.strip_prefix("sweep-").and_then(|rest| rest.find("shard-").map(|i| &rest[i..])) {
         Some(rest) if shaped(rest) => Some(true),
         _ if shaped(name) => Some(false),
         _ => None,

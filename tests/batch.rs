@@ -242,7 +242,8 @@ fn two_dimensional_sweep_has_one_row_per_point_and_monotone_loss() {
         .assert()
         .success();
     let dir = out.path().join("runoff");
-    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let slug = "renegotiation-0-hazard--renegotiation-0-migrate";
+    let csv = std::fs::read_to_string(dir.join(format!("sweep-{slug}.csv"))).unwrap();
     let mut rd = csv::Reader::from_reader(csv.as_bytes());
     let header = rd.headers().unwrap().clone();
     assert_eq!(&header[0], "renegotiation[0].hazard");
@@ -263,7 +264,46 @@ fn two_dimensional_sweep_has_one_row_per_point_and_monotone_loss() {
             assert!(w[1].2 >= w[0].2, "a higher hazard lowered ES99: {w:?}");
         }
     }
-    assert!(dir.join("sweep.png").is_file());
+    assert!(dir.join(format!("sweep-{slug}.png")).is_file());
+    assert_eq!(header.iter().next_back(), Some("loss.azure.mean_se"), "the charted statistic's se comes last");
+    let se = rows.iter().map(|r| get(r, header.len() - 1)).collect::<Vec<_>>();
+    assert!(rows.iter().zip(&se).all(|(r, s)| (get(r, col + 1) - s).abs() == 0.0), "the mean's se is the se column");
+}
+
+/// A second sweep of another parameter writes its own files beside the
+/// first; an allocation share needs --renormalise, which keeps the shares
+/// summing to 1; a parameter that is a distribution is replaced, with a note.
+#[test]
+fn sweeps_keep_their_own_files_and_renormalise_on_request() {
+    let out = tempfile::tempdir().unwrap();
+    let sweep = |vary: &str, extra: &[&str]| {
+        let mut c = cmd();
+        c.args(["sweep", "scenarios/openai-shift.toml", "--vary", vary, "--paths", "2000", "--no-charts", "--out"])
+            .arg(out.path())
+            .args(extra);
+        c.assert()
+    };
+    let first = sweep("renegotiation[0].hazard=0.1,0.2", &[]).success();
+    let stderr = String::from_utf8_lossy(&first.get_output().stderr).to_string();
+    assert!(stderr.contains("renegotiation[0].hazard is a uniform distribution"), "{stderr}");
+    sweep("customers.openai.allocation.azure=0.45,0.6", &[])
+        .failure()
+        .stderr(predicate::str::contains("give --renormalise"));
+    sweep("customers.openai.allocation.azure=0.45,0.6", &["--renormalise"]).success();
+    sweep("renegotiation[0].hazard=0.1,0.2", &["--renormalise"])
+        .failure()
+        .stderr(predicate::str::contains("none is varied"));
+    let dir = out.path().join("openai-shift");
+    assert!(dir.join("sweep-renegotiation-0-hazard.csv").is_file(), "the first sweep is kept");
+    let csv = std::fs::read_to_string(dir.join("sweep-customers-openai-allocation-azure.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    // Renormalised: at 0.6 the other shares (aws 0.25, oci 0.20, coreweave
+    // 0.10: 0.55 in all) scale to 0.4 in all.
+    let text = std::fs::read_to_string("scenarios/openai-shift.toml").unwrap();
+    let set = scenario::set_share_renormalised(&text, "customers.openai.allocation.azure", 0.6).unwrap();
+    let sc = scenario::parse(&set, "x.toml".as_ref()).unwrap();
+    let alloc = &sc.customers.iter().find(|c| c.name == "openai").unwrap().allocation;
+    assert!((alloc.iter().sum::<f64>() - 1.0).abs() < 1e-12 && (alloc[0] - 0.6).abs() < 1e-12, "{alloc:?}");
 }
 
 #[test]

@@ -126,8 +126,8 @@ fn charts_never_loop_on_nan_infinite_or_equal_bounds() {
                 fmt: &fmt,
             };
             let dist = charts::distribution_png(&plot, SIZE).is_ok();
-            let sweep = charts::SweepPlot { title: "t", subtitle: "s", stat: "y", fmt: &fmt };
-            let line = charts::sweep_line_png(&sweep, "x", &[lo, hi], &[hi, lo], SIZE).is_ok();
+            let sweep = charts::SweepPlot { title: "t", subtitle: "s", stat: "y", money: true };
+            let line = charts::sweep_line_png(&sweep, "x", &[lo, hi], &[hi, lo], &[Some(1.0), None], SIZE).is_ok();
             let _ = tx.send((dist, line));
         });
         let (dist, line) = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("[{lo}, {hi}] hangs"));

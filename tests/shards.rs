@@ -145,7 +145,7 @@ fn sweep_shards_merge_into_the_whole_sweep() {
         sweep(&split, Some(&format!("{k}/3")));
     }
     merge(&[&split.join("openai-shift")], &split).success();
-    let read = |d: &Path| std::fs::read(d.join("openai-shift/sweep.csv")).unwrap();
+    let read = |d: &Path| std::fs::read(d.join("openai-shift/sweep-renegotiation-0-hazard.csv")).unwrap();
     assert!(read(&one) == read(&split), "sweep.csv differs when split in 3");
 
     shard(&split, 0, 1, "11").wait().unwrap();

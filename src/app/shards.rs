@@ -150,7 +150,7 @@ fn read_shard(f: &Path) -> Result<ShardFile> {
 /// `merge` of the shards of a sweep: every point's accumulator, in grid
 /// order, then the files `sweep` writes.
 fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Result<()> {
-    let mut parts: Vec<(u64, u64, Vec<Vec<crate::report::MetricRow>>)> = Vec::new();
+    let mut parts: Vec<(u64, u64, Vec<crate::shard::SweepPoint>)> = Vec::new();
     each_shard(files, &mut first, |f, s| {
         let w = s.sweep.as_mut().with_context(|| format!("{}: not a sweep shard", f.display()))?;
         parts.push((s.shard, w.first_point, std::mem::take(&mut w.points)));
@@ -160,7 +160,16 @@ fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Re
     let w = first.sweep.as_ref().expect("checked above");
     let (file, base) = shard_scenario(&first)?;
     let run = RunOptions { paths: Some(first.paths), seed: Some(first.seed), ..opts.clone() };
-    let plan = plan_sweep(&file, base, &first.scenario_text, &w.vary, Some(&w.metric), &w.stat, &run)?;
+    let sweep = SweepOptions {
+        file: file.clone(),
+        vary: w.vary.clone(),
+        stat: w.stat.clone(),
+        metric: Some(w.metric.clone()),
+        run,
+        shard: None,
+        renormalise: w.renormalise,
+    };
+    let plan = plan_sweep(&file, base, &first.scenario_text, &sweep)?;
     let mut accs = Vec::with_capacity(plan.points.len());
     for (k, at, points) in parts {
         if at as usize != accs.len() || shard_points(plan.points.len(), k, first.shards).len() != points.len() {
@@ -168,14 +177,6 @@ fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Re
         }
         accs.extend(points);
     }
-    let sweep = SweepOptions {
-        file,
-        vary: w.vary.clone(),
-        stat: w.stat.clone(),
-        metric: Some(w.metric.clone()),
-        run,
-        shard: None,
-    };
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     write_sweep(&plan, accs, &sweep)
 }

@@ -1,7 +1,7 @@
 //! `sweep`: one scenario over a grid of one or two parameters.
 
 use super::*;
-use crate::report::MetricRow;
+use crate::shard::SweepPoint;
 
 /// Settings of `sweep`.
 #[derive(Debug, Clone)]
@@ -14,6 +14,28 @@ pub struct SweepOptions {
     pub run: RunOptions,
     /// Run only the points of shard K of N and write a sweep shard file.
     pub shard: Option<(u64, u64)>,
+    /// Rescale the other shares of a varied allocation share so that they
+    /// sum to 1 minus its value.
+    pub renormalise: bool,
+}
+
+/// The name of a sweep's files: its parameters' paths with every run of
+/// characters other than letters, digits and `_` made one `-`, two
+/// parameters joined by `--` (`renegotiation[0].hazard` ->
+/// `renegotiation-0-hazard`).
+pub fn sweep_slug(paths: &[&str]) -> String {
+    let one = |p: &str| {
+        let mut s = String::new();
+        for c in p.chars() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                s.push(c.to_ascii_lowercase());
+            } else if !s.ends_with('-') {
+                s.push('-');
+            }
+        }
+        s.trim_matches('-').to_string()
+    };
+    paths.iter().map(|p| one(p)).collect::<Vec<_>>().join("--")
 }
 
 /// Parse `PATH=SPEC` with SPEC a list `0.1,0.2` or a range `0.05..0.5:10`
@@ -55,7 +77,10 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         Some(_) => None,
     };
     let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let plan = plan_sweep(&opts.file, base, &resolved.text, &opts.vary, opts.metric.as_deref(), &opts.stat, &opts.run)?;
+    let plan = plan_sweep(&opts.file, base, &resolved.text, opts)?;
+    if !opts.run.quiet {
+        plan.notes.iter().for_each(|n| eprintln!("{n}"));
+    }
     let pool = thread_pool(opts.run.threads)?;
     // The points of this shard, or all of them.
     let (k, n) = opts.shard.unwrap_or((0, 1));
@@ -68,15 +93,20 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     // Each point is summarised as soon as it is simulated and its
     // accumulator dropped: memory holds a few accumulators (one per worker)
     // and a small row set per point.
-    let rows: Vec<Vec<MetricRow>> = pool.install(|| {
+    let rows: Vec<SweepPoint> = pool.install(|| {
         points
             .par_iter()
-            .map(|sc| -> Result<Vec<MetricRow>> {
+            .map(|sc| -> Result<SweepPoint> {
                 let engine = Engine::new(sc);
                 let acc = engine.run(sc.seed, sc.paths, &|n| bar.inc(n));
                 bar.set_prefix(prefix(done.fetch_add(1, Ordering::Relaxed) + 1));
                 check_finite(sc, &acc).with_context(|| format!("at a sweep point of {}", opts.file.display()))?;
-                Ok(report::summarise(&engine, &acc, sc.seed).metrics)
+                let k = sc.metric_names().iter().position(|m| *m == plan.metric).expect("a metric of the scenario");
+                let se = report::errors(&plan.metric, &acc.metrics[k], plan.metric.starts_with("loss."))
+                    .into_iter()
+                    .find(|e| e.stat == plan.stat)
+                    .map(|e| e.se);
+                Ok(SweepPoint { rows: report::summarise(&engine, &acc, sc.seed).metrics, se })
             })
             .collect::<Result<Vec<_>>>()
     })?;
@@ -84,7 +114,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     if opts.shard.is_none() {
         return write_sweep(&plan, rows, opts);
     }
-    let path = opts.run.out.join(&plan.base.name).join(shard::sweep_file_name(k, n));
+    let path = opts.run.out.join(&plan.base.name).join(shard::sweep_file_name(&plan.slug(), k, n));
     let info = run_info(&plan.base, &opts.file, &resolved.text, &resolved.chain, opts.run.threads, 0.0);
     let file = ShardFile {
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -102,6 +132,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
             vary: opts.vary.clone(),
             stat: opts.stat.clone(),
             metric: plan.metric.clone(),
+            renormalise: opts.renormalise,
             first_point: share.start as u64,
             points: rows,
         }),
@@ -142,17 +173,26 @@ pub(super) struct SweepPlan {
     metric: String,
     stat: String,
     vary: Vec<(String, Vec<f64>)>,
+    /// What the user should know before the points run: a distribution
+    /// replaced by fixed values, shares rescaled.
+    notes: Vec<String>,
 }
 
-pub(super) fn plan_sweep(
-    file: &Path,
-    mut base: Scenario,
-    text: &str,
-    vary: &[(String, Vec<f64>)],
-    metric: Option<&str>,
-    stat: &str,
-    run: &RunOptions,
-) -> Result<SweepPlan> {
+impl SweepPlan {
+    /// The name of the sweep's files ([`sweep_slug`]).
+    pub(super) fn slug(&self) -> String {
+        sweep_slug(&self.vary.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
+    }
+}
+
+/// Whether `path` is a share of an allocation (`customers.C.allocation.P`).
+fn is_allocation_share(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('.').collect();
+    matches!(parts.as_slice(), ["customers", _, "allocation", _])
+}
+
+pub(super) fn plan_sweep(file: &Path, mut base: Scenario, text: &str, opts: &SweepOptions) -> Result<SweepPlan> {
+    let (vary, metric, stat, run) = (opts.vary.as_slice(), opts.metric.as_deref(), opts.stat.as_str(), &opts.run);
     if let [(a, _), (b, _)] = vary
         && a == b
     {
@@ -174,11 +214,38 @@ pub(super) fn plan_sweep(
         [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
         _ => bail!("give one or two --vary options"),
     };
+    let mut notes = Vec::new();
+    for (path, _) in vary {
+        let shown = scenario::get_value(text, path).map_err(|e| anyhow::anyhow!("--vary {path}: {e}"))?;
+        if let Some(toml::Value::Table(t)) = &shown {
+            let dist = t.get("dist").and_then(|d| d.as_str()).unwrap_or("a distribution");
+            notes.push(format!(
+                "note: {path} is a {dist} distribution in {}; at each sweep point it is replaced by the point's fixed value (drawn the same on every path)",
+                file.display()
+            ));
+        }
+        if is_allocation_share(path) {
+            if !opts.renormalise {
+                bail!(
+                    "--vary {path}: the shares of an allocation sum to 1, so changing one alone makes every point invalid; give --renormalise to rescale the customer's other shares to 1 minus the value at each point (or sweep a shift's target, which moves share over time)"
+                );
+            }
+            notes.push(format!(
+                "note: --renormalise: at each point the other shares of {} are rescaled to sum to 1 minus the value",
+                path.rsplit_once('.').map_or(path.as_str(), |(p, _)| p)
+            ));
+        }
+    }
     let mut points = Vec::new();
     for values in &grid {
         let mut text = text.to_string();
         for ((path, _), v) in vary.iter().zip(values) {
-            text = scenario::set_number(&text, path, *v).map_err(|e| anyhow::anyhow!("--vary {path}: {e}"))?;
+            let set = if opts.renormalise && is_allocation_share(path) {
+                scenario::set_share_renormalised(&text, path, *v)
+            } else {
+                scenario::set_number(&text, path, *v)
+            };
+            text = set.map_err(|e| anyhow::anyhow!("--vary {path}: {e}"))?;
         }
         let at = vary.iter().zip(values).map(|((p, _), v)| format!("{p} = {v}")).collect::<Vec<_>>().join(", ");
         let mut sc = scenario::parse(&text, file).map_err(|mut e| {
@@ -202,52 +269,64 @@ pub(super) fn plan_sweep(
     if !metric.starts_with("loss.") && ["var95", "es95", "var99", "es99"].contains(&stat) {
         bail!("--stat {stat}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER");
     }
-    Ok(SweepPlan { base, grid, points, metric, stat: stat.to_string(), vary: vary.to_vec() })
+    if opts.renormalise && !vary.iter().any(|(p, _)| is_allocation_share(p)) {
+        bail!(
+            "--renormalise applies to a varied allocation share (customers.NAME.allocation.PROVIDER), and none is varied"
+        );
+    }
+    Ok(SweepPlan { base, grid, points, metric, stat: stat.to_string(), vary: vary.to_vec(), notes })
 }
 
-/// Summarise every point of a sweep and write `sweep.csv` and `sweep.png`.
-pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<Vec<MetricRow>>, opts: &SweepOptions) -> Result<()> {
+/// Summarise every point of a sweep and write `sweep-SLUG.csv` and
+/// `sweep-SLUG.png` (so that sweeps of other parameters never overwrite
+/// them).
+pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<SweepPoint>, opts: &SweepOptions) -> Result<()> {
     let (metric, stat) = (&plan.metric, &plan.stat);
     let dir = opts.run.out.join(&plan.base.name);
+    let slug = plan.slug();
+    let (csv_path, png_path) = (dir.join(format!("sweep-{slug}.csv")), dir.join(format!("sweep-{slug}.png")));
     let vary_names: Vec<&str> = plan.vary.iter().map(|(p, _)| p.as_str()).collect();
-    output::write_atomic(&dir.join("sweep.csv"), &output::sweep_csv(&vary_names, &plan.grid, &rows)?)?;
+    let csv = output::sweep_csv(&vary_names, &plan.grid, &rows, (metric, stat))?;
+    output::write_atomic(&csv_path, &csv)?;
     let z: Vec<f64> = rows
         .iter()
-        .map(|r| r.iter().find(|m| m.metric == *metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN))
+        .map(|r| r.rows.iter().find(|m| m.metric == *metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN))
         .collect();
+    let se: Vec<Option<f64>> = rows.iter().map(|r| r.se).collect();
     if opts.run.charts != Charts::None {
         let title = format!("{}: {stat} of {metric} across the sweep", plan.base.name);
+        let bars = if plan.vary.len() == 1 && se.iter().all(Option::is_some) {
+            "; bars: 95% Monte Carlo interval of each point"
+        } else if plan.vary.len() == 1 {
+            "; no standard error is computed for this statistic"
+        } else {
+            ""
+        };
         let subtitle = format!(
-            "{} paths per point, seed {} at every point (common random numbers)",
+            "{} paths per point, seed {} at every point (common random numbers){bars}",
             plan.points[0].paths, plan.points[0].seed
         );
-        let is_money = !metric.starts_with("share.") && !metric.starts_with("events.");
-        let fmt_money = |v: f64| charts::fmt_bn(v);
-        let fmt_other = |v: f64| format!("{v:.3}");
-        let stat_label = format!("{stat} of {metric}{}", if is_money { " ($bn)" } else { "" });
-        let plot = charts::SweepPlot {
-            title: &title,
-            subtitle: &subtitle,
-            stat: &stat_label,
-            fmt: if is_money { &fmt_money } else { &fmt_other },
-        };
+        let money = !metric.starts_with("share.") && !metric.starts_with("events.");
+        let stat_label = format!("{stat} of {metric}{}", if money { " ($bn)" } else { "" });
+        let plot = charts::SweepPlot { title: &title, subtitle: &subtitle, stat: &stat_label, money };
         let png = match plan.vary.as_slice() {
-            [(xname, xs)] => charts::sweep_line_png(&plot, xname, xs, &z, opts.run.chart_size),
+            [(xname, xs)] => charts::sweep_line_png(&plot, xname, xs, &z, &se, opts.run.chart_size),
             [(xname, xs), (yname, ys)] => {
                 let rows: Vec<Vec<f64>> = z.chunks(ys.len()).map(|c| c.to_vec()).collect();
                 charts::sweep_heatmap_png(&plot, (xname, xs), (yname, ys), &rows, opts.run.chart_size)
             }
             _ => unreachable!("one or two --vary checked above"),
         }
-        .context("cannot draw sweep.png")?;
-        output::write_atomic(&dir.join("sweep.png"), &png)?;
+        .with_context(|| format!("cannot draw {}", png_path.display()))?;
+        output::write_atomic(&png_path, &png)?;
     }
     if !opts.run.quiet {
-        for (values, v) in plan.grid.iter().zip(&z) {
+        for ((values, v), se) in plan.grid.iter().zip(&z).zip(&se) {
             let at = vary_names.iter().zip(values).map(|(p, x)| format!("{p} = {x}")).collect::<Vec<_>>().join(", ");
-            println!("{at}: {stat} of {metric} = {v:.4}");
+            let se = se.map_or(String::new(), |s| format!(" (se {s:.4})"));
+            println!("{at}: {stat} of {metric} = {v:.4}{se}");
         }
-        println!("wrote {}", dir.join("sweep.csv").display());
+        println!("wrote {}", csv_path.display());
     }
     Ok(())
 }

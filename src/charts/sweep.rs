@@ -5,8 +5,8 @@ use anyhow::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{DARK, INK};
-use super::{ChartSize, axis, builder, category_labels, font, frame, render};
+use super::style::{ACCENT, DARK, INK};
+use super::{ChartSize, axis, bn_axis, builder, category_labels, font, frame, render};
 
 /// What a sweep chart shows.
 #[derive(Clone, Copy)]
@@ -15,21 +15,39 @@ pub struct SweepPlot<'a> {
     pub subtitle: &'a str,
     /// Label of the statistic, e.g. `ES99 of loss.azure ($bn)`.
     pub stat: &'a str,
-    /// Formats a value of the statistic.
-    pub fmt: &'a dyn Fn(f64) -> String,
+    /// Whether the statistic is an amount in $bn (else a share or a count).
+    pub money: bool,
 }
 
-/// One parameter: the statistic against the parameter's values.
-pub fn sweep_line_png(plot: &SweepPlot, xname: &str, xs: &[f64], ys: &[f64], size: ChartSize) -> Result<Vec<u8>> {
+/// Formats values on an axis (or in cells) spanning `span`.
+fn value_format(money: bool, span: f64) -> Box<dyn Fn(f64) -> String> {
+    if money { Box::new(bn_axis(span)) } else { Box::new(|v: f64| format!("{v:.3}")) }
+}
+
+/// One parameter: the statistic against the parameter's values, with a
+/// 95% Monte Carlo interval (`1.96 se`) on each point that has a standard
+/// error. The y axis starts at 0 (or below, for negative values) so that
+/// the size of a change reads against the size of the statistic.
+pub fn sweep_line_png(
+    plot: &SweepPlot,
+    xname: &str,
+    xs: &[f64],
+    ys: &[f64],
+    se: &[Option<f64>],
+    size: ChartSize,
+) -> Result<Vec<u8>> {
     render("sweep.png", size, |area| {
         let body = frame(area, size, plot.title, plot.subtitle)?;
         let (x0, x1) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
-        let (y0, y1) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(*y), b.max(*y)));
+        let half = |i: usize| se.get(i).copied().flatten().map_or(0.0, |s| 1.96 * s);
+        let (y0, y1) =
+            ys.iter().enumerate().fold((0.0f64, 0.0f64), |(a, b), (i, y)| (a.min(y - half(i)), b.max(y + half(i))));
         let xpad = ((x1 - x0) * 0.05).max(1e-9);
-        let ypad = ((y1 - y0) * 0.1).max(1e-9 + y1.abs() * 0.005);
-        let mut chart =
-            builder(&body, size, 120.0).build_cartesian_2d(axis(x0 - xpad, x1 + xpad)?, axis(y0 - ypad, y1 + ypad)?)?;
-        let fmt = plot.fmt;
+        let ypad = ((y1 - y0) * 0.08).max(1e-9);
+        let lo = if y0 < 0.0 { y0 - ypad } else { 0.0 };
+        let hi = if y1 > 0.0 { y1 + ypad } else { 0.0 };
+        let mut chart = builder(&body, size, 120.0).build_cartesian_2d(axis(x0 - xpad, x1 + xpad)?, axis(lo, hi)?)?;
+        let fmt = value_format(plot.money, hi - lo);
         chart
             .configure_mesh()
             .light_line_style(WHITE)
@@ -44,6 +62,17 @@ pub fn sweep_line_png(plot: &SweepPlot, xname: &str, xs: &[f64], ys: &[f64], siz
         let pts: Vec<(f64, f64)> = xs.iter().copied().zip(ys.iter().copied()).collect();
         chart.draw_series(LineSeries::new(pts.clone(), DARK.stroke_width(stroke)))?;
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, size.font(7.0) as i32, DARK.filled())))?;
+        let bars = pts.iter().enumerate().filter(|(i, _)| half(*i) > 0.0).map(|(i, &(x, y))| {
+            ErrorBar::new_vertical(
+                x,
+                y - half(i),
+                y,
+                y + half(i),
+                ACCENT.stroke_width(stroke / 2 + 1),
+                size.font(16.0) as u32,
+            )
+        });
+        chart.draw_series(bars)?;
         Ok(())
     })
 }
@@ -64,6 +93,43 @@ pub fn sweep_heatmap_png(
         let yl: Vec<String> = ys.iter().map(|y| format!("{y}")).collect();
         let fx = category_labels(xl, 0.5);
         let fy = category_labels(yl, 0.5);
+        // The colour bar on the right: the scale from the smallest value
+        // (lightest) to the largest (darkest).
+        let (w, _) = body.dim_in_pixel();
+        let (body, legend) = body.split_horizontally(w.saturating_sub(size.font(190.0) as u32));
+        let fmt = value_format(plot.money, hi - lo);
+        let colour = |t: f64| {
+            let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t.clamp(0.0, 1.0)).round() as u8;
+            RGBColor(mix(247, 8), mix(251, 48), mix(255, 107))
+        };
+        {
+            let (blo, bhi) = if hi > lo { (lo, hi) } else { (lo - 0.5, hi + 0.5) };
+            let mut bar = ChartBuilder::on(&legend)
+                .margin(size.font(14.0) as i32)
+                .margin_top(size.font(40.0) as i32)
+                .x_label_area_size(size.font(60.0) as u32)
+                .y_label_area_size(size.font(110.0) as u32)
+                .build_cartesian_2d(0.0..1.0, axis(blo, bhi)?)?;
+            bar.configure_mesh()
+                .disable_mesh()
+                .disable_x_axis()
+                .y_labels(6)
+                .y_label_formatter(&|v| fmt(*v))
+                .label_style(font(size, 16.0, &INK))
+                .draw()?;
+            let steps = 60;
+            let cells = (0..steps).map(|k| {
+                let (a, b) =
+                    (blo + (bhi - blo) * k as f64 / steps as f64, blo + (bhi - blo) * (k + 1) as f64 / steps as f64);
+                let t = if hi > lo { ((a + b) / 2.0 - lo) / (hi - lo) } else { 0.5 };
+                Rectangle::new([(0.0, a), (1.0, b)], colour(t).filled())
+            });
+            bar.draw_series(cells)?;
+            // The statistic's short name above the bar (the title has it in full).
+            let short = plot.stat.split(' ').next().unwrap_or(plot.stat).to_string();
+            let label = font(size, 18.0, &INK).pos(Pos::new(HPos::Center, VPos::Bottom));
+            bar.draw_series(std::iter::once(Text::new(short, (0.5, bhi + (bhi - blo) * 0.01), label)))?;
+        }
         let mut chart = builder(&body, size, 120.0).build_cartesian_2d(0.0..nx as f64, 0.0..ny as f64)?;
         chart
             .configure_mesh()
@@ -77,12 +143,10 @@ pub fn sweep_heatmap_png(
             .label_style(font(size, 18.0, &INK))
             .axis_desc_style(font(size, 22.0, &INK))
             .draw()?;
-        let fmt = plot.fmt;
         for (i, row) in z.iter().enumerate() {
             for (j, v) in row.iter().enumerate() {
                 let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-                let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * t).round() as u8;
-                let fill = RGBColor(mix(247, 8), mix(251, 48), mix(255, 107));
+                let fill = colour(t);
                 let (x, y) = (i as f64, j as f64);
                 chart.draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], fill.filled())))?;
                 let ink = if t > 0.5 { WHITE } else { INK };

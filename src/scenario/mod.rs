@@ -202,13 +202,12 @@ fn resolve_table(
     Ok(merged)
 }
 
-/// Set the number at a field path such as `customers.openai.shift[0].target`
-/// or `renegotiation[1].hazard` in scenario text, replacing whatever was
-/// there (a number or a distribution). Returns the new text.
-pub fn set_number(text: &str, path: &str, value: f64) -> Result<String, String> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+/// The table that holds the field at `path` (such as
+/// `customers.openai.shift[0].target` or `renegotiation[1].hazard`) in
+/// `table`, and the field's key in it.
+fn parent_of<'a>(table: &'a mut toml::Table, path: &str) -> Result<(&'a mut toml::Table, String), String> {
     let segments: Vec<&str> = path.split('.').collect();
-    let mut cur: &mut toml::Table = &mut table;
+    let mut cur: &mut toml::Table = table;
     for (i, seg) in segments.iter().enumerate() {
         let (name, index) = match seg.split_once('[') {
             Some((n, rest)) => {
@@ -223,8 +222,7 @@ pub fn set_number(text: &str, path: &str, value: f64) -> Result<String, String> 
         let last = i + 1 == segments.len();
         let here = segments[..=i].join(".");
         if last && index.is_none() {
-            cur.insert(name.to_string(), toml::Value::Float(value));
-            return toml::to_string(&table).map_err(|e| e.to_string());
+            return Ok((cur, name.to_string()));
         }
         let next = cur.get_mut(name).ok_or_else(|| format!("`{here}` does not exist in the scenario"))?;
         let next = match (next, index) {
@@ -241,6 +239,54 @@ pub fn set_number(text: &str, path: &str, value: f64) -> Result<String, String> 
         }
     }
     Err(format!("`{path}` names a table, not a parameter"))
+}
+
+/// Set the number at a field path such as `customers.openai.shift[0].target`
+/// or `renegotiation[1].hazard` in scenario text, replacing whatever was
+/// there (a number or a distribution). Returns the new text.
+pub fn set_number(text: &str, path: &str, value: f64) -> Result<String, String> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let (parent, key) = parent_of(&mut table, path)?;
+    parent.insert(key, toml::Value::Float(value));
+    toml::to_string(&table).map_err(|e| e.to_string())
+}
+
+/// The value at a field path in scenario text, as written (a number, or a
+/// table for a distribution); `None` when the field is absent (a default).
+pub fn get_value(text: &str, path: &str) -> Result<Option<toml::Value>, String> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let (parent, key) = parent_of(&mut table, path)?;
+    Ok(parent.get(&key).cloned())
+}
+
+/// A plain number of a TOML value (a float or an integer).
+fn number(v: &toml::Value) -> Option<f64> {
+    v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
+}
+
+/// Set an allocation share (`customers.C.allocation.P`) to `value` and
+/// rescale the customer's other shares so that all sum to 1.
+pub fn set_share_renormalised(text: &str, path: &str, value: f64) -> Result<String, String> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("{value} is not a share: use values between 0 and 1"));
+    }
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let (parent, key) = parent_of(&mut table, path)?;
+    let others: f64 = parent.iter().filter(|(k, _)| **k != key).filter_map(|(_, v)| number(v)).sum();
+    if others <= 0.0 && value < 1.0 {
+        return Err(format!(
+            "the other shares of `{path}` are all 0, so there is nothing to rescale to make the shares sum to 1"
+        ));
+    }
+    for (k, v) in parent.iter_mut() {
+        if *k != key
+            && let Some(x) = number(v)
+        {
+            *v = toml::Value::Float(x * (1.0 - value) / others);
+        }
+    }
+    parent.insert(key, toml::Value::Float(value));
+    toml::to_string(&table).map_err(|e| e.to_string())
 }
 
 /// Merge `over` into `base`: tables key by key, anything else replaced.
