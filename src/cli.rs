@@ -62,6 +62,53 @@ pub enum Command {
     /// sweep or a stress test split with `--shard`) into the
     /// outputs one run of all the paths would have written, bit for bit.
     Merge(MergeArgs),
+    /// Print shell completions for bash, zsh, fish, elvish or powershell,
+    /// e.g. `backlog-risk completions bash > ~/.local/share/bash-completion/completions/backlog-risk`.
+    Completions(CompletionsArgs),
+    /// Write man pages (troff) for the tool and each subcommand into a
+    /// folder, e.g. `backlog-risk man --out man/` then `man -l man/backlog-risk.1`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Folder that receives backlog-risk.1 and backlog-risk-COMMAND.1.
+    #[arg(long, value_name = "DIR", default_value = "man")]
+    pub out: PathBuf,
+}
+
+/// Print completions of the whole command line for `shell` to `out`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "backlog-risk", out);
+}
+
+/// Write `backlog-risk.1` and one page per subcommand into `dir`; returns
+/// the files written.
+pub fn man_pages(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut written = Vec::new();
+    let mut page = |name: String, c: clap::Command| -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(c.name(name.clone())).render(&mut bytes)?;
+        let path = dir.join(format!("{name}.1"));
+        crate::output::write_atomic(&path, &bytes).map_err(std::io::Error::other)?;
+        written.push(path);
+        Ok(())
+    };
+    for sub in cmd.get_subcommands() {
+        page(format!("backlog-risk-{}", sub.get_name()), sub.clone())?;
+    }
+    page("backlog-risk".to_string(), cmd)?;
+    Ok(written)
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,16 @@ fn main() -> ExitCode {
             Err(anyhow::anyhow!("merge takes the seed and the paths from the shards: leave out --paths and --seed"))
         }
         Command::Merge(args) => app::merge(&args.inputs, &args.common.into_options(vec![], None)).map(|_| true),
+        Command::Completions(args) => {
+            backlog_risk::cli::completions(args.shell, &mut std::io::stdout());
+            Ok(true)
+        }
+        Command::Man(args) => backlog_risk::cli::man_pages(&args.out)
+            .map(|files| {
+                files.iter().for_each(|f| println!("wrote {}", f.display()));
+                true
+            })
+            .map_err(|e| anyhow::anyhow!("cannot write the man pages into {}: {e}", args.out.display())),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -466,3 +466,44 @@ fn a_scenario_paired_with_itself_is_refused() {
     assert!(line.contains("loss.azure path by path: expected +$") && line.contains("VaR99") && line.contains("ES99"));
     assert!(line.contains("no se: fewer than 100,000 paths"), "{line}");
 }
+
+/// Shell completions and man pages come from the command definitions.
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let out = cmd().args(["completions", "bash"]).assert().success();
+    let script = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(script.contains("_backlog__risk()") && script.contains("--renormalise") && script.contains("stress"));
+    cmd().args(["completions", "tcsh"]).assert().failure().stderr(predicate::str::contains("possible values"));
+    let dir = tempfile::tempdir().unwrap();
+    cmd().args(["man", "--out"]).arg(dir.path()).assert().success();
+    for page in ["backlog-risk.1", "backlog-risk-run.1", "backlog-risk-sweep.1", "backlog-risk-stress.1"] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page} is not a man page");
+    }
+    let sweep = std::fs::read_to_string(dir.path().join("backlog-risk-sweep.1")).unwrap();
+    assert!(sweep.contains("sweep\\-SLUG.csv"), "the sweep page describes its outputs");
+}
+
+/// A failing scenario's error is printed once, with one `error:` prefix.
+#[test]
+fn an_error_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[scenario]\nname = \"bad\"\nstart = \"2026Q1\"\nquarters = 8\n[providers.azure]\nrecognition = 1.5\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    for args in [
+        vec!["run", "--out", out],
+        vec!["validate"],
+        vec!["sweep", "--vary", "providers.azure.recognition=0.1,0.2", "--out", out],
+    ] {
+        let done = cmd().args(&args).arg(&bad).assert().failure();
+        let stderr = String::from_utf8_lossy(&done.get_output().stderr).to_string();
+        assert_eq!(stderr.matches("a share must be at most 1").count(), 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.matches("error: ").count(), 1, "{args:?}: {stderr}");
+    }
+}

@@ -206,7 +206,7 @@ pub fn validate(inputs: &[PathBuf]) -> Result<bool> {
             ),
             Err(e) => {
                 ok = false;
-                eprintln!("error {e}");
+                eprintln!("error: {e}");
             }
         }
     }
@@ -459,7 +459,7 @@ pub fn show(file: &Path) -> Result<bool> {
     match scenario::parse_resolved(&r, file) {
         Ok(_) => Ok(true),
         Err(e) => {
-            eprintln!("error {e}");
+            eprintln!("error: {e}");
             Ok(false)
         }
     }

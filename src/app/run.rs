@@ -62,7 +62,7 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
                 println!("{}", headline(s));
                 paired_line.iter().for_each(|l| println!("{l}"));
             }),
-            Err(e) => bar.suspend(|| eprintln!("error {e}")),
+            Err(e) => bar.suspend(|| eprintln!("error: {e}")),
             _ => {}
         }
         outcomes.push(Outcome { file, result });

@@ -20,7 +20,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         let (sc, resolved) = match load_with_overrides(&file, opts) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error {e}");
+                eprintln!("error: {e}");
                 ok = false;
                 continue;
             }
@@ -33,7 +33,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         // Paired with the base unless the scenario is the base itself.
         let (partial, paired) = match base.as_ref().filter(|(b, _)| b.name != sc.name) {
             Some((b, _)) if let Err(e) = paired_check(&sc, b) => {
-                eprintln!("error {}: {e}", file.display());
+                eprintln!("error: {}: {e}", file.display());
                 ok = false;
                 continue;
             }

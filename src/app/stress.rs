@@ -83,7 +83,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
             }
             Err(e) => {
                 failed += 1;
-                bar.suspend(|| eprintln!("error {e}"));
+                bar.suspend(|| eprintln!("error: {e}"));
             }
         }
     }
