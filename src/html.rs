@@ -37,7 +37,7 @@ figure { margin: 0.6em 0 1em; break-inside: avoid; page-break-inside: avoid; }
 figure img { width: 100%; height: auto; border: 1px solid #e1e6eb; }
 figcaption { font-size: 9pt; color: #4d5965; }
 .key { display: flex; gap: 8px; flex-wrap: wrap; margin: 0.4em 0 0.6em; }
-.key div { flex: 1 1 28mm; background: #f4f6f8; border-radius: 3px; padding: 6px 8px; }
+.key div { flex: 1 1 0; min-width: 22mm; background: #f4f6f8; border-radius: 3px; padding: 6px 8px; }
 .key b { display: block; font-size: 13pt; }
 .key span { font-size: 8.5pt; color: #5b6773; }
 .bad { color: #a33b13; }

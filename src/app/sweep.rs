@@ -295,18 +295,20 @@ pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<SweepPoint>, opts: &SweepO
     let se: Vec<Option<f64>> = rows.iter().map(|r| r.se).collect();
     if opts.run.charts != Charts::None {
         let title = format!("{}: {stat} of {metric} across the sweep", plan.base.name);
+        let money = !metric.starts_with("share.") && !metric.starts_with("events.");
+        let widest = se.iter().flatten().fold(0.0f64, |a, s| a.max(1.96 * s));
         let bars = if plan.vary.len() == 1 && se.iter().all(Option::is_some) {
-            "; bars: 95% Monte Carlo interval of each point"
+            let w = if money { charts::fmt_bn(widest) } else { format!("{widest:.4}") };
+            format!("; bars: 95% Monte Carlo interval of each point (at most \u{b1}{w})")
         } else if plan.vary.len() == 1 {
-            "; no standard error is computed for this statistic"
+            "; no standard error is computed for this statistic".to_string()
         } else {
-            ""
+            String::new()
         };
         let subtitle = format!(
             "{} paths per point, seed {} at every point (common random numbers){bars}",
             plan.points[0].paths, plan.points[0].seed
         );
-        let money = !metric.starts_with("share.") && !metric.starts_with("events.");
         let stat_label = format!("{stat} of {metric}{}", if money { " ($bn)" } else { "" });
         let plot = charts::SweepPlot { title: &title, subtitle: &subtitle, stat: &stat_label, money };
         let png = match plan.vary.as_slice() {
