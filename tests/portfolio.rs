@@ -402,6 +402,23 @@ fn paired_stress_differences_are_exact_and_precise() {
         .failure();
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
     assert!(stderr.contains("set portfolio.horizon") && stderr.contains("20 quarters"), "{stderr}");
+    // The same number of quarters from another start is refused too.
+    let later = dir.path().join("later.toml");
+    std::fs::write(
+        &later,
+        text.replace("start = \"2026Q1\"", "start = \"2026Q3\"").replace("name = \"openai-shift\"", "name = \"later\""),
+    )
+    .unwrap();
+    let run = common::cmd()
+        .args(["stress", "--portfolio"])
+        .arg(&pf)
+        .arg(&later)
+        .args(["--paired", "scenarios/openai-shift.toml", "--paths", "500", "--out"])
+        .arg(out.path())
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert!(stderr.contains("starts at 2026Q3") && stderr.contains("same scenario.start"), "{stderr}");
 }
 
 /// Portfolio values and weights that would overflow the P&L sums are

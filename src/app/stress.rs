@@ -186,6 +186,12 @@ pub(super) fn bound_to<R>(
         return f(&bound, &engine, None).map(Fit::Ran);
     };
     let base_cut = portfolio.at_horizon(base).map_err(|m| format!("the --paired base: {m}"))?;
+    if base_cut.start != cut.start {
+        return Err(format!(
+            "`{}` starts at {} but the --paired base `{}` at {}: paired differences compare the same quarters; give both the same scenario.start",
+            cut.name, cut.start, base_cut.name, base_cut.start
+        ));
+    }
     if base_cut.quarters != cut.quarters {
         return Err(format!(
             "the portfolio's horizon is the scenario's own: {} quarters in `{}` but {} in the --paired base `{}`; set portfolio.horizon (at most {}) so that both are compared at the same quarter",
