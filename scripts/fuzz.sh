@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The mutation fuzzer of tests/fuzz.rs run for a stated time (default 10
+# The mutation fuzzer of tests/it/fuzz.rs run for a stated time (default 10
 # minutes) with a fresh seed: mutated scenario and portfolio files (hostile
 # numbers, dropped, doubled and damaged lines, files cut short) must load
 # without a panic, and whatever loads must simulate to finite results
@@ -13,4 +13,4 @@ SECONDS_=${1:-600}
 SEED=${2:-$(date +%s)}
 cargo build --release --tests --quiet
 FUZZ_SECONDS=$SECONDS_ FUZZ_SEED=$SEED timeout $((SECONDS_ + 120)) \
-    cargo test --release --quiet --test fuzz mutated -- --nocapture 2>&1 | grep -E "fuzz:|panicked|test result|case "
+    cargo test --release --quiet --test it fuzz::mutated -- --nocapture 2>&1 | grep -E "fuzz:|panicked|test result|case "

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install headless Chromium for the report test (tests/report.rs), from
+# Install headless Chromium for the report test (tests/it/report.rs), from
 # Debian's `chromium` package, when no Chromium is on the PATH. Exits 0
 # when a Chromium is available afterwards, 1 otherwise (the test then
 # skips with a message). Needs root or passwordless sudo, and a package

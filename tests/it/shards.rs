@@ -2,7 +2,7 @@
 //! into the files one run writes, byte for byte; a missing, repeated or
 //! foreign shard is refused by name and nothing is written.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! Portfolio stress tests against closed forms.
 
-mod common;
+use crate::common;
 
 use backlog_risk::engine::Engine;
 use backlog_risk::portfolio::{self, StressResult};

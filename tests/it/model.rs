@@ -2,7 +2,7 @@
 //! mode (`cargo test --release`): these simulate up to a few hundred
 //! thousand paths.
 
-mod common;
+use crate::common;
 
 use backlog_risk::engine::Engine;
 use backlog_risk::model::DT;

@@ -1,6 +1,6 @@
 //! Batch runs, `extends` variants, common random numbers and sweeps.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! The README's examples work as written.
 
-mod common;
+use crate::common;
 
 /// The first ```toml block under "## Scenario files".
 fn scenario_example() -> String {

@@ -1,7 +1,7 @@
 //! Faults: a run killed at any moment leaves each result folder whole, old
 //! or new; a second writer into the same output folder is refused.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -11,7 +11,7 @@
 //! transcendental functions of set-up (lognormal parameters, the normal
 //! CDF), integer sketches, and sums in a fixed order.
 
-mod common;
+use crate::common;
 
 use backlog_risk::output;
 

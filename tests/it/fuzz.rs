@@ -6,7 +6,7 @@
 //! (`FUZZ_CASES`, default 300, seed `FUZZ_SEED`); `scripts/fuzz.sh` runs it
 //! for a stated time (`FUZZ_SECONDS`) with a fresh seed.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Charts: valid PNG of the requested size, not blank, and a change in the
 //! data changes the picture. One test per chart kind.
 
-mod common;
+use crate::common;
 
 use backlog_risk::charts::{self, ChartSize};
 use backlog_risk::report::{self, ScenarioSummary};

@@ -1,7 +1,7 @@
 //! `summary.json` holds to its documented schema (`docs/summary.schema.json`)
 //! and carries the same figures as `summary.csv` and `errors.csv`.
 
-mod common;
+use crate::common;
 
 use common::cmd;
 

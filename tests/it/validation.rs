@@ -1,7 +1,7 @@
 //! Every rejected scenario: one test each, asserting on the message (file,
 //! field path, line, what to change).
 
-mod common;
+use crate::common;
 
 use common::parse;
 

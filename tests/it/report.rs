@@ -4,7 +4,7 @@
 //! missing; where it cannot be, the browser part is skipped with a message
 //! (the content checks still run).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

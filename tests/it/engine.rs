@@ -1,7 +1,7 @@
 //! The engine's two kernels, its keyed draws and the precision of what it
 //! reports.
 
-mod common;
+use crate::common;
 
 use backlog_risk::engine::{Engine, LANES};
 use backlog_risk::model::Scenario;

@@ -5,7 +5,7 @@
 //! the rule that it rules out, and checks that the two readings differ by
 //! far more than the tolerance, so that it can fail. Run in release mode.
 
-mod common;
+use crate::common;
 
 use backlog_risk::engine::Engine;
 use backlog_risk::model::{DT, Scenario};

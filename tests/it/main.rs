@@ -1,0 +1,21 @@
+//! The integration tests, in one binary: one build and one link of the
+//! crate for all of them (each file is a module; `common` holds helpers).
+
+mod common;
+
+mod batch;
+mod charts;
+mod cli;
+mod closed_form;
+mod engine;
+mod faults;
+mod fuzz;
+mod model;
+mod pinned;
+mod portfolio;
+mod priors;
+mod readme;
+mod report;
+mod shards;
+mod summary_json;
+mod validation;
