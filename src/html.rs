@@ -84,31 +84,16 @@ fn num(x: f64) -> String {
         return String::new();
     }
     let a = x.abs();
-    let digits = if a >= 1000.0 {
+    let digits = if a >= 1000.0 || a == 0.0 {
         0
     } else if a >= 100.0 {
         1
     } else if a >= 1.0 {
         2
-    } else if a == 0.0 {
-        0
     } else {
         4
     };
-    let body = format!("{a:.digits$}");
-    let (int, frac) = body.split_once('.').map_or((body.as_str(), None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let sign = if x < 0.0 && body.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
+    crate::charts::fixed(x, digits)
 }
 
 /// Captions of the charts a run draws, by file name.

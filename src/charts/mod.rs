@@ -342,7 +342,7 @@ pub fn quarter_axis(labels: Vec<String>) -> impl Fn(&f64) -> String {
 }
 
 /// `x` with `digits` decimals and thousands separators; no `-0`.
-fn fixed(x: f64, digits: usize) -> String {
+pub(crate) fn fixed(x: f64, digits: usize) -> String {
     let a = x.abs();
     let body = format!("{a:.digits$}");
     let (int, frac) = body.split_once('.').map_or((body.as_str(), None), |(i, f)| (i, Some(f)));
