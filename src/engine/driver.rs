@@ -220,13 +220,25 @@ pub const PAIRED_BATCHES: u64 = 20;
 /// differences are reported without a standard error.
 pub const MIN_BATCH_PATHS: u64 = 5_000;
 
-/// The paired `loss.*` metrics' sketches, both scenarios, of one batch (or
-/// of the part of it one shard simulated).
+/// One batch of a paired run: when this partial result holds all of it,
+/// the batch's VaR99 and ES99 differences per paired `loss.*` metric;
+/// otherwise (a batch split between shards) the sketches of its part, both
+/// scenarios, for the merge to finish.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct BatchTails {
     batch: u64,
+    /// `(VaR99 difference, ES99 difference)` per loss metric, when whole.
+    diffs: Option<Vec<(f64, f64)>>,
     mine: Vec<Sketch>,
     base: Vec<Sketch>,
+}
+
+/// VaR99 and ES99 of `mine` minus those of `base`, metric by metric.
+fn tail_diffs(mine: &[Sketch], base: &[Sketch]) -> Vec<(f64, f64)> {
+    mine.iter()
+        .zip(base)
+        .map(|(x, y)| (x.quantile(0.99) - y.quantile(0.99), x.tail_mean(0.99) - y.tail_mean(0.99)))
+        .collect()
 }
 
 /// The difference of VaR99 and of ES99 between the scenarios of a paired
@@ -339,6 +351,14 @@ impl<'a> Engine<'a> {
         let (ka, kb) = (self.keys(seed), base.keys(seed));
         let losses: Vec<(usize, usize)> =
             pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
+        let (na, ba) = (self.metric_count(), self.band_count());
+        let (nb, bb) = (base.metric_count(), base.band_count());
+        // The worker threads' full sketches outlive the batches (one set per
+        // thread, as in a plain run); each batch adds only small sketches of
+        // the paired loss metrics, both scenarios, for its own paths.
+        let pool: Mutex<Vec<(Sketches, Sketches)>> = Mutex::new(Vec::new());
+        let take = || pool.lock().expect("no worker panicked").pop();
+        let give = |full: (Sketches, Sketches)| pool.lock().expect("no worker panicked").push(full);
         let mut out = PairedPartial::default();
         // One batch after the other, each in parallel: the merge tree's
         // nodes do not depend on how the chunks are grouped, so neither do
@@ -349,67 +369,67 @@ impl<'a> Engine<'a> {
             if part.is_empty() {
                 continue;
             }
-            let (nodes, sketches) = self.paired_reduce(base, &pairs, (&ka, &kb), paths, part, progress);
+            let whole_batch = part == b;
+            let (nodes, state) = reduce_chunks(
+                paths,
+                part,
+                &|| {
+                    let full = take().unwrap_or_else(|| (Sketches::new(na, ba), Sketches::new(nb, bb)));
+                    (full, vec![Sketch::default(); 2 * losses.len()])
+                },
+                &|range, ((sa, sb), tails): &mut ((Sketches, Sketches), Vec<Sketch>)| -> PairSums {
+                    let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
+                    let mut diffs = vec![Moments::default(); pairs.len()];
+                    let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
+                    for_blocks(range, |first, n| {
+                        self.block(&ka, first, &mut xa);
+                        base.block(&kb, first, &mut xb);
+                        fold(&mut fa, sa, &xa, n);
+                        fold(&mut fb, sb, &xb, n);
+                        for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
+                            let (x, y) = (xa.metric(*i), xb.metric(*j));
+                            for l in 0..n {
+                                d.add(x[l] - y[l]);
+                            }
+                        }
+                        let (mine, theirs) = tails.split_at_mut(losses.len());
+                        for ((t, u), (i, j)) in mine.iter_mut().zip(theirs).zip(&losses) {
+                            t.add_slice(&xa.metric(*i)[..n]);
+                            u.add_slice(&xb.metric(*j)[..n]);
+                        }
+                    });
+                    (fa, fb, diffs)
+                },
+                &merge_pair_sums,
+                &|(_, a), (full, b)| {
+                    a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y));
+                    give(full);
+                },
+                progress,
+            );
             out.nodes.extend(nodes);
-            if let Some((sa, sb)) = sketches {
-                out.batches.push(BatchTails {
-                    batch,
-                    mine: losses.iter().map(|(i, _)| sa.metrics[*i].clone()).collect(),
-                    base: losses.iter().map(|(_, j)| sb.metrics[*j].clone()).collect(),
+            if let Some((full, mut tails)) = state {
+                give(full);
+                let theirs = tails.split_off(losses.len());
+                // A whole batch is reduced to its differences at once, so
+                // that no batch's sketches are kept.
+                out.batches.push(if whole_batch {
+                    BatchTails { batch, diffs: Some(tail_diffs(&tails, &theirs)), mine: vec![], base: vec![] }
+                } else {
+                    BatchTails { batch, diffs: None, mine: tails, base: theirs }
                 });
-                match &mut out.sketches {
-                    Some((ta, tb)) => {
-                        ta.merge(&sa);
-                        tb.merge(&sb);
-                    }
-                    None => out.sketches = Some((sa, sb)),
-                }
             }
         }
+        // Every thread's full sketches, merged (integer counts: any order).
+        let mut fulls = pool.into_inner().expect("no worker panicked").into_iter();
+        out.sketches = fulls.next().map(|mut first| {
+            for (a, b) in fulls {
+                first.0.merge(&a);
+                first.1.merge(&b);
+            }
+            first
+        });
         out
-    }
-
-    /// [`reduce_chunks`] of a paired run over the chunks in `chunks`.
-    fn paired_reduce(
-        &self,
-        base: &Engine,
-        pairs: &[(String, usize, usize)],
-        (ka, kb): (&super::Keys, &super::Keys),
-        paths: u64,
-        chunks: Range<u64>,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> (Vec<Node<PairSums>>, Option<(Sketches, Sketches)>) {
-        let (na, ba) = (self.metric_count(), self.band_count());
-        let (nb, bb) = (base.metric_count(), base.band_count());
-        reduce_chunks(
-            paths,
-            chunks,
-            &|| (Sketches::new(na, ba), Sketches::new(nb, bb)),
-            &|range, (sa, sb): &mut (Sketches, Sketches)| -> PairSums {
-                let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
-                let mut diffs = vec![Moments::default(); pairs.len()];
-                let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
-                for_blocks(range, |first, n| {
-                    self.block(ka, first, &mut xa);
-                    base.block(kb, first, &mut xb);
-                    fold(&mut fa, sa, &xa, n);
-                    fold(&mut fb, sb, &xb, n);
-                    for (d, (_, i, j)) in diffs.iter_mut().zip(pairs) {
-                        let (x, y) = (xa.metric(*i), xb.metric(*j));
-                        for l in 0..n {
-                            d.add(x[l] - y[l]);
-                        }
-                    }
-                });
-                (fa, fb, diffs)
-            },
-            &merge_pair_sums,
-            &|a, b| {
-                a.0.merge(&b.0);
-                a.1.merge(&b.1);
-            },
-            progress,
-        )
     }
 
     /// The paired result of a run of `paths` paths from its shards'
@@ -422,13 +442,9 @@ impl<'a> Engine<'a> {
         let mut nodes = Vec::new();
         let losses: Vec<(usize, usize)> =
             pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
-        let mut batches: Vec<BatchTails> = (0..PAIRED_BATCHES)
-            .map(|batch| BatchTails {
-                batch,
-                mine: vec![Sketch::default(); losses.len()],
-                base: vec![Sketch::default(); losses.len()],
-            })
-            .collect();
+        // Per batch: its differences, whole or from the merged parts.
+        let mut whole: Vec<Option<Vec<(f64, f64)>>> = vec![None; PAIRED_BATCHES as usize];
+        let mut split: Vec<Option<(Vec<Sketch>, Vec<Sketch>)>> = vec![None; PAIRED_BATCHES as usize];
         for p in parts {
             if let Some((a, b)) = &p.sketches {
                 if (a.metrics.len(), b.metrics.len()) != (na, nb) {
@@ -437,11 +453,22 @@ impl<'a> Engine<'a> {
                 sa.merge(a);
                 sb.merge(b);
             }
-            for t in &p.batches {
-                let into = batches.get_mut(t.batch as usize).filter(|_| t.mine.len() == losses.len());
-                let into = into.ok_or("a partial result with batches of other scenarios")?;
-                into.mine.iter_mut().zip(&t.mine).for_each(|(x, y)| x.merge(y));
-                into.base.iter_mut().zip(&t.base).for_each(|(x, y)| x.merge(y));
+            for t in p.batches {
+                let k = t.batch as usize;
+                let bad = || "a partial result with batches of other scenarios".to_string();
+                match t.diffs {
+                    Some(d) if d.len() == losses.len() && k < whole.len() => whole[k] = Some(d),
+                    None if t.mine.len() == losses.len() && t.base.len() == losses.len() && k < split.len() => {
+                        match &mut split[k] {
+                            Some((m, b)) => {
+                                m.iter_mut().zip(&t.mine).for_each(|(x, y)| x.merge(y));
+                                b.iter_mut().zip(&t.base).for_each(|(x, y)| x.merge(y));
+                            }
+                            None => split[k] = Some((t.mine, t.base)),
+                        }
+                    }
+                    _ => return Err(bad()),
+                }
             }
             nodes.extend(p.nodes);
         }
@@ -449,7 +476,12 @@ impl<'a> Engine<'a> {
         let (a, b, diffs) =
             sums.unwrap_or_else(|| (Sums::new(na, ba), Sums::new(nb, bb), vec![Moments::default(); pairs.len()]));
         let (mine, base) = (assemble(a, sa, ba), assemble(b, sb, bb));
-        let batched = paths / PAIRED_BATCHES >= MIN_BATCH_PATHS;
+        let batch_diffs: Vec<Vec<(f64, f64)>> = whole
+            .into_iter()
+            .zip(split)
+            .filter_map(|(w, s)| w.or_else(|| s.map(|(m, b)| tail_diffs(&m, &b))))
+            .collect();
+        let batched = paths / PAIRED_BATCHES >= MIN_BATCH_PATHS && batch_diffs.len() == PAIRED_BATCHES as usize;
         let mut k = 0;
         let tails = pairs
             .iter()
@@ -458,10 +490,10 @@ impl<'a> Engine<'a> {
                     return None;
                 }
                 let (x, y) = (&mine.metrics[*i].sketch, &base.metrics[*j].sketch);
-                let se = |f: &dyn Fn(&Sketch) -> f64| -> Option<f64> {
+                let se = |f: &dyn Fn(&(f64, f64)) -> f64| -> Option<f64> {
                     batched.then(|| {
                         let mut m = Moments::default();
-                        batches.iter().for_each(|b| m.add(f(&b.mine[k]) - f(&b.base[k])));
+                        batch_diffs.iter().for_each(|b| m.add(f(&b[k])));
                         m.se()
                     })
                 };
@@ -477,8 +509,8 @@ impl<'a> Engine<'a> {
                 let t = TailDiff {
                     d_var99: qx - qy,
                     d_es99: es(x) - es(y),
-                    d_var99_se: se(&var).map(|s| (s * s + resolution).sqrt()),
-                    d_es99_se: se(&es),
+                    d_var99_se: se(&|d| d.0).map(|s| (s * s + resolution).sqrt()),
+                    d_es99_se: se(&|d| d.1),
                 };
                 k += 1;
                 Some(t)

@@ -162,7 +162,9 @@ fn paired_shards_merge_into_the_paired_run() {
     let base = "scenarios/status-quo.toml";
     let run = |out: &Path, shard: Option<&str>| {
         let mut c = cmd();
-        c.args(["run", SCENARIO, "--paired", base, "--paths", "20000", "--quiet", "--no-charts", "--out"]).arg(out);
+        // 100,000 paths: enough for the VaR99 and ES99 difference standard
+        // errors, whose 20 path blocks the 3 shards split.
+        c.args(["run", SCENARIO, "--paired", base, "--paths", "100000", "--quiet", "--no-charts", "--out"]).arg(out);
         if let Some(s) = shard {
             c.args(["--shard", s]);
         }
@@ -179,6 +181,9 @@ fn paired_shards_merge_into_the_paired_run() {
         let read = |d: &Path| std::fs::read(d.join("openai-shift").join(f)).unwrap();
         assert!(read(&one) == read(&split), "{f} differs when split in 3");
     }
+    let paired = std::fs::read_to_string(one.join("openai-shift/paired-status-quo.csv")).unwrap();
+    let azure = paired.lines().find(|l| l.starts_with("loss.azure,")).unwrap();
+    assert!(!azure.ends_with(',') && azure.split(',').all(|c| !c.is_empty()), "standard errors present: {azure}");
 }
 
 /// Shard K of N of a stress test of the test scenario, as its own process.
