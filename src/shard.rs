@@ -112,7 +112,7 @@ pub struct SweepShard {
 /// What a sweep keeps of one grid point.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SweepPoint {
-    /// Every metric's statistics (what `sweep.csv` shows).
+    /// Every metric's statistics (what `sweep-SLUG.csv` shows).
     pub rows: Vec<MetricRow>,
     /// The Monte Carlo standard error of the charted statistic, where one
     /// is known (mean, p5, p50, p95, VaR and ES).

@@ -70,7 +70,7 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
 }
 
 /// `backlog-risk sweep`: run every grid point with the same seed (common
-/// random numbers), in parallel, and write `sweep.csv` and `sweep.png`.
+/// random numbers), in parallel, and write `sweep-SLUG.csv` and `sweep-SLUG.png`.
 pub fn sweep(opts: &SweepOptions) -> Result<()> {
     let _lock = match opts.shard {
         None => Some(crate::outdir::OutLock::acquire(&opts.run.out)?),

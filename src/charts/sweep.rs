@@ -1,4 +1,4 @@
-//! `sweep.png`: a statistic over a one-parameter sweep (line) or a
+//! `sweep-SLUG.png`: a statistic over a one-parameter sweep (line) or a
 //! two-parameter grid (heatmap with the value in each cell).
 
 use anyhow::Result;
