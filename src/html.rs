@@ -29,7 +29,7 @@ p.lead { font-size: 12pt; margin: 0.4em 0 0.8em; }
 table { border-collapse: collapse; width: 100%; margin: 0.3em 0 0.8em; font-size: 9pt; }
 th, td { padding: 3px 6px; border-bottom: 1px solid #e1e6eb; text-align: right; vertical-align: top; }
 th { background: #eef2f5; }
-th:first-child, td:first-child, td.text { text-align: left; }
+th:first-child, td:first-child, td.text, th.text { text-align: left; }
 td.source { text-align: left; color: #4d5965; font-size: 8.5pt; max-width: 70mm; }
 tr.group td { background: #f7f9fa; font-weight: bold; text-align: left; }
 tr.group td span { font-weight: normal; color: #4d5965; }
@@ -191,7 +191,7 @@ pub fn report_html(r: &ReportInput) -> String {
     // Every provider's loss.
     let _ = writeln!(
         h,
-        "<h2>Loss against plan by provider, at {horizon}</h2>\n<table>\n<tr><th>provider</th><th>plan backlog</th><th>expected loss</th><th>se</th><th>p5</th><th>p50</th><th>p95</th><th>VaR99</th><th>ES99</th><th>largest customer</th></tr>"
+        "<h2>Loss against plan by provider, at {horizon}</h2>\n<table>\n<tr><th>provider</th><th>plan backlog</th><th>expected loss</th><th>se</th><th>p5</th><th>p50</th><th>p95</th><th>VaR99</th><th>ES99</th><th class=\"text\">largest customer</th></tr>"
     );
     for (p, name) in s.providers.iter().enumerate() {
         if let Some(m) = s.metric(&format!("loss.{name}")) {
@@ -217,7 +217,7 @@ pub fn report_html(r: &ReportInput) -> String {
     // The assumptions.
     let _ = writeln!(
         h,
-        "<h2>Assumptions</h2>\n<p>Every parameter of the scenario as run, by its field path in the file; a distribution is drawn once per path. Sources are the file's own comments.{}</p>\n<table>\n<tr><th>parameter</th><th>value or distribution</th><th>mean</th><th>source (comment in the file)</th></tr>",
+        "<h2>Assumptions</h2>\n<p>Every parameter of the scenario as run, by its field path in the file; a distribution is drawn once per path. Sources are the file's own comments.{}</p>\n<table>\n<tr><th>parameter</th><th class=\"text\">value or distribution</th><th>mean</th><th class=\"text\">source (comment in the file)</th></tr>",
         if r.assumptions.omitted > 0 {
             format!(" {} parameters left at their default 0 are not listed.", r.assumptions.omitted)
         } else {
@@ -263,7 +263,7 @@ pub fn report_html(r: &ReportInput) -> String {
     }
     let _ = writeln!(
         h,
-        "</table>\n<h2>Standard errors</h2>\n<p>The rows of <code>errors.csv</code> for the loss metrics: each figure's Monte Carlo standard error and 95% interval (mean: sd/&radic;n; quantiles and VaR: order-statistic interval; ES: asymptotic variance of the tail mean).</p>\n<table>\n<tr><th>metric</th><th>statistic</th><th>estimate</th><th>se</th><th>95% low</th><th>95% high</th></tr>"
+        "</table>\n<h2>Standard errors</h2>\n<p>The rows of <code>errors.csv</code> for the loss metrics: each figure's Monte Carlo standard error and 95% interval (mean: sd/&radic;n; quantiles and VaR: order-statistic interval; ES: asymptotic variance of the tail mean).</p>\n<table>\n<tr><th>metric</th><th class=\"text\">statistic</th><th>estimate</th><th>se</th><th>95% low</th><th>95% high</th></tr>"
     );
     for e in s.errors.iter().filter(|e| e.metric.starts_with("loss.")) {
         let _ = writeln!(
@@ -302,7 +302,7 @@ pub fn index_html(entries: &[IndexEntry], comparison: Option<&[u8]>) -> String {
     let ok = entries.iter().filter(|e| e.result.is_ok()).count();
     let _ = writeln!(
         h,
-        "<h1>Scenarios compared</h1>\n<p class=\"facts\">{} scenarios, {ok} ok, {} failed. Loss against plan at each scenario's horizon, for its focus provider; money in $bn. Each name links to the scenario's report.</p>\n<table>\n<tr><th>scenario</th><th>provider</th><th>horizon</th><th>paths</th><th>expected loss</th><th>VaR99</th><th>ES99</th></tr>",
+        "<h1>Scenarios compared</h1>\n<p class=\"facts\">{} scenarios, {ok} ok, {} failed. Loss against plan at each scenario's horizon, for its focus provider; money in $bn. Each name links to the scenario's report.</p>\n<table>\n<tr><th>scenario</th><th class=\"text\">provider</th><th class=\"text\">horizon</th><th>paths</th><th>expected loss</th><th>VaR99</th><th>ES99</th></tr>",
         entries.len(),
         entries.len() - ok
     );
