@@ -13,7 +13,10 @@
 //!   `sigma^2 = ln(1 + s^2/m^2)`, `mu = ln m - sigma^2/2`.
 //! - Normal truncated to `[a, b]`: mean `mu + sd (phi(alpha) - phi(beta)) / (Phi(beta) - Phi(alpha))`.
 
+mod cdf;
 mod sample;
+
+pub use cdf::{incomplete_beta, inverse_incomplete_beta, std_normal_quantile};
 
 pub use sample::Gamma;
 

@@ -33,6 +33,8 @@ use crate::rng::{unit, unit53};
 /// Tsang's method.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gamma {
+    /// The shape `a`.
+    a: f64,
     /// `a' - 1/3`, `a' = a` or `a + 1` when `a < 1`.
     d: f64,
     /// `1 / (3 sqrt(d))`.
@@ -46,7 +48,12 @@ impl Gamma {
     pub fn new(a: f64) -> Self {
         let (shape, boost) = if a < 1.0 { (a + 1.0, 1.0 / a) } else { (a, 0.0) };
         let d = shape - 1.0 / 3.0;
-        Gamma { d, c: 1.0 / (3.0 * d.sqrt()), boost }
+        Gamma { a, d, c: 1.0 / (3.0 * d.sqrt()), boost }
+    }
+
+    /// The shape `a`.
+    pub fn shape(&self) -> f64 {
+        self.a
     }
 
     /// One try from a standard normal `z` and a uniform `u` in (0, 1):
