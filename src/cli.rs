@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{Charts, RunOptions, SweepOptions};
 use crate::charts::ChartSize;
+use crate::model::Sampling;
 
 /// Monte Carlo simulator of revenue-backlog concentration risk.
 ///
@@ -211,6 +212,14 @@ pub struct CommonArgs {
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
 
+    /// How the per-path parameters are sampled, overriding
+    /// `scenario.sampling`: `mc` (plain Monte Carlo, the default), `lhs`
+    /// (Latin hypercube over the paths of the run) or `sobol` (Owen-
+    /// scrambled Sobol' points). The quarterly shocks and events are plain
+    /// Monte Carlo in every design; `[[correlation]]` blocks apply on top.
+    #[arg(long, value_name = "DESIGN", value_parser = ["mc", "lhs", "sobol"])]
+    pub sampling: Option<String>,
+
     /// Number of worker threads. Defaults to the number of logical CPUs.
     /// Results do not depend on it, only the speed does.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
@@ -269,6 +278,13 @@ pub struct RunArgs {
     /// and its standard error from the paired paths.
     #[arg(long, value_name = "BASE")]
     pub paired: Option<PathBuf>,
+
+    /// Also write OUT/NAME/samples.csv: the first N paths, one row each,
+    /// with every uncertain parameter's sampled value (by its dotted path)
+    /// and every recorded metric, for a look at the raw draws in pandas
+    /// or R.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub samples: Option<u64>,
 
     #[command(flatten)]
     pub split: ShardArgs,
@@ -395,13 +411,16 @@ impl CommonArgs {
             paired,
             allow_huge: self.allow_huge,
             focus: self.focus,
+            sampling: self.sampling.as_deref().and_then(Sampling::parse),
+            samples: None,
         }
     }
 }
 
 impl RunArgs {
     pub fn into_options(self) -> RunOptions {
-        self.common.into_options(self.inputs, self.paired)
+        let samples = self.samples;
+        RunOptions { samples, ..self.common.into_options(self.inputs, self.paired) }
     }
 }
 

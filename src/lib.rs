@@ -52,6 +52,7 @@ pub mod model;
 pub mod outdir;
 pub mod output;
 pub mod portfolio;
+pub mod precision;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::report::{MetricRow, ScenarioSummary};
@@ -25,6 +26,27 @@ pub fn fan_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
 /// `revenue.csv`: revenue bands per provider and quarter.
 pub fn revenue_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
     rows_csv(&s.revenue)
+}
+
+/// `samples.csv` at `path`: a header and one row per path, written as the
+/// rows come (through a temporary file and a rename, as [`write_atomic`]).
+pub fn samples_csv(path: &Path, header: &[String], rows: impl Iterator<Item = (u64, Vec<f64>)>) -> anyhow::Result<()> {
+    let tmp = path.with_extension("csv.tmp");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    w.write_record(header)?;
+    let mut cells: Vec<String> = Vec::with_capacity(header.len());
+    for (i, row) in rows {
+        cells.clear();
+        cells.push(i.to_string());
+        cells.extend(row.iter().map(|x| format!("{x:?}")));
+        w.write_record(&cells)?;
+    }
+    let mut inner = w.into_inner().map_err(|e| e.into_error())?;
+    inner.flush()?;
+    inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// `errors.csv`: standard errors and 95% intervals of the headline statistics.
@@ -256,6 +278,8 @@ pub struct RunInfo {
     pub tool_version: &'static str,
     pub wall_seconds: f64,
     pub paths_per_second: f64,
+    /// The sampling design of the per-path parameters: mc, lhs or sobol.
+    pub sampling: &'static str,
     pub quantiles: QuantileMethod,
 }
 

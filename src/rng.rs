@@ -145,7 +145,7 @@ pub fn unit53(w0: u32, w1: u32) -> f64 {
 
 /// SplitMix64 finaliser (a bijection on u64).
 #[inline]
-fn mix(mut z: u64) -> u64 {
+pub fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

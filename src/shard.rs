@@ -22,8 +22,9 @@ use crate::report::MetricRow;
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
 /// Version of the layout after the magic bytes (3: paired shards carry the
-/// batch sketches of the VaR99 and ES99 difference standard errors).
-pub const FORMAT: u32 = 3;
+/// batch sketches of the VaR99 and ES99 difference standard errors; 4: the
+/// sampling design of the per-path parameters).
+pub const FORMAT: u32 = 4;
 
 /// One shard of one run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +43,8 @@ pub struct ShardFile {
     pub extends: Vec<String>,
     pub seed: u64,
     pub paths: u64,
+    /// The sampling design the shard ran with (`--sampling` or the file's).
+    pub sampling: crate::model::Sampling,
     /// How many shards the run was split into (N) and which this is (K).
     pub shards: u64,
     pub shard: u64,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::charts::{self, ChartSize};
 use crate::engine::driver::Paired;
 use crate::engine::{Accumulator, CHUNK, Engine, shard_chunks};
-use crate::model::Scenario;
+use crate::model::{Sampling, Scenario};
 use crate::output::{self, QuantileMethod, RunInfo};
 use crate::report::{self, ScenarioSummary};
 use crate::scenario;
@@ -57,6 +57,10 @@ pub struct RunOptions {
     pub allow_huge: bool,
     /// `--focus`: the provider the headline and key charts are about.
     pub focus: Option<String>,
+    /// `--sampling`, overriding `scenario.sampling`.
+    pub sampling: Option<Sampling>,
+    /// `--samples N`: write the first N paths to samples.csv.
+    pub samples: Option<u64>,
 }
 
 /// Whether scenario `sc` can be compared path by path with `base`: an
@@ -239,6 +243,13 @@ fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenari
     if let Some(s) = opts.seed {
         sc.seed = s;
     }
+    if let Some(s) = opts.sampling {
+        sc.sampling = s;
+    }
+    if let Some(message) = sc.sampling_problem() {
+        let field = if opts.sampling.is_some() { "--sampling" } else { "scenario.sampling" };
+        return Err(scenario::ScenarioError { file: file.to_path_buf(), field: field.into(), line: None, message });
+    }
     apply_focus(&mut sc, opts.focus.as_deref(), file)?;
     if let Some(message) = too_many_paths(sc.paths, opts) {
         let field = if opts.paths.is_some() { "--paths" } else { "scenario.paths" };
@@ -302,6 +313,7 @@ fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: 
         tool_version: env!("CARGO_PKG_VERSION"),
         wall_seconds: wall,
         paths_per_second: sc.paths as f64 / wall,
+        sampling: sc.sampling.name(),
         quantiles: QuantileMethod::default(),
     }
 }
@@ -321,6 +333,7 @@ fn run_owns(name: &str) -> bool {
             | "fan.csv"
             | "revenue.csv"
             | "run.json"
+            | "samples.csv"
             | "loss.png"
             | "fan.png"
             | "exceedance.png"
@@ -342,9 +355,13 @@ fn write_outputs(
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
     paired: Option<(&Scenario, &Paired)>,
+    samples: Option<crate::engine::SampleRows>,
 ) -> Result<()> {
     let staging = crate::outdir::Staging::new(target)?;
     let dir = staging.dir.as_path();
+    if let Some(rows) = samples {
+        output::samples_csv(&dir.join("samples.csv"), &rows.header(), rows)?;
+    }
     output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
     output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
     output::write_atomic(&dir.join("summary.json"), &output::summary_json(summary)?)?;

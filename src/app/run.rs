@@ -27,7 +27,11 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     }
 
     let base = match &opts.paired {
-        Some(p) => Some(scenario::load(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
+        Some(p) => {
+            let mut b = scenario::load(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?;
+            b.sampling = opts.sampling.unwrap_or(b.sampling);
+            Some(b)
+        }
         None => None,
     };
     if let Some(b) = &base {
@@ -140,6 +144,7 @@ fn run_one(
         opts,
         pool,
         paired.as_ref().map(|(b, r)| (*b, r)),
+        opts.samples.map(|n| engine.sample_rows(sc.seed, sc.paths, n)),
     )?;
     Ok((summary, line))
 }

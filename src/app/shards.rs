@@ -11,9 +11,18 @@ use crate::shard::PairedShard;
 /// scenario ran.
 pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
     let base = match &opts.paired {
-        Some(p) => Some(scenario::load_resolved(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
+        Some(p) => {
+            let (mut b, r) = scenario::load_resolved(p).map_err(|e| anyhow::anyhow!("--paired: {e}"))?;
+            b.sampling = opts.sampling.unwrap_or(b.sampling);
+            Some((b, r))
+        }
         None => None,
     };
+    if opts.samples.is_some() {
+        bail!(
+            "--samples cannot be used with --shard: a shard writes no results; run the first paths without --shard to get samples.csv"
+        );
+    }
     let pool = thread_pool(opts.threads)?;
     let mut ok = true;
     for file in collect_inputs(&opts.inputs)? {
@@ -76,6 +85,7 @@ pub(super) fn new_shard_file(
         extends: info.extends,
         seed: sc.seed,
         paths: sc.paths,
+        sampling: sc.sampling,
         shards: n,
         shard: k,
         partial: Partial::default(),
@@ -159,7 +169,8 @@ fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Re
     parts.sort_by_key(|p| p.0);
     let w = first.sweep.as_ref().expect("checked above");
     let (file, base) = shard_scenario(&first)?;
-    let run = RunOptions { paths: Some(first.paths), seed: Some(first.seed), ..opts.clone() };
+    let run =
+        RunOptions { paths: Some(first.paths), seed: Some(first.seed), sampling: Some(first.sampling), ..opts.clone() };
     let sweep = SweepOptions {
         file: file.clone(),
         vary: w.vary.clone(),
@@ -235,7 +246,7 @@ fn each_shard(
 fn shard_scenario(first: &ShardFile) -> Result<(PathBuf, Scenario)> {
     let file = PathBuf::from(&first.scenario_file);
     let mut sc = scenario::parse(&first.scenario_text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    (sc.seed, sc.paths) = (first.seed, first.paths);
+    (sc.seed, sc.paths, sc.sampling) = (first.seed, first.paths, first.sampling);
     Ok((file, sc))
 }
 
@@ -255,7 +266,7 @@ fn write_merged(
     // Taken once every shard has been checked, so that a refused merge
     // writes nothing.
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
-    write_outputs(&opts.out.join(&sc.name), sc, &chain, summary, info, opts, &thread_pool(opts.threads)?, paired)
+    write_outputs(&opts.out.join(&sc.name), sc, &chain, summary, info, opts, &thread_pool(opts.threads)?, paired, None)
 }
 
 /// Check shard file `f` against the first of its run, and that no other
@@ -272,6 +283,7 @@ fn admit<'a>(
         ("scenario text (SHA-256)", s.scenario_sha256 != first.scenario_sha256),
         ("seed", s.seed != first.seed),
         ("paths", s.paths != first.paths),
+        ("sampling design", s.sampling != first.sampling),
         ("shard count N", s.shards != first.shards),
         ("tool version", s.tool_version != first.tool_version),
         ("portfolio (SHA-256)", s.stress.as_ref().map(|x| &x.sha256) != first.stress.as_ref().map(|x| &x.sha256)),

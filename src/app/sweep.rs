@@ -125,6 +125,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         extends: info.extends,
         seed: plan.points[0].seed,
         paths: plan.points[0].paths,
+        sampling: plan.points[0].sampling,
         shards: n,
         shard: k,
         partial: Default::default(),
@@ -254,6 +255,10 @@ pub(super) fn plan_sweep(file: &Path, mut base: Scenario, text: &str, opts: &Swe
         })?;
         sc.paths = run.paths.unwrap_or(base.paths);
         sc.seed = run.seed.unwrap_or(base.seed);
+        sc.sampling = run.sampling.unwrap_or(base.sampling);
+        if let Some(problem) = sc.sampling_problem() {
+            bail!("{}: {problem}", file.display());
+        }
         sc.focus = base.focus;
         points.push(sc);
     }

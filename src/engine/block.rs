@@ -46,6 +46,8 @@ impl Kernel {
 #[derive(Debug, Clone)]
 pub struct Block {
     pv: Vec<V>,
+    /// One lane's designed parameters (see `design.rs`).
+    designed: Vec<f64>,
     d: Vec<V>,
     drift: Vec<V>,
     vol: Vec<V>,
@@ -106,6 +108,7 @@ impl Engine<'_> {
         let z = |n: usize| vec![[0.0; L]; n];
         Block {
             pv: z(self.params.len()),
+            designed: vec![0.0; self.design.params.len()],
             d: z(nu),
             drift: z(nu),
             vol: z(nu),
@@ -155,12 +158,23 @@ impl Engine<'_> {
                 b.pv[k] = [d.mean(); L];
                 continue;
             }
+            if self.design.owns[k] {
+                continue;
+            }
             // The first block of the parameter's stream, tried lane-wise;
             // lanes whose sampler needs more words draw on their own.
             let w = philox::<AVX2>(first, 0, rng::TAG_STREAM, keys.params[k]);
             let done = d.first_try_lanes(&w, &mut b.pv[k]);
             for l in (0..L).filter(|l| !done[*l]) {
                 b.pv[k][l] = d.sample(&mut Stream::new(keys.params[k], first + l as u64, 0));
+            }
+        }
+        if !self.design.is_empty() {
+            for l in 0..L {
+                self.design.fill(&self.params, keys, first + l as u64, &mut b.designed);
+                for (j, &k) in self.design.params.iter().enumerate() {
+                    b.pv[k][l] = b.designed[j];
+                }
             }
         }
         for (u, d) in self.demand.iter().enumerate() {

@@ -163,7 +163,7 @@ pub struct Partial {
 /// Partial results merged one at a time (so that merging many shards keeps
 /// one in memory at a time): the sketches are added as they come, the
 /// merge-tree nodes (a few per shard) kept until [`Merger::finish`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Merger {
     sketches: Sketches,
     nodes: Vec<Node<Sums>>,
@@ -281,7 +281,18 @@ impl<'a> Engine<'a> {
     /// [`Engine::finish`] merges with the other shards' into exactly the
     /// accumulator of the whole run.
     pub fn run_chunks(&self, seed: u64, paths: u64, chunks: Range<u64>, progress: &(dyn Fn(u64) + Sync)) -> Partial {
-        let keys = self.keys(seed);
+        self.run_chunks_with(&self.keys(seed, paths), paths, chunks, progress)
+    }
+
+    /// [`Engine::run_chunks`] with the keys given (a run to a precision
+    /// keys its Latin hypercube to its rounds, not to its total).
+    pub fn run_chunks_with(
+        &self,
+        keys: &super::Keys,
+        paths: u64,
+        chunks: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Partial {
         let (nm, nb) = (self.metric_count(), self.band_count());
         let (nodes, sketches) = reduce_chunks(
             paths,
@@ -291,7 +302,7 @@ impl<'a> Engine<'a> {
                 let mut sums = Sums::new(nm, nb);
                 let mut b = self.block_buffer();
                 for_blocks(range, |first, n| {
-                    self.block(&keys, first, &mut b);
+                    self.block(keys, first, &mut b);
                     fold(&mut sums, sk, &b, n);
                 });
                 sums
@@ -348,7 +359,7 @@ impl<'a> Engine<'a> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> PairedPartial {
         let pairs = self.pairs(base);
-        let (ka, kb) = (self.keys(seed), base.keys(seed));
+        let (ka, kb) = (self.keys(seed, paths), base.keys(seed, paths));
         let losses: Vec<(usize, usize)> =
             pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
         let (na, ba) = (self.metric_count(), self.band_count());

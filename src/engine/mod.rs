@@ -16,17 +16,18 @@
 //! accumulators, in a fixed tree over fixed chunks of paths.
 
 mod block;
+mod design;
 pub mod driver;
 mod scalar;
 
 use crate::dist::Dist;
 use crate::math;
-use crate::model::{DT, Scenario};
+use crate::model::{DT, Role, Scenario};
 use crate::rng;
 
 pub use block::{Block, LANES};
 pub use driver::{Accumulator, BandAcc, CHUNK, Merger, PairedPartial, Partial, shard_chunks};
-pub use scalar::Workspace;
+pub use scalar::{SampleRows, Workspace};
 
 /// `sqrt(DT)`, exact.
 const SQRT_DT: f64 = 0.5;
@@ -82,6 +83,7 @@ struct Names {
 /// Philox keys of one run (one seed).
 #[derive(Debug, Clone)]
 pub struct Keys {
+    design: design::DesignKeys,
     params: Vec<[u32; 2]>,
     shocks: Vec<[u32; 2]>,
     events: Vec<[u32; 2]>,
@@ -111,62 +113,48 @@ pub struct Engine<'a> {
     migrate: Vec<Ix>,
     plan: Plan,
     kernel: block::Kernel,
+    /// The parameters drawn through their quantile function (a sampling
+    /// design other than plain Monte Carlo, or a correlation).
+    design: design::Design,
 }
 
 impl<'a> Engine<'a> {
     pub fn new(sc: &'a Scenario) -> Self {
-        let mut params: Vec<&Dist> = Vec::new();
-        let mut pnames: Vec<String> = Vec::new();
-        let mut ix = |d: &'a Dist, name: String| {
-            params.push(d);
-            pnames.push(format!("param:{name}"));
-            params.len() - 1
-        };
-        let prov = |p: usize| sc.providers[p].name.as_str();
-        let recognition =
-            sc.providers.iter().map(|p| ix(&p.recognition, format!("providers.{}.recognition", p.name))).collect();
-        let other_backlog =
-            sc.providers.iter().map(|p| ix(&p.other_backlog, format!("providers.{}.other.backlog", p.name))).collect();
-        let units: Vec<(String, &crate::model::Demand)> = sc
-            .customers
-            .iter()
-            .map(|c| (format!("customers.{}", c.name), &c.demand))
-            .chain(sc.providers.iter().map(|p| (format!("providers.{}.other", p.name), &p.other)))
-            .collect();
-        let demand = units
-            .iter()
-            .map(|(at, d)| DemandIx {
-                bookings: ix(&d.bookings, format!("{at}.bookings")),
-                growth: ix(&d.growth, format!("{at}.growth")),
-                volatility: ix(&d.volatility, format!("{at}.volatility")),
-                beta: ix(&d.beta, format!("{at}.beta")),
-            })
-            .collect();
-        let mut backlog = Vec::new();
-        for c in &sc.customers {
-            for (p, d) in c.backlog.iter().enumerate() {
-                backlog.push(ix(d, format!("customers.{}.backlog.{}", c.name, prov(p))));
-            }
-        }
-        let mut shifts = Vec::new();
+        let (np, nc) = (sc.providers.len(), sc.customers.len());
+        let list = sc.parameters();
+        let units = sc.demand_units();
+        let mut recognition = vec![0; np];
+        let mut other_backlog = vec![0; np];
+        let mut demand = vec![DemandIx { bookings: 0, growth: 0, volatility: 0, beta: 0 }; units.len()];
+        let mut backlog = vec![0; nc * np];
+        let mut hazard = vec![0; sc.rules.len()];
+        let mut migrate = vec![0; sc.rules.len()];
+        let mut shifts: Vec<ShiftIx> = Vec::new();
         for (c, cu) in sc.customers.iter().enumerate() {
             for s in &cu.shifts {
-                let at = format!("customers.{}.shift[from={}]", cu.name, prov(s.from));
-                shifts.push(ShiftIx {
-                    customer: c,
-                    from: s.from,
-                    start: cu.allocation[s.from],
-                    target: ix(&s.target, format!("{at}.target")),
-                    half_life: ix(&s.half_life, format!("{at}.half_life")),
-                    to: &s.to,
-                });
+                let start = cu.allocation[s.from];
+                shifts.push(ShiftIx { customer: c, from: s.from, start, target: 0, half_life: 0, to: &s.to });
             }
         }
-        let rule_at = |r: &crate::model::Rule| {
-            format!("renegotiation[{},{}]", sc.customers[r.customer].name, sc.providers[r.provider].name)
-        };
-        let hazard = sc.rules.iter().map(|r| ix(&r.hazard, format!("{}.hazard", rule_at(r)))).collect();
-        let migrate = sc.rules.iter().map(|r| ix(&r.migrate, format!("{}.migrate", rule_at(r)))).collect();
+        for (k, prm) in list.iter().enumerate() {
+            match prm.role {
+                Role::Recognition(p) => recognition[p] = k,
+                Role::OtherBacklog(p) => other_backlog[p] = k,
+                Role::Bookings(u) => demand[u].bookings = k,
+                Role::Growth(u) => demand[u].growth = k,
+                Role::Volatility(u) => demand[u].volatility = k,
+                Role::Beta(u) => demand[u].beta = k,
+                Role::Backlog(c, p) => backlog[c * np + p] = k,
+                Role::ShiftTarget(s) => shifts[s].target = k,
+                Role::ShiftHalfLife(s) => shifts[s].half_life = k,
+                Role::Hazard(r) => hazard[r] = k,
+                Role::Migrate(r) => migrate[r] = k,
+            }
+        }
+        let params: Vec<&Dist> = list.iter().map(|p| p.dist).collect();
+        let design = design::Design::new(sc, &params);
+        let pnames: Vec<String> = list.iter().map(|p| format!("param:{}", p.key)).collect();
+        let rule_at = |r: usize| sc.rule_name(r);
         let mut shifted: Vec<usize> = shifts.iter().map(|s: &ShiftIx| s.customer).collect();
         shifted.dedup();
         let names = Names {
@@ -174,8 +162,8 @@ impl<'a> Engine<'a> {
             shocks: std::iter::once("shock:common".to_string())
                 .chain(units.iter().map(|(at, _)| format!("shock:{at}")))
                 .collect(),
-            events: sc.rules.iter().map(|r| format!("events:{}", rule_at(r))).collect(),
-            severity: sc.rules.iter().map(|r| format!("severity:{}", rule_at(r))).collect(),
+            events: (0..sc.rules.len()).map(|r| format!("events:{}", rule_at(r))).collect(),
+            severity: (0..sc.rules.len()).map(|r| format!("severity:{}", rule_at(r))).collect(),
         };
         let mut e = Engine {
             sc,
@@ -194,6 +182,7 @@ impl<'a> Engine<'a> {
             migrate,
             plan: Plan { backlog_path: vec![], backlog: vec![], revenue: vec![], metrics: vec![] },
             kernel: block::Kernel::detect(),
+            design,
         };
         e.plan = e.compute_plan();
         e
@@ -225,10 +214,12 @@ impl<'a> Engine<'a> {
         self.np * self.quarters
     }
 
-    /// The Philox keys of every entity under `seed`.
-    pub fn keys(&self, seed: u64) -> Keys {
+    /// The Philox keys of every entity under `seed`, for a run of `paths`
+    /// paths (the Latin hypercube's strata are fractions of it).
+    pub fn keys(&self, seed: u64, paths: u64) -> Keys {
         let k = |v: &[String]| v.iter().map(|n| rng::key(seed, n)).collect();
         Keys {
+            design: design::DesignKeys { lhs_paths: paths, sobol_seed: rng::mix(seed ^ 0x5eed_50b0_1000_0001) },
             params: k(&self.names.params),
             shocks: k(&self.names.shocks),
             events: k(&self.names.events),

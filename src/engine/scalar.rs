@@ -10,6 +10,8 @@ use crate::rng::{self, Stream};
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pv: Vec<f64>,
+    /// The designed parameters' values (see `design.rs`).
+    designed: Vec<f64>,
     /// Per demand unit: D, drift `(mu - sigma^2/2) dt`, `sigma sqrt(dt)`,
     /// `beta`, `sqrt(1 - beta^2)`, bookings.
     d: Vec<f64>,
@@ -41,12 +43,21 @@ pub struct Workspace {
     pub metrics: Vec<f64>,
 }
 
+impl Workspace {
+    /// The per-path parameters of the last path simulated, in the order of
+    /// [`crate::model::Scenario::parameters`].
+    pub fn params(&self) -> &[f64] {
+        &self.pv
+    }
+}
+
 impl Engine<'_> {
     pub fn workspace(&self) -> Workspace {
         let (np, nc, nu, nr, ns) = (self.np, self.nc, self.demand.len(), self.sc.rules.len(), self.shifts.len());
         let z = |n: usize| vec![0.0; n];
         Workspace {
             pv: z(self.params.len()),
+            designed: z(self.design.params.len()),
             d: z(nu),
             drift: z(nu),
             vol: z(nu),
@@ -76,7 +87,15 @@ impl Engine<'_> {
     pub fn path(&self, keys: &Keys, i: u64, ws: &mut Workspace) {
         let (np, nc) = (self.np, self.nc);
         for (k, d) in self.params.iter().enumerate() {
-            ws.pv[k] = d.sample(&mut Stream::new(keys.params[k], i, 0));
+            if !self.design.owns[k] {
+                ws.pv[k] = d.sample(&mut Stream::new(keys.params[k], i, 0));
+            }
+        }
+        if !self.design.is_empty() {
+            self.design.fill(&self.params, keys, i, &mut ws.designed);
+            for (j, &k) in self.design.params.iter().enumerate() {
+                ws.pv[k] = ws.designed[j];
+            }
         }
         let pv = &ws.pv;
         for (u, d) in self.demand.iter().enumerate() {
@@ -215,5 +234,62 @@ pub(super) fn cut_lane(row: &mut [[f64; super::LANES]], l: usize, rule: &crate::
         for (b, w) in row.iter_mut().zip(&rule.to) {
             b[l] += moved * w;
         }
+    }
+}
+
+/// The sampled parameters and recorded metrics of the first paths of a run,
+/// path by path (`samples.csv`): simulated again on demand by the scalar
+/// kernel, one row at a time, so memory does not grow with the rows.
+pub struct SampleRows<'e, 'a> {
+    engine: &'e Engine<'a>,
+    keys: Keys,
+    ws: Workspace,
+    /// Positions of the uncertain parameters in the parameter list.
+    uncertain: Vec<usize>,
+    next: u64,
+    end: u64,
+}
+
+impl<'a> Engine<'a> {
+    /// Rows for paths `0..rows` of a run of `paths` paths under `seed`.
+    pub fn sample_rows(&self, seed: u64, paths: u64, rows: u64) -> SampleRows<'_, 'a> {
+        let uncertain = (0..self.params.len()).filter(|k| !self.params[*k].is_fixed()).collect();
+        SampleRows {
+            engine: self,
+            keys: self.keys(seed, paths),
+            ws: self.workspace(),
+            uncertain,
+            next: 0,
+            end: rows.min(paths),
+        }
+    }
+}
+
+impl SampleRows<'_, '_> {
+    /// `path`, every uncertain parameter by its dotted path, every metric.
+    pub fn header(&self) -> Vec<String> {
+        let sc = self.engine.sc;
+        let params = sc.parameters();
+        let mut h = vec!["path".to_string()];
+        h.extend(self.uncertain.iter().map(|k| params[*k].path.clone()));
+        h.extend(sc.metric_names());
+        h
+    }
+}
+
+impl Iterator for SampleRows<'_, '_> {
+    /// The path and its values, in [`SampleRows::header`] order after `path`.
+    type Item = (u64, Vec<f64>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        self.engine.path(&self.keys, i, &mut self.ws);
+        let mut row: Vec<f64> = self.uncertain.iter().map(|k| self.ws.pv[*k]).collect();
+        row.extend_from_slice(&self.ws.metrics);
+        Some((i, row))
     }
 }

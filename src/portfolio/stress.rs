@@ -373,7 +373,7 @@ impl Bound<'_> {
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> StressPartial {
-        let (keys, hkeys) = (engine.keys(seed), self.keys(seed));
+        let (keys, hkeys) = (engine.keys(seed, paths), self.keys(seed));
         let leaf = |range: Range<u64>, _: &mut ()| {
             let mut b = engine.block_buffer();
             let (mut acc, mut s) = (self.new_acc(engine), self.scratch());
@@ -421,7 +421,7 @@ impl Bound<'_> {
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> PairedStressPartial {
-        let (ka, kb, hkeys) = (engine.keys(seed), base_engine.keys(seed), self.keys(seed));
+        let (ka, kb, hkeys) = (engine.keys(seed, paths), base_engine.keys(seed, paths), self.keys(seed));
         let leaf = |range: Range<u64>, _: &mut ()| -> PairAcc {
             let (mut xa, mut xb) = (engine.block_buffer(), base_engine.block_buffer());
             let (mut a, mut b, mut d) = (self.new_acc(engine), base.new_acc(base_engine), Moments::default());

@@ -8,6 +8,7 @@
 //! what to change.
 
 pub mod assumptions;
+mod correlation;
 pub mod raw;
 
 use std::collections::HashSet;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use crate::dist::Dist;
-use crate::model::{Customer, Demand, Provider, Quarter, Rule, Scenario, Shift};
+use crate::model::{Customer, Demand, Provider, Quarter, Rule, Sampling, Scenario, Shift};
 use raw::{RawDist, RawFile, RawParam, S};
 
 /// Tolerance for shares and weights that must sum to 1.
@@ -509,7 +510,29 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         Some(f) => lookup(cx, "scenario.focus", f, &pnames, "provider", "providers")?,
         None => 0,
     };
-    let sc = Scenario { name, start, quarters, paths, seed, providers, customers, rules, focus };
+    let mut sc = Scenario {
+        name,
+        start,
+        quarters,
+        paths,
+        seed,
+        providers,
+        customers,
+        rules,
+        focus,
+        sampling: Sampling::Mc,
+        correlations: vec![],
+    };
+    if let Some(v) = &meta.sampling {
+        sc.sampling = Sampling::parse(v.get_ref()).ok_or_else(|| {
+            cx.err(
+                "scenario.sampling",
+                Some(&v.span()),
+                format!("`{}` is not a sampling design: use \"mc\", \"lhs\" or \"sobol\"", v.get_ref()),
+            )
+        })?;
+    }
+    sc.correlations = correlation::validate(cx, &raw.correlation, &sc)?;
     // Within the ranges above this always holds; it is checked all the same,
     // so that no scenario reaches the engine with a plan that overflows.
     let engine = crate::engine::Engine::new(&sc);

@@ -22,6 +22,8 @@ pub struct RawFile {
     pub customers: IndexMap<String, RawCustomer>,
     #[serde(default)]
     pub renegotiation: Vec<S<RawRule>>,
+    #[serde(default)]
+    pub correlation: Vec<S<RawCorrelation>>,
     /// Resolved by [`super::resolve`] before parsing; ignored here.
     pub extends: Option<String>,
 }
@@ -36,6 +38,8 @@ pub struct RawMeta {
     pub seed: Option<S<i64>>,
     /// The provider the headline, `loss.png` and comparisons are about.
     pub focus: Option<S<String>>,
+    /// The sampling design of the per-path parameters: mc, lhs or sobol.
+    pub sampling: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +95,14 @@ pub struct RawRule {
     pub migrate: Option<S<RawParam>>,
     pub to: Option<S<IndexMap<String, S<f64>>>>,
     pub max_events: Option<S<i64>>,
+}
+
+/// A `[[correlation]]` block as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCorrelation {
+    pub parameters: S<Vec<S<String>>>,
+    pub rank: S<Vec<Vec<f64>>>,
 }
 
 /// A parameter as written: a plain number or a distribution table.

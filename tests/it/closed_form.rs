@@ -15,7 +15,7 @@ use common::*;
 /// `(names, values[path][metric])`.
 fn per_path(sc: &Scenario, n: u64) -> (Vec<String>, Vec<Vec<f64>>) {
     let engine = Engine::new(sc);
-    let keys = engine.keys(sc.seed);
+    let keys = engine.keys(sc.seed, sc.paths);
     let mut ws = engine.workspace();
     let rows = (0..n)
         .map(|i| {

@@ -4,7 +4,7 @@
 use crate::common;
 
 use backlog_risk::engine::{Engine, LANES};
-use backlog_risk::model::Scenario;
+use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report;
 use backlog_risk::stats::{self, RELATIVE_ERROR, ZERO_BAND};
 use common::parse;
@@ -18,13 +18,15 @@ fn shipped() -> Vec<Scenario> {
 }
 
 /// The block kernel (both builds) against the scalar reference, bit for bit,
-/// on every shipped scenario, for paths whose index crosses 2^32.
+/// on every shipped scenario under every sampling design, for paths whose
+/// index crosses 2^32.
 #[test]
 fn block_kernel_agrees_with_the_scalar_reference_bit_for_bit() {
-    for sc in shipped() {
+    let designs = [Sampling::Mc, Sampling::Lhs, Sampling::Sobol];
+    for sc in shipped().into_iter().flat_map(|sc| designs.map(|sampling| Scenario { sampling, ..sc.clone() })) {
         let engine = Engine::new(&sc);
         let generic = Engine::new(&sc).with_generic_kernel();
-        let keys = engine.keys(sc.seed);
+        let keys = engine.keys(sc.seed, sc.paths);
         let (mut ws, mut b, mut g) = (engine.workspace(), engine.block_buffer(), generic.block_buffer());
         let mut m = Vec::new();
         for first in [0, 8, 4096, (1u64 << 32) - 4] {
@@ -134,7 +136,7 @@ fn bands_are_within_the_bound_of_exact_sample_quantiles() {
     let paths = 20_000u64;
     let engine = Engine::new(&sc);
     let summary = report::summarise(&engine, &engine.run(sc.seed, paths, &|_| {}), sc.seed);
-    let keys = engine.keys(sc.seed);
+    let keys = engine.keys(sc.seed, sc.paths);
     let mut ws = engine.workspace();
     let cells = ws.totals.len();
     let (mut backlog, mut revenue) = (vec![Vec::new(); cells], vec![Vec::new(); cells]);

@@ -16,6 +16,7 @@ mod portfolio;
 mod priors;
 mod readme;
 mod report;
+mod sampling;
 mod shards;
 mod summary_json;
 mod validation;

@@ -127,7 +127,7 @@ fn full_migration_conserves_the_customer_backlog() {
     );
     let sc = parse(&text).unwrap();
     let engine = Engine::new(&sc);
-    let keys = engine.keys(sc.seed);
+    let keys = engine.keys(sc.seed, sc.paths);
     let mut ws = engine.workspace();
     let mut fired = 0.0;
     for i in 0..5000 {
@@ -147,7 +147,7 @@ fn sketch_statistics_match_exact_quantiles_within_the_stated_bound() {
     let sc = backlog_risk::scenario::load("scenarios/openai-shift.toml".as_ref()).unwrap();
     let paths = 20_000;
     let engine = Engine::new(&sc);
-    let keys = engine.keys(sc.seed);
+    let keys = engine.keys(sc.seed, sc.paths);
     let acc = engine.run(sc.seed, paths, &|_| {});
     let summary = backlog_risk::report::summarise(&engine, &acc, sc.seed);
     let mut ws = engine.workspace();
@@ -205,7 +205,7 @@ fn results_do_not_depend_on_the_number_of_threads() {
 fn a_path_depends_only_on_seed_and_index() {
     let sc = backlog_risk::scenario::load("scenarios/litigation-shock.toml".as_ref()).unwrap();
     let engine = Engine::new(&sc);
-    let keys = engine.keys(sc.seed);
+    let keys = engine.keys(sc.seed, sc.paths);
     let mut fresh = engine.workspace();
     engine.path(&keys, 1234, &mut fresh);
     let alone = fresh.metrics.clone();
@@ -216,6 +216,6 @@ fn a_path_depends_only_on_seed_and_index() {
     engine.path(&keys, 1234, &mut used);
     assert_eq!(alone, used.metrics);
     assert_eq!(fresh.totals, used.totals);
-    engine.path(&engine.keys(sc.seed + 1), 1234, &mut used);
+    engine.path(&engine.keys(sc.seed + 1, sc.paths), 1234, &mut used);
     assert_ne!(alone, used.metrics, "another seed gives another path");
 }

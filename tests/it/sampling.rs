@@ -1,0 +1,213 @@
+//! Correlated parameters, sampling designs and samples.csv (issue 11).
+
+use crate::common::{self, cmd, parse};
+
+use backlog_risk::engine::Engine;
+use backlog_risk::model::{Sampling, Scenario};
+
+/// A scenario with three uncertain parameters of different families, the
+/// first two rank-correlated at `rho`.
+fn correlated(rho: f64, paths: u64) -> String {
+    format!(
+        r#"[scenario]
+name = "corr"
+start = "2026Q1"
+quarters = 4
+paths = {paths}
+seed = 11
+
+[providers.a]
+recognition = {{ dist = "uniform", min = 0.05, max = 0.10 }}
+other = {{ backlog = {{ dist = "pert", min = 50.0, mode = 80.0, max = 150.0 }}, bookings = 10.0, growth = {{ dist = "normal", mean = 0.05, sd = 0.05 }}, volatility = 0.2, beta = 0.0 }}
+
+[[correlation]]
+parameters = ["providers.a.recognition", "providers.a.other.backlog"]
+rank = [[1.0, {rho}], [{rho}, 1.0]]
+"#
+    )
+}
+
+/// Ranks 0..n of `x` (no ties in continuous draws).
+fn ranks(x: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|a, b| x[*a].total_cmp(&x[*b]));
+    let mut r = vec![0.0; x.len()];
+    for (k, &i) in order.iter().enumerate() {
+        r[i] = k as f64;
+    }
+    r
+}
+
+fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    let (rx, ry) = (ranks(x), ranks(y));
+    let m = (x.len() as f64 - 1.0) / 2.0;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(&ry) {
+        sxy += (a - m) * (b - m);
+        sxx += (a - m) * (a - m);
+        syy += (b - m) * (b - m);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// The columns of samples.csv by header.
+fn columns(csv: &std::path::Path) -> std::collections::HashMap<String, Vec<f64>> {
+    let mut r = csv::Reader::from_path(csv).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); header.len()];
+    for rec in r.records() {
+        for (c, v) in cols.iter_mut().zip(rec.unwrap().iter()) {
+            c.push(v.parse().unwrap());
+        }
+    }
+    header.into_iter().zip(cols).collect()
+}
+
+#[test]
+fn declared_rank_correlation_holds_in_samples_csv_with_exact_marginals() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("corr.toml");
+    std::fs::write(&file, correlated(0.8, 100_000)).unwrap();
+    let sc = backlog_risk::scenario::load(&file).unwrap();
+    let params = sc.parameters();
+    let dist = |path: &str| params.iter().find(|p| p.path == path).unwrap().dist.clone();
+    for design in ["mc", "lhs", "sobol"] {
+        let out = dir.path().join(design);
+        cmd()
+            .args(["run", file.to_str().unwrap(), "--samples", "100000", "--no-charts", "-q", "--sampling", design])
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let cols = columns(&out.join("corr/samples.csv"));
+        assert_eq!(cols["path"].len(), 100_000);
+        let (rec, book, growth) =
+            (&cols["providers.a.recognition"], &cols["providers.a.other.backlog"], &cols["providers.a.other.growth"]);
+        let rho = spearman(rec, book);
+        assert!((rho - 0.8).abs() <= 0.02, "{design}: Spearman {rho}, declared 0.8");
+        let free = spearman(rec, growth);
+        assert!(free.abs() <= 0.02, "{design}: an uncorrelated parameter has Spearman {free}");
+        // Each marginal is the file's: the share of draws below the
+        // family's p-quantile is p, within 6 binomial standard errors.
+        for (path, xs) in [
+            ("providers.a.recognition", rec),
+            ("providers.a.other.backlog", book),
+            ("providers.a.other.growth", growth),
+        ] {
+            let d = dist(path);
+            for p in [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99] {
+                let q = d.quantile(p);
+                let below = xs.iter().filter(|x| **x <= q).count() as f64 / xs.len() as f64;
+                let se = (p * (1.0 - p) / xs.len() as f64).sqrt();
+                assert!((below - p).abs() <= 6.0 * se, "{design} {path}: P(X <= q{p}) = {below}");
+            }
+        }
+        // The rows are the run's paths: path 0's metrics equal the
+        // library's scalar simulation of path 0.
+        let mut sc = sc.clone();
+        sc.sampling = Sampling::parse(design).unwrap();
+        let engine = Engine::new(&sc);
+        let mut ws = engine.workspace();
+        engine.path(&engine.keys(sc.seed, sc.paths), 0, &mut ws);
+        assert_eq!(cols["backlog.a"][0], ws.metrics[0]);
+    }
+}
+
+#[test]
+fn an_invalid_matrix_is_refused_with_its_eigenvalue_and_the_nearest_valid_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = correlated(0.5, 1000).replace(
+        "parameters = [\"providers.a.recognition\", \"providers.a.other.backlog\"]\nrank = [[1.0, 0.5], [0.5, 1.0]]",
+        "parameters = [\"providers.a.recognition\", \"providers.a.other.backlog\", \"providers.a.other.growth\"]\nrank = [[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]]",
+    );
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, &text).unwrap();
+    let out = dir.path().join("out");
+    let got = cmd().args(["run", file.to_str().unwrap(), "-q"]).arg("--out").arg(&out).assert().failure();
+    let err = String::from_utf8(got.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("correlation[0].rank") && err.contains("smallest eigenvalue -0.8"), "{err}");
+    assert!(!out.join("corr").exists(), "nothing is written for a refused scenario");
+    // The suggested matrix, pasted in, is accepted.
+    let line = err.lines().find(|l| l.trim_start().starts_with("rank = ")).expect("a matrix to paste");
+    let fixed = text.replace("rank = [[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]]", line.trim());
+    assert!(parse(&fixed).is_ok(), "the suggested {line} is refused: {:?}", parse(&fixed).err());
+
+    // The other checks, each with its fix.
+    for (from, to, says) in [
+        ("[[1.0, 0.5], [0.5, 1.0]]", "[[1.0, 0.5], [0.4, 1.0]]", "not symmetric"),
+        ("[[1.0, 0.5], [0.5, 1.0]]", "[[1.0, 1.5], [1.5, 1.0]]", "lie in [-1, 1]"),
+        ("[[1.0, 0.5], [0.5, 1.0]]", "[[0.9, 0.5], [0.5, 1.0]]", "correlation with itself is 1"),
+        ("[[1.0, 0.5], [0.5, 1.0]]", "[[1.0, 0.5]]", "must be 2 x 2"),
+        ("\"providers.a.recognition\", ", "\"providers.a.other.bookings\", ", "is a plain number"),
+        (
+            "\"providers.a.recognition\", ",
+            "\"providers.b.recognition\", ",
+            "uncertain parameters are: providers.a.recognition",
+        ),
+    ] {
+        let t = correlated(0.5, 1000).replace(from, to);
+        let e = parse(&t).expect_err(to).to_string();
+        assert!(e.contains(says), "{to}: {e}");
+    }
+}
+
+/// A scenario whose backlog at the horizon is a smooth function of three
+/// uncertain parameters alone (no volatility, no events).
+const SMOOTH: &str = r#"[scenario]
+name = "smooth"
+start = "2026Q1"
+quarters = 8
+paths = 4096
+seed = 1
+
+[providers.a]
+recognition = { dist = "uniform", min = 0.05, max = 0.10 }
+other = { backlog = { dist = "uniform", min = 50.0, max = 150.0 }, bookings = 10.0, growth = { dist = "triangular", min = 0.0, mode = 0.05, max = 0.2 }, volatility = 0.0, beta = 0.0 }
+"#;
+
+/// Spread over 20 seeds of the mean of `backlog.a` under a design.
+fn spread_of_the_mean(sampling: Sampling) -> f64 {
+    let base = parse(SMOOTH).unwrap();
+    let means: Vec<f64> = (0..20)
+        .map(|seed| {
+            let sc = Scenario { sampling, seed, ..base.clone() };
+            common::run(&sc).1.metric("backlog.a").unwrap().mean
+        })
+        .collect();
+    let m = means.iter().sum::<f64>() / 20.0;
+    (means.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / 19.0).sqrt()
+}
+
+#[test]
+fn stratified_designs_shrink_the_spread_of_the_mean() {
+    let (mc, lhs, sobol) =
+        (spread_of_the_mean(Sampling::Mc), spread_of_the_mean(Sampling::Lhs), spread_of_the_mean(Sampling::Sobol));
+    eprintln!("sd of the mean over 20 seeds: mc {mc:.3e}, lhs {lhs:.3e}, sobol {sobol:.3e}");
+    assert!(mc >= 5.0 * lhs, "lhs: sd {lhs:.3e} vs mc {mc:.3e}, less than 5 times smaller");
+    assert!(sobol <= lhs, "sobol: sd {sobol:.3e} vs lhs {lhs:.3e}");
+}
+
+/// Every design, with a correlation on top, gives the same bits on 1, 2
+/// and 7 threads and split into shards.
+#[test]
+fn designs_are_bit_identical_across_threads_and_shards() {
+    let base = parse(&correlated(0.6, 10_000)).unwrap();
+    for sampling in [Sampling::Mc, Sampling::Lhs, Sampling::Sobol] {
+        let sc = Scenario { sampling, ..base.clone() };
+        let engine = Engine::new(&sc);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| engine.run(sc.seed, sc.paths, &|_| {}))
+        };
+        let one = on(1);
+        assert_eq!(one, on(2), "{sampling:?}: 1 vs 2 threads");
+        assert_eq!(one, on(7), "{sampling:?}: 1 vs 7 threads");
+        let parts: Vec<_> = (0..3)
+            .map(|k| {
+                let chunks = backlog_risk::engine::shard_chunks(sc.paths, k, 3);
+                engine.run_chunks(sc.seed, sc.paths, chunks, &|_| {})
+            })
+            .collect();
+        assert_eq!(one, engine.finish(sc.paths, parts).unwrap(), "{sampling:?}: 3 shards");
+    }
+}
