@@ -279,6 +279,26 @@ pub struct RunArgs {
     #[arg(long, value_name = "BASE")]
     pub paired: Option<PathBuf>,
 
+    /// Run in rounds of paths until the 95% confidence half-width of one
+    /// statistic is within a target, as STAT:METRIC<=VALUE: relative to
+    /// the estimate with `%` ('es99:loss.azure<=1%'), else absolute in the
+    /// metric's unit ('mean:loss.azure<=2.5'). STAT is one of mean, p5,
+    /// p50, p95, var95, es95, var99, es99. Stops at the first round that
+    /// meets it, or at --max-paths; says which, and records it in run.json.
+    #[arg(long, value_name = "TARGET", value_parser = crate::precision::Target::parse, conflicts_with = "paths")]
+    pub precision: Option<crate::precision::Target>,
+
+    /// With --precision: the most paths to run before giving up on the
+    /// target.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000, requires = "precision", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_paths: u64,
+
+    /// With --precision: paths per round, a multiple of 2048. The result
+    /// after k rounds is bit for bit that of `--paths k*ROUND` (under
+    /// `--sampling lhs`, each round is its own Latin hypercube).
+    #[arg(long, value_name = "ROUND", default_value_t = crate::precision::DEFAULT_ROUND, requires = "precision", value_parser = parse_round)]
+    pub round_paths: u64,
+
     /// Also write OUT/NAME/samples.csv: the first N paths, one row each,
     /// with every uncertain parameter's sampled value (by its dotted path)
     /// and every recorded metric, for a look at the raw draws in pandas
@@ -413,6 +433,7 @@ impl CommonArgs {
             focus: self.focus,
             sampling: self.sampling.as_deref().and_then(Sampling::parse),
             samples: None,
+            precision: None,
         }
     }
 }
@@ -420,7 +441,8 @@ impl CommonArgs {
 impl RunArgs {
     pub fn into_options(self) -> RunOptions {
         let samples = self.samples;
-        RunOptions { samples, ..self.common.into_options(self.inputs, self.paired) }
+        let precision = self.precision.map(|t| (t, self.round_paths, self.max_paths));
+        RunOptions { samples, precision, ..self.common.into_options(self.inputs, self.paired) }
     }
 }
 
@@ -435,6 +457,18 @@ impl SweepArgs {
             shard: None,
             renormalise: self.renormalise,
         }
+    }
+}
+
+/// A round of `--round-paths`: a whole number of chunks.
+fn parse_round(s: &str) -> Result<u64, String> {
+    let chunk = crate::engine::CHUNK;
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 && n.is_multiple_of(chunk) => Ok(n),
+        Ok(n) => {
+            Err(format!("{n} is not a positive multiple of {chunk}: use e.g. {}", n.div_ceil(chunk).max(1) * chunk))
+        }
+        Err(_) => Err(format!("`{s}` is not a whole number")),
     }
 }
 

@@ -280,6 +280,10 @@ pub struct RunInfo {
     pub paths_per_second: f64,
     /// The sampling design of the per-path parameters: mc, lhs or sobol.
     pub sampling: &'static str,
+    /// A run to a precision (`--precision`): the target, what was reached
+    /// and the paths it took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::precision::Reached>,
     pub quantiles: QuantileMethod,
 }
 

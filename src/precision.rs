@@ -124,7 +124,10 @@ pub fn run_to_precision(
     for r in 0..rounds_max {
         let chunks: Range<u64> = r * (round / CHUNK)..(r + 1) * (round / CHUNK);
         let paths = (r + 1) * round;
-        merger.add(engine.run_chunks_with(&keys, paths, chunks, progress))?;
+        // Each round's merge-tree nodes are those of a run of the whole
+        // budget (a node never reaches past its round), which finish into
+        // the tree of a run of `paths` paths.
+        merger.add(engine.run_chunks_with(&keys, rounds_max * round, chunks, progress))?;
         let acc = merger.clone().finish(paths)?;
         let (estimate, half) = half_width(t, k, &acc);
         let relative = half / estimate.abs();

@@ -61,6 +61,8 @@ pub struct RunOptions {
     pub sampling: Option<Sampling>,
     /// `--samples N`: write the first N paths to samples.csv.
     pub samples: Option<u64>,
+    /// `--precision`, with the paths per round and the most paths.
+    pub precision: Option<(crate::precision::Target, u64, u64)>,
 }
 
 /// Whether scenario `sc` can be compared path by path with `base`: an
@@ -314,6 +316,7 @@ fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: 
         wall_seconds: wall,
         paths_per_second: sc.paths as f64 / wall,
         sampling: sc.sampling.name(),
+        precision: None,
         quantiles: QuantileMethod::default(),
     }
 }

@@ -44,7 +44,14 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
             );
         }
     }
-    let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| s.paths).sum();
+    if opts.precision.is_some() && opts.paired.is_some() {
+        bail!(
+            "--precision and --paired cannot be combined yet: run the variant to a precision, then pair it at that path count with --paths"
+        );
+    }
+    let budget =
+        |s: &Scenario| opts.precision.as_ref().map_or(s.paths, |(_, round, max)| max.div_ceil(*round).max(1) * round);
+    let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| budget(s)).sum();
     let bar = progress_bar(total_paths, opts.quiet);
     let mut outcomes = Vec::new();
     let count = loaded.len();
@@ -113,6 +120,29 @@ fn run_one(
             }
         }
     }
+    if let Some((target, round, max)) = &opts.precision {
+        let prefix = bar.prefix();
+        let after = |paths: u64, half: f64, relative: f64| {
+            bar.set_prefix(format!("{prefix} {} +-{half:.3} ({:.2}%) at {paths}", target.stat, 100.0 * relative));
+        };
+        let (acc, reached) = pool
+            .install(|| {
+                crate::precision::run_to_precision(&engine, sc.seed, target, (*round, *max), &|n| bar.inc(n), &after)
+            })
+            .map_err(|e| anyhow::anyhow!("--precision {}: {e}", target.text()))?;
+        check_finite(sc, &acc)?;
+        let sc = Scenario { paths: reached.paths, ..sc.clone() };
+        let summary = report::summarise(&engine, &acc, sc.seed);
+        let line = precision_line(&sc.name, target, &reached);
+        let wall = started.elapsed().as_secs_f64();
+        let info = RunInfo {
+            precision: Some(reached),
+            ..run_info(&sc, file, &resolved.text, &resolved.chain, opts.threads, wall)
+        };
+        let samples = opts.samples.map(|n| engine.sample_rows(engine.keys(sc.seed, *round), sc.paths, n));
+        write_outputs(&opts.out.join(&sc.name), &sc, &resolved.chain, &summary, info, opts, pool, None, samples)?;
+        return Ok((summary, Some(line)));
+    }
     // A paired run simulates both scenarios once, side by side.
     let (acc, paired) = match base {
         Some(b) => {
@@ -144,9 +174,33 @@ fn run_one(
         opts,
         pool,
         paired.as_ref().map(|(b, r)| (*b, r)),
-        opts.samples.map(|n| engine.sample_rows(sc.seed, sc.paths, n)),
+        opts.samples.map(|n| engine.sample_rows(engine.keys(sc.seed, sc.paths), sc.paths, n)),
     )?;
     Ok((summary, line))
+}
+
+/// The console line of a run to a precision: met or not, and at what cost.
+fn precision_line(name: &str, t: &crate::precision::Target, r: &crate::precision::Reached) -> String {
+    let got = format!(
+        "{} of {}: {:.3} +- {:.3} ({:.2}% of it) after {} paths ({} rounds of {})",
+        t.stat,
+        t.metric,
+        r.estimate,
+        r.half_width,
+        100.0 * r.relative_half_width,
+        r.paths,
+        r.rounds,
+        r.round_paths
+    );
+    if r.met {
+        format!("  {name}: precision {} met: {got}", t.text())
+    } else {
+        format!(
+            "  {name}: precision {} NOT met within --max-paths {}: {got}; raise --max-paths or loosen the target",
+            t.text(),
+            r.max_paths
+        )
+    }
 }
 
 /// The console line of a paired run: the focus provider's loss against

@@ -18,6 +18,11 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         }
         None => None,
     };
+    if opts.precision.is_some() {
+        bail!(
+            "--precision cannot be used with --shard: a run to a precision decides its paths as it goes; give the shards a fixed --paths"
+        );
+    }
     if opts.samples.is_some() {
         bail!(
             "--samples cannot be used with --shard: a shard writes no results; run the first paths without --shard to get samples.csv"

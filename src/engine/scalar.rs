@@ -251,17 +251,10 @@ pub struct SampleRows<'e, 'a> {
 }
 
 impl<'a> Engine<'a> {
-    /// Rows for paths `0..rows` of a run of `paths` paths under `seed`.
-    pub fn sample_rows(&self, seed: u64, paths: u64, rows: u64) -> SampleRows<'_, 'a> {
+    /// Rows for paths `0..rows` of a run of `paths` paths with `keys`.
+    pub fn sample_rows(&self, keys: Keys, paths: u64, rows: u64) -> SampleRows<'_, 'a> {
         let uncertain = (0..self.params.len()).filter(|k| !self.params[*k].is_fixed()).collect();
-        SampleRows {
-            engine: self,
-            keys: self.keys(seed, paths),
-            ws: self.workspace(),
-            uncertain,
-            next: 0,
-            end: rows.min(paths),
-        }
+        SampleRows { engine: self, keys, ws: self.workspace(), uncertain, next: 0, end: rows.min(paths) }
     }
 }
 

@@ -211,3 +211,87 @@ fn designs_are_bit_identical_across_threads_and_shards() {
         assert_eq!(one, engine.finish(sc.paths, parts).unwrap(), "{sampling:?}: 3 shards");
     }
 }
+
+/// es99 and its 95% half-width relative to it, from errors.csv.
+fn es99_of(dir: &std::path::Path) -> (f64, f64) {
+    let mut r = csv::Reader::from_path(dir.join("errors.csv")).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if &rec[0] == "loss.a" && &rec[1] == "es99" {
+            let (est, lo, hi): (f64, f64, f64) =
+                (rec[2].parse().unwrap(), rec[4].parse().unwrap(), rec[5].parse().unwrap());
+            return (est, (hi - lo) / 2.0 / est.abs());
+        }
+    }
+    panic!("no es99 row")
+}
+
+#[test]
+fn precision_stops_at_the_first_round_that_meets_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("corr.toml");
+    std::fs::write(&file, correlated(0.5, 1000)).unwrap();
+    let run = |extra: &[&str], out: &str| {
+        cmd()
+            .args(["run", file.to_str().unwrap(), "--no-charts", "-q", "--out"])
+            .arg(dir.path().join(out))
+            .args(extra)
+            .assert()
+            .success();
+        dir.path().join(out).join("corr")
+    };
+    let got = run(&["--precision", "es99:loss.a<=2%", "--round-paths", "2048"], "p");
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(got.join("run.json")).unwrap()).unwrap();
+    let p = &info["precision"];
+    let (paths, rounds) = (p["paths"].as_u64().unwrap(), p["rounds"].as_u64().unwrap());
+    assert!(p["met"].as_bool().unwrap() && rounds >= 3, "{p}");
+    assert_eq!((paths, info["paths"].as_u64().unwrap()), (rounds * 2048, paths));
+    let (_, reached) = es99_of(&got);
+    assert!(reached <= 0.02 && (reached - p["relative_half_width"].as_f64().unwrap()).abs() < 1e-12);
+    // The round before did not meet the target; the result is that of a
+    // plain run of as many paths, bit for bit.
+    let before = run(&["--paths", &(paths - 2048).to_string()], "before");
+    assert!(es99_of(&before).1 > 0.02, "the round before already met the target");
+    let same = run(&["--paths", &paths.to_string()], "same");
+    for f in ["summary.csv", "errors.csv", "fan.csv"] {
+        assert_eq!(std::fs::read(got.join(f)).unwrap(), std::fs::read(same.join(f)).unwrap(), "{f}");
+    }
+    // Out of budget: said, and recorded.
+    let short = run(&["--precision", "es99:loss.a<=0.01%", "--round-paths", "2048", "--max-paths", "5000"], "short");
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(short.join("run.json")).unwrap()).unwrap();
+    assert_eq!((info["precision"]["met"].as_bool(), info["paths"].as_u64()), (Some(false), Some(6144)));
+    // Bad targets: a clear message, nothing written.
+    for (target, says) in [("es99:loss.b<=1%", "no metric `loss.b`"), ("es99:loss.a=1%", "no `<=`")] {
+        let out = dir.path().join("bad");
+        let e = cmd()
+            .args(["run", file.to_str().unwrap(), "-q", "--precision", target, "--out"])
+            .arg(&out)
+            .assert()
+            .failure();
+        let err = String::from_utf8(e.get_output().stderr.clone()).unwrap();
+        assert!(err.contains(says), "{target}: {err}");
+        assert!(!out.join("corr").exists());
+    }
+}
+
+#[test]
+fn the_stated_half_width_agrees_with_the_spread_over_seeds() {
+    let base = parse(&correlated(0.5, 1000)).unwrap();
+    let target = backlog_risk::precision::Target::parse("es99:loss.a<=3%").unwrap();
+    let (mut estimates, mut halves) = (Vec::new(), Vec::new());
+    for seed in 0..20 {
+        let sc = Scenario { seed, ..base.clone() };
+        let engine = Engine::new(&sc);
+        let (_, r) =
+            backlog_risk::precision::run_to_precision(&engine, seed, &target, (4096, 1 << 22), &|_| {}, &|_, _, _| {})
+                .unwrap();
+        assert!(r.met);
+        estimates.push(r.estimate);
+        halves.push(r.half_width);
+    }
+    let m = estimates.iter().sum::<f64>() / 20.0;
+    let sd = (estimates.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / 19.0).sqrt();
+    let stated = halves.iter().sum::<f64>() / 20.0 / 1.959_963_984_540_054;
+    eprintln!("es99 over 20 seeds: sd {sd:.4}, stated se {stated:.4}");
+    assert!(sd / stated < 1.4 && stated / sd < 1.4, "spread {sd} vs stated se {stated}");
+}
