@@ -59,6 +59,13 @@ pub enum Command {
     /// for two. A parameter that is a distribution in the file is replaced
     /// by each point's fixed value (a note says so).
     Sweep(SweepArgs),
+    /// What drives the risk: for every uncertain parameter (and the
+    /// quarterly noise as one group), Sobol' first- and total-order indices
+    /// of a metric with standard errors, its rank correlation with the
+    /// metric and the swing (the metric's mean with the parameter in its
+    /// bottom and top 10%). Writes OUT/NAME/sensitivity.csv and
+    /// OUT/NAME/tornado.png.
+    Explain(ExplainArgs),
     /// Merge the shard files of a run split with `run --shard K/N` (or of a
     /// sweep or a stress test split with `--shard`) into the
     /// outputs one run of all the paths would have written, bit for bit.
@@ -158,6 +165,21 @@ pub struct StressArgs {
 pub struct ShowArgs {
     /// The scenario file.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Scenario files, folders or glob patterns, as for `run`.
+    #[arg(value_name = "FILES_OR_DIRS")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The metric to explain, e.g. `loss.azure`. Defaults to the loss of
+    /// the focus provider (see --focus).
+    #[arg(long)]
+    pub metric: Option<String>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,7 @@
 // Comparisons such as `!(max > min)` are deliberate: they reject NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod analysis;
 pub mod app;
 pub mod charts;
 pub mod cli;

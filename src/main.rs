@@ -48,6 +48,10 @@ fn main() -> ExitCode {
             Ok(shard) => app::sweep(&app::SweepOptions { shard, ..args.into_options() }).map(|_| true),
             Err(e) => Err(anyhow::anyhow!(e)),
         },
+        Command::Explain(args) => {
+            let metric = args.metric.clone();
+            app::explain(&args.common.into_options(args.inputs, None), metric.as_deref())
+        }
         Command::Merge(args) if args.common.paths.is_some() || args.common.seed.is_some() => {
             Err(anyhow::anyhow!("merge takes the seed and the paths from the shards: leave out --paths and --seed"))
         }

@@ -19,11 +19,13 @@ use crate::report::{self, ScenarioSummary};
 use crate::scenario;
 use crate::shard::{self, ShardFile, SweepShard};
 
+mod explain;
 mod run;
 mod shards;
 mod stress;
 mod sweep;
 
+pub use explain::explain;
 pub use run::{batch_report, run, write_comparison};
 pub use shards::{merge, run_shard};
 pub use stress::stress;

@@ -17,6 +17,7 @@ mod fan;
 mod loss;
 pub mod style;
 mod sweep;
+mod tornado;
 
 use std::sync::OnceLock;
 
@@ -32,6 +33,7 @@ pub use exceedance::exceedance_png;
 pub use fan::fan_png;
 pub use loss::{DistributionPlot, Mark, distribution_png, loss_png};
 pub use sweep::{SweepPlot, sweep_heatmap_png, sweep_line_png};
+pub use tornado::tornado_png;
 
 /// Pixel size of a chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -80,6 +80,12 @@ impl Block {
         &self.metrics[k]
     }
 
+    /// Parameter `k` (in [`crate::model::Scenario::parameters`] order) of
+    /// every lane.
+    pub fn param(&self, k: usize) -> &V {
+        &self.pv[k]
+    }
+
     /// The metrics of lane `l`, in [`crate::model::Scenario::metric_names`] order.
     pub fn lane_metrics(&self, l: usize, out: &mut Vec<f64>) {
         out.clear();

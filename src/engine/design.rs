@@ -59,7 +59,7 @@ struct CopulaBlock {
 
 /// The run-wide inputs of a design: the paths of the Latin hypercube and
 /// the seed of the Sobol' sequences.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct DesignKeys {
     pub(super) lhs_paths: u64,
     pub(super) sobol_seed: u64,

@@ -27,7 +27,7 @@ use crate::rng;
 
 pub use block::{Block, LANES};
 pub use driver::{Accumulator, BandAcc, CHUNK, Merger, PairedPartial, Partial, shard_chunks};
-pub use scalar::{SampleRows, Workspace};
+pub use scalar::{SampleRows, Switches, Workspace};
 
 /// `sqrt(DT)`, exact.
 const SQRT_DT: f64 = 0.5;
@@ -81,13 +81,36 @@ struct Names {
 }
 
 /// Philox keys of one run (one seed).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Keys {
     design: design::DesignKeys,
     params: Vec<[u32; 2]>,
     shocks: Vec<[u32; 2]>,
     events: Vec<[u32; 2]>,
     severity: Vec<[u32; 2]>,
+}
+
+impl Keys {
+    /// These keys with uncertain parameter `k`'s taken from `other`: the
+    /// parameter then has, path by path, the value it has under `other`'s
+    /// seed (pick-freeze designs, `crate::analysis::sensitivity`).
+    pub fn with_param_from(&self, other: &Keys, k: usize) -> Keys {
+        let mut out = self.clone();
+        out.params[k] = other.params[k];
+        out
+    }
+
+    /// These keys with every shock, event and severity key taken from
+    /// `other`: the quarterly noise of `other`'s seed, the parameters of
+    /// this one.
+    pub fn with_noise_from(&self, other: &Keys) -> Keys {
+        Keys {
+            shocks: other.shocks.clone(),
+            events: other.events.clone(),
+            severity: other.severity.clone(),
+            ..self.clone()
+        }
+    }
 }
 
 /// A scenario compiled for simulation.

@@ -43,6 +43,20 @@ pub struct Workspace {
     pub metrics: Vec<f64>,
 }
 
+/// Which drivers of the risk a path is simulated with
+/// ([`Engine::path_with`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Switches {
+    /// Per-path parameters drawn (off: every parameter at its mean).
+    pub params: bool,
+    /// Demand shocks (off: every demand index on its expected path).
+    pub shocks: bool,
+    /// Per shift, in [`crate::model::Scenario::parameters`]' shift order.
+    pub shifts: Vec<bool>,
+    /// Per renegotiation rule.
+    pub rules: Vec<bool>,
+}
+
 impl Workspace {
     /// The per-path parameters of the last path simulated, in the order of
     /// [`crate::model::Scenario::parameters`].
@@ -85,13 +99,24 @@ impl Engine<'_> {
     /// Simulate path `i` with the run's `keys`; results land in
     /// `ws.totals`, `ws.quarter_revenue` and `ws.metrics`.
     pub fn path(&self, keys: &Keys, i: u64, ws: &mut Workspace) {
+        self.path_with(keys, i, ws, None);
+    }
+
+    /// [`Engine::path`] with some drivers of the risk switched off
+    /// (`None`: all on, the path itself). With every driver off the path
+    /// is the plan, bit for bit.
+    pub fn path_with(&self, keys: &Keys, i: u64, ws: &mut Workspace, on: Option<&Switches>) {
         let (np, nc) = (self.np, self.nc);
+        let on_params = on.is_none_or(|s| s.params);
+        let on_shocks = on.is_none_or(|s| s.shocks);
         for (k, d) in self.params.iter().enumerate() {
-            if !self.design.owns[k] {
+            if !on_params {
+                ws.pv[k] = d.mean();
+            } else if !self.design.owns[k] {
                 ws.pv[k] = d.sample(&mut Stream::new(keys.params[k], i, 0));
             }
         }
-        if !self.design.is_empty() {
+        if on_params && !self.design.is_empty() {
             self.design.fill(&self.params, keys, i, &mut ws.designed);
             for (j, &k) in self.design.params.iter().enumerate() {
                 ws.pv[k] = ws.designed[j];
@@ -138,11 +163,16 @@ impl Engine<'_> {
                     *w = rng::quarterly(*key, i, t as u32);
                 }
             }
-            // 1. Shocks.
+            // 1. Shocks (switched off: every index on its expected path,
+            // computed as the plan computes it).
             let z = ws.normals[0][j];
             for u in 0..self.demand.len() {
-                let eps = ws.load[u] * z + ws.idio[u] * ws.normals[1 + u][j];
-                ws.d[u] *= math::exp(ws.drift[u] + ws.vol[u] * eps);
+                if on_shocks {
+                    let eps = ws.load[u] * z + ws.idio[u] * ws.normals[1 + u][j];
+                    ws.d[u] *= math::exp(ws.drift[u] + ws.vol[u] * eps);
+                } else {
+                    ws.d[u] = math::exp(ws.pv[self.demand[u].growth] * t as f64 * DT);
+                }
             }
             // 2. Allocation: the rows of customers with shifts start again from
             // their base allocation and every shift moves its share.
@@ -150,6 +180,9 @@ impl Engine<'_> {
                 ws.alloc[c * np..(c + 1) * np].copy_from_slice(&self.sc.customers[c].allocation);
             }
             for (s, sh) in self.shifts.iter().enumerate() {
+                if on.is_some_and(|o| !o.shifts[s]) {
+                    continue;
+                }
                 ws.decay_t[s] *= ws.decay[s];
                 let m = ws.amp[s] * (1.0 - ws.decay_t[s]);
                 let row = &mut ws.alloc[sh.customer * np..(sh.customer + 1) * np];
@@ -173,6 +206,9 @@ impl Engine<'_> {
             }
             // 4. Renegotiation, in file order.
             for (r, rule) in self.sc.rules.iter().enumerate() {
+                if on.is_some_and(|o| !o.rules[r]) {
+                    continue;
+                }
                 let u = rng::unit(ws.event_words[r][j]);
                 if ws.fired[r] < rule.max_events && u < ws.p_fire[r] {
                     let s = rule.severity.sample(&mut Stream::new(keys.severity[r], i, ws.fired[r]));

@@ -8,6 +8,7 @@ mod charts;
 mod cli;
 mod closed_form;
 mod engine;
+mod explain;
 mod faults;
 mod fuzz;
 mod model;

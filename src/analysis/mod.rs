@@ -1,0 +1,3 @@
+//! Analyses built on the engine: what drives a metric.
+
+pub mod sensitivity;
