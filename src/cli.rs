@@ -178,6 +178,17 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub metric: Option<String>,
 
+    /// Attribution drivers: `driver` (parameters, demand shocks, shifts,
+    /// renegotiation) or `rule` (each shift and each renegotiation rule on
+    /// its own; at most 6 drivers in all).
+    #[arg(long, value_name = "BY", default_value = "driver", value_parser = ["driver", "rule"])]
+    pub by: String,
+
+    /// Which analyses to run: `all`, `attribution` (attribution.csv and
+    /// .png) or `sensitivity` (sensitivity.csv and tornado.png).
+    #[arg(long, value_name = "WHICH", default_value = "all", value_parser = ["all", "attribution", "sensitivity"])]
+    pub analysis: String,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -49,8 +49,13 @@ fn main() -> ExitCode {
             Err(e) => Err(anyhow::anyhow!(e)),
         },
         Command::Explain(args) => {
-            let metric = args.metric.clone();
-            app::explain(&args.common.into_options(args.inputs, None), metric.as_deref())
+            let what = app::ExplainWhat {
+                metric: args.metric.clone(),
+                by_rule: args.by == "rule",
+                attribution: args.analysis != "sensitivity",
+                sensitivity: args.analysis != "attribution",
+            };
+            app::explain(&args.common.into_options(args.inputs, None), &what)
         }
         Command::Merge(args) if args.common.paths.is_some() || args.common.seed.is_some() => {
             Err(anyhow::anyhow!("merge takes the seed and the paths from the shards: leave out --paths and --seed"))

@@ -1,3 +1,4 @@
 //! Analyses built on the engine: what drives a metric.
 
+pub mod attribution;
 pub mod sensitivity;

@@ -1,18 +1,31 @@
-//! `explain`: which uncertain inputs drive a metric (sensitivity.csv and
-//! the tornado chart).
+//! `explain`: what drives a metric: its attribution to the drivers of the
+//! risk (attribution.csv, attribution.png) and the sensitivity to each
+//! uncertain input (sensitivity.csv, tornado.png).
 
 use super::*;
+use crate::analysis::attribution::{self, AttributionRow};
 use crate::analysis::sensitivity::{self, SensitivityRow};
+
+/// What `explain` is asked for.
+#[derive(Debug, Clone)]
+pub struct ExplainWhat {
+    /// `--metric`; the focus provider's loss when `None`.
+    pub metric: Option<String>,
+    /// `--by rule`: each shift and rule a driver of its own.
+    pub by_rule: bool,
+    pub attribution: bool,
+    pub sensitivity: bool,
+}
 
 /// `backlog-risk explain`: every scenario on its own, as `run`; returns
 /// whether all of them succeeded.
-pub fn explain(opts: &RunOptions, metric: Option<&str>) -> Result<bool> {
+pub fn explain(opts: &RunOptions, what: &ExplainWhat) -> Result<bool> {
     let files = collect_inputs(&opts.inputs)?;
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     let pool = thread_pool(opts.threads)?;
     let mut ok = true;
     for file in files {
-        match explain_one(&file, opts, metric, &pool) {
+        match explain_one(&file, opts, what, &pool) {
             Ok(lines) if !opts.quiet => lines.iter().for_each(|l| println!("{l}")),
             Ok(_) => {}
             Err(e) => {
@@ -24,47 +37,95 @@ pub fn explain(opts: &RunOptions, metric: Option<&str>) -> Result<bool> {
     Ok(ok)
 }
 
-fn explain_one(file: &Path, opts: &RunOptions, metric: Option<&str>, pool: &rayon::ThreadPool) -> Result<Vec<String>> {
+fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon::ThreadPool) -> Result<Vec<String>> {
     let (sc, _) = load_with_overrides(file, opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let names = sc.metric_names();
-    let metric = metric.map_or_else(|| format!("loss.{}", sc.providers[sc.focus].name), str::to_string);
+    let metric = what.metric.clone().unwrap_or_else(|| format!("loss.{}", sc.providers[sc.focus].name));
     let Some(k) = names.iter().position(|m| *m == metric) else {
         bail!("--metric {metric}: scenario `{}` records no such metric; use one of {}", sc.name, names.join(", "));
     };
+    let uncertain = sc.parameters().iter().filter(|p| !p.dist.is_fixed()).count();
+    if what.sensitivity && uncertain == 0 {
+        bail!(
+            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (--analysis attribution)",
+            sc.name
+        );
+    }
+    let drivers = if what.attribution {
+        attribution::drivers(&sc, what.by_rule).map_err(|e| anyhow::anyhow!(e))?
+    } else {
+        vec![]
+    };
     let engine = Engine::new(&sc);
-    // A plain run first: the metric's distribution, for its ranks.
-    let groups = sc.parameters().iter().filter(|p| !p.dist.is_fixed()).count() + 1;
-    let bar = progress_bar(sc.paths * (1 + groups as u64 + 2), opts.quiet);
+    // A plain run first: the metric's distribution (ranks, VaR).
+    let sims_sens = if what.sensitivity { uncertain as u64 + 3 } else { 0 };
+    let sims_attr = if what.attribution { 1u64 << drivers.len() } else { 0 };
+    let bar = progress_bar(sc.paths * (1 + sims_sens + sims_attr), opts.quiet);
     bar.set_prefix(format!("{} explain {metric}", sc.name));
     let acc = pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n)));
     check_finite(&sc, &acc)?;
-    let rows = pool
-        .install(|| {
-            sensitivity::sensitivity(&engine, sc.seed, sc.paths, k, &acc, &|n| bar.inc(n * (groups as u64 + 2)))
+    let sens = what
+        .sensitivity
+        .then(|| {
+            pool.install(|| sensitivity::sensitivity(&engine, sc.seed, sc.paths, k, &acc, &|n| bar.inc(n * sims_sens)))
         })
+        .transpose()
         .map_err(|e| anyhow::anyhow!(e))?;
-    bar.finish_and_clear();
-    if rows.iter().any(|r| !r.first_order.is_finite()) {
+    if sens.as_ref().is_some_and(|rows| rows.iter().any(|r| !r.first_order.is_finite())) {
         bail!(
             "{metric} does not vary in scenario `{}` (its variance is 0), so no input explains any of it; choose a metric that varies",
             sc.name
         );
     }
-    let dir = opts.out.join(&sc.name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tornado = (opts.charts != Charts::None)
-        .then(|| charts::tornado_png(&sc.name, &metric, acc.metrics[k].moments.mean(), &rows, opts.chart_size))
+    let attr = what
+        .attribution
+        .then(|| {
+            pool.install(|| {
+                attribution::attribution(&engine, sc.seed, sc.paths, k, &acc, &drivers, &|n| bar.inc(n * sims_attr))
+            })
+        })
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    bar.finish_and_clear();
+    let mean = acc.metrics[k].moments.mean();
+    let plan = engine.plan().metrics[k];
+    let size = opts.chart_size;
+    let draw = opts.charts != Charts::None;
+    let tornado = sens
+        .as_ref()
+        .filter(|_| draw)
+        .map(|rows| charts::tornado_png(&sc.name, &metric, mean, rows, size))
         .transpose()
         .context("cannot draw tornado.png")?;
-    output::write_atomic(&dir.join("sensitivity.csv"), &output::rows_csv(&rows)?)?;
+    let waterfall = attr
+        .as_ref()
+        .filter(|_| draw)
+        .map(|a| charts::attribution_png(&sc.name, &metric, plan, &a.rows, size))
+        .transpose()
+        .context("cannot draw attribution.png")?;
+    let dir = opts.out.join(&sc.name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut lines = Vec::new();
+    if let Some(rows) = &sens {
+        output::write_atomic(&dir.join("sensitivity.csv"), &output::rows_csv(rows)?)?;
+        lines.extend(sensitivity_lines(&sc.name, &metric, rows));
+    }
     if let Some(png) = tornado {
         output::write_atomic(&dir.join("tornado.png"), &png)?;
     }
-    Ok(summary_lines(&sc.name, &metric, &rows, &dir))
+    if let Some(a) = &attr {
+        output::write_atomic(&dir.join("attribution.csv"), &output::rows_csv(&a.rows)?)?;
+        lines.extend(attribution_lines(&sc.name, &metric, plan, &a.rows));
+    }
+    if let Some(png) = waterfall {
+        output::write_atomic(&dir.join("attribution.png"), &png)?;
+    }
+    lines.push(format!("  wrote {}", dir.display()));
+    Ok(lines)
 }
 
-/// The console lines: the inputs with the largest total-order index.
-fn summary_lines(name: &str, metric: &str, rows: &[SensitivityRow], dir: &Path) -> Vec<String> {
+/// The inputs with the largest total-order index.
+fn sensitivity_lines(name: &str, metric: &str, rows: &[SensitivityRow]) -> Vec<String> {
     let mut by_total: Vec<&SensitivityRow> = rows.iter().collect();
     by_total.sort_by(|a, b| b.total_order.total_cmp(&a.total_order));
     let mut lines = vec![format!("{name}: what drives {metric} (Sobol' total-order index, share of its variance):")];
@@ -78,6 +139,14 @@ fn summary_lines(name: &str, metric: &str, rows: &[SensitivityRow], dir: &Path) 
             100.0 * r.first_order_se
         ));
     }
-    lines.push(format!("  wrote {}", dir.join("sensitivity.csv").display()));
+    lines
+}
+
+/// Each driver's mean and ES99 contribution.
+fn attribution_lines(name: &str, metric: &str, plan: f64, rows: &[AttributionRow]) -> Vec<String> {
+    let mut lines = vec![format!("{name}: {metric} against plan ({plan:.1}) by driver (Shapley value, path by path):")];
+    for r in rows {
+        lines.push(format!("  {:<45} mean {:>+10.2}, ES99 {:>+10.2}", r.driver, r.mean, r.es99_contribution));
+    }
     lines
 }

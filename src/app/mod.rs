@@ -25,7 +25,7 @@ mod shards;
 mod stress;
 mod sweep;
 
-pub use explain::explain;
+pub use explain::{ExplainWhat, explain};
 pub use run::{batch_report, run, write_comparison};
 pub use shards::{merge, run_shard};
 pub use stress::stress;

@@ -9,6 +9,7 @@
 //! the caller writes them atomically. A drawing failure is an error naming
 //! the chart, never a panic.
 
+mod attribution;
 mod comparison;
 mod concentration;
 mod contributions;
@@ -26,6 +27,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
+pub use attribution::attribution_png;
 pub use comparison::{Interval, comparison_png, intervals_png};
 pub use concentration::concentration_png;
 pub use contributions::contributions_png;

@@ -12,7 +12,7 @@
 // Lane loops index several arrays by the same lane: that is the point.
 #![allow(clippy::needless_range_loop)]
 
-use super::{Engine, Keys, SQRT_DT, scalar::cut_lane, share};
+use super::{Engine, Keys, SQRT_DT, Switches, scalar::cut_lane, share};
 use crate::math;
 use crate::model::DT;
 use crate::rng::{self, Stream};
@@ -141,26 +141,34 @@ impl Engine<'_> {
 
     /// Simulate paths `first .. first + LANES` with the run's `keys` into `b`.
     pub fn block(&self, keys: &Keys, first: u64, b: &mut Block) {
+        self.block_with(keys, first, b, None);
+    }
+
+    /// [`Engine::block`] with some drivers switched off, as
+    /// [`Engine::path_with`] (the same bits, lane by lane).
+    pub fn block_with(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2.
-            Kernel::Avx2 => unsafe { self.block_avx2(keys, first, b) },
-            Kernel::Generic => self.block_impl::<false>(keys, first, b),
+            Kernel::Avx2 => unsafe { self.block_avx2(keys, first, b, on) },
+            Kernel::Generic => self.block_impl::<false>(keys, first, b, on),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn block_avx2(&self, keys: &Keys, first: u64, b: &mut Block) {
-        self.block_impl::<true>(keys, first, b)
+    fn block_avx2(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
+        self.block_impl::<true>(keys, first, b, on)
     }
 
     /// The kernel; `AVX2` is true only in the copy compiled for AVX2.
     #[inline(always)]
-    fn block_impl<const AVX2: bool>(&self, keys: &Keys, first: u64, b: &mut Block) {
+    fn block_impl<const AVX2: bool>(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
         let (np, nc, nu) = (self.np, self.nc, self.demand.len());
+        let on_params = on.is_none_or(|s| s.params);
+        let on_shocks = on.is_none_or(|s| s.shocks);
         for (k, d) in self.params.iter().enumerate() {
-            if d.is_fixed() {
+            if d.is_fixed() || !on_params {
                 b.pv[k] = [d.mean(); L];
                 continue;
             }
@@ -175,7 +183,7 @@ impl Engine<'_> {
                 b.pv[k][l] = d.sample(&mut Stream::new(keys.params[k], first + l as u64, 0));
             }
         }
-        if !self.design.is_empty() {
+        if on_params && !self.design.is_empty() {
             for l in 0..L {
                 self.design.fill(&self.params, keys, first + l as u64, &mut b.designed);
                 for (j, &k) in self.design.params.iter().enumerate() {
@@ -247,6 +255,12 @@ impl Engine<'_> {
             // do not alias, so that every loop over lanes vectorises.
             let z = b.normals[0][j];
             for u in 0..nu {
+                if !on_shocks {
+                    // Off: the expected path, computed as the plan does.
+                    let mu = b.pv[self.demand[u].growth];
+                    b.d[u] = std::array::from_fn(|l| math::exp(mu[l] * t as f64 * DT));
+                    continue;
+                }
                 let (xi, load, idio, drift, vol) = (b.normals[1 + u][j], b.load[u], b.idio[u], b.drift[u], b.vol[u]);
                 let mut d = b.d[u];
                 for l in 0..L {
@@ -262,6 +276,9 @@ impl Engine<'_> {
                 }
             }
             for (s, sh) in self.shifts.iter().enumerate() {
+                if on.is_some_and(|o| !o.shifts[s]) {
+                    continue;
+                }
                 let (decay, amp) = (b.decay[s], b.amp[s]);
                 let mut decay_t = b.decay_t[s];
                 let mut m = [0.0; L];
@@ -314,6 +331,9 @@ impl Engine<'_> {
             // 4. Renegotiation: which lanes fire is computed lane-wise; the
             // (rare) events themselves run lane by lane.
             for (r, rule) in self.sc.rules.iter().enumerate() {
+                if on.is_some_and(|o| !o.rules[r]) {
+                    continue;
+                }
                 let (w, fired, p_fire) = (b.event_words[r][j], b.fired[r], b.p_fire[r]);
                 let mut fire = [false; L];
                 for l in 0..L {
