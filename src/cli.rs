@@ -63,8 +63,11 @@ pub enum Command {
     /// quarterly noise as one group), Sobol' first- and total-order indices
     /// of a metric with standard errors, its rank correlation with the
     /// metric and the swing (the metric's mean with the parameter in its
-    /// bottom and top 10%). Writes OUT/NAME/sensitivity.csv and
-    /// OUT/NAME/tornado.png.
+    /// bottom and top 10%), and the attribution of each path's value
+    /// against plan to the drivers of the risk (parameters, demand shocks,
+    /// shifts, renegotiation) by the Shapley value. Writes
+    /// OUT/NAME/attribution.csv and .png, sensitivity.csv, tornado.png and
+    /// explain.html.
     Explain(ExplainArgs),
     /// Merge the shard files of a run split with `run --shard K/N` (or of a
     /// sweep or a stress test split with `--shard`) into the

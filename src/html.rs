@@ -356,6 +356,107 @@ pub fn index_html(entries: &[IndexEntry], comparison: Option<&[u8]>) -> String {
     h
 }
 
+/// What [`explain_html`] shows: one scenario's `explain` results.
+pub struct ExplainInput<'a> {
+    pub scenario: &'a str,
+    pub scenario_file: &'a str,
+    pub metric: &'a str,
+    pub paths: u64,
+    pub seed: u64,
+    pub attribution: Option<&'a [crate::analysis::attribution::AttributionRow]>,
+    pub sensitivity: Option<&'a [crate::analysis::sensitivity::SensitivityRow]>,
+    /// Charts by file name (`attribution.png`, `tornado.png`); empty under
+    /// `--no-charts`.
+    pub charts: &'a [(String, Vec<u8>)],
+}
+
+/// `explain.html`: "What drives the risk" for one scenario: the attribution
+/// by driver and the sensitivity to each input, with their charts.
+pub fn explain_html(e: &ExplainInput) -> String {
+    let mut h = head(&format!("{}: what drives {}", e.scenario, e.metric));
+    let _ = writeln!(
+        h,
+        "<h1>What drives the risk: {}</h1>\n<p class=\"facts\">Scenario <code>{}</code>, metric <code>{}</code>, {} paths, seed {}.</p>",
+        esc(e.scenario),
+        esc(e.scenario_file),
+        esc(e.metric),
+        e.paths,
+        e.seed
+    );
+    let chart = |name: &str, caption: &str, h: &mut String| {
+        if let Some((_, png)) = e.charts.iter().find(|(n, _)| n == name) {
+            h.push_str(&figure(png, name, caption));
+        }
+    };
+    if let Some(rows) = e.attribution {
+        let _ = writeln!(
+            h,
+            "<h2>Attribution by driver</h2>\n<p>Each path's {} against plan, split into the drivers of the risk by the Shapley value (every subset of drivers switched on or off, on the same random numbers); a path's contributions add up to its value. ES columns: the mean contribution over the paths at or beyond VaR, so they add up to ES.</p>",
+            esc(e.metric)
+        );
+        chart(
+            "attribution.png",
+            "From the plan through each driver's contribution to the outcome: mean (dark) and ES99 (pale).",
+            &mut h,
+        );
+        h.push_str("<table>\n<tr><th class=\"text\">driver</th><th>mean</th><th>p5</th><th>p50</th><th>p95</th><th>ES95 contribution</th><th>ES99 contribution</th></tr>\n");
+        for r in rows {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.driver),
+                num(r.mean),
+                num(r.p5),
+                num(r.p50),
+                num(r.p95),
+                num(r.es95_contribution),
+                num(r.es99_contribution)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if let Some(rows) = e.sensitivity {
+        let _ = writeln!(
+            h,
+            "<h2>Sensitivity to each uncertain input</h2>\n<p>Sobol' indices: the share of the variance of {} due to the input alone (first order) and with its interactions (total order), by a pick-freeze design; <code>noise</code> is the quarterly shocks and events together. Standard errors by batch means over 20 blocks of paths. Rank correlation: Spearman's; swing: the mean of the metric with the input in its bottom and top 10%.</p>",
+            esc(e.metric)
+        );
+        chart(
+            "tornado.png",
+            "The metric's mean with each input in its bottom 10% (pale) and top 10% (dark) of its distribution; largest swing on top.",
+            &mut h,
+        );
+        h.push_str("<table>\n<tr><th class=\"text\">input</th><th>first order</th><th>se</th><th>total order</th><th>se</th><th>rank corr.</th><th>swing low</th><th>swing high</th></tr>\n");
+        let mut sorted: Vec<_> = rows.iter().collect();
+        sorted.sort_by(|a, b| b.total_order.total_cmp(&a.total_order));
+        for r in sorted {
+            let opt = |x: Option<f64>| x.map_or(String::new(), num);
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.parameter),
+                fmt_pct(r.first_order),
+                fmt_pct(r.first_order_se),
+                fmt_pct(r.total_order),
+                fmt_pct(r.total_order_se),
+                opt(r.rank_corr),
+                opt(r.swing_low),
+                opt(r.swing_high)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    let _ = writeln!(
+        h,
+        "<h2>Reproduce</h2>\n<p><code>backlog-risk explain {} --metric {} --seed {} --paths {}</code> gives these numbers bit for bit, on any number of threads; <code>attribution.csv</code> and <code>sensitivity.csv</code> beside this page hold them.</p>\n</body>\n</html>",
+        esc(e.scenario_file),
+        esc(e.metric),
+        e.seed,
+        e.paths
+    );
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! `explain`: what drives a metric: its attribution to the drivers of the
 //! risk (attribution.csv, attribution.png) and the sensitivity to each
-//! uncertain input (sensitivity.csv, tornado.png).
+//! uncertain input (sensitivity.csv, tornado.png), with a page that shows
+//! both (explain.html).
 
 use super::*;
 use crate::analysis::attribution::{self, AttributionRow};
@@ -106,20 +107,34 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     let dir = opts.out.join(&sc.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut lines = Vec::new();
-    if let Some(rows) = &sens {
-        output::write_atomic(&dir.join("sensitivity.csv"), &output::rows_csv(rows)?)?;
-        lines.extend(sensitivity_lines(&sc.name, &metric, rows));
-    }
-    if let Some(png) = tornado {
-        output::write_atomic(&dir.join("tornado.png"), &png)?;
-    }
+    let mut charts_drawn = Vec::new();
     if let Some(a) = &attr {
         output::write_atomic(&dir.join("attribution.csv"), &output::rows_csv(&a.rows)?)?;
         lines.extend(attribution_lines(&sc.name, &metric, plan, &a.rows));
     }
     if let Some(png) = waterfall {
         output::write_atomic(&dir.join("attribution.png"), &png)?;
+        charts_drawn.push(("attribution.png".to_string(), png));
     }
+    if let Some(rows) = &sens {
+        output::write_atomic(&dir.join("sensitivity.csv"), &output::rows_csv(rows)?)?;
+        lines.extend(sensitivity_lines(&sc.name, &metric, rows));
+    }
+    if let Some(png) = tornado {
+        output::write_atomic(&dir.join("tornado.png"), &png)?;
+        charts_drawn.push(("tornado.png".to_string(), png));
+    }
+    let page = crate::html::explain_html(&crate::html::ExplainInput {
+        scenario: &sc.name,
+        scenario_file: &file.display().to_string(),
+        metric: &metric,
+        paths: sc.paths,
+        seed: sc.seed,
+        attribution: attr.as_ref().map(|a| a.rows.as_slice()),
+        sensitivity: sens.as_deref(),
+        charts: &charts_drawn,
+    });
+    output::write_atomic(&dir.join("explain.html"), page.as_bytes())?;
     lines.push(format!("  wrote {}", dir.display()));
     Ok(lines)
 }
