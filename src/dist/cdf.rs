@@ -203,13 +203,18 @@ fn ln_beta(a: f64, b: f64) -> f64 {
 /// The regularised incomplete beta function `I_x(a, b)`, `a, b > 0`,
 /// `x` in [0, 1].
 pub fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    incomplete_beta_with(a, b, x, ln_beta(a, b))
+}
+
+/// [`incomplete_beta`] given `ln B(a, b)`.
+fn incomplete_beta_with(a: f64, b: f64, x: f64, lb: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
     if x >= 1.0 {
         return 1.0;
     }
-    let front = math::exp(a * math::ln(x) + b * math::ln(1.0 - x) - ln_beta(a, b));
+    let front = math::exp(a * math::ln(x) + b * math::ln(1.0 - x) - lb);
     // The continued fraction converges fast for x < (a + 1) / (a + b + 2);
     // above, use I_x(a, b) = 1 - I_{1-x}(b, a).
     if x < (a + 1.0) / (a + b + 2.0) {
@@ -253,8 +258,36 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
     h
 }
 
-/// The `x` in [0, 1] with `I_x(a, b) = p`: Newton steps on `I_x - p`,
-/// kept inside a bracket that bisection narrows whenever a step leaves it.
+/// A first guess of the `x` with `I_x(a, b) = p` (Press et al., Numerical
+/// Recipes, 3rd ed., 6.14, after Abramowitz and Stegun 26.5.22): a
+/// normal approximation when both shapes are at least 1, else the leading
+/// term of the nearer tail.
+fn initial_guess(a: f64, b: f64, p: f64) -> f64 {
+    if a >= 1.0 && b >= 1.0 {
+        let pp = if p < 0.5 { p } else { 1.0 - p };
+        let t = (-2.0 * math::ln(pp)).sqrt();
+        let mut z = (2.30753 + t * 0.27061) / (1.0 + t * (0.99229 + t * 0.04481)) - t;
+        if p < 0.5 {
+            z = -z;
+        }
+        let al = (z * z - 3.0) / 6.0;
+        let h = 2.0 / (1.0 / (2.0 * a - 1.0) + 1.0 / (2.0 * b - 1.0));
+        let w = z * (al + h).sqrt() / h
+            - (1.0 / (2.0 * b - 1.0) - 1.0 / (2.0 * a - 1.0)) * (al + 5.0 / 6.0 - 2.0 / (3.0 * h));
+        a / (a + b * math::exp(2.0 * w))
+    } else {
+        // I_x ~ x^a / a and 1 - I_x ~ (1 - x)^b / b up to a common factor,
+        // normalised by w: the two tails' weights at the mean.
+        let (ln_a, ln_b) = (math::ln(a / (a + b)), math::ln(b / (a + b)));
+        let t = math::exp(a * ln_a) / a;
+        let w = t + math::exp(b * ln_b) / b;
+        if p < t / w { math::exp(math::ln(a * w * p) / a) } else { 1.0 - math::exp(math::ln(b * w * (1.0 - p)) / b) }
+    }
+}
+
+/// The `x` in [0, 1] with `I_x(a, b) = p`: Halley steps on `I_x - p` from
+/// [`initial_guess`], kept inside a bracket that bisection narrows
+/// whenever a step leaves it.
 pub fn inverse_incomplete_beta(a: f64, b: f64, p: f64) -> f64 {
     if p <= 0.0 {
         return 0.0;
@@ -263,18 +296,13 @@ pub fn inverse_incomplete_beta(a: f64, b: f64, p: f64) -> f64 {
         return 1.0;
     }
     let lb = ln_beta(a, b);
-    // Start from the leading term of each tail: I_x ~ x^a / (a B) near 0,
-    // 1 - I_x ~ (1 - x)^b / (b B) near 1, whichever is nearer.
-    let near0 = math::exp((math::ln(p * a) + lb) / a);
-    let near1 = 1.0 - math::exp((math::ln((1.0 - p) * b) + lb) / b);
-    let mean = a / (a + b);
-    let mut x = if p < 0.5 { near0.min(mean) } else { near1.max(mean) };
+    let mut x = initial_guess(a, b, p);
     if !(x > 0.0 && x < 1.0) {
-        x = mean;
+        x = a / (a + b);
     }
     let (mut lo, mut hi) = (0.0f64, 1.0f64);
     for _ in 0..200 {
-        let f = incomplete_beta(a, b, x) - p;
+        let f = incomplete_beta_with(a, b, x, lb) - p;
         if f == 0.0 {
             return x;
         }
@@ -283,8 +311,12 @@ pub fn inverse_incomplete_beta(a: f64, b: f64, p: f64) -> f64 {
         } else {
             hi = x;
         }
+        // Halley's step: Newton's, corrected by the density's slope
+        // (f'' / f' = (a - 1) / x - (b - 1) / (1 - x)), capped as in
+        // Numerical Recipes' invbetai.
         let pdf = math::exp((a - 1.0) * math::ln(x) + (b - 1.0) * math::ln(1.0 - x) - lb);
-        let step = x - f / pdf;
+        let u = f / pdf;
+        let step = x - u / (1.0 - 0.5 * (u * ((a - 1.0) / x - (b - 1.0) / (1.0 - x))).min(1.0));
         let next = if step > lo && step < hi && step.is_finite() { step } else { 0.5 * (lo + hi) };
         // Converged when the step is below 1e-15 of the distance to the
         // nearer bound (near 1, one ulp of x moves I_x by far more than
