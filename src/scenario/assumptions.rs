@@ -152,6 +152,24 @@ pub fn assumptions(sc: &Scenario, chain: &[PathBuf]) -> Assumptions {
             ],
         );
     }
+    let params = sc.parameters();
+    for (i, c) in sc.correlations.iter().enumerate() {
+        let at = format!("correlation[{i}]");
+        let mut rows = Vec::new();
+        for (a, &pa) in c.params.iter().enumerate() {
+            for (b, &pb) in c.params.iter().enumerate().skip(a + 1) {
+                rows.push(Assumption {
+                    field: format!("{} ~ {}", params[pa].path, params[pb].path),
+                    dist: format!("rank correlation {}", c.rank[a][b]),
+                    mean: f64::NAN,
+                    uncertain: false,
+                    source: None,
+                });
+            }
+        }
+        let title = format!("rank correlations ({at}, Gaussian copula)");
+        groups.push(Group { title, note: notes.get(&at).cloned(), rows });
+    }
     Assumptions { about, groups, omitted }
 }
 

@@ -79,6 +79,12 @@ fn declared_rank_correlation_holds_in_samples_csv_with_exact_marginals() {
             .arg(&out)
             .assert()
             .success();
+        let report = std::fs::read_to_string(out.join("corr/report.html")).unwrap();
+        assert!(
+            report.contains("providers.a.recognition ~ providers.a.other.backlog")
+                && report.contains("rank correlation 0.8"),
+            "the report's assumptions list the correlation"
+        );
         let cols = columns(&out.join("corr/samples.csv"));
         assert_eq!(cols["path"].len(), 100_000);
         let (rec, book, growth) =
