@@ -130,9 +130,11 @@ pub fn run_to_precision(
         merger.add(engine.run_chunks_with(&keys, rounds_max * round, chunks, progress))?;
         let acc = merger.clone().finish(paths)?;
         let (estimate, half) = half_width(t, k, &acc);
-        let relative = half / estimate.abs();
+        let relative = if half == 0.0 { 0.0 } else { half / estimate.abs() };
         after_round(paths, half, relative);
-        let met = if t.relative { relative <= t.value } else { half <= t.value };
+        // A statistic that does not vary has half-width 0: met, whatever
+        // its estimate (0 / 0 is not a reason to run on).
+        let met = half == 0.0 || if t.relative { relative <= t.value } else { half <= t.value };
         if met || r + 1 == rounds_max {
             let reached = Reached {
                 target: t.text(),
@@ -174,5 +176,17 @@ mod tests {
             Target::parse("es99:backlog.a<=1%").unwrap().check(&names).unwrap_err().contains("loss.* metrics only")
         );
         assert!(Target::parse("mean:loss.b<=1%").unwrap().check(&names).unwrap_err().contains("no metric `loss.b`"));
+    }
+
+    #[test]
+    fn a_statistic_that_does_not_vary_meets_any_target_at_once() {
+        // Nothing is uncertain: the loss is 0 on every path, and 0 +- 0
+        // meets a relative target (not 0 / 0, which would run on).
+        let text = "[scenario]\nname = \"flat\"\nstart = \"2026Q1\"\nquarters = 4\n[providers.a]\nrecognition = 0.1\nother = { backlog = 100.0, bookings = 10.0 }\n";
+        let sc = crate::scenario::parse(text, "flat.toml".as_ref()).unwrap();
+        let engine = Engine::new(&sc);
+        let t = Target::parse("mean:loss.a<=1%").unwrap();
+        let (_, r) = run_to_precision(&engine, 1, &t, (CHUNK, 100 * CHUNK), &|_| {}, &|_, _, _| {}).unwrap();
+        assert!(r.met && r.rounds == 1 && r.half_width == 0.0, "{r:?}");
     }
 }
