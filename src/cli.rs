@@ -250,8 +250,8 @@ pub struct CommonArgs {
 
     /// How the per-path parameters are sampled, overriding
     /// `scenario.sampling`: `mc` (plain Monte Carlo, the default), `lhs`
-    /// (Latin hypercube over the paths of the run) or `sobol` (Owen-
-    /// scrambled Sobol' points). The quarterly shocks and events are plain
+    /// (Latin hypercube over the paths of the run) or `sobol`
+    /// (Owen-scrambled Sobol' points). The quarterly shocks and events are plain
     /// Monte Carlo in every design; `[[correlation]]` blocks apply on top.
     #[arg(long, value_name = "DESIGN", value_parser = ["mc", "lhs", "sobol"])]
     pub sampling: Option<String>,
