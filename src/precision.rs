@@ -49,7 +49,7 @@ impl Target {
             return Err(format!("the target half-width must be above 0, got `{rhs}`"));
         }
         let stat = stat.trim().to_string();
-        if !report::STAT_NAMES.contains(&stat.as_str()) || !errors_has(&stat) {
+        if !report::ERROR_STATS.contains(&stat.as_str()) {
             return Err(format!(
                 "`{stat}` has no standard error: use one of mean, p5, p50, p95, var95, es95, var99, es99 ({form})"
             ));
@@ -73,10 +73,6 @@ impl Target {
         }
         Ok(k)
     }
-}
-
-fn errors_has(stat: &str) -> bool {
-    ["mean", "p5", "p50", "p95", "var95", "es95", "var99", "es99"].contains(&stat)
 }
 
 /// The outcome of a run to a precision.
@@ -188,5 +184,13 @@ mod tests {
         let t = Target::parse("mean:loss.a<=1%").unwrap();
         let (_, r) = run_to_precision(&engine, 1, &t, (CHUNK, 100 * CHUNK), &|_| {}, &|_, _, _| {}).unwrap();
         assert!(r.met && r.rounds == 1 && r.half_width == 0.0, "{r:?}");
+    }
+
+    #[test]
+    fn error_stats_name_the_rows_of_errors_csv() {
+        let mut a = crate::stats::MetricAcc::default();
+        (0..100).for_each(|i| a.add(f64::from(i)));
+        let stats: Vec<&str> = report::errors("loss.a", &a, true).iter().map(|r| r.stat).collect();
+        assert_eq!(stats, report::ERROR_STATS);
     }
 }

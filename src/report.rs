@@ -149,6 +149,10 @@ fn es_error(metric: &str, stat: &'static str, s: &Sketch, a: f64) -> ErrorRow {
     ErrorRow { metric: metric.to_string(), stat, estimate: es, se, ci_low: es - Z975 * se, ci_high: es + Z975 * se }
 }
 
+/// The statistics `errors.csv` gives a standard error for, in its row
+/// order (the last four for `loss.*` metrics only).
+pub const ERROR_STATS: [&str; 8] = ["mean", "p5", "p50", "p95", "var95", "es95", "var99", "es99"];
+
 /// The rows of `errors.csv` for one metric.
 pub fn errors(metric: &str, a: &MetricAcc, risk: bool) -> Vec<ErrorRow> {
     let m = &a.moments;
