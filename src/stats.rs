@@ -80,7 +80,7 @@ impl Moments {
     /// Add the eight values of a full block. The sums are taken in a fixed
     /// pairwise order, so the result differs in the last bits from eight
     /// calls of [`Moments::add`] but, like them, depends only on the values.
-    #[inline]
+    #[inline(always)]
     pub fn add8(&mut self, x: &[f64; 8]) {
         if self.n == 0 {
             self.shift = x[0];
@@ -306,7 +306,7 @@ impl PartialEq for Sketch {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn key(a: f64) -> i64 {
     (a.to_bits() >> (52 - SUB_BUCKET_BITS)) as i64
 }
@@ -393,7 +393,7 @@ impl Sketch {
     /// Add the eight values of a full block: [`Sketch::add_slice`] with the
     /// common case (every value positive and inside the store's range)
     /// taken for all lanes at once.
-    #[inline]
+    #[inline(always)]
     pub fn add8(&mut self, xs: &[f64; 8]) {
         if self.exact.is_none() && xs.iter().fold(true, |all, x| all & (*x >= ZERO_BAND)) {
             let (offset, len) = (self.pos.offset, self.pos.low.len());

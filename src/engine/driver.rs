@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::block::Block;
+use super::block::{Block, Kernel};
 use super::{Engine, LANES};
 use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 
@@ -117,20 +117,39 @@ impl Sketches {
     }
 }
 
+/// [`fold_impl`] compiled for the kernel's instruction set (integer counts
+/// and the same sums in the same order: the same results either way).
+#[inline]
+fn fold(kernel: Kernel, sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn fold_avx2(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+        fold_impl(sums, sk, b, n)
+    }
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2.
+        Kernel::Avx2 => unsafe { fold_avx2(sums, sk, b, n) },
+        Kernel::Generic => fold_impl(sums, sk, b, n),
+    }
+}
+
 /// Fold lanes `0..n` of a simulated block into a chunk's sums and the
 /// thread's sketches: eight lanes at a time (sums in the fixed pairwise
 /// order of [`sum8`]), then the lanes left one by one. The order depends on
 /// the path indices alone, not on [`LANES`] (a multiple of 8).
-#[inline]
-fn fold(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+#[inline(always)]
+fn fold_impl(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
     for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
         let (eights, rest) = x[..n].as_chunks::<8>();
         for h in eights {
             m.add8(h);
             s.add8(h);
         }
-        rest.iter().for_each(|v| m.add(*v));
-        s.add_slice(rest);
+        if !rest.is_empty() {
+            rest.iter().for_each(|v| m.add(*v));
+            s.add_slice(rest);
+        }
     }
     let cells = b.totals.iter().chain(&b.quarter_revenue);
     for ((sum, s), x) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
@@ -139,8 +158,10 @@ fn fold(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
             *sum += sum8(h);
             s.add8(h);
         }
-        rest.iter().for_each(|v| *sum += v);
-        s.add_slice(rest);
+        if !rest.is_empty() {
+            rest.iter().for_each(|v| *sum += v);
+            s.add_slice(rest);
+        }
     }
 }
 
@@ -303,7 +324,7 @@ impl<'a> Engine<'a> {
                 let mut b = self.block_buffer();
                 for_blocks(range, |first, n| {
                     self.block(keys, first, &mut b);
-                    fold(&mut sums, sk, &b, n);
+                    fold(self.kernel, &mut sums, sk, &b, n);
                 });
                 sums
             },
@@ -395,8 +416,8 @@ impl<'a> Engine<'a> {
                     for_blocks(range, |first, n| {
                         self.block(&ka, first, &mut xa);
                         base.block(&kb, first, &mut xb);
-                        fold(&mut fa, sa, &xa, n);
-                        fold(&mut fb, sb, &xb, n);
+                        fold(self.kernel, &mut fa, sa, &xa, n);
+                        fold(self.kernel, &mut fb, sb, &xb, n);
                         for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
                             let (x, y) = (xa.metric(*i), xb.metric(*j));
                             for l in 0..n {
