@@ -72,7 +72,7 @@ impl MetricRow {
 
     /// Statistics of one metric; `risk` adds VaR and ES.
     pub fn from_acc(metric: &str, a: &MetricAcc, risk: bool) -> Self {
-        let q: Vec<f64> = LEVELS.iter().map(|p| a.sketch.quantile(*p)).collect();
+        let q = a.sketch.quantiles(&LEVELS);
         let m = &a.moments;
         let r = |f: &dyn Fn() -> f64| risk.then(f);
         MetricRow {
@@ -127,16 +127,10 @@ const Z975: f64 = 1.959_963_984_540_054;
 fn quantile_error(metric: &str, stat: &'static str, s: &Sketch, p: f64) -> ErrorRow {
     let n = s.count() as f64;
     let half = Z975 * (n * p * (1.0 - p)).sqrt();
-    let lo = s.at_rank((n * p - half).floor() as u64);
-    let hi = s.at_rank((n * p + half).ceil() as u64 + 1);
-    ErrorRow {
-        metric: metric.to_string(),
-        stat,
-        estimate: s.quantile(p),
-        se: (hi - lo) / (2.0 * Z975),
-        ci_low: lo,
-        ci_high: hi,
-    }
+    let ranks = [(n * p - half).floor() as u64, (n * p + half).ceil() as u64 + 1, s.rank(p)];
+    let v = s.at_ranks(&ranks);
+    let (lo, hi, estimate) = (v[0], v[1], v[2]);
+    ErrorRow { metric: metric.to_string(), stat, estimate, se: (hi - lo) / (2.0 * Z975), ci_low: lo, ci_high: hi }
 }
 
 /// Expected shortfall at level `a`, its asymptotic se and 95% interval.
@@ -300,7 +294,7 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         for (p, prov) in sc.providers.iter().enumerate() {
             for (t, label) in labels.iter().enumerate() {
                 let a = &cells[t * sc.providers.len() + p];
-                let q: Vec<f64> = FAN_LEVELS.iter().map(|l| a.sketch.quantile(*l)).collect();
+                let q = a.sketch.quantiles(&FAN_LEVELS);
                 rows.push(FanRow {
                     provider: prov.name.clone(),
                     quarter: t as u32 + 1,

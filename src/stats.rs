@@ -533,6 +533,35 @@ impl Sketch {
         unreachable!("rank {r} beyond count {}", self.n)
     }
 
+    /// [`Sketch::quantile`] of every level in `ps`, in one pass over the
+    /// buckets (the same values as one call per level).
+    pub fn quantiles(&self, ps: &[f64]) -> Vec<f64> {
+        let ranks: Vec<u64> = ps.iter().map(|p| self.rank(*p)).collect();
+        self.at_ranks(&ranks)
+    }
+
+    /// [`Sketch::at_rank`] of every rank in `ranks`, in one pass over the
+    /// buckets (the same values as one call per rank).
+    pub fn at_ranks(&self, ranks: &[u64]) -> Vec<f64> {
+        if self.n == 0 {
+            return vec![f64::NAN; ranks.len()];
+        }
+        let mut order: Vec<(u64, usize)> = ranks.iter().enumerate().map(|(i, r)| ((*r).clamp(1, self.n), i)).collect();
+        order.sort_unstable();
+        let mut out = vec![f64::NAN; ranks.len()];
+        let (mut next, mut cum) = (order.iter().peekable(), 0);
+        for (c, x) in self.ascending() {
+            cum += c;
+            while let Some((_, i)) = next.next_if(|(r, _)| *r <= cum) {
+                out[*i] = x;
+            }
+            if next.peek().is_none() {
+                break;
+            }
+        }
+        out
+    }
+
     /// How far a value this sketch reads as `x` can lie from the value it
     /// stands for: half the width of `x`'s bucket, 0 while the sketch is
     /// exact, [`ZERO_BAND`] in the zero bucket.
@@ -640,6 +669,22 @@ mod tests {
             let (t, et) = (s.tail_mean(p), exact_tail_mean(&sorted, p));
             let scale = sorted.iter().map(|x| x.abs()).fold(0.0, f64::max);
             prop_assert!((t - et).abs() <= RELATIVE_ERROR * scale + 2.0 * ZERO_BAND, "tail {p}: sketch {t} exact {et}");
+        }
+
+        #[test]
+        fn one_pass_quantiles_equal_one_call_per_level(
+            xs in prop::collection::vec(-1e3f64..1e3, 1..400),
+            ps in prop::collection::vec(0.0f64..=1.0, 0..8),
+        ) {
+            let mut s = Sketch::new();
+            xs.iter().for_each(|x| s.add(*x));
+            let one: Vec<u64> = ps.iter().map(|p| s.quantile(*p).to_bits()).collect();
+            let all: Vec<u64> = s.quantiles(&ps).iter().map(|x| x.to_bits()).collect();
+            prop_assert_eq!(one, all);
+            let ranks: Vec<u64> = ps.iter().map(|p| (p * 1.2 * xs.len() as f64) as u64).collect();
+            let one: Vec<u64> = ranks.iter().map(|r| s.at_rank(*r).to_bits()).collect();
+            let all: Vec<u64> = s.at_ranks(&ranks).iter().map(|x| x.to_bits()).collect();
+            prop_assert_eq!(one, all);
         }
 
         #[test]
