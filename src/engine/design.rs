@@ -113,9 +113,14 @@ impl Design {
         }
         for b in &self.blocks {
             let n = b.members.len();
-            let z: Vec<f64> = b.members.iter().map(|j| std_normal_quantile(out[*j])).collect();
-            for (r, &j) in b.members.iter().enumerate() {
-                let zr = (0..=r).fold(0.0, |s, c| s + b.factor[r * n + c] * z[c]);
+            // In place: the members' normals first, then the rows of the
+            // lower-triangular factor from the last up, so that row r reads
+            // normals 0..=r before any of them is overwritten.
+            for &j in &b.members {
+                out[j] = std_normal_quantile(out[j]);
+            }
+            for (r, &j) in b.members.iter().enumerate().rev() {
+                let zr = (0..=r).fold(0.0, |s, c| s + b.factor[r * n + c] * out[b.members[c]]);
                 out[j] = std_normal_cdf(zr);
             }
         }
