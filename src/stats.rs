@@ -410,6 +410,16 @@ impl Sketch {
                 return;
             }
         }
+        // Exact mode, eight copies of a value already held (a count that
+        // is mostly 0, say): one search instead of eight.
+        if let Some(ex) = &mut self.exact
+            && xs.iter().all(|x| x.to_bits() == xs[0].to_bits())
+            && let Ok(i) = ex.binary_search_by(|(v, _)| v.total_cmp(&xs[0]))
+        {
+            ex[i].1 += 8;
+            self.n += 8;
+            return;
+        }
         self.add_slice(xs);
     }
 
@@ -685,6 +695,20 @@ mod tests {
             let one: Vec<u64> = ranks.iter().map(|r| s.at_rank(*r).to_bits()).collect();
             let all: Vec<u64> = s.at_ranks(&ranks).iter().map(|x| x.to_bits()).collect();
             prop_assert_eq!(one, all);
+        }
+
+        #[test]
+        fn adding_eight_at_once_equals_adding_one_by_one(
+            xs in prop::collection::vec(prop_oneof![8 => Just(0.0), 1 => (0u8..30).prop_map(f64::from)], 0..200),
+            wide in prop::collection::vec(-1e3f64..1e3, 0..40),
+        ) {
+            let xs: Vec<f64> = xs.into_iter().chain(wide).collect();
+            let (mut one, mut eight) = (Sketch::new(), Sketch::new());
+            xs.iter().for_each(|x| one.add(*x));
+            let (chunks, rest) = xs.as_chunks::<8>();
+            chunks.iter().for_each(|c| eight.add8(c));
+            eight.add_slice(rest);
+            prop_assert_eq!(one, eight);
         }
 
         #[test]
