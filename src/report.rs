@@ -91,9 +91,10 @@ impl MetricRow {
             p95: q[7],
             p99: q[8],
             max: m.max(),
-            var95: r(&|| a.sketch.quantile(0.95)),
+            // VaR at 95% and 99% is the p95 and p99 read above.
+            var95: risk.then_some(q[7]),
             es95: r(&|| a.sketch.tail_mean(0.95)),
-            var99: r(&|| a.sketch.quantile(0.99)),
+            var99: risk.then_some(q[8]),
             es99: r(&|| a.sketch.tail_mean(0.99)),
         }
     }
@@ -163,7 +164,9 @@ pub fn errors(metric: &str, a: &MetricAcc, risk: bool) -> Vec<ErrorRow> {
         rows.push(quantile_error(metric, stat, &a.sketch, p));
     }
     if risk {
-        rows.push(quantile_error(metric, "var95", &a.sketch, 0.95));
+        // VaR95 is the p95 row under its own name.
+        let p95 = rows.last().expect("the p95 row was just pushed").clone();
+        rows.push(ErrorRow { stat: "var95", ..p95 });
         rows.push(es_error(metric, "es95", &a.sketch, 0.95));
         rows.push(quantile_error(metric, "var99", &a.sketch, 0.99));
         rows.push(es_error(metric, "es99", &a.sketch, 0.99));
