@@ -5,9 +5,10 @@
 //! the order of every floating-point operation are those of the scalar
 //! reference (`scalar.rs`); the rare branches (a renegotiation event, a
 //! parameter drawn by a rejection sampler) run lane by lane with the same
-//! scalar code. The kernel is compiled twice, for the baseline x86-64 (SSE2)
-//! and for AVX2, and [`Kernel::detect`] picks one at run time; neither uses
-//! fused multiply-add, so both give the same bits.
+//! scalar code. The kernel is compiled three times, for the baseline x86-64
+//! (SSE2), for AVX2 and for AVX-512, and [`Kernel::detect`] picks the widest
+//! the CPU has at run time; none uses fused multiply-add, so all give the
+//! same bits.
 
 // Lane loops index several arrays by the same lane: that is the point.
 #![allow(clippy::needless_range_loop)]
@@ -19,26 +20,65 @@ use crate::rng::{self, Stream};
 
 /// Paths simulated side by side.
 pub const LANES: usize = 16;
-const _: () = assert!(LANES.is_multiple_of(8), "the AVX2 Philox fills eight lanes at a time");
+const _: () = assert!(LANES.is_multiple_of(16), "the AVX-512 Philox fills sixteen lanes at a time");
 const L: usize = LANES;
 
 type V = [f64; L];
 
+/// The instruction sets a copy of the kernel is compiled for (the `ISA`
+/// parameter of [`Engine::block_impl`]).
+const GENERIC: u8 = 0;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const AVX2: u8 = 1;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const AVX512: u8 = 2;
+
 /// Which compiled copy of the kernel runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kernel {
+pub enum Kernel {
+    /// Baseline x86-64 (SSE2), or whatever the target has elsewhere.
     Generic,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX-512 F, DQ and VL (with AVX2).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
 }
 
 impl Kernel {
-    pub(super) fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        if std::env::var_os("BACKLOG_RISK_NO_SIMD").is_none() && std::is_x86_feature_detected!("avx2") {
-            return Kernel::Avx2;
+    /// The widest kernel this CPU runs. `BACKLOG_RISK_NO_SIMD` set in the
+    /// environment picks the baseline build, `BACKLOG_RISK_NO_AVX512` at most
+    /// AVX2 (to compare builds; the results are the same).
+    pub fn detect() -> Self {
+        let off = |var: &str| std::env::var_os(var).is_some();
+        let usable = Self::available();
+        if off("BACKLOG_RISK_NO_SIMD") {
+            return Kernel::Generic;
         }
-        Kernel::Generic
+        #[cfg(target_arch = "x86_64")]
+        if off("BACKLOG_RISK_NO_AVX512") {
+            return if usable.contains(&Kernel::Avx2) { Kernel::Avx2 } else { Kernel::Generic };
+        }
+        *usable.last().expect("the generic kernel runs everywhere")
+    }
+
+    /// Every kernel this CPU can run, narrowest first.
+    pub fn available() -> Vec<Kernel> {
+        #[allow(unused_mut)]
+        let mut out = vec![Kernel::Generic];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                out.push(Kernel::Avx2);
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512dq")
+                    && std::is_x86_feature_detected!("avx512vl")
+                {
+                    out.push(Kernel::Avx512);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -93,13 +133,21 @@ impl Block {
     }
 }
 
-/// Philox of the block's lanes: with AVX2 intrinsics in the AVX2 kernel,
-/// the portable loop otherwise (the same words either way).
+/// Philox of the block's lanes: with AVX-512 or AVX2 intrinsics in those
+/// kernels, the portable loop otherwise (the same words in every case).
 #[inline(always)]
-fn philox<const AVX2: bool>(first: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; L]; 4] {
+fn philox<const ISA: u8>(first: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; L]; 4] {
     #[cfg(target_arch = "x86_64")]
-    if AVX2 {
-        // SAFETY: `AVX2` is true only in `block_avx2`, which runs only on
+    if ISA == AVX512 {
+        let parts: [[[u32; 16]; 4]; L / 16] =
+            // SAFETY: `ISA` is AVX512 only in `block_avx512`, which runs
+            // only on CPUs with AVX-512F.
+            std::array::from_fn(|h| unsafe { rng::philox16_avx512(first + 16 * h as u64, index, tag, key) });
+        return std::array::from_fn(|j| std::array::from_fn(|l| parts[l / 16][j][l % 16]));
+    }
+    #[cfg(target_arch = "x86_64")]
+    if ISA == AVX2 {
+        // SAFETY: `ISA` is AVX2 only in `block_avx2`, which runs only on
         // CPUs with AVX2.
         let parts: [[[u32; 8]; 4]; L / 8] =
             std::array::from_fn(|h| unsafe { rng::philox8_avx2(first + 8 * h as u64, index, tag, key) });
@@ -149,21 +197,30 @@ impl Engine<'_> {
     pub fn block_with(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::Avx512` is only chosen when the CPU has it.
+            Kernel::Avx512 => unsafe { self.block_avx512(keys, first, b, on) },
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2.
             Kernel::Avx2 => unsafe { self.block_avx2(keys, first, b, on) },
-            Kernel::Generic => self.block_impl::<false>(keys, first, b, on),
+            Kernel::Generic => self.block_impl::<GENERIC>(keys, first, b, on),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn block_avx2(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
-        self.block_impl::<true>(keys, first, b, on)
+        self.block_impl::<AVX2>(keys, first, b, on)
     }
 
-    /// The kernel; `AVX2` is true only in the copy compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl")]
+    fn block_avx512(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
+        self.block_impl::<AVX512>(keys, first, b, on)
+    }
+
+    /// The kernel; `ISA` names the instruction set of the copy.
     #[inline(always)]
-    fn block_impl<const AVX2: bool>(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
+    fn block_impl<const ISA: u8>(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
         let (np, nc, nu) = (self.np, self.nc, self.demand.len());
         let on_params = on.is_none_or(|s| s.params);
         let on_shocks = on.is_none_or(|s| s.shocks);
@@ -177,7 +234,7 @@ impl Engine<'_> {
             }
             // The first block of the parameter's stream, tried lane-wise;
             // lanes whose sampler needs more words draw on their own.
-            let w = philox::<AVX2>(first, 0, rng::TAG_STREAM, keys.params[k]);
+            let w = philox::<ISA>(first, 0, rng::TAG_STREAM, keys.params[k]);
             let done = d.first_try_lanes(&w, &mut b.pv[k]);
             for l in (0..L).filter(|l| !done[*l]) {
                 b.pv[k][l] = d.sample(&mut Stream::new(keys.params[k], first + l as u64, 0));
@@ -236,7 +293,7 @@ impl Engine<'_> {
             if j == 0 {
                 let index = ((t - 1) / 4) as u32;
                 for (n, key) in b.normals.iter_mut().zip(&keys.shocks) {
-                    let w = philox::<AVX2>(first, index, rng::TAG_QUARTERLY, *key);
+                    let w = philox::<ISA>(first, index, rng::TAG_QUARTERLY, *key);
                     for l in 0..L {
                         let (z0, z1) = math::normal_pair(w[0][l], w[1][l]);
                         let (z2, z3) = math::normal_pair(w[2][l], w[3][l]);
@@ -247,7 +304,7 @@ impl Engine<'_> {
                     }
                 }
                 for (w, key) in b.event_words.iter_mut().zip(&keys.events) {
-                    *w = philox::<AVX2>(first, index, rng::TAG_QUARTERLY, *key);
+                    *w = philox::<ISA>(first, index, rng::TAG_QUARTERLY, *key);
                 }
             }
             // 1. Shocks.

@@ -126,7 +126,15 @@ fn fold(kernel: Kernel, sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize)
     fn fold_avx2(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
         fold_impl(sums, sk, b, n)
     }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl")]
+    fn fold_avx512(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+        fold_impl(sums, sk, b, n)
+    }
     match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Kernel::Avx512` is only chosen when the CPU has it.
+        Kernel::Avx512 => unsafe { fold_avx512(sums, sk, b, n) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2.
         Kernel::Avx2 => unsafe { fold_avx2(sums, sk, b, n) },

@@ -25,7 +25,7 @@ use crate::math;
 use crate::model::{DT, Role, Scenario};
 use crate::rng;
 
-pub use block::{Block, LANES};
+pub use block::{Block, Kernel, LANES};
 pub use driver::{Accumulator, BandAcc, CHUNK, Merger, PairedPartial, Partial, shard_chunks};
 pub use scalar::{SampleRows, Switches, Workspace};
 
@@ -135,7 +135,7 @@ pub struct Engine<'a> {
     hazard: Vec<Ix>,
     migrate: Vec<Ix>,
     plan: Plan,
-    kernel: block::Kernel,
+    kernel: Kernel,
     /// The parameters drawn through their quantile function (a sampling
     /// design other than plain Monte Carlo, or a correlation).
     design: design::Design,
@@ -204,18 +204,18 @@ impl<'a> Engine<'a> {
             hazard,
             migrate,
             plan: Plan { backlog_path: vec![], backlog: vec![], revenue: vec![], metrics: vec![] },
-            kernel: block::Kernel::detect(),
+            kernel: Kernel::detect(),
             design,
         };
         e.plan = e.compute_plan();
         e
     }
 
-    /// The same engine with the baseline (non-AVX2) build of the block
-    /// kernel, for tests that compare the two.
+    /// The same engine with another build of the block kernel (one of
+    /// [`Kernel::available`]), for tests and benchmarks that compare them.
     #[doc(hidden)]
-    pub fn with_generic_kernel(mut self) -> Self {
-        self.kernel = block::Kernel::Generic;
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
         self
     }
 
