@@ -22,6 +22,7 @@ use crate::rng::{self, Stream};
 pub const LANES: usize = 16;
 const _: () = assert!(LANES.is_multiple_of(16), "the AVX-512 Philox fills sixteen lanes at a time");
 const L: usize = LANES;
+const _: () = assert!(LANES <= 32, "a block's firing lanes are the bits of a u32");
 
 type V = [f64; L];
 
@@ -392,23 +393,18 @@ impl Engine<'_> {
                     continue;
                 }
                 let (w, fired, p_fire) = (b.event_words[r][j], b.fired[r], b.p_fire[r]);
-                let mut fire = [false; L];
+                // Bit l set when lane l fires (a mask register under AVX-512).
+                let mut fire: u32 = 0;
                 for l in 0..L {
-                    fire[l] = (fired[l] < rule.max_events) & (rng::unit(w[l]) < p_fire[l]);
+                    fire |= u32::from((fired[l] < rule.max_events) & (rng::unit(w[l]) < p_fire[l])) << l;
                 }
-                if fire.iter().any(|f| *f) {
-                    for l in (0..L).filter(|l| fire[*l]) {
-                        let s =
-                            rule.severity.sample(&mut Stream::new(keys.severity[r], first + l as u64, b.fired[r][l]));
-                        cut_lane(
-                            &mut b.books[rule.customer * np..(rule.customer + 1) * np],
-                            l,
-                            rule,
-                            s,
-                            b.migrate[r][l],
-                        );
-                        b.fired[r][l] += 1;
-                    }
+                // Lane by lane in ascending order, as the scalar kernel.
+                while fire != 0 {
+                    let l = fire.trailing_zeros() as usize;
+                    fire &= fire - 1;
+                    let s = rule.severity.sample(&mut Stream::new(keys.severity[r], first + l as u64, b.fired[r][l]));
+                    cut_lane(&mut b.books[rule.customer * np..(rule.customer + 1) * np], l, rule, s, b.migrate[r][l]);
+                    b.fired[r][l] += 1;
                 }
             }
             // 5. Bookings, then each provider's total: other book first.
