@@ -2,11 +2,13 @@
 //!
 //! `cargo bench` runs the shipped `openai-shift` scenario (28 quarters, 4
 //! providers, 2 customers, a shift and 2 renegotiation rules) at 1 and 2
-//! threads; criterion reports elements (= paths) per second.
+//! threads, and each build of the block kernel this CPU runs (baseline,
+//! AVX2, AVX-512) on one thread; criterion reports elements (= paths) per
+//! second.
 
 use std::path::Path;
 
-use backlog_risk::engine::Engine;
+use backlog_risk::engine::{Engine, Kernel};
 use backlog_risk::scenario;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -23,6 +25,22 @@ fn engine_throughput(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, _| {
             b.iter(|| pool.install(|| engine.run(sc.seed, PATHS, &|_| {})))
         });
+    }
+    group.finish();
+}
+
+/// Every build of the block kernel this CPU runs, one thread (each gives
+/// the same numbers).
+fn kernels(c: &mut Criterion) {
+    let sc = scenario::load(Path::new("scenarios/openai-shift.toml")).expect("shipped scenario loads");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
+    let mut group = c.benchmark_group("kernel/openai-shift");
+    group.throughput(Throughput::Elements(PATHS));
+    group.sample_size(10);
+    for kernel in Kernel::available() {
+        let engine = Engine::new(&sc).with_kernel(kernel);
+        let name = format!("{kernel:?}-{}-lanes", kernel.lanes());
+        group.bench_function(name, |b| b.iter(|| pool.install(|| engine.run(sc.seed, PATHS, &|_| {}))));
     }
     group.finish();
 }
@@ -52,5 +70,5 @@ fn portfolio_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine_throughput, portfolio_overhead);
+criterion_group!(benches, engine_throughput, kernels, portfolio_overhead);
 criterion_main!(benches);

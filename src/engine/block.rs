@@ -18,13 +18,14 @@ use crate::math;
 use crate::model::DT;
 use crate::rng::{self, Stream};
 
-/// Paths simulated side by side.
+/// Paths side by side in a [`Block`] by default (the block of the baseline
+/// and AVX2 kernels, and of the commands that read blocks themselves).
 pub const LANES: usize = 16;
+/// The most paths side by side: the block of the AVX-512 kernel
+/// ([`Kernel::lanes`]).
+pub const MAX_LANES: usize = 32;
 const _: () = assert!(LANES.is_multiple_of(16), "the AVX-512 Philox fills sixteen lanes at a time");
-const L: usize = LANES;
-const _: () = assert!(LANES <= 32, "a block's firing lanes are the bits of a u32");
-
-type V = [f64; L];
+const _: () = assert!(MAX_LANES <= 32, "a block's firing lanes are the bits of a u32");
 
 /// The instruction sets a copy of the kernel is compiled for (the `ISA`
 /// parameter of [`Engine::block_impl`]).
@@ -81,49 +82,61 @@ impl Kernel {
         }
         out
     }
+
+    /// Paths side by side in the driver's blocks for this kernel: two
+    /// registers of 16 under AVX-512 leave work for both of its vector
+    /// units; the narrower builds run out of registers there and take
+    /// [`LANES`]. The results do not depend on it.
+    pub fn lanes(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => MAX_LANES,
+            _ => LANES,
+        }
+    }
 }
 
-/// The state and results of one block of paths, reused across blocks.
+/// The state and results of one block of `L` paths, reused across blocks.
 #[derive(Debug, Clone)]
-pub struct Block {
-    pv: Vec<V>,
+pub struct Block<const L: usize = LANES> {
+    pv: Vec<[f64; L]>,
     /// One lane's designed parameters (see `design.rs`).
     designed: Vec<f64>,
-    d: Vec<V>,
-    drift: Vec<V>,
-    vol: Vec<V>,
-    load: Vec<V>,
-    idio: Vec<V>,
-    bookings: Vec<V>,
-    normals: Vec<[V; 4]>,
+    d: Vec<[f64; L]>,
+    drift: Vec<[f64; L]>,
+    vol: Vec<[f64; L]>,
+    load: Vec<[f64; L]>,
+    idio: Vec<[f64; L]>,
+    bookings: Vec<[f64; L]>,
+    normals: Vec<[[f64; L]; 4]>,
     event_words: Vec<[[u32; L]; 4]>,
-    books: Vec<V>,
-    alloc: Vec<V>,
-    rho: Vec<V>,
-    amp: Vec<V>,
-    decay: Vec<V>,
-    decay_t: Vec<V>,
-    p_fire: Vec<V>,
-    migrate: Vec<V>,
+    books: Vec<[f64; L]>,
+    alloc: Vec<[f64; L]>,
+    rho: Vec<[f64; L]>,
+    amp: Vec<[f64; L]>,
+    decay: Vec<[f64; L]>,
+    decay_t: Vec<[f64; L]>,
+    p_fire: Vec<[f64; L]>,
+    migrate: Vec<[f64; L]>,
     fired: Vec<[u32; L]>,
-    revenue: Vec<V>,
+    revenue: Vec<[f64; L]>,
     /// Total backlog per quarter and provider, `[(t - 1) * np + p][lane]`.
-    pub totals: Vec<V>,
+    pub totals: Vec<[f64; L]>,
     /// Revenue per quarter and provider, `[(t - 1) * np + p][lane]`.
-    pub quarter_revenue: Vec<V>,
+    pub quarter_revenue: Vec<[f64; L]>,
     /// The recorded metrics, `[metric][lane]`.
-    pub metrics: Vec<V>,
+    pub metrics: Vec<[f64; L]>,
 }
 
-impl Block {
+impl<const L: usize> Block<L> {
     /// Metric `k` of every lane.
-    pub fn metric(&self, k: usize) -> &V {
+    pub fn metric(&self, k: usize) -> &[f64; L] {
         &self.metrics[k]
     }
 
     /// Parameter `k` (in [`crate::model::Scenario::parameters`] order) of
     /// every lane.
-    pub fn param(&self, k: usize) -> &V {
+    pub fn param(&self, k: usize) -> &[f64; L] {
         &self.pv[k]
     }
 
@@ -137,28 +150,41 @@ impl Block {
 /// Philox of the block's lanes: with AVX-512 or AVX2 intrinsics in those
 /// kernels, the portable loop otherwise (the same words in every case).
 #[inline(always)]
-fn philox<const ISA: u8>(first: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; L]; 4] {
+fn philox<const ISA: u8, const L: usize>(first: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; L]; 4] {
     #[cfg(target_arch = "x86_64")]
     if ISA == AVX512 {
-        let parts: [[[u32; 16]; 4]; L / 16] =
+        let mut out = [[0u32; L]; 4];
+        for h in (0..L).step_by(16) {
             // SAFETY: `ISA` is AVX512 only in `block_avx512`, which runs
             // only on CPUs with AVX-512F.
-            std::array::from_fn(|h| unsafe { rng::philox16_avx512(first + 16 * h as u64, index, tag, key) });
-        return std::array::from_fn(|j| std::array::from_fn(|l| parts[l / 16][j][l % 16]));
+            let w = unsafe { rng::philox16_avx512(first + h as u64, index, tag, key) };
+            (0..4).for_each(|j| out[j][h..h + 16].copy_from_slice(&w[j]));
+        }
+        return out;
     }
     #[cfg(target_arch = "x86_64")]
     if ISA == AVX2 {
-        // SAFETY: `ISA` is AVX2 only in `block_avx2`, which runs only on
-        // CPUs with AVX2.
-        let parts: [[[u32; 8]; 4]; L / 8] =
-            std::array::from_fn(|h| unsafe { rng::philox8_avx2(first + 8 * h as u64, index, tag, key) });
-        return std::array::from_fn(|j| std::array::from_fn(|l| parts[l / 8][j][l % 8]));
+        let mut out = [[0u32; L]; 4];
+        for h in (0..L).step_by(8) {
+            // SAFETY: `ISA` is AVX2 only in `block_avx2`, which runs only
+            // on CPUs with AVX2.
+            let w = unsafe { rng::philox8_avx2(first + h as u64, index, tag, key) };
+            (0..4).for_each(|j| out[j][h..h + 8].copy_from_slice(&w[j]));
+        }
+        return out;
     }
     rng::philox_lanes::<L>(first, index, tag, key)
 }
 
 impl Engine<'_> {
+    /// A block of [`LANES`] paths for [`Engine::block`].
     pub fn block_buffer(&self) -> Block {
+        self.block_buffer_of()
+    }
+
+    /// A block of `L` paths (a multiple of 16, at most [`MAX_LANES`]).
+    pub fn block_buffer_of<const L: usize>(&self) -> Block<L> {
+        const { assert!(L.is_multiple_of(16) && L <= MAX_LANES) };
         let (np, nc, nu, nr, ns) = (self.np, self.nc, self.demand.len(), self.sc.rules.len(), self.shifts.len());
         let z = |n: usize| vec![[0.0; L]; n];
         Block {
@@ -188,14 +214,14 @@ impl Engine<'_> {
         }
     }
 
-    /// Simulate paths `first .. first + LANES` with the run's `keys` into `b`.
-    pub fn block(&self, keys: &Keys, first: u64, b: &mut Block) {
+    /// Simulate paths `first .. first + L` with the run's `keys` into `b`.
+    pub fn block<const L: usize>(&self, keys: &Keys, first: u64, b: &mut Block<L>) {
         self.block_with(keys, first, b, None);
     }
 
     /// [`Engine::block`] with some drivers switched off, as
     /// [`Engine::path_with`] (the same bits, lane by lane).
-    pub fn block_with(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
+    pub fn block_with<const L: usize>(&self, keys: &Keys, first: u64, b: &mut Block<L>, on: Option<&Switches>) {
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Avx512` is only chosen when the CPU has it.
@@ -203,25 +229,31 @@ impl Engine<'_> {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2.
             Kernel::Avx2 => unsafe { self.block_avx2(keys, first, b, on) },
-            Kernel::Generic => self.block_impl::<GENERIC>(keys, first, b, on),
+            Kernel::Generic => self.block_impl::<GENERIC, L>(keys, first, b, on),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn block_avx2(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
-        self.block_impl::<AVX2>(keys, first, b, on)
+    fn block_avx2<const L: usize>(&self, keys: &Keys, first: u64, b: &mut Block<L>, on: Option<&Switches>) {
+        self.block_impl::<AVX2, L>(keys, first, b, on)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl")]
-    fn block_avx512(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
-        self.block_impl::<AVX512>(keys, first, b, on)
+    fn block_avx512<const L: usize>(&self, keys: &Keys, first: u64, b: &mut Block<L>, on: Option<&Switches>) {
+        self.block_impl::<AVX512, L>(keys, first, b, on)
     }
 
     /// The kernel; `ISA` names the instruction set of the copy.
     #[inline(always)]
-    fn block_impl<const ISA: u8>(&self, keys: &Keys, first: u64, b: &mut Block, on: Option<&Switches>) {
+    fn block_impl<const ISA: u8, const L: usize>(
+        &self,
+        keys: &Keys,
+        first: u64,
+        b: &mut Block<L>,
+        on: Option<&Switches>,
+    ) {
         let (np, nc, nu) = (self.np, self.nc, self.demand.len());
         let on_params = on.is_none_or(|s| s.params);
         let on_shocks = on.is_none_or(|s| s.shocks);
@@ -235,7 +267,7 @@ impl Engine<'_> {
             }
             // The first block of the parameter's stream, tried lane-wise;
             // lanes whose sampler needs more words draw on their own.
-            let w = philox::<ISA>(first, 0, rng::TAG_STREAM, keys.params[k]);
+            let w = philox::<ISA, L>(first, 0, rng::TAG_STREAM, keys.params[k]);
             let done = d.first_try_lanes(&w, &mut b.pv[k]);
             for l in (0..L).filter(|l| !done[*l]) {
                 b.pv[k][l] = d.sample(&mut Stream::new(keys.params[k], first + l as u64, 0));
@@ -294,7 +326,7 @@ impl Engine<'_> {
             if j == 0 {
                 let index = ((t - 1) / 4) as u32;
                 for (n, key) in b.normals.iter_mut().zip(&keys.shocks) {
-                    let w = philox::<ISA>(first, index, rng::TAG_QUARTERLY, *key);
+                    let w = philox::<ISA, L>(first, index, rng::TAG_QUARTERLY, *key);
                     for l in 0..L {
                         let (z0, z1) = math::normal_pair(w[0][l], w[1][l]);
                         let (z2, z3) = math::normal_pair(w[2][l], w[3][l]);
@@ -305,7 +337,7 @@ impl Engine<'_> {
                     }
                 }
                 for (w, key) in b.event_words.iter_mut().zip(&keys.events) {
-                    *w = philox::<ISA>(first, index, rng::TAG_QUARTERLY, *key);
+                    *w = philox::<ISA, L>(first, index, rng::TAG_QUARTERLY, *key);
                 }
             }
             // 1. Shocks.
@@ -441,7 +473,7 @@ impl Engine<'_> {
         }
         let tq = self.quarters;
         let mut k = 0;
-        let mut put = |v: V| {
+        let mut put = |v: [f64; L]| {
             b.metrics[k] = v;
             k += 1;
         };

@@ -20,13 +20,13 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::block::{Block, Kernel};
-use super::{Engine, LANES};
+use super::{Engine, Keys, LANES, MAX_LANES};
 use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 
 /// Paths per chunk: the unit of parallel work and of merging (a multiple of
-/// [`LANES`]).
+/// every block width, [`MAX_LANES`]).
 pub const CHUNK: u64 = 2048;
-const _: () = assert!(CHUNK.is_multiple_of(LANES as u64) && LANES.is_multiple_of(8));
+const _: () = assert!(CHUNK.is_multiple_of(MAX_LANES as u64) && LANES.is_multiple_of(8));
 
 /// One provider-quarter cell of the fan (backlog) or revenue bands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -120,15 +120,15 @@ impl Sketches {
 /// [`fold_impl`] compiled for the kernel's instruction set (integer counts
 /// and the same sums in the same order: the same results either way).
 #[inline]
-fn fold(kernel: Kernel, sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+fn fold<const L: usize>(kernel: Kernel, sums: &mut Sums, sk: &mut Sketches, b: &Block<L>, n: usize) {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn fold_avx2(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+    fn fold_avx2<const L: usize>(sums: &mut Sums, sk: &mut Sketches, b: &Block<L>, n: usize) {
         fold_impl(sums, sk, b, n)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl")]
-    fn fold_avx512(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+    fn fold_avx512<const L: usize>(sums: &mut Sums, sk: &mut Sketches, b: &Block<L>, n: usize) {
         fold_impl(sums, sk, b, n)
     }
     match kernel {
@@ -145,9 +145,9 @@ fn fold(kernel: Kernel, sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize)
 /// Fold lanes `0..n` of a simulated block into a chunk's sums and the
 /// thread's sketches: eight lanes at a time (sums in the fixed pairwise
 /// order of [`sum8`]), then the lanes left one by one. The order depends on
-/// the path indices alone, not on [`LANES`] (a multiple of 8).
+/// the path indices alone, not on the block's width (a multiple of 8).
 #[inline(always)]
-fn fold_impl(sums: &mut Sums, sk: &mut Sketches, b: &Block, n: usize) {
+fn fold_impl<const L: usize>(sums: &mut Sums, sk: &mut Sketches, b: &Block<L>, n: usize) {
     for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
         let (eights, rest) = x[..n].as_chunks::<8>();
         for h in eights {
@@ -222,6 +222,10 @@ impl Merger {
 /// A chunk's sums of both scenarios of a paired run and the moments of
 /// their differences.
 type PairSums = (Sums, Sums, Vec<Moments>);
+
+/// A worker's state in a paired run: its full sketches of both scenarios,
+/// and the batch's sketches of the paired loss metrics (both scenarios).
+type PairState = ((Sketches, Sketches), Vec<Sketch>);
 
 fn merge_pair_sums(a: &mut PairSums, b: PairSums) {
     a.0.merge(b.0);
@@ -317,7 +321,7 @@ impl<'a> Engine<'a> {
     /// keys its Latin hypercube to its rounds, not to its total).
     pub fn run_chunks_with(
         &self,
-        keys: &super::Keys,
+        keys: &Keys,
         paths: u64,
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
@@ -327,20 +331,26 @@ impl<'a> Engine<'a> {
             paths,
             chunks,
             &|| Sketches::new(nm, nb),
-            &|range, sk: &mut Sketches| {
-                let mut sums = Sums::new(nm, nb);
-                let mut b = self.block_buffer();
-                for_blocks(range, |first, n| {
-                    self.block(keys, first, &mut b);
-                    fold(self.kernel, &mut sums, sk, &b, n);
-                });
-                sums
+            &|range, sk: &mut Sketches| match self.kernel.lanes() {
+                MAX_LANES => self.leaf::<MAX_LANES>(keys, range, sk),
+                _ => self.leaf::<LANES>(keys, range, sk),
             },
             &|a, b| a.merge(b),
             &|a, b| a.merge(&b),
             progress,
         );
         Partial { nodes, sketches }
+    }
+
+    /// Simulate and fold the paths of `range` (one chunk) in blocks of `L`.
+    fn leaf<const L: usize>(&self, keys: &Keys, range: Range<u64>, sk: &mut Sketches) -> Sums {
+        let mut sums = Sums::new(self.metric_count(), self.band_count());
+        let mut b = self.block_buffer_of::<L>();
+        for_blocks_of::<L>(range, |first, n| {
+            self.block(keys, first, &mut b);
+            fold(self.kernel, &mut sums, sk, &b, n);
+        });
+        sums
     }
 
     /// The accumulator of a run of `paths` paths from the partial results
@@ -417,28 +427,9 @@ impl<'a> Engine<'a> {
                     let full = take().unwrap_or_else(|| (Sketches::new(na, ba), Sketches::new(nb, bb)));
                     (full, vec![Sketch::default(); 2 * losses.len()])
                 },
-                &|range, ((sa, sb), tails): &mut ((Sketches, Sketches), Vec<Sketch>)| -> PairSums {
-                    let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
-                    let mut diffs = vec![Moments::default(); pairs.len()];
-                    let (mut xa, mut xb) = (self.block_buffer(), base.block_buffer());
-                    for_blocks(range, |first, n| {
-                        self.block(&ka, first, &mut xa);
-                        base.block(&kb, first, &mut xb);
-                        fold(self.kernel, &mut fa, sa, &xa, n);
-                        fold(self.kernel, &mut fb, sb, &xb, n);
-                        for (d, (_, i, j)) in diffs.iter_mut().zip(&pairs) {
-                            let (x, y) = (xa.metric(*i), xb.metric(*j));
-                            for l in 0..n {
-                                d.add(x[l] - y[l]);
-                            }
-                        }
-                        let (mine, theirs) = tails.split_at_mut(losses.len());
-                        for ((t, u), (i, j)) in mine.iter_mut().zip(theirs).zip(&losses) {
-                            t.add_slice(&xa.metric(*i)[..n]);
-                            u.add_slice(&xb.metric(*j)[..n]);
-                        }
-                    });
-                    (fa, fb, diffs)
+                &|range, state: &mut PairState| match self.kernel.lanes() {
+                    MAX_LANES => self.paired_leaf::<MAX_LANES>(base, (&ka, &kb), &pairs, &losses, range, state),
+                    _ => self.paired_leaf::<LANES>(base, (&ka, &kb), &pairs, &losses, range, state),
                 },
                 &merge_pair_sums,
                 &|(_, a), (full, b)| {
@@ -470,6 +461,42 @@ impl<'a> Engine<'a> {
             first
         });
         out
+    }
+
+    /// Simulate both scenarios of a paired run on the paths of `range` (one
+    /// chunk) in blocks of `L` and fold them, with their differences.
+    fn paired_leaf<const L: usize>(
+        &self,
+        base: &Engine,
+        (ka, kb): (&Keys, &Keys),
+        pairs: &[(String, usize, usize)],
+        losses: &[(usize, usize)],
+        range: Range<u64>,
+        ((sa, sb), tails): &mut PairState,
+    ) -> PairSums {
+        let (na, ba) = (self.metric_count(), self.band_count());
+        let (nb, bb) = (base.metric_count(), base.band_count());
+        let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
+        let mut diffs = vec![Moments::default(); pairs.len()];
+        let (mut xa, mut xb) = (self.block_buffer_of::<L>(), base.block_buffer_of::<L>());
+        for_blocks_of::<L>(range, |first, n| {
+            self.block(ka, first, &mut xa);
+            base.block(kb, first, &mut xb);
+            fold(self.kernel, &mut fa, sa, &xa, n);
+            fold(self.kernel, &mut fb, sb, &xb, n);
+            for (d, (_, i, j)) in diffs.iter_mut().zip(pairs) {
+                let (x, y) = (xa.metric(*i), xb.metric(*j));
+                for l in 0..n {
+                    d.add(x[l] - y[l]);
+                }
+            }
+            let (mine, theirs) = tails.split_at_mut(losses.len());
+            for ((t, u), (i, j)) in mine.iter_mut().zip(theirs).zip(losses) {
+                t.add_slice(&xa.metric(*i)[..n]);
+                u.add_slice(&xb.metric(*j)[..n]);
+            }
+        });
+        (fa, fb, diffs)
     }
 
     /// The paired result of a run of `paths` paths from its shards'
@@ -563,11 +590,17 @@ impl<'a> Engine<'a> {
 /// Call `f(first, n)` for every block of [`LANES`] paths that starts in
 /// `range`, `n` being how many of its lanes lie in the range.
 #[inline]
-pub(crate) fn for_blocks(range: Range<u64>, mut f: impl FnMut(u64, usize)) {
+pub(crate) fn for_blocks(range: Range<u64>, f: impl FnMut(u64, usize)) {
+    for_blocks_of::<LANES>(range, f)
+}
+
+/// [`for_blocks`] in blocks of `L` paths.
+#[inline]
+pub(crate) fn for_blocks_of<const L: usize>(range: Range<u64>, mut f: impl FnMut(u64, usize)) {
     let mut first = range.start;
     while first < range.end {
-        f(first, (range.end - first).min(LANES as u64) as usize);
-        first += LANES as u64;
+        f(first, (range.end - first).min(L as u64) as usize);
+        first += L as u64;
     }
 }
 

@@ -5,10 +5,10 @@
 //! computes the plan baseline once. Two kernels simulate paths:
 //!
 //! - [`Engine::path`] (`scalar.rs`): one path at a time, the plain reference;
-//! - the block kernel (`block.rs`): [`LANES`] paths side by side, their state
-//!   laid out as structure of arrays so that every step is a loop over lanes
-//!   that the compiler turns into SIMD, dispatched at run time to the widest
-//!   instruction set the machine has.
+//! - the block kernel (`block.rs`): [`LANES`] or [`MAX_LANES`] paths side by
+//!   side, their state laid out as structure of arrays so that every step is
+//!   a loop over lanes that the compiler turns into SIMD, dispatched at run
+//!   time to the widest instruction set the machine has.
 //!
 //! Both call the same scalar primitives (Philox, Box-Muller, `exp`) in the
 //! same order, with no fused multiply-add, so they agree bit for bit (a
@@ -25,7 +25,7 @@ use crate::math;
 use crate::model::{DT, Role, Scenario};
 use crate::rng;
 
-pub use block::{Block, Kernel, LANES};
+pub use block::{Block, Kernel, LANES, MAX_LANES};
 pub use driver::{Accumulator, BandAcc, CHUNK, Merger, PairedPartial, Partial, shard_chunks};
 pub use scalar::{SampleRows, Switches, Workspace};
 

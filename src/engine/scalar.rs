@@ -262,7 +262,13 @@ pub(super) fn cut(row: &mut [f64], rule: &crate::model::Rule, s: f64, migrate: f
 
 /// [`cut`] on lane `l` of a block's row of books, with the same operations.
 #[inline]
-pub(super) fn cut_lane(row: &mut [[f64; super::LANES]], l: usize, rule: &crate::model::Rule, s: f64, migrate: f64) {
+pub(super) fn cut_lane<const L: usize>(
+    row: &mut [[f64; L]],
+    l: usize,
+    rule: &crate::model::Rule,
+    s: f64,
+    migrate: f64,
+) {
     let cut = s * row[rule.provider][l];
     row[rule.provider][l] -= cut;
     let moved = migrate * cut;

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use backlog_risk::engine::{Engine, Kernel, LANES};
+use backlog_risk::engine::{Engine, Kernel, LANES, MAX_LANES};
 use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report;
 use backlog_risk::stats::{self, RELATIVE_ERROR, ZERO_BAND};
@@ -17,41 +17,64 @@ fn shipped() -> Vec<Scenario> {
     files.iter().map(|f| backlog_risk::scenario::load(f).unwrap()).collect()
 }
 
-/// The block kernel (every build this CPU runs) against the scalar
-/// reference, bit for bit, on every shipped scenario under every sampling
-/// design, for paths whose index crosses 2^32.
+/// The block kernel (every build this CPU runs, at both block widths)
+/// against the scalar reference, bit for bit, on every shipped scenario
+/// under every sampling design, for paths whose index crosses 2^32.
 #[test]
 fn block_kernel_agrees_with_the_scalar_reference_bit_for_bit() {
     let designs = [Sampling::Mc, Sampling::Lhs, Sampling::Sobol];
     let kernels = Kernel::available();
     eprintln!("kernels compared with the scalar reference: {kernels:?}");
     for sc in shipped().into_iter().flat_map(|sc| designs.map(|sampling| Scenario { sampling, ..sc.clone() })) {
-        let engine = Engine::new(&sc);
-        let keys = engine.keys(sc.seed, sc.paths);
-        let mut ws = engine.workspace();
-        let mut m = Vec::new();
         for &kernel in &kernels {
-            let built = Engine::new(&sc).with_kernel(kernel);
-            let mut b = built.block_buffer();
-            for first in [0, 8, 4096, (1u64 << 32) - 4] {
-                built.block(&keys, first, &mut b);
-                for l in 0..LANES {
-                    let path = first + l as u64;
-                    engine.path(&keys, path, &mut ws);
-                    b.lane_metrics(l, &mut m);
-                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&m), bits(&ws.metrics), "{} {kernel:?} path {path}: metrics", sc.name);
-                    let lane = |v: &[[f64; LANES]]| v.iter().map(|x| x[l].to_bits()).collect::<Vec<_>>();
-                    assert_eq!(lane(&b.totals), bits(&ws.totals), "{} {kernel:?} path {path}: backlog", sc.name);
-                    assert_eq!(
-                        lane(&b.quarter_revenue),
-                        bits(&ws.quarter_revenue),
-                        "{} {kernel:?} path {path}: revenue",
-                        sc.name
-                    );
-                }
-            }
+            agrees_with_scalar::<LANES>(&sc, kernel);
+            agrees_with_scalar::<MAX_LANES>(&sc, kernel);
         }
+    }
+}
+
+/// Blocks of `L` paths from `kernel` against the scalar reference.
+fn agrees_with_scalar<const L: usize>(sc: &Scenario, kernel: Kernel) {
+    let engine = Engine::new(sc);
+    let keys = engine.keys(sc.seed, sc.paths);
+    let (mut ws, mut m) = (engine.workspace(), Vec::new());
+    let built = Engine::new(sc).with_kernel(kernel);
+    let mut b = built.block_buffer_of::<L>();
+    for first in [0, 8, 4096, (1u64 << 32) - 4] {
+        built.block(&keys, first, &mut b);
+        for l in 0..L {
+            let path = first + l as u64;
+            let at = format!("{} {kernel:?} {L} lanes path {path}", sc.name);
+            engine.path(&keys, path, &mut ws);
+            b.lane_metrics(l, &mut m);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&m), bits(&ws.metrics), "{at}: metrics");
+            let lane = |v: &[[f64; L]]| v.iter().map(|x| x[l].to_bits()).collect::<Vec<_>>();
+            assert_eq!(lane(&b.totals), bits(&ws.totals), "{at}: backlog");
+            assert_eq!(lane(&b.quarter_revenue), bits(&ws.quarter_revenue), "{at}: revenue");
+        }
+    }
+}
+
+/// A whole run (and a paired run) folds the same accumulator whichever
+/// kernel, and so whichever block width, the driver uses: a path count that
+/// leaves partial blocks of both widths.
+#[test]
+fn runs_are_identical_for_every_kernel_and_block_width() {
+    let sc = backlog_risk::scenario::load("scenarios/openai-shift.toml".as_ref()).unwrap();
+    let fast = backlog_risk::scenario::load("scenarios/variants/openai-shift-fast.toml".as_ref()).unwrap();
+    let paths = 2 * 2048 + 16 + 8 + 3;
+    let kernels = Kernel::available();
+    let run = |k: Kernel| Engine::new(&sc).with_kernel(k).run(7, paths, &|_| {});
+    let paired = |k: Kernel| {
+        let p = Engine::new(&fast).with_kernel(k).run_paired(&Engine::new(&sc).with_kernel(k), 7, paths, &|_| {});
+        (p.mine, p.base, p.diffs)
+    };
+    let (want, want_paired) = (run(Kernel::Generic), paired(Kernel::Generic));
+    assert_eq!(want.paths(), paths);
+    for &k in &kernels[1..] {
+        assert_eq!(run(k), want, "{k:?} ({} lanes) against the baseline build", k.lanes());
+        assert_eq!(paired(k), want_paired, "{k:?}: paired run");
     }
 }
 
