@@ -119,6 +119,13 @@ pub struct Block<const L: usize = LANES> {
     p_fire: Vec<[f64; L]>,
     migrate: Vec<[f64; L]>,
     fired: Vec<[u32; L]>,
+    /// Per rule, the severity of every lane's first event from the first
+    /// words of its stream ([`crate::dist::Dist::first_try_lanes`]), taken
+    /// when a lane of the block first fires; bit `l` of `severity_ok` says
+    /// whether lane `l`'s try is final.
+    severity: Vec<[f64; L]>,
+    severity_ok: Vec<u32>,
+    severity_ready: Vec<bool>,
     revenue: Vec<[f64; L]>,
     /// Total backlog per quarter and provider, `[(t - 1) * np + p][lane]`.
     pub totals: Vec<[f64; L]>,
@@ -153,25 +160,23 @@ impl<const L: usize> Block<L> {
 fn philox<const ISA: u8, const L: usize>(first: u64, index: u32, tag: u32, key: [u32; 2]) -> [[u32; L]; 4] {
     #[cfg(target_arch = "x86_64")]
     if ISA == AVX512 {
-        let mut out = [[0u32; L]; 4];
-        for h in (0..L).step_by(16) {
+        let mut parts = [[[0u32; 16]; 4]; MAX_LANES / 16];
+        for (h, part) in parts.iter_mut().enumerate().take(L / 16) {
             // SAFETY: `ISA` is AVX512 only in `block_avx512`, which runs
             // only on CPUs with AVX-512F.
-            let w = unsafe { rng::philox16_avx512(first + h as u64, index, tag, key) };
-            (0..4).for_each(|j| out[j][h..h + 16].copy_from_slice(&w[j]));
+            *part = unsafe { rng::philox16_avx512(first + 16 * h as u64, index, tag, key) };
         }
-        return out;
+        return std::array::from_fn(|j| std::array::from_fn(|l| parts[l / 16][j][l % 16]));
     }
     #[cfg(target_arch = "x86_64")]
     if ISA == AVX2 {
-        let mut out = [[0u32; L]; 4];
-        for h in (0..L).step_by(8) {
+        let mut parts = [[[0u32; 8]; 4]; MAX_LANES / 8];
+        for (h, part) in parts.iter_mut().enumerate().take(L / 8) {
             // SAFETY: `ISA` is AVX2 only in `block_avx2`, which runs only
             // on CPUs with AVX2.
-            let w = unsafe { rng::philox8_avx2(first + h as u64, index, tag, key) };
-            (0..4).for_each(|j| out[j][h..h + 8].copy_from_slice(&w[j]));
+            *part = unsafe { rng::philox8_avx2(first + 8 * h as u64, index, tag, key) };
         }
-        return out;
+        return std::array::from_fn(|j| std::array::from_fn(|l| parts[l / 8][j][l % 8]));
     }
     rng::philox_lanes::<L>(first, index, tag, key)
 }
@@ -207,6 +212,9 @@ impl Engine<'_> {
             p_fire: z(nr),
             migrate: z(nr),
             fired: vec![[0; L]; nr],
+            severity: z(nr),
+            severity_ok: vec![0; nr],
+            severity_ready: vec![false; nr],
             revenue: z(np),
             totals: z(np * self.quarters),
             quarter_revenue: z(np * self.quarters),
@@ -320,6 +328,7 @@ impl Engine<'_> {
             }
             b.migrate[r] = b.pv[m];
             b.fired[r] = [0; L];
+            b.severity_ready[r] = false;
         }
         for t in 1..=self.quarters {
             let j = (t - 1) % 4;
@@ -430,11 +439,25 @@ impl Engine<'_> {
                 for l in 0..L {
                     fire |= u32::from((fired[l] < rule.max_events) & (rng::unit(w[l]) < p_fire[l])) << l;
                 }
+                if fire != 0 && !b.severity_ready[r] {
+                    // Every lane's first severity at once, lane-wise: a
+                    // lane that fires once uses it as the scalar kernel's
+                    // `sample` would (the same words, the same first try).
+                    let w = philox::<ISA, L>(first, 0, rng::TAG_STREAM, keys.severity[r]);
+                    let ok = rule.severity.first_try_lanes(&w, &mut b.severity[r]);
+                    b.severity_ok[r] = (0..L).fold(0, |m, l| m | (u32::from(ok[l]) << l));
+                    b.severity_ready[r] = true;
+                }
                 // Lane by lane in ascending order, as the scalar kernel.
                 while fire != 0 {
                     let l = fire.trailing_zeros() as usize;
                     fire &= fire - 1;
-                    let s = rule.severity.sample(&mut Stream::new(keys.severity[r], first + l as u64, b.fired[r][l]));
+                    let (k, tried) = (b.fired[r][l], b.severity_ok[r] >> l & 1 == 1);
+                    let s = if k == 0 && tried {
+                        b.severity[r][l]
+                    } else {
+                        rule.severity.sample(&mut Stream::new(keys.severity[r], first + l as u64, k))
+                    };
                     cut_lane(&mut b.books[rule.customer * np..(rule.customer + 1) * np], l, rule, s, b.migrate[r][l]);
                     b.fired[r][l] += 1;
                 }

@@ -35,12 +35,17 @@ fn block_kernel_agrees_with_the_scalar_reference_bit_for_bit() {
 
 /// Blocks of `L` paths from `kernel` against the scalar reference.
 fn agrees_with_scalar<const L: usize>(sc: &Scenario, kernel: Kernel) {
+    agrees_with_scalar_at::<L>(sc, kernel, &[0, 8, 4096, (1u64 << 32) - 4]);
+}
+
+/// [`agrees_with_scalar`] on the blocks starting at `firsts`.
+fn agrees_with_scalar_at<const L: usize>(sc: &Scenario, kernel: Kernel, firsts: &[u64]) {
     let engine = Engine::new(sc);
     let keys = engine.keys(sc.seed, sc.paths);
     let (mut ws, mut m) = (engine.workspace(), Vec::new());
     let built = Engine::new(sc).with_kernel(kernel);
     let mut b = built.block_buffer_of::<L>();
-    for first in [0, 8, 4096, (1u64 << 32) - 4] {
+    for &first in firsts {
         built.block(&keys, first, &mut b);
         for l in 0..L {
             let path = first + l as u64;
@@ -54,6 +59,52 @@ fn agrees_with_scalar<const L: usize>(sc: &Scenario, kernel: Kernel) {
             assert_eq!(lane(&b.quarter_revenue), bits(&ws.quarter_revenue), "{at}: revenue");
         }
     }
+}
+
+/// Frequent events, up to four per rule, with severities whose first try
+/// is often rejected (a tightly truncated normal, a PERT of small shape):
+/// the block kernel's lane-wise first severities and its scalar fallbacks
+/// against the scalar reference, every build at both widths.
+#[test]
+fn frequent_events_and_rejected_severities_agree_with_the_scalar_reference() {
+    let base_rule = r#"hazard = { dist = "uniform", min = 0.1, max = 0.5 }
+severity = { dist = "pert", min = 0.05, mode = 0.2, max = 0.6 }
+migrate = 0.5
+to = { aws = 1.0 }"#;
+    let frequent = r#"hazard = { dist = "uniform", min = 1.0, max = 3.0 }
+severity = { dist = "pert", min = 0.0, mode = 0.02, max = 0.9, lambda = 0.5 }
+max_events = 3"#;
+    assert!(BASE.contains(base_rule));
+    let text = BASE.replace("paths = 4000", "paths = 1024").replace(base_rule, frequent)
+        + r#"
+[[renegotiation]]
+customer = "openai"
+provider = "aws"
+hazard = 3.0
+severity = { dist = "normal", mean = 0.2, sd = 0.3, min = 0.15, max = 0.25 }
+migrate = 0.5
+to = { azure = 1.0 }
+max_events = 4
+"#;
+    let sc = parse(&text).unwrap();
+    let firsts: Vec<u64> = (0..32).map(|i| 32 * i).collect();
+    for kernel in Kernel::available() {
+        agrees_with_scalar_at::<LANES>(&sc, kernel, &firsts);
+        agrees_with_scalar_at::<MAX_LANES>(&sc, kernel, &firsts);
+    }
+    // The events do happen, more than once on some paths.
+    let engine = Engine::new(&sc);
+    let keys = engine.keys(sc.seed, sc.paths);
+    let mut ws = engine.workspace();
+    let names = sc.metric_names();
+    let events = names.iter().position(|n| n.starts_with("events.")).expect("an event count metric");
+    let counts: Vec<f64> = (0..256)
+        .map(|i| {
+            engine.path(&keys, i, &mut ws);
+            ws.metrics[events]
+        })
+        .collect();
+    assert!(counts.iter().any(|c| *c >= 2.0), "no path had two events: {counts:?}");
 }
 
 /// A whole run (and a paired run) folds the same accumulator whichever
