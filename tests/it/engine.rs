@@ -107,6 +107,24 @@ max_events = 4
     assert!(counts.iter().any(|c| *c >= 2.0), "no path had two events: {counts:?}");
 }
 
+/// The engine runs the widest build the CPU has (unless told otherwise in
+/// the environment), at its block width.
+#[test]
+fn the_widest_kernel_is_chosen() {
+    if std::env::var_os("BACKLOG_RISK_NO_SIMD").is_some() || std::env::var_os("BACKLOG_RISK_NO_AVX512").is_some() {
+        eprintln!("a narrower kernel is asked for in the environment: not tested");
+        return;
+    }
+    let available = Kernel::available();
+    assert_eq!(available[0], Kernel::Generic);
+    let widest = *available.last().unwrap();
+    assert_eq!(Kernel::detect(), widest);
+    let lanes: Vec<usize> = available.iter().map(|k| k.lanes()).collect();
+    assert!(lanes.iter().all(|&l| l == LANES || l == MAX_LANES), "{lanes:?}");
+    assert!(lanes.windows(2).all(|w| w[0] <= w[1]), "wider builds take at least as many lanes: {lanes:?}");
+    eprintln!("kernel {widest:?}, {} lanes", widest.lanes());
+}
+
 /// A whole run (and a paired run) folds the same accumulator whichever
 /// kernel, and so whichever block width, the driver uses: a path count that
 /// leaves partial blocks of both widths.
