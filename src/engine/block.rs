@@ -53,10 +53,10 @@ impl Kernel {
     /// AVX2 (to compare builds; the results are the same).
     pub fn detect() -> Self {
         let off = |var: &str| std::env::var_os(var).is_some();
-        let usable = Self::available();
         if off("BACKLOG_RISK_NO_SIMD") {
             return Kernel::Generic;
         }
+        let usable = Self::available();
         #[cfg(target_arch = "x86_64")]
         if off("BACKLOG_RISK_NO_AVX512") {
             return if usable.contains(&Kernel::Avx2) { Kernel::Avx2 } else { Kernel::Generic };
@@ -83,10 +83,11 @@ impl Kernel {
         out
     }
 
-    /// Paths side by side in the driver's blocks for this kernel: two
-    /// registers of 16 under AVX-512 leave work for both of its vector
-    /// units; the narrower builds run out of registers there and take
-    /// [`LANES`]. The results do not depend on it.
+    /// Paths side by side in the driver's blocks for this kernel:
+    /// [`MAX_LANES`] under AVX-512 (two 16-lane registers per quantity keep
+    /// both of its vector units busy); the narrower builds run out of
+    /// registers at that width and take [`LANES`]. The results do not
+    /// depend on it.
     pub fn lanes(self) -> usize {
         match self {
             #[cfg(target_arch = "x86_64")]
