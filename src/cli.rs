@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{Charts, RunOptions, SweepOptions};
-use crate::charts::ChartSize;
-use crate::model::Sampling;
+use backlog_risk::model::Sampling;
+use backlog_risk::writers::charts::ChartSize;
 
 /// Monte Carlo simulator of revenue-backlog concentration risk.
 ///
@@ -111,7 +111,7 @@ pub fn man_pages(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
         let mut bytes = Vec::new();
         clap_mangen::Man::new(c.name(name.clone())).render(&mut bytes)?;
         let path = dir.join(format!("{name}.1"));
-        crate::output::write_atomic(&path, &bytes).map_err(std::io::Error::other)?;
+        crate::files::write_atomic(&path, &bytes).map_err(std::io::Error::other)?;
         written.push(path);
         Ok(())
     };
@@ -321,8 +321,8 @@ pub struct RunArgs {
     /// metric's unit ('mean:loss.azure<=2.5'). STAT is one of mean, p5,
     /// p50, p95, var95, es95, var99, es99. Stops at the first round that
     /// meets it, or at --max-paths; says which, and records it in run.json.
-    #[arg(long, value_name = "TARGET", value_parser = crate::precision::Target::parse, conflicts_with = "paths")]
-    pub precision: Option<crate::precision::Target>,
+    #[arg(long, value_name = "TARGET", value_parser = backlog_risk::precision::Target::parse, conflicts_with = "paths")]
+    pub precision: Option<backlog_risk::precision::Target>,
 
     /// With --precision: the most paths to run before giving up on the
     /// target.
@@ -332,7 +332,7 @@ pub struct RunArgs {
     /// With --precision: paths per round, a multiple of 2048. The result
     /// after k rounds is bit for bit that of `--paths k*ROUND` (under
     /// `--sampling lhs`, each round is its own Latin hypercube).
-    #[arg(long, value_name = "ROUND", default_value_t = crate::precision::DEFAULT_ROUND, requires = "precision", value_parser = parse_round)]
+    #[arg(long, value_name = "ROUND", default_value_t = backlog_risk::precision::DEFAULT_ROUND, requires = "precision", value_parser = parse_round)]
     pub round_paths: u64,
 
     /// Also write OUT/NAME/samples.csv: the first N paths, one row each,
@@ -498,7 +498,7 @@ impl SweepArgs {
 
 /// A round of `--round-paths`: a whole number of chunks.
 fn parse_round(s: &str) -> Result<u64, String> {
-    let chunk = crate::engine::CHUNK;
+    let chunk = backlog_risk::engine::CHUNK;
     match s.parse::<u64>() {
         Ok(n) if n > 0 && n.is_multiple_of(chunk) => Ok(n),
         Ok(n) => {

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
-use backlog_risk::app;
-use backlog_risk::cli::{Cli, Command};
+use backlog_risk_cli::app;
+use backlog_risk_cli::cli::{Cli, Command};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -62,10 +62,10 @@ fn main() -> ExitCode {
         }
         Command::Merge(args) => app::merge(&args.inputs, &args.common.into_options(vec![], None)).map(|_| true),
         Command::Completions(args) => {
-            backlog_risk::cli::completions(args.shell, &mut std::io::stdout());
+            backlog_risk_cli::cli::completions(args.shell, &mut std::io::stdout());
             Ok(true)
         }
-        Command::Man(args) => backlog_risk::cli::man_pages(&args.out)
+        Command::Man(args) => backlog_risk_cli::cli::man_pages(&args.out)
             .map(|files| {
                 files.iter().for_each(|f| println!("wrote {}", f.display()));
                 true

@@ -4,8 +4,8 @@
 //! both (explain.html).
 
 use super::*;
-use crate::analysis::attribution::{self, AttributionRow};
-use crate::analysis::sensitivity::{self, SensitivityRow};
+use backlog_risk::analysis::attribution::{self, AttributionRow};
+use backlog_risk::analysis::sensitivity::{self, SensitivityRow};
 
 /// What `explain` is asked for.
 #[derive(Debug, Clone)]
@@ -109,22 +109,22 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     let mut lines = Vec::new();
     let mut charts_drawn = Vec::new();
     if let Some(a) = &attr {
-        output::write_atomic(&dir.join("attribution.csv"), &output::rows_csv(&a.rows)?)?;
+        crate::files::write_atomic(&dir.join("attribution.csv"), &output::rows_csv(&a.rows)?)?;
         lines.extend(attribution_lines(&sc.name, &metric, plan, &a.rows));
     }
     if let Some(png) = waterfall {
-        output::write_atomic(&dir.join("attribution.png"), &png)?;
+        crate::files::write_atomic(&dir.join("attribution.png"), &png)?;
         charts_drawn.push(("attribution.png".to_string(), png));
     }
     if let Some(rows) = &sens {
-        output::write_atomic(&dir.join("sensitivity.csv"), &output::rows_csv(rows)?)?;
+        crate::files::write_atomic(&dir.join("sensitivity.csv"), &output::rows_csv(rows)?)?;
         lines.extend(sensitivity_lines(&sc.name, &metric, rows));
     }
     if let Some(png) = tornado {
-        output::write_atomic(&dir.join("tornado.png"), &png)?;
+        crate::files::write_atomic(&dir.join("tornado.png"), &png)?;
         charts_drawn.push(("tornado.png".to_string(), png));
     }
-    let page = crate::html::explain_html(&crate::html::ExplainInput {
+    let page = backlog_risk::writers::html::explain_html(&backlog_risk::writers::html::ExplainInput {
         scenario: &sc.name,
         scenario_file: &file.display().to_string(),
         metric: &metric,
@@ -134,7 +134,7 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
         sensitivity: sens.as_deref(),
         charts: &charts_drawn,
     });
-    output::write_atomic(&dir.join("explain.html"), page.as_bytes())?;
+    crate::files::write_atomic(&dir.join("explain.html"), page.as_bytes())?;
     lines.push(format!("  wrote {}", dir.display()));
     Ok(lines)
 }

@@ -10,14 +10,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::charts::{self, ChartSize};
-use crate::engine::driver::Paired;
-use crate::engine::{Accumulator, CHUNK, Engine, shard_chunks};
-use crate::model::{Sampling, Scenario};
-use crate::output::{self, QuantileMethod, RunInfo};
-use crate::report::{self, ScenarioSummary};
-use crate::scenario;
-use crate::shard::{self, ShardFile, SweepShard};
+use backlog_risk::engine::driver::Paired;
+use backlog_risk::engine::{Accumulator, CHUNK, Engine, shard_chunks};
+use backlog_risk::model::{Sampling, Scenario};
+use backlog_risk::report::{self, ScenarioSummary};
+use backlog_risk::scenario;
+use backlog_risk::writers::charts::{self, ChartSize};
+use backlog_risk::writers::output::{self, QuantileMethod, RunInfo};
+use backlog_risk::writers::shard::{self, ShardFile, SweepShard};
 
 mod explain;
 mod run;
@@ -64,7 +64,7 @@ pub struct RunOptions {
     /// `--samples N`: write the first N paths to samples.csv.
     pub samples: Option<u64>,
     /// `--precision`, with the paths per round and the most paths.
-    pub precision: Option<(crate::precision::Target, u64, u64)>,
+    pub precision: Option<(backlog_risk::precision::Target, u64, u64)>,
 }
 
 /// Whether scenario `sc` can be compared path by path with `base`: an
@@ -360,33 +360,33 @@ fn write_outputs(
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
     paired: Option<(&Scenario, &Paired)>,
-    samples: Option<crate::engine::SampleRows>,
+    samples: Option<backlog_risk::engine::SampleRows>,
 ) -> Result<()> {
     let staging = crate::outdir::Staging::new(target)?;
     let dir = staging.dir.as_path();
     if let Some(rows) = samples {
-        output::samples_csv(&dir.join("samples.csv"), &rows.header(), rows)?;
+        crate::files::samples_csv(&dir.join("samples.csv"), &rows.header(), rows)?;
     }
-    output::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
-    output::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
-    output::write_atomic(&dir.join("summary.json"), &output::summary_json(summary)?)?;
-    output::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
-    output::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
+    crate::files::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
+    crate::files::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
+    crate::files::write_atomic(&dir.join("summary.json"), &output::summary_json(summary)?)?;
+    crate::files::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
+    crate::files::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
     let charts = write_charts(dir, summary, opts, pool)?;
     if let Some((base, r)) = paired {
         let rows = report::paired(summary, r);
-        output::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
+        crate::files::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
     }
     let assumptions = scenario::assumptions::assumptions(sc, chain);
-    let page = crate::html::report_html(&crate::html::ReportInput {
+    let page = backlog_risk::writers::html::report_html(&backlog_risk::writers::html::ReportInput {
         summary,
         assumptions: &assumptions,
         headline: &headline(summary),
         info: &info,
         charts: &charts,
     });
-    output::write_atomic(&dir.join("report.html"), page.as_bytes())?;
-    output::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
+    crate::files::write_atomic(&dir.join("report.html"), page.as_bytes())?;
+    crate::files::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
     staging.commit(run_owns)
 }
 
@@ -419,7 +419,7 @@ fn write_charts(
     if opts.charts == Charts::All {
         list.extend(s.providers.iter().enumerate().map(|(p, name)| (format!("loss-{name}.png"), Chart::Loss(p))));
     }
-    let pngs: Vec<(String, Result<Vec<u8>>)> = pool.install(|| {
+    let pngs: Vec<(String, backlog_risk::Result<Vec<u8>>)> = pool.install(|| {
         list.into_par_iter()
             .map(|(name, chart)| {
                 let png = match chart {
@@ -436,7 +436,7 @@ fn write_charts(
     for (name, png) in pngs {
         let path = dir.join(&name);
         let png = png.with_context(|| format!("cannot draw {}", path.display()))?;
-        output::write_atomic(&path, &png)?;
+        crate::files::write_atomic(&path, &png)?;
         drawn.push((name, png));
     }
     Ok(drawn)

@@ -81,17 +81,17 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     bar.finish_and_clear();
     let comparison = write_comparison(&outcomes, opts)?;
     if outcomes.len() > 1 {
-        let entries: Vec<crate::html::IndexEntry> = outcomes
+        let entries: Vec<backlog_risk::writers::html::IndexEntry> = outcomes
             .iter()
-            .map(|o| crate::html::IndexEntry {
+            .map(|o| backlog_risk::writers::html::IndexEntry {
                 file: o.file.display().to_string(),
                 result: o.result.as_ref().map(|s| (s, headline(s))).map_err(String::as_str),
             })
             .collect();
-        let page = crate::html::index_html(&entries, comparison.as_deref());
-        output::write_atomic(&opts.out.join("index.html"), page.as_bytes())?;
+        let page = backlog_risk::writers::html::index_html(&entries, comparison.as_deref());
+        crate::files::write_atomic(&opts.out.join("index.html"), page.as_bytes())?;
     }
-    output::write_atomic(
+    crate::files::write_atomic(
         &opts.out.join("batch.csv"),
         &output::batch_csv(&outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect::<Vec<_>>())?,
     )?;
@@ -127,7 +127,14 @@ fn run_one(
         };
         let (acc, reached) = pool
             .install(|| {
-                crate::precision::run_to_precision(&engine, sc.seed, target, (*round, *max), &|n| bar.inc(n), &after)
+                backlog_risk::precision::run_to_precision(
+                    &engine,
+                    sc.seed,
+                    target,
+                    (*round, *max),
+                    &|n| bar.inc(n),
+                    &after,
+                )
             })
             .map_err(|e| anyhow::anyhow!("--precision {}: {e}", target.text()))?;
         check_finite(sc, &acc)?;
@@ -180,7 +187,7 @@ fn run_one(
 }
 
 /// The console line of a run to a precision: met or not, and at what cost.
-fn precision_line(name: &str, t: &crate::precision::Target, r: &crate::precision::Reached) -> String {
+fn precision_line(name: &str, t: &backlog_risk::precision::Target, r: &backlog_risk::precision::Reached) -> String {
     let got = format!(
         "{} of {}: {:.3} +- {:.3} ({:.2}% of it) after {} paths ({} rounds of {})",
         t.stat,
@@ -235,7 +242,7 @@ pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<Optio
         return Ok(None);
     }
     let rows = report::comparison(&ok);
-    output::write_atomic(&opts.out.join("comparison.csv"), &output::rows_csv(&rows)?)?;
+    crate::files::write_atomic(&opts.out.join("comparison.csv"), &output::rows_csv(&rows)?)?;
     if opts.charts == Charts::None {
         return Ok(None);
     }
@@ -259,7 +266,7 @@ pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<Optio
     let mut main = None;
     for (name, group) in charts_to_draw {
         let png = charts::comparison_png(&group, opts.chart_size).with_context(|| format!("cannot draw {name}"))?;
-        output::write_atomic(&opts.out.join(&name), &png)?;
+        crate::files::write_atomic(&opts.out.join(&name), &png)?;
         if name == "comparison.png" {
             main = Some(png);
         }

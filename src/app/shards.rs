@@ -3,8 +3,8 @@
 
 use super::sweep::{plan_sweep, shard_points, write_sweep};
 use super::*;
-use crate::engine::{PairedPartial, Partial};
-use crate::shard::PairedShard;
+use backlog_risk::engine::{PairedPartial, Partial};
+use backlog_risk::writers::shard::PairedShard;
 
 /// `backlog-risk run --shard K/N`: simulate shard K of N of every scenario
 /// and write `OUT/NAME/shard-K-of-N.bin` for `merge`. True when every
@@ -63,7 +63,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         bar.finish_and_clear();
         let shard = ShardFile { partial, paired, ..new_shard_file(&sc, &file, &resolved, opts, (k, n)) };
         let path = opts.out.join(&sc.name).join(shard::file_name(k, n));
-        output::write_atomic(&path, &shard::encode(&shard)?)?;
+        crate::files::write_atomic(&path, &shard::encode(&shard)?)?;
         if !opts.quiet {
             println!("{}: shard {k} of {n}, paths {first}..{last} of {}: wrote {}", sc.name, sc.paths, path.display());
         }
@@ -114,7 +114,7 @@ fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> R
         Ok(())
     })?;
     let st = first.stress.as_ref().expect("checked above");
-    let portfolio = crate::portfolio::parse(&st.text, Path::new(&st.file)).map_err(|e| anyhow::anyhow!(e))?;
+    let portfolio = backlog_risk::portfolio::parse(&st.text, Path::new(&st.file)).map_err(|e| anyhow::anyhow!(e))?;
     let (_, sc) = shard_scenario(&first)?;
     let base = match &st.paired {
         Some(pb) => {
@@ -132,7 +132,7 @@ fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> R
         match pair {
             None => {
                 let r = bound.finish(engine, paths, parts).map_err(unfit)?;
-                let row = crate::portfolio::ScenarioRisk::from(&r);
+                let row = backlog_risk::portfolio::ScenarioRisk::from(&r);
                 Ok((r, row))
             }
             Some(pair) => {
@@ -165,7 +165,7 @@ fn read_shard(f: &Path) -> Result<ShardFile> {
 /// `merge` of the shards of a sweep: every point's accumulator, in grid
 /// order, then the files `sweep` writes.
 fn merge_sweep(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> Result<()> {
-    let mut parts: Vec<(u64, u64, Vec<crate::shard::SweepPoint>)> = Vec::new();
+    let mut parts: Vec<(u64, u64, Vec<backlog_risk::writers::shard::SweepPoint>)> = Vec::new();
     each_shard(files, &mut first, |f, s| {
         let w = s.sweep.as_mut().with_context(|| format!("{}: not a sweep shard", f.display()))?;
         parts.push((s.shard, w.first_point, std::mem::take(&mut w.points)));

@@ -1,7 +1,7 @@
 //! `stress`: a portfolio evaluated on every simulated path.
 
 use super::*;
-use crate::portfolio::{Bound, Portfolio, ScenarioRisk, StressResult};
+use backlog_risk::portfolio::{Bound, Portfolio, ScenarioRisk, StressResult};
 
 /// What became of one scenario of a stress test.
 enum Done {
@@ -26,7 +26,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
     // Read once: parsed here, and carried whole into shard files.
     let text = std::fs::read_to_string(portfolio_file)
         .with_context(|| format!("{}: cannot read the file", portfolio_file.display()))?;
-    let portfolio = crate::portfolio::parse(&text, portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
+    let portfolio = backlog_risk::portfolio::parse(&text, portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
     let base = match &opts.paired {
         Some(b) => Some(load_with_overrides(b, opts).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
@@ -125,7 +125,7 @@ fn stress_shard(
         Ok(match (pair, base) {
             (Some(pair), Some((_, resolved, file))) => {
                 let partial = bound.stress_paired_chunks(engine, pair, seed, paths, chunks, &|x| progress(2 * x));
-                let paired = crate::shard::PairedStressShard {
+                let paired = backlog_risk::writers::shard::PairedStressShard {
                     file: file.display().to_string(),
                     sha256: format!("{:x}", Sha256::digest(resolved.text.as_bytes())),
                     text: resolved.text.clone(),
@@ -140,7 +140,7 @@ fn stress_shard(
         Fit::Ran(p) => p,
         Fit::Skip(why) => return Ok(Done::Skipped(why)),
     };
-    let stress = crate::shard::StressShard {
+    let stress = backlog_risk::writers::shard::StressShard {
         file: at.portfolio_file.display().to_string(),
         sha256: format!("{:x}", Sha256::digest(at.portfolio_text.as_bytes())),
         text: at.portfolio_text.to_string(),
@@ -151,7 +151,7 @@ fn stress_shard(
         ShardFile { stress: Some(stress), ..super::shards::new_shard_file(sc, at.file, at.resolved, opts, at.kn) };
     let path = opts.out.join(&sc.name).join(format!("portfolio-{}", portfolio.name)).join(shard::file_name(k, n));
     let bytes = shard::encode(&file).map_err(|e| format!("{e:#}"))?;
-    output::write_atomic(&path, &bytes).map_err(|e| format!("{e:#}"))?;
+    crate::files::write_atomic(&path, &bytes).map_err(|e| format!("{e:#}"))?;
     Ok(Done::Shard(path))
 }
 
@@ -287,7 +287,7 @@ fn write_across(
     opts: &RunOptions,
 ) -> Result<()> {
     let name = format!("portfolio-{}", portfolio.name);
-    output::write_atomic(&opts.out.join(format!("{name}.csv")), &output::rows_csv(rows)?)?;
+    crate::files::write_atomic(&opts.out.join(format!("{name}.csv")), &output::rows_csv(rows)?)?;
     if opts.charts == Charts::None {
         return Ok(());
     }
@@ -338,7 +338,7 @@ fn write_across(
         &charts::amount_axis(hi - lo),
         opts.chart_size,
     )?;
-    output::write_atomic(&opts.out.join(format!("{name}.png")), &png)
+    crate::files::write_atomic(&opts.out.join(format!("{name}.png")), &png)
 }
 
 /// The files of one scenario's stress test in `OUT/NAME/portfolio-PORTFOLIO/`;
@@ -357,12 +357,12 @@ fn write_stress_files(dir: &Path, r: &StressResult, row: Option<&ScenarioRisk>, 
     let csv = |rows: Vec<u8>| output::with_columns(&rows, &cols);
     if let Some(row) = row.filter(|w| w.base.is_some()) {
         let name = format!("paired-{}.csv", row.base.as_deref().unwrap_or_default());
-        output::write_atomic(&dir.join(name), &output::rows_csv(std::slice::from_ref(row))?)?;
+        crate::files::write_atomic(&dir.join(name), &output::rows_csv(std::slice::from_ref(row))?)?;
     }
-    output::write_atomic(&dir.join("pnl.csv"), &csv(output::rows_csv(std::slice::from_ref(&r.pnl))?)?)?;
-    output::write_atomic(&dir.join("risk.csv"), &csv(output::rows_csv(&r.risk)?)?)?;
-    output::write_atomic(&dir.join("contributions.csv"), &csv(output::rows_csv(&r.contributions)?)?)?;
-    output::write_atomic(&dir.join("tail.csv"), &csv(output::rows_csv(&r.tail)?)?)?;
+    crate::files::write_atomic(&dir.join("pnl.csv"), &csv(output::rows_csv(std::slice::from_ref(&r.pnl))?)?)?;
+    crate::files::write_atomic(&dir.join("risk.csv"), &csv(output::rows_csv(&r.risk)?)?)?;
+    crate::files::write_atomic(&dir.join("contributions.csv"), &csv(output::rows_csv(&r.contributions)?)?)?;
+    crate::files::write_atomic(&dir.join("tail.csv"), &csv(output::rows_csv(&r.tail)?)?)?;
     if opts.charts == Charts::None {
         return Ok(());
     }
@@ -389,11 +389,11 @@ fn write_stress_files(dir: &Path, r: &StressResult, row: Option<&ScenarioRisk>, 
         ],
         fmt: &axis,
     };
-    output::write_atomic(
+    crate::files::write_atomic(
         &dir.join("pnl.png"),
         &charts::distribution_png(&plot, opts.chart_size).context("cannot draw pnl.png")?,
     )?;
-    output::write_atomic(
+    crate::files::write_atomic(
         &dir.join("contributions.png"),
         &charts::contributions_png(r, opts.chart_size).context("cannot draw contributions.png")?,
     )

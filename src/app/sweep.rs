@@ -1,7 +1,7 @@
 //! `sweep`: one scenario over a grid of one or two parameters.
 
 use super::*;
-use crate::shard::SweepPoint;
+use backlog_risk::writers::shard::SweepPoint;
 
 /// Settings of `sweep`.
 #[derive(Debug, Clone)]
@@ -140,7 +140,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         paired: None,
         stress: None,
     };
-    output::write_atomic(&path, &shard::encode(&file)?)?;
+    crate::files::write_atomic(&path, &shard::encode(&file)?)?;
     if !opts.run.quiet {
         println!(
             "{}: sweep shard {k} of {n}, points {}..{} of {}: wrote {}",
@@ -292,7 +292,7 @@ pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<SweepPoint>, opts: &SweepO
     let (csv_path, png_path) = (dir.join(format!("sweep-{slug}.csv")), dir.join(format!("sweep-{slug}.png")));
     let vary_names: Vec<&str> = plan.vary.iter().map(|(p, _)| p.as_str()).collect();
     let csv = output::sweep_csv(&vary_names, &plan.grid, &rows, (metric, stat))?;
-    output::write_atomic(&csv_path, &csv)?;
+    crate::files::write_atomic(&csv_path, &csv)?;
     let z: Vec<f64> = rows
         .iter()
         .map(|r| r.rows.iter().find(|m| m.metric == *metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN))
@@ -325,7 +325,7 @@ pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<SweepPoint>, opts: &SweepO
             _ => unreachable!("one or two --vary checked above"),
         }
         .with_context(|| format!("cannot draw {}", png_path.display()))?;
-        output::write_atomic(&png_path, &png)?;
+        crate::files::write_atomic(&png_path, &png)?;
     }
     if !opts.run.quiet {
         for ((values, v), se) in plan.grid.iter().zip(&z).zip(&se) {

@@ -3,8 +3,8 @@
 
 use crate::common;
 
-use backlog_risk::charts::{self, ChartSize};
 use backlog_risk::report::{self, ScenarioSummary};
+use backlog_risk::writers::charts::{self, ChartSize};
 
 const SIZE: ChartSize = ChartSize { width: 800, height: 500 };
 

@@ -72,7 +72,7 @@ fn explain_writes_sensitivity_csv_and_refuses_bad_input() {
     assert_eq!(drivers, ["parameters", "demand shocks", "total"]);
     assert!(out.join("additive/attribution.png").exists());
     let page = std::fs::read_to_string(out.join("additive/explain.html")).unwrap();
-    assert!(page.contains(backlog_risk::html::CSP) && page.contains("What drives the risk: additive"));
+    assert!(page.contains(backlog_risk::writers::html::CSP) && page.contains("What drives the risk: additive"));
     assert!(page.contains("providers.a.other.backlog") && page.contains("demand shocks"), "both tables");
     assert_eq!(page.matches("data:image/png;base64,").count(), 2, "both charts embedded");
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use backlog_risk::outdir::OutLock;
+use backlog_risk_cli::outdir::OutLock;
 
 const SCENARIOS: [&str; 2] = ["scenarios/openai-shift.toml", "scenarios/status-quo.toml"];
 const FILES: [&str; 9] = [

@@ -13,7 +13,7 @@
 
 use crate::common;
 
-use backlog_risk::output;
+use backlog_risk::writers::output;
 
 const SUMMARY: &str = "tests/fixtures/pinned-summary.csv";
 

@@ -1,7 +1,7 @@
 //! `exceedance.png`: probability that the loss exceeds x, per provider, on a
 //! log scale so that the 1% tail is readable.
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{INK, SERIES, dashed};

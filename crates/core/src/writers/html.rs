@@ -8,10 +8,10 @@ use std::fmt::Write;
 
 use base64::Engine as _;
 
-use crate::charts::{fmt_bn, fmt_pct};
-use crate::output::RunInfo;
 use crate::report::{ErrorRow, ScenarioSummary};
 use crate::scenario::assumptions::Assumptions;
+use crate::writers::charts::{fmt_bn, fmt_pct};
+use crate::writers::output::RunInfo;
 
 /// The policy every page carries: nothing is fetched, images come from the
 /// page itself.
@@ -93,7 +93,7 @@ fn num(x: f64) -> String {
     } else {
         4
     };
-    crate::charts::fixed(x, digits)
+    crate::writers::charts::fixed(x, digits)
 }
 
 /// Captions of the charts a run draws, by file name.

@@ -2,7 +2,7 @@
 //! backlog at the horizon (box p25-p75, whiskers p5-p95, median tick), with
 //! the starting share marked.
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 

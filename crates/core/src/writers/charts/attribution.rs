@@ -1,7 +1,7 @@
 //! `attribution.png`: a waterfall from the plan through each driver's
 //! contribution to the outcome, for the mean and for ES99.
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, INK, LIGHT, MID};

@@ -1,7 +1,7 @@
 //! `tornado.png`: the metric's mean with each uncertain input in the bottom
 //! and in the top 10% of its distribution, largest swing on top.
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, INK, LIGHT, MID};

@@ -1,7 +1,7 @@
 //! `sweep-SLUG.png`: a statistic over a one-parameter sweep (line) or a
 //! two-parameter grid (heatmap with the value in each cell).
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 

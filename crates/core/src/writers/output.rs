@@ -1,39 +1,36 @@
-//! Writers: result structures in, bytes out, files written atomically.
+//! The CSV and JSON writers: result structures in, bytes out.
 //!
 //! Each writer returns the bytes of one file, so it can be tested without a
-//! disk; [`write_atomic`] puts bytes in place through a temporary file and a
-//! rename, so a file that exists under its final name is always complete.
+//! disk; the front-ends put them in place.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context;
+use crate::Result;
 use serde::Serialize;
 
 use crate::report::{MetricRow, ScenarioSummary};
 use crate::stats;
 
 /// `summary.csv`: one row per metric, the columns of MODEL.md.
-pub fn summary_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+pub fn summary_csv(s: &ScenarioSummary) -> Result<Vec<u8>> {
     rows_csv(&s.metrics)
 }
 
 /// `fan.csv`: backlog bands per provider and quarter.
-pub fn fan_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+pub fn fan_csv(s: &ScenarioSummary) -> Result<Vec<u8>> {
     rows_csv(&s.fan)
 }
 
 /// `revenue.csv`: revenue bands per provider and quarter.
-pub fn revenue_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+pub fn revenue_csv(s: &ScenarioSummary) -> Result<Vec<u8>> {
     rows_csv(&s.revenue)
 }
 
-/// `samples.csv` at `path`: a header and one row per path, written as the
-/// rows come (through a temporary file and a rename, as [`write_atomic`]).
-pub fn samples_csv(path: &Path, header: &[String], rows: impl Iterator<Item = (u64, Vec<f64>)>) -> anyhow::Result<()> {
-    let tmp = path.with_extension("csv.tmp");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+/// `samples.csv`: a header and one row per path, written to `out` as the
+/// rows come (a large sample never sits in memory).
+pub fn samples_csv(out: impl Write, header: &[String], rows: impl Iterator<Item = (u64, Vec<f64>)>) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
     w.write_record(header)?;
     let mut cells: Vec<String> = Vec::with_capacity(header.len());
     for (i, row) in rows {
@@ -42,15 +39,12 @@ pub fn samples_csv(path: &Path, header: &[String], rows: impl Iterator<Item = (u
         cells.extend(row.iter().map(|x| format!("{x:?}")));
         w.write_record(&cells)?;
     }
-    let mut inner = w.into_inner().map_err(|e| e.into_error())?;
-    inner.flush()?;
-    inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    w.flush()?;
     Ok(())
 }
 
 /// `errors.csv`: standard errors and 95% intervals of the headline statistics.
-pub fn errors_csv(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+pub fn errors_csv(s: &ScenarioSummary) -> Result<Vec<u8>> {
     rows_csv(&s.errors)
 }
 
@@ -61,7 +55,7 @@ pub const SUMMARY_SCHEMA: &str = "backlog-risk/summary/1";
 /// scenario's horizon, focus and providers, for programs
 /// (`docs/summary.schema.json` is its schema). Statistics that do not apply
 /// (VaR and ES of metrics other than `loss.*`) are `null`.
-pub fn summary_json(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
+pub fn summary_json(s: &ScenarioSummary) -> Result<Vec<u8>> {
     #[derive(Serialize)]
     struct Provider<'a> {
         name: &'a str,
@@ -117,7 +111,7 @@ pub fn summary_json(s: &ScenarioSummary) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Serialise rows with a header taken from the row type's fields.
-pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
+pub fn rows_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r)?;
@@ -127,7 +121,7 @@ pub fn rows_csv<T: Serialize>(rows: &[T]) -> anyhow::Result<Vec<u8>> {
 
 /// CSV `csv` (a header and rows) with constant columns appended to every
 /// row, e.g. the horizon of a stress test.
-pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> anyhow::Result<Vec<u8>> {
+pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> Result<Vec<u8>> {
     let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(csv);
     let mut w = csv::Writer::from_writer(Vec::new());
     for (i, rec) in r.records().enumerate() {
@@ -144,7 +138,7 @@ pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> anyhow::Result<Vec<u8>
 /// loss statistics of every provider (columns for the union of providers,
 /// empty where a scenario lacks one), its horizon, its focus provider and
 /// that provider's largest customer.
-pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyhow::Result<Vec<u8>> {
+pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> Result<Vec<u8>> {
     let mut providers: Vec<&str> = Vec::new();
     for (_, r) in outcomes {
         if let Ok(s) = r {
@@ -206,9 +200,9 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> anyh
 pub fn sweep_csv(
     vary: &[&str],
     grid: &[Vec<f64>],
-    points: &[crate::shard::SweepPoint],
+    points: &[crate::writers::shard::SweepPoint],
     charted: (&str, &str),
-) -> anyhow::Result<Vec<u8>> {
+) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let Some(first) = points.first().map(|p| &p.rows) else { return Ok(Vec::new()) };
     let stats_of = |metric: &str| -> Vec<&'static str> {
@@ -287,34 +281,10 @@ pub struct RunInfo {
     pub quantiles: QuantileMethod,
 }
 
-pub fn run_json(info: &RunInfo) -> anyhow::Result<Vec<u8>> {
+pub fn run_json(info: &RunInfo) -> Result<Vec<u8>> {
     let mut v = serde_json::to_vec_pretty(info)?;
     v.push(b'\n');
     Ok(v)
-}
-
-/// Write `bytes` to `path` via a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {}", dir.display()))?;
-    let tmp = temp_name(path);
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", path.display()));
-    }
-    Ok(())
-}
-
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 #[cfg(test)]
@@ -355,16 +325,5 @@ mod tests {
             lines.next().unwrap(),
             "loss.azure,1.0,2.0,0.5,-1.0,0.0,0.0,0.0,0.0,0.5,1.0,2.0,3.0,4.0,5.0,,,4.0,4.5"
         );
-    }
-
-    #[test]
-    fn atomic_write_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a").join("x.csv");
-        write_atomic(&path, b"hello").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"hello");
-        let names: Vec<_> =
-            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("x.csv")]);
     }
 }

@@ -1,7 +1,7 @@
 //! `contributions.png`: each holding's contribution to the portfolio's ES99
 //! next to its standalone ES99, with the diversification benefit.
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, INK, LIGHT, MID};

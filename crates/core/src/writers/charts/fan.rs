@@ -1,7 +1,7 @@
 //! `fan.png`: backlog over the quarters for each provider, one panel each:
 //! the median line, p25-p75 and p5-p95 bands, and the plan path.
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, GREY, INK, LIGHT, MID};

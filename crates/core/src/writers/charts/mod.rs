@@ -22,7 +22,7 @@ mod tornado;
 
 use std::sync::OnceLock;
 
-use anyhow::{Result, anyhow};
+use crate::{Error, Result};
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -83,7 +83,7 @@ fn fonts() -> Result<()> {
             .map_err(|_| "the embedded DejaVu Sans font could not be loaded".to_string())
     })
     .clone()
-    .map_err(|e| anyhow!(e))
+    .map_err(Error::Invalid)
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
@@ -109,15 +109,20 @@ fn axis(lo: f64, hi: f64) -> std::result::Result<std::ops::Range<f64>, Box<dyn s
     Ok(lo..hi)
 }
 
+/// The error of chart `name`.
+fn chart_error(name: &str, message: impl std::fmt::Display) -> Error {
+    Error::Chart { chart: name.to_string(), message: message.to_string() }
+}
+
 /// Draw into an in-memory bitmap and encode it as PNG.
 fn render(name: &str, size: ChartSize, draw: impl FnOnce(&Area) -> DrawResult) -> Result<Vec<u8>> {
     fonts()?;
     let mut rgb = vec![0u8; size.width as usize * size.height as usize * 3];
     {
         let area = BitMapBackend::with_buffer(&mut rgb, (size.width, size.height)).into_drawing_area();
-        area.fill(&WHITE).map_err(|e| anyhow!("chart {name}: {e}"))?;
-        draw(&area).map_err(|e| anyhow!("chart {name}: {e}"))?;
-        area.present().map_err(|e| anyhow!("chart {name}: {e}"))?;
+        area.fill(&WHITE).map_err(|e| chart_error(name, e))?;
+        draw(&area).map_err(|e| chart_error(name, e))?;
+        area.present().map_err(|e| chart_error(name, e))?;
     }
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, size.width, size.height);
@@ -129,9 +134,9 @@ fn render(name: &str, size: ChartSize, draw: impl FnOnce(&Area) -> DrawResult) -
     // a short run's time).
     enc.set_compression(png::Compression::Fast);
     enc.set_filter(png::FilterType::Paeth);
-    let mut w = enc.write_header().map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
-    w.write_image_data(&rgb).map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
-    w.finish().map_err(|e| anyhow!("chart {name}: PNG encoding: {e}"))?;
+    let mut w = enc.write_header().map_err(|e| chart_error(name, format!("PNG encoding: {e}")))?;
+    w.write_image_data(&rgb).map_err(|e| chart_error(name, format!("PNG encoding: {e}")))?;
+    w.finish().map_err(|e| chart_error(name, format!("PNG encoding: {e}")))?;
     Ok(out)
 }
 

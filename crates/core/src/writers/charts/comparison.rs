@@ -2,7 +2,7 @@
 //! side by side, sorted by ES99; and the interval plot it shares with the
 //! portfolio comparison.
 
-use anyhow::Result;
+use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{ACCENT, DARK, GREY, INK, MID};
@@ -40,7 +40,7 @@ impl From<&ComparisonRow> for Interval {
 /// Draw one provider's `rows` (already sorted, worst ES99 first) as
 /// interval plots. Rows at different horizons carry theirs in the label.
 pub fn comparison_png(rows: &[&ComparisonRow], size: ChartSize) -> Result<Vec<u8>> {
-    let first = rows.first().ok_or_else(|| anyhow::anyhow!("comparison.png: no scenario to compare"))?;
+    let first = rows.first().ok_or_else(|| crate::Error::Invalid("comparison.png: no scenario to compare".into()))?;
     let same_horizon = rows.iter().all(|r| r.horizon == first.horizon);
     let items: Vec<Interval> = rows
         .iter()

@@ -12,12 +12,12 @@
 //! Version 2 added the stress-test shard (`stress --shard K/N`), written as
 //! `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin`.
 
-use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{PairedPartial, Partial};
 use crate::portfolio::{PairedStressPartial, StressPartial};
 use crate::report::MetricRow;
+use crate::{Error, Result};
 
 /// Magic bytes at the start of every shard file.
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
@@ -152,22 +152,24 @@ pub fn is_sweep(path: &std::path::Path) -> bool {
 pub fn encode(s: &ShardFile) -> Result<Vec<u8>> {
     let mut out = MAGIC.to_vec();
     out.extend(FORMAT.to_le_bytes());
-    postcard::to_extend(s, out).context("cannot encode the shard")
+    postcard::to_extend(s, out).map_err(|e| Error::Shard(format!("cannot encode the shard: {e}")))
 }
 
 pub fn decode(bytes: &[u8]) -> Result<ShardFile> {
     let Some(rest) = bytes.strip_prefix(MAGIC) else {
-        bail!("not a shard file of backlog-risk (it does not start with `backlog-risk-shard`)");
+        return Err(Error::Shard(
+            "not a shard file of backlog-risk (it does not start with `backlog-risk-shard`)".into(),
+        ));
     };
     let Some((version, body)) = rest.split_first_chunk::<4>() else {
-        bail!("the shard file is cut short");
+        return Err(Error::Shard("the shard file is cut short".into()));
     };
     let version = u32::from_le_bytes(*version);
     if version != FORMAT {
-        bail!(
+        return Err(Error::Shard(format!(
             "written in shard format version {version}; this backlog-risk ({}) reads version {FORMAT}: run the shards again with one version of the tool",
             env!("CARGO_PKG_VERSION")
-        );
+        )));
     }
-    postcard::from_bytes(body).context("the shard file is damaged or cut short")
+    postcard::from_bytes(body).map_err(|e| Error::Shard(format!("the shard file is damaged or cut short: {e}")))
 }
