@@ -44,6 +44,20 @@ commands() {
     "$bin" sweep scenarios/openai-shift.toml --vary 'customers.openai.shift[0].target=0.1,0.3' \
         --vary 'renegotiation[0].hazard=0.1,0.2' --stat es99 --metric loss.azure --paths 8192 \
         --out "$out/sweep2" "${q[@]}"
+    # What a user reads: the result lines of run, paired and precision runs,
+    # stress and explain (stdout; stderr holds only the progress bar, which
+    # is not drawn when stderr is not a terminal).
+    mkdir -p "$out/console"
+    {
+        "$bin" run scenarios/ --paths $P --no-charts --out "$out/console/run" --threads 2 || true
+        "$bin" run scenarios/variants/openai-shift-fast.toml --paired scenarios/openai-shift.toml --paths 120000 \
+            --no-charts --out "$out/console/paired" --threads 2
+        "$bin" run scenarios/openai-shift.toml --precision 'es99:loss.azure<=3%' --round-paths 16384 \
+            --max-paths 200000 --no-charts --out "$out/console/precision" --threads 2
+        "$bin" stress --portfolio portfolios/ai-infra.toml scenarios/openai-shift.toml --paths $P --no-charts \
+            --out "$out/console/stress" --threads 2
+        "$bin" explain scenarios/openai-shift.toml --paths 4096 --no-charts --out "$out/console/explain" --threads 2
+    } >"$out/console/stdout.txt" 2>"$out/console/stderr.txt"
     for k in 0 1 2; do
         "$bin" run scenarios/openai-shift.toml --paths 50000 --shard $k/3 --out "$out/shards" "${q[@]}"
         "$bin" run scenarios/variants/openai-shift-fast.toml --paired scenarios/openai-shift.toml --paths 50000 \
@@ -69,6 +83,8 @@ normalise() {
             -e 's/"(wall_seconds|paths_per_second)": [0-9.e+-]+/"\1": T/' \
             -e 's/[0-9.,]+ (s|seconds) on [0-9]+ threads?/T/g' \
             -e 's/[0-9.,]+k? paths\/s/T paths\/s/g'
+    # The console names the output folder, which differs by side.
+    sed -i "s#$1#OUT#g" "$1/console/stdout.txt" "$1/console/stderr.txt"
 }
 
 for side in before after; do

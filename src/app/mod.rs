@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use backlog_risk::engine::driver::Paired;
+use backlog_risk::api;
 use backlog_risk::engine::{Accumulator, CHUNK, Engine, shard_chunks};
 use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report::{self, ScenarioSummary};
@@ -65,57 +65,6 @@ pub struct RunOptions {
     pub samples: Option<u64>,
     /// `--precision`, with the paths per round and the most paths.
     pub precision: Option<(backlog_risk::precision::Target, u64, u64)>,
-}
-
-/// Whether scenario `sc` can be compared path by path with `base`: an
-/// error when their horizons differ or they share no provider; otherwise
-/// notes naming the providers and customers present in one of them only
-/// (fine with keyed draws, but their metrics are not compared).
-fn paired_check(sc: &Scenario, base: &Scenario) -> std::result::Result<Vec<String>, String> {
-    fn names<'a>(v: Vec<&'a str>, w: &[&str]) -> Vec<&'a str> {
-        v.into_iter().filter(|n| !w.contains(n)).collect()
-    }
-    let end = |s: &Scenario| format!("{} ({} quarters from {})", s.label(s.quarters), s.quarters, s.start);
-    if (sc.start, sc.quarters) != (base.start, base.quarters) {
-        return Err(format!(
-            "the --paired base `{}` ends at {} but `{}` at {}: paired differences compare the same quarter; give both the same start and quarters",
-            base.name,
-            end(base),
-            sc.name,
-            end(sc)
-        ));
-    }
-    let (mp, bp): (Vec<&str>, Vec<&str>) = (
-        sc.providers.iter().map(|p| p.name.as_str()).collect(),
-        base.providers.iter().map(|p| p.name.as_str()).collect(),
-    );
-    if names(mp.clone(), &bp).len() == mp.len() {
-        return Err(format!(
-            "`{}` and the --paired base `{}` share no provider ({} against {}): there is nothing to compare",
-            sc.name,
-            base.name,
-            mp.join(", "),
-            bp.join(", ")
-        ));
-    }
-    let (mc, bc): (Vec<&str>, Vec<&str>) = (
-        sc.customers.iter().map(|c| c.name.as_str()).collect(),
-        base.customers.iter().map(|c| c.name.as_str()).collect(),
-    );
-    let mut notes = Vec::new();
-    for (what, only_mine, only_base) in
-        [("provider", names(mp.clone(), &bp), names(bp, &mp)), ("customer", names(mc.clone(), &bc), names(bc, &mc))]
-    {
-        for (list, whose) in [(only_mine, sc.name.as_str()), (only_base, base.name.as_str())] {
-            if !list.is_empty() {
-                notes.push(format!(
-                    "note: {what} {} only in `{whose}`: not compared; every other draw is shared (draws are keyed by name)",
-                    list.join(", ")
-                ));
-            }
-        }
-    }
-    Ok(notes)
 }
 
 /// The most paths one process runs without `--allow-huge` or `--shard`.
@@ -289,17 +238,9 @@ fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the worker threads")
 }
 
-/// An error when a run's results hold values that are not finite numbers
-/// (an overflow of the simulation), naming the scenario and the metric.
+/// [`api::check_finite`] for the commands.
 fn check_finite(sc: &Scenario, acc: &Accumulator) -> Result<()> {
-    if let Some(k) = acc.non_finite() {
-        bail!(
-            "scenario {}: the simulation overflowed: {} is not a finite number (infinite or NaN) on some paths; an input is too large to simulate (look at growth, volatility, backlog and bookings); no result was written",
-            sc.name,
-            sc.metric_names()[k]
-        );
-    }
-    Ok(())
+    api::check_finite(sc, acc).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// What `run.json` says about a run.
@@ -359,7 +300,7 @@ fn write_outputs(
     info: RunInfo,
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
-    paired: Option<(&Scenario, &Paired)>,
+    paired: Option<(&Scenario, &[report::PairedRow])>,
     samples: Option<backlog_risk::engine::SampleRows>,
 ) -> Result<()> {
     let staging = crate::outdir::Staging::new(target)?;
@@ -373,9 +314,8 @@ fn write_outputs(
     crate::files::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
     crate::files::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
     let charts = write_charts(dir, summary, opts, pool)?;
-    if let Some((base, r)) = paired {
-        let rows = report::paired(summary, r);
-        crate::files::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(&rows)?)?;
+    if let Some((base, rows)) = paired {
+        crate::files::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(rows)?)?;
     }
     let assumptions = scenario::assumptions::assumptions(sc, chain);
     let page = backlog_risk::writers::html::report_html(&backlog_risk::writers::html::ReportInput {

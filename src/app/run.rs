@@ -108,70 +108,58 @@ fn run_one(
     base: Option<&Scenario>,
 ) -> Result<(ScenarioSummary, Option<String>)> {
     let started = Instant::now();
-    let engine = Engine::new(sc);
     if base.is_some_and(|b| b.name == sc.name) && !opts.quiet {
         bar.suspend(|| eprintln!("note: `{}` is the --paired base itself: run without a comparison", sc.name));
     }
     let base = base.filter(|b| b.name != sc.name);
-    if let Some(b) = base {
-        for note in paired_check(sc, b).map_err(|e| anyhow::anyhow!(e))? {
-            if !opts.quiet {
-                bar.suspend(|| eprintln!("{note}"));
-            }
-        }
-    }
+    let advance = |n| bar.inc(n);
+    let observer = api::Observer::new().with_progress(&advance);
+    // The options are applied at loading (with the flags' names in errors).
+    let here = api::Options::default();
     if let Some((target, round, max)) = &opts.precision {
         let prefix = bar.prefix();
         let after = |paths: u64, half: f64, relative: f64| {
             bar.set_prefix(format!("{prefix} {} +-{half:.3} ({:.2}%) at {paths}", target.stat, 100.0 * relative));
         };
-        let (acc, reached) = pool
-            .install(|| {
-                backlog_risk::precision::run_to_precision(
-                    &engine,
-                    sc.seed,
-                    target,
-                    (*round, *max),
-                    &|n| bar.inc(n),
-                    &after,
-                )
-            })
-            .map_err(|e| anyhow::anyhow!("--precision {}: {e}", target.text()))?;
-        check_finite(sc, &acc)?;
-        let sc = Scenario { paths: reached.paths, ..sc.clone() };
-        let summary = report::summarise(&engine, &acc, sc.seed);
+        let (run, reached) = pool
+            .install(|| api::run_to_precision(sc, target, (*round, *max), &here, &observer, &after))
+            .map_err(|e| match e {
+                backlog_risk::Error::Overflow(m) => anyhow::anyhow!(m),
+                e => anyhow::anyhow!("--precision {}: {e}", target.text()),
+            })?;
         let line = precision_line(&sc.name, target, &reached);
         let wall = started.elapsed().as_secs_f64();
+        let sc = &run.scenario;
         let info = RunInfo {
             precision: Some(reached),
-            ..run_info(&sc, file, &resolved.text, &resolved.chain, opts.threads, wall)
+            ..run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall)
         };
+        let engine = Engine::new(sc);
         let samples = opts.samples.map(|n| engine.sample_rows(engine.keys(sc.seed, *round), sc.paths, n));
-        write_outputs(&opts.out.join(&sc.name), &sc, &resolved.chain, &summary, info, opts, pool, None, samples)?;
-        return Ok((summary, Some(line)));
+        write_outputs(&opts.out.join(&sc.name), sc, &resolved.chain, &run.summary, info, opts, pool, None, samples)?;
+        return Ok((run.summary, Some(line)));
     }
     // A paired run simulates both scenarios once, side by side.
-    let (acc, paired) = match base {
+    let (run, paired) = match base {
         Some(b) => {
-            let r = pool.install(|| engine.run_paired(&Engine::new(b), sc.seed, sc.paths, &|n| bar.inc(n)));
-            (r.mine.clone(), Some((b, r)))
+            let p = pool.install(|| api::run_paired(sc, b, &here, &observer))?;
+            for note in &p.notes {
+                if !opts.quiet {
+                    bar.suspend(|| eprintln!("{note}"));
+                }
+            }
+            (p.run.clone(), Some((b, p)))
         }
-        None => (pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n))), None),
+        None => (pool.install(|| api::run(sc, &here, &observer))?, None),
     };
-    check_finite(sc, &acc)?;
-    if let Some((b, r)) = &paired {
-        check_finite(b, &r.base)?;
-    }
-    let summary = report::summarise(&engine, &acc, sc.seed);
+    let summary = run.summary;
     let focus = format!("loss.{}", sc.providers[sc.focus].name);
-    let line = paired.as_ref().and_then(|(b, r)| {
-        report::paired(&summary, r)
-            .iter()
-            .find(|row| row.metric == focus)
-            .map(|row| paired_line(&sc.name, &b.name, row))
+    let line = paired.as_ref().and_then(|(b, p)| {
+        p.rows.iter().find(|row| row.metric == focus).map(|row| paired_line(&sc.name, &b.name, row))
     });
     let wall = started.elapsed().as_secs_f64();
     let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall);
+    let engine = Engine::new(sc);
     write_outputs(
         &opts.out.join(&sc.name),
         sc,
@@ -180,7 +168,7 @@ fn run_one(
         info,
         opts,
         pool,
-        paired.as_ref().map(|(b, r)| (*b, r)),
+        paired.as_ref().map(|(b, p)| (*b, p.rows.as_slice())),
         opts.samples.map(|n| engine.sample_rows(engine.keys(sc.seed, sc.paths), sc.paths, n)),
     )?;
     Ok((summary, line))

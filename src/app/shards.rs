@@ -46,7 +46,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         bar.set_prefix(format!("{} shard {k}/{n}", sc.name));
         // Paired with the base unless the scenario is the base itself.
         let (partial, paired) = match base.as_ref().filter(|(b, _)| b.name != sc.name) {
-            Some((b, _)) if let Err(e) = paired_check(&sc, b) => {
+            Some((b, _)) if let Err(e) = api::paired_check(&sc, b) => {
                 eprintln!("error: {}: {e}", file.display());
                 ok = false;
                 continue;
@@ -217,7 +217,8 @@ fn merge_paired(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions, star
     check_finite(&sc, &paired.mine)?;
     check_finite(&base, &paired.base)?;
     let summary = report::summarise(&engine, &paired.mine, sc.seed);
-    write_merged(&first, &file, &sc, &summary, opts, started, Some((&base, &paired)))?;
+    let rows = report::paired(&summary, &paired);
+    write_merged(&first, &file, &sc, &summary, opts, started, Some((&base, &rows)))?;
     if !opts.quiet {
         println!("merged {} shards (paired with {}): {}", first.shards, base.name, headline(&summary));
     }
@@ -263,7 +264,7 @@ fn write_merged(
     summary: &ScenarioSummary,
     opts: &RunOptions,
     started: Instant,
-    paired: Option<(&Scenario, &Paired)>,
+    paired: Option<(&Scenario, &[report::PairedRow])>,
 ) -> Result<()> {
     let chain: Vec<PathBuf> =
         std::iter::once(file.to_path_buf()).chain(first.extends.iter().map(PathBuf::from)).collect();

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod api;
 mod batch;
 mod charts;
 mod cli;

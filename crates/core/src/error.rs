@@ -31,6 +31,10 @@ pub enum Error {
     /// together.
     #[error("{0}")]
     Shard(String),
+    /// A simulation whose results are not finite numbers (an input too
+    /// large to simulate), naming the scenario and the metric.
+    #[error("{0}")]
+    Overflow(String),
     /// Options or inputs that cannot be combined, with what to do instead.
     #[error("{0}")]
     Invalid(String),

@@ -4,12 +4,18 @@
 //! a cloud provider's contracted backlog could disappear when a large
 //! customer shifts spend or renegotiates.
 //!
+//! This is the core of the workspace: no command line, no console, no file
+//! writes. Front-ends (the `backlog-risk` binary, and next the Python module
+//! and the web explorer) call [`api`], whose functions take validated inputs,
+//! [`api::Options`] and an [`api::Observer`] (progress, [`Cancel`]) and
+//! return typed results or an [`Error`].
+//!
 //! The pipeline, each step a plain function over plain data:
 //!
-//! 1. [`scenario::load`]: TOML file -> validated [`model::Scenario`];
+//! 1. [`scenario::load`] / [`scenario::parse`]: TOML -> validated [`model::Scenario`];
 //! 2. [`engine::Engine::run`]: scenario -> [`engine::Accumulator`] (parallel, reproducible);
 //! 3. [`report::summarise`]: accumulator -> [`report::ScenarioSummary`];
-//! 4. [`output`]: summary -> `summary.csv`, `fan.csv`, `run.json`.
+//! 4. [`writers`]: summary -> the bytes of `summary.csv`, `fan.csv`, `run.json`, charts.
 //!
 //! ```
 //! use backlog_risk::{engine::Engine, report, scenario};
@@ -42,6 +48,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod analysis;
+pub mod api;
 pub mod cancel;
 pub mod dist;
 pub mod engine;

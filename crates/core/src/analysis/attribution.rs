@@ -218,6 +218,7 @@ pub fn attribution(
         &|a, b| a.merge(b),
         &|a, b| a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y)),
         progress,
+        engine.cancel(),
     );
     let sums = rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.ok_or("no paths to attribute")?;
     let sketches = sketches.ok_or("no paths to attribute")?;

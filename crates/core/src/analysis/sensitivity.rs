@@ -246,7 +246,8 @@ pub fn sensitivity(
         });
         sums
     };
-    let (nodes, _) = reduce_chunks(paths, 0..u64::MAX, &|| (), &leaf, &|a, b| a.merge(b), &|_, _| {}, progress);
+    let (nodes, _) =
+        reduce_chunks(paths, 0..u64::MAX, &|| (), &leaf, &|a, b| a.merge(b), &|_, _| {}, progress, engine.cancel());
     let sums = crate::engine::driver::rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.unwrap_or_else(empty);
     let name = sc.metric_names()[metric].clone();
     let idx = with_errors(&sums.batches);

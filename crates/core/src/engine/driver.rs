@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::block::{Block, Kernel};
 use super::{Engine, Keys, LANES, MAX_LANES};
+use crate::Cancel;
 use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 
 /// Paths per chunk: the unit of parallel work and of merging (a multiple of
@@ -338,6 +339,7 @@ impl<'a> Engine<'a> {
             &|a, b| a.merge(b),
             &|a, b| a.merge(&b),
             progress,
+            &self.cancel,
         );
         Partial { nodes, sketches }
     }
@@ -437,6 +439,7 @@ impl<'a> Engine<'a> {
                     give(full);
                 },
                 progress,
+                &self.cancel,
             );
             out.nodes.extend(nodes);
             if let Some((full, mut tails)) = state {
@@ -626,12 +629,16 @@ pub fn shard_chunks(paths: u64, k: u64, n: u64) -> Range<u64> {
 }
 
 /// Run `leaf` on every chunk of paths in `range` (chunk indices; a shard,
-/// or `0..u64::MAX` for a whole run) on the current rayon pool and merge:
+/// or `0..u64::MAX` for a whole run) on the current rayon pool and merge
+/// (no chunk starts once `cancel` is set; the result is then incomplete):
 /// chunk results by the aligned tree of the module header, per-thread
 /// states (`S`, made by `state` and handed to each leaf that runs on that
 /// thread) in any order, since their merge must be exact. Returns the
 /// largest complete nodes of the merge tree inside the range, each merged
 /// exactly as in a whole run, for [`rebuild`] to finish the tree.
+// Five closures and the cancellation token: the generic seam of issue 25
+// (one simulator trait, one fold per analysis) is to replace them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn reduce_chunks<T: Send, S: Send>(
     paths: u64,
     range: Range<u64>,
@@ -640,6 +647,7 @@ pub(crate) fn reduce_chunks<T: Send, S: Send>(
     merge: &(dyn Fn(&mut T, T) + Sync),
     merge_state: &(dyn Fn(&mut S, S) + Sync),
     progress: &(dyn Fn(u64) + Sync),
+    cancel: &Cancel,
 ) -> (Vec<Node<T>>, Option<S>) {
     struct Ctx<'c, T, S> {
         paths: u64,
@@ -650,6 +658,7 @@ pub(crate) fn reduce_chunks<T: Send, S: Send>(
         leaf: &'c (dyn Fn(Range<u64>, &mut S) -> T + Sync),
         merge: &'c (dyn Fn(&mut T, T) + Sync),
         progress: &'c (dyn Fn(u64) + Sync),
+        cancel: &'c Cancel,
     }
     /// The whole subtree `lo .. lo + size`.
     fn node<T: Send, S: Send>(cx: &Ctx<T, S>, lo: u64, size: u64) -> Option<T> {
@@ -657,6 +666,11 @@ pub(crate) fn reduce_chunks<T: Send, S: Send>(
             return None;
         }
         if size == 1 {
+            // A cancelled run simulates no more chunks: the nodes it returns
+            // are incomplete, and the caller reports the cancellation.
+            if cx.cancel.is_cancelled() {
+                return None;
+            }
             let range = lo * CHUNK..((lo + 1) * CHUNK).min(cx.paths);
             let n = range.end - range.start;
             let taken = cx.pool.lock().expect("no worker panicked").pop();
@@ -689,7 +703,7 @@ pub(crate) fn reduce_chunks<T: Send, S: Send>(
         left
     }
     let chunks = paths.div_ceil(CHUNK);
-    let cx = Ctx { paths, chunks, range, pool: Mutex::new(Vec::new()), state, leaf, merge, progress };
+    let cx = Ctx { paths, chunks, range, pool: Mutex::new(Vec::new()), state, leaf, merge, progress, cancel };
     let nodes = cover(&cx, 0, chunks.next_power_of_two());
     let mut states = cx.pool.into_inner().expect("no worker panicked").into_iter();
     let s = states.next().map(|mut first| {

@@ -139,6 +139,8 @@ pub struct Engine<'a> {
     /// The parameters drawn through their quantile function (a sampling
     /// design other than plain Monte Carlo, or a correlation).
     design: design::Design,
+    /// Read by the drivers before each chunk ([`Engine::with_cancel`]).
+    cancel: crate::Cancel,
 }
 
 impl<'a> Engine<'a> {
@@ -206,6 +208,7 @@ impl<'a> Engine<'a> {
             plan: Plan { backlog_path: vec![], backlog: vec![], revenue: vec![], metrics: vec![] },
             kernel: Kernel::detect(),
             design,
+            cancel: crate::Cancel::new(),
         };
         e.plan = e.compute_plan();
         e
@@ -217,6 +220,25 @@ impl<'a> Engine<'a> {
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
         self.kernel = kernel;
         self
+    }
+
+    /// The same engine stopped by `cancel`: its drivers start no chunk of
+    /// paths once the token is cancelled, and what they return is then
+    /// incomplete (the API functions of [`crate::api`] report
+    /// [`crate::Error::Cancelled`] instead).
+    pub fn with_cancel(mut self, cancel: &crate::Cancel) -> Self {
+        self.cancel = cancel.clone();
+        self
+    }
+
+    /// This engine's cancellation token.
+    pub fn cancel(&self) -> &crate::Cancel {
+        &self.cancel
+    }
+
+    /// Whether this engine's token was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
     }
 
     pub fn scenario(&self) -> &Scenario {

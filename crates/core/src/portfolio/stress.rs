@@ -383,7 +383,8 @@ impl Bound<'_> {
             });
             acc
         };
-        let (nodes, _) = reduce_chunks(paths, chunks, &|| (), &leaf, &|a, b| a.merge(b), &|_, _| {}, progress);
+        let (nodes, _) =
+            reduce_chunks(paths, chunks, &|| (), &leaf, &|a, b| a.merge(b), &|_, _| {}, progress, engine.cancel());
         StressPartial { nodes }
     }
 
@@ -435,7 +436,8 @@ impl Bound<'_> {
             });
             (a, b, d)
         };
-        let (nodes, _) = reduce_chunks(paths, chunks, &|| (), &leaf, &merge_pair, &|_, _| {}, progress);
+        let (nodes, _) =
+            reduce_chunks(paths, chunks, &|| (), &leaf, &merge_pair, &|_, _| {}, progress, engine.cancel());
         PairedStressPartial { nodes }
     }
 

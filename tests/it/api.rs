@@ -1,0 +1,115 @@
+//! The core's API in-process: each function gives what the engine's own
+//! drivers give, bit for bit, and a cancelled call stops within a chunk.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use backlog_risk::api::{self, Observer, Options};
+use backlog_risk::engine::{CHUNK, Engine};
+use backlog_risk::precision::Target;
+use backlog_risk::{Cancel, Error, report, scenario};
+
+fn shipped(name: &str) -> backlog_risk::model::Scenario {
+    scenario::load(format!("scenarios/{name}").as_ref()).unwrap()
+}
+
+#[test]
+fn run_equals_the_engine_and_ignores_threads() {
+    let sc = shipped("openai-shift.toml");
+    let opts = Options { paths: Some(30_000), seed: Some(11), threads: Some(2), ..Options::default() };
+    let done = AtomicU64::new(0);
+    let count = |n: u64| {
+        done.fetch_add(n, Ordering::Relaxed);
+    };
+    let r = api::run(&sc, &opts, &Observer::new().with_progress(&count)).unwrap();
+    assert_eq!(done.load(Ordering::Relaxed), 30_000, "progress counts every path once");
+    let engine = Engine::new(&r.scenario);
+    let acc = engine.run(11, 30_000, &|_| {});
+    assert_eq!(r.accumulator, acc);
+    assert_eq!(r.summary, report::summarise(&engine, &acc, 11));
+    let one = api::run(&sc, &Options { threads: Some(1), ..opts }, &Observer::new()).unwrap();
+    assert_eq!(one.accumulator, acc);
+}
+
+#[test]
+fn paired_run_equals_the_engine_and_a_variant_equal_to_its_base_differs_by_zero() {
+    let (sc, base) = (shipped("variants/openai-shift-fast.toml"), shipped("openai-shift.toml"));
+    let opts = Options { paths: Some(20_000), ..Options::default() };
+    let r = api::run_paired(&sc, &base, &opts, &Observer::new()).unwrap();
+    let mine = Options { paths: Some(20_000), ..Options::default() }.apply(&sc).unwrap();
+    let theirs = Options { paths: Some(20_000), seed: Some(mine.seed), ..Options::default() }.apply(&base).unwrap();
+    let p = Engine::new(&mine).run_paired(&Engine::new(&theirs), mine.seed, 20_000, &|_| {});
+    assert_eq!((&r.paired.mine, &r.paired.base, &r.paired.diffs), (&p.mine, &p.base, &p.diffs));
+    assert!(r.rows.iter().any(|row| row.metric == "loss.azure" && row.diff != 0.0));
+    // The base against itself under another name: every difference is 0.
+    let mut twin = base.clone();
+    twin.name = "twin".into();
+    let same = api::run_paired(&twin, &base, &opts, &Observer::new()).unwrap();
+    assert!(same.paired.diffs.iter().all(|d| d.mean() == 0.0 && d.max() == 0.0 && d.min() == 0.0));
+}
+
+#[test]
+fn paired_runs_of_other_horizons_are_refused() {
+    let base = shipped("openai-shift.toml");
+    let mut short = base.clone();
+    short.name = "short".into();
+    short.quarters -= 1;
+    let e = api::run_paired(&short, &base, &Options::default(), &Observer::new()).unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)) && e.to_string().contains("give both the same start and quarters"), "{e}");
+}
+
+#[test]
+fn run_to_precision_is_a_run_of_the_paths_it_took() {
+    let sc = shipped("openai-shift.toml");
+    let t = Target::parse("mean:loss.azure<=5%").unwrap();
+    let rounds = AtomicU64::new(0);
+    let after = |_: u64, _: f64, _: f64| {
+        rounds.fetch_add(1, Ordering::Relaxed);
+    };
+    let (r, reached) =
+        api::run_to_precision(&sc, &t, (8 * CHUNK, 64 * CHUNK), &Options::default(), &Observer::new(), &after).unwrap();
+    assert!(reached.met && reached.relative_half_width <= 0.05, "{reached:?}");
+    assert_eq!(rounds.load(Ordering::Relaxed), reached.rounds);
+    assert_eq!(r.scenario.paths, reached.paths);
+    // Keyed to its rounds (the Latin hypercube of a round), the same draws
+    // as a whole run under plain Monte Carlo.
+    assert_eq!(r.accumulator, Engine::new(&sc).run(sc.seed, reached.paths, &|_| {}));
+    let e = api::run_to_precision(&sc, &t, (1000, 64 * CHUNK), &Options::default(), &Observer::new(), &|_, _, _| {});
+    assert!(e.unwrap_err().to_string().contains("not a whole number of chunks"));
+}
+
+/// A 10M-path run cancelled while it runs: it returns `Cancelled`, and no
+/// chunk starts after the request (at most one chunk per thread was in
+/// flight). The delay is printed, not asserted (timings belong in
+/// benchmarks); the bound of 5 s only catches a run that ignores the token.
+#[test]
+fn a_cancelled_ten_million_path_run_stops_within_a_chunk() {
+    let sc = shipped("openai-shift.toml");
+    let opts = Options { paths: Some(10_000_000), threads: Some(2), ..Options::default() };
+    let token = Cancel::new();
+    let done = AtomicU64::new(0);
+    let count = |n: u64| {
+        done.fetch_add(n, Ordering::SeqCst);
+    };
+    let (at_cancel, result, delay) = std::thread::scope(|s| {
+        let obs = Observer::new().with_progress(&count).with_cancel(&token);
+        let worker = s.spawn(move || {
+            let r = api::run(&sc, &opts, &obs);
+            (r, Instant::now())
+        });
+        while done.load(Ordering::SeqCst) < 100 * CHUNK {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        token.cancel();
+        let asked = Instant::now();
+        let at_cancel = done.load(Ordering::SeqCst);
+        let (r, ended) = worker.join().unwrap();
+        (at_cancel, r, ended.saturating_duration_since(asked))
+    });
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    let after = done.load(Ordering::SeqCst);
+    assert!(after <= at_cancel + 2 * CHUNK, "{after} paths done, {at_cancel} when cancelled");
+    assert!(after < 10_000_000);
+    assert!(delay < Duration::from_secs(5), "{delay:?}");
+    eprintln!("cancelled after {at_cancel} paths; returned {delay:?} after the request");
+}
