@@ -318,3 +318,28 @@ fn shards_finish_to_the_whole_run_bit_for_bit() {
     let covered: Vec<u64> = (0..7).flat_map(|k| shard_chunks(paths, k, 7)).collect();
     assert_eq!(covered, (0..paths.div_ceil(CHUNK)).collect::<Vec<_>>());
 }
+
+/// The seam: a run and a paired run folded from blocks the scalar reference
+/// simulated (one path at a time, lane by lane) equal those of every build
+/// of the block kernel, bit for bit, partial blocks included.
+#[test]
+fn folds_on_the_reference_simulator_equal_every_kernel() {
+    use backlog_risk::engine::Reference;
+    let sc = backlog_risk::scenario::load("scenarios/openai-shift.toml".as_ref()).unwrap();
+    let fast = backlog_risk::scenario::load("scenarios/variants/openai-shift-fast.toml".as_ref()).unwrap();
+    let paths = 2048 + 40 + 3;
+    let (e, b) = (Engine::new(&fast), Engine::new(&sc));
+    let keys = e.keys(5, paths);
+    let reference = e.finish(paths, vec![e.run_chunks_on(&Reference, &keys, paths, 0..u64::MAX, &|_| {})]).unwrap();
+    let paired_ref = e
+        .finish_paired(&b, paths, vec![e.run_paired_chunks_on(&Reference, &b, 5, paths, 0..u64::MAX, &|_| {})])
+        .unwrap();
+    for k in Kernel::available() {
+        let run = e.finish(paths, vec![e.run_chunks_on(&k, &keys, paths, 0..u64::MAX, &|_| {})]).unwrap();
+        assert_eq!(run, reference, "{k:?}");
+        let p =
+            e.finish_paired(&b, paths, vec![e.run_paired_chunks_on(&k, &b, 5, paths, 0..u64::MAX, &|_| {})]).unwrap();
+        assert_eq!((&p.mine, &p.base, &p.diffs), (&paired_ref.mine, &paired_ref.base, &paired_ref.diffs), "{k:?}");
+        assert_eq!(p.tails, paired_ref.tails, "{k:?}");
+    }
+}

@@ -19,12 +19,10 @@
 //! `E[phi_i | metric >= VaR]`, VaR read from the run's sketch, so they sum
 //! to the mean of the metric over the same tail paths.
 
-use std::ops::Range;
-
 use serde::Serialize;
 
-use crate::engine::driver::{for_blocks, rebuild, reduce_chunks};
-use crate::engine::{Accumulator, Engine, LANES, Switches};
+use crate::engine::driver::rebuild;
+use crate::engine::{Accumulator, Block, Engine, Fold, Keys, Simulator, Switches, drive};
 use crate::model::Scenario;
 use crate::stats::Sketch;
 
@@ -151,6 +149,104 @@ impl Sums {
     }
 }
 
+/// The attribution of one metric: every path simulated once per subset of
+/// drivers switched on, its Shapley values summed per chunk (over all
+/// paths and the two tails) and sketched per thread.
+struct AttributionFold<'e, 'a> {
+    engine: &'e Engine<'a>,
+    keys: Keys,
+    /// The switches of every subset of drivers, by bit mask.
+    all: Vec<Switches>,
+    metric: usize,
+    plan: f64,
+    var95: f64,
+    var99: f64,
+    /// The metric's scale, for the relative gap.
+    scale: f64,
+}
+
+/// A chunk's buffers: the block, each subset's metric by lane, the game's
+/// values and the Shapley values of one path.
+struct Scratch<const L: usize> {
+    block: Block<L>,
+    lanes: Vec<[f64; L]>,
+    v: Vec<f64>,
+    phi: Vec<f64>,
+}
+
+impl Fold for AttributionFold<'_, '_> {
+    type Chunk = Sums;
+    type Thread = Vec<Sketch>;
+    type Scratch<const L: usize> = Scratch<L>;
+
+    fn chunk(&self) -> Sums {
+        Sums::new(self.drivers())
+    }
+
+    fn thread(&self) -> Vec<Sketch> {
+        vec![Sketch::default(); self.drivers() + 1]
+    }
+
+    fn scratch<const L: usize>(&self) -> Scratch<L> {
+        let subsets = self.all.len();
+        Scratch {
+            block: self.engine.block_buffer_of::<L>(),
+            lanes: vec![[0.0; L]; subsets],
+            v: vec![0.0; subsets],
+            phi: vec![0.0; self.drivers()],
+        }
+    }
+
+    fn block<S: Simulator, const L: usize>(
+        &self,
+        sim: &S,
+        first: u64,
+        count: usize,
+        s: &mut Scratch<L>,
+        sums: &mut Sums,
+        sk: &mut Vec<Sketch>,
+    ) {
+        let (plan, n) = (self.plan, self.drivers());
+        for (m, sw) in self.all.iter().enumerate() {
+            sim.simulate(self.engine, &self.keys, Some(sw), first, &mut s.block);
+            s.lanes[m] = *s.block.metric(self.metric);
+        }
+        for l in 0..count {
+            s.v.iter_mut().zip(&s.lanes).for_each(|(x, lane)| *x = lane[l] - plan);
+            shapley(&s.v, &mut s.phi);
+            let total = s.v[(1 << n) - 1];
+            sums.gap = sums.gap.max((s.phi.iter().sum::<f64>() - total).abs() / self.scale);
+            let x = total + plan;
+            for (j, c) in s.phi.iter().chain(std::iter::once(&total)).enumerate() {
+                sums.all[j] += c;
+                sk[j].add(*c);
+                if x >= self.var95 {
+                    sums.tail95[j] += c;
+                }
+                if x >= self.var99 {
+                    sums.tail99[j] += c;
+                }
+            }
+            sums.count[0] += f64::from(u8::from(x >= self.var95));
+            sums.count[1] += f64::from(u8::from(x >= self.var99));
+        }
+    }
+
+    fn merge(&self, a: &mut Sums, b: Sums) {
+        a.merge(b)
+    }
+
+    fn merge_threads(&self, a: &mut Vec<Sketch>, b: Vec<Sketch>) {
+        a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y))
+    }
+}
+
+impl AttributionFold<'_, '_> {
+    fn drivers(&self) -> usize {
+        self.all.len().trailing_zeros() as usize
+    }
+}
+
 /// What the attribution found, and the largest gap between a path's
 /// contributions and its metric against plan (relative to the metric's
 /// scale), which the Shapley value makes 0 up to rounding.
@@ -178,48 +274,8 @@ pub fn attribution(
     let sketch = &run.metrics[metric].sketch;
     let (var95, var99) = (sketch.quantile(0.95), sketch.quantile(0.99));
     let scale = sketch.min().abs().max(sketch.max().abs()).max(plan.abs()).max(1e-300);
-    let leaf = |range: Range<u64>, sk: &mut Vec<Sketch>| {
-        let mut sums = Sums::new(n);
-        let mut b = engine.block_buffer();
-        let mut lanes = vec![[0.0; LANES]; 1 << n];
-        let (mut v, mut phi) = (vec![0.0; 1 << n], vec![0.0; n]);
-        for_blocks(range, |first, count| {
-            for (m, sw) in all.iter().enumerate() {
-                engine.block_with(&keys, first, &mut b, Some(sw));
-                lanes[m] = *b.metric(metric);
-            }
-            for l in 0..count {
-                v.iter_mut().zip(&lanes).for_each(|(x, lane)| *x = lane[l] - plan);
-                shapley(&v, &mut phi);
-                let total = v[(1 << n) - 1];
-                sums.gap = sums.gap.max((phi.iter().sum::<f64>() - total).abs() / scale);
-                let x = total + plan;
-                for (j, c) in phi.iter().chain(std::iter::once(&total)).enumerate() {
-                    sums.all[j] += c;
-                    sk[j].add(*c);
-                    if x >= var95 {
-                        sums.tail95[j] += c;
-                    }
-                    if x >= var99 {
-                        sums.tail99[j] += c;
-                    }
-                }
-                sums.count[0] += f64::from(u8::from(x >= var95));
-                sums.count[1] += f64::from(u8::from(x >= var99));
-            }
-        });
-        sums
-    };
-    let (nodes, sketches) = reduce_chunks(
-        paths,
-        0..u64::MAX,
-        &|| vec![Sketch::default(); n + 1],
-        &leaf,
-        &|a, b| a.merge(b),
-        &|a, b| a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y)),
-        progress,
-        engine.cancel(),
-    );
+    let fold = AttributionFold { engine, keys, all, metric, plan, var95, var99, scale };
+    let (nodes, sketches) = drive(&fold, &engine.kernel(), paths, 0..u64::MAX, engine.watch(progress));
     let sums = rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.ok_or("no paths to attribute")?;
     let sketches = sketches.ok_or("no paths to attribute")?;
     let name = sc.metric_names()[metric].clone();

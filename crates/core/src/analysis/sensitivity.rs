@@ -27,12 +27,10 @@
 //! the bottom 10% and in the top 10% of its distribution. All of it
 //! streams: memory does not grow with the paths.
 
-use std::ops::Range;
-
 use serde::Serialize;
 
-use crate::engine::driver::{for_blocks, reduce_chunks};
-use crate::engine::{Accumulator, Engine, Keys, LANES};
+use crate::dist::Dist;
+use crate::engine::{Accumulator, Block, Engine, Fold, Keys, Simulator, drive};
 use crate::rng;
 use crate::stats::Sketch;
 
@@ -177,6 +175,81 @@ impl Ranks {
     }
 }
 
+/// The pick-freeze samples of one metric: samples A and B, and A with each
+/// uncertain parameter's (then the noise's) keys taken from B, summed per
+/// batch of paths; with the tornado's rank sums.
+struct SensitivityFold<'e, 'a> {
+    engine: &'e Engine<'a>,
+    keys: (Keys, Keys),
+    mixed: Vec<Keys>,
+    ranks: Ranks,
+    dists: Vec<&'a Dist>,
+    uncertain: Vec<usize>,
+    metric: usize,
+    paths: u64,
+}
+
+impl Fold for SensitivityFold<'_, '_> {
+    type Chunk = Sums;
+    type Thread = ();
+    type Scratch<const L: usize> = ([Block<L>; 3], Vec<[f64; L]>);
+
+    fn chunk(&self) -> Sums {
+        Sums {
+            batches: vec![PickFreeze::new(self.mixed.len()); BATCHES as usize],
+            tornado: vec![Tornado::default(); self.uncertain.len()],
+        }
+    }
+
+    fn thread(&self) {}
+
+    fn scratch<const L: usize>(&self) -> Self::Scratch<L> {
+        (std::array::from_fn(|_| self.engine.block_buffer_of::<L>()), vec![[0.0; L]; self.mixed.len()])
+    }
+
+    fn block<S: Simulator, const L: usize>(
+        &self,
+        sim: &S,
+        first: u64,
+        n: usize,
+        ([a, b, m], fab): &mut Self::Scratch<L>,
+        sums: &mut Sums,
+        _: &mut (),
+    ) {
+        let (engine, metric, paths) = (self.engine, self.metric, self.paths);
+        sim.simulate(engine, &self.keys.0, None, first, a);
+        sim.simulate(engine, &self.keys.1, None, first, b);
+        for (g, keys) in self.mixed.iter().enumerate() {
+            sim.simulate(engine, keys, None, first, m);
+            fab[g] = *m.metric(metric);
+        }
+        let (fa, fb) = (a.metric(metric), b.metric(metric));
+        for l in 0..n {
+            let i = first + l as u64;
+            let batch = (u128::from(i) * u128::from(BATCHES) / u128::from(paths)) as usize;
+            let row: Vec<f64> = fab.iter().map(|x| x[l]).collect();
+            sums.batches[batch].add(fa[l], fb[l], &row);
+            let r = self.ranks.of(fa[l]);
+            for (t, &k) in sums.tornado.iter_mut().zip(&self.uncertain) {
+                let u = self.dists[k].cdf(a.param(k)[l]);
+                t.rank = [t.rank[0] + u, t.rank[1] + u * u, t.rank[2] + r, t.rank[3] + r * r, t.rank[4] + u * r];
+                if u <= 0.1 {
+                    t.low = [t.low[0] + fa[l], t.low[1] + 1.0];
+                }
+                if u >= 0.9 {
+                    t.high = [t.high[0] + fa[l], t.high[1] + 1.0];
+                }
+            }
+        }
+    }
+
+    fn merge(&self, a: &mut Sums, b: Sums) {
+        a.merge(b)
+    }
+
+    fn merge_threads(&self, _: &mut (), _: ()) {}
+}
+
 /// The sensitivity of metric `metric` (an index of
 /// [`crate::model::Scenario::metric_names`]) in a run of `paths` paths
 /// under `seed`, given that run's accumulator `run` (for the metric's
@@ -209,46 +282,19 @@ pub fn sensitivity(
     let kb = engine.keys(rng::mix(seed ^ 0x5a17_e111_0b5e_ed01), paths);
     let mixed: Vec<Keys> =
         uncertain.iter().map(|k| ka.with_param_from(&kb, *k)).chain(std::iter::once(ka.with_noise_from(&kb))).collect();
-    let ranks = Ranks::new(&run.metrics[metric].sketch);
-    let empty = || Sums {
-        batches: vec![PickFreeze::new(groups); BATCHES as usize],
-        tornado: vec![Tornado::default(); uncertain.len()],
+    let fold = SensitivityFold {
+        engine,
+        keys: (ka, kb),
+        mixed,
+        ranks: Ranks::new(&run.metrics[metric].sketch),
+        dists: params.iter().map(|p| p.dist).collect(),
+        uncertain: uncertain.clone(),
+        metric,
+        paths,
     };
-    let leaf = |range: Range<u64>, _: &mut ()| {
-        let mut sums = empty();
-        let (mut a, mut b, mut m) = (engine.block_buffer(), engine.block_buffer(), engine.block_buffer());
-        let mut fab = vec![[0.0; LANES]; groups];
-        for_blocks(range, |first, n| {
-            engine.block(&ka, first, &mut a);
-            engine.block(&kb, first, &mut b);
-            for (g, keys) in mixed.iter().enumerate() {
-                engine.block(keys, first, &mut m);
-                fab[g] = *m.metric(metric);
-            }
-            let (fa, fb) = (a.metric(metric), b.metric(metric));
-            for l in 0..n {
-                let i = first + l as u64;
-                let batch = (u128::from(i) * u128::from(BATCHES) / u128::from(paths)) as usize;
-                let row: Vec<f64> = fab.iter().map(|x| x[l]).collect();
-                sums.batches[batch].add(fa[l], fb[l], &row);
-                let r = ranks.of(fa[l]);
-                for (t, &k) in sums.tornado.iter_mut().zip(&uncertain) {
-                    let u = params[k].dist.cdf(a.param(k)[l]);
-                    t.rank = [t.rank[0] + u, t.rank[1] + u * u, t.rank[2] + r, t.rank[3] + r * r, t.rank[4] + u * r];
-                    if u <= 0.1 {
-                        t.low = [t.low[0] + fa[l], t.low[1] + 1.0];
-                    }
-                    if u >= 0.9 {
-                        t.high = [t.high[0] + fa[l], t.high[1] + 1.0];
-                    }
-                }
-            }
-        });
-        sums
-    };
-    let (nodes, _) =
-        reduce_chunks(paths, 0..u64::MAX, &|| (), &leaf, &|a, b| a.merge(b), &|_, _| {}, progress, engine.cancel());
-    let sums = crate::engine::driver::rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.unwrap_or_else(empty);
+    let (nodes, _) = drive(&fold, &engine.kernel(), paths, 0..u64::MAX, engine.watch(progress));
+    let sums =
+        crate::engine::driver::rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.unwrap_or_else(|| fold.chunk());
     let name = sc.metric_names()[metric].clone();
     let idx = with_errors(&sums.batches);
     let n = paths as f64;

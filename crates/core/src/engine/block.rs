@@ -148,6 +148,15 @@ impl<const L: usize> Block<L> {
         &self.pv[k]
     }
 
+    /// Lane `l` set to the path the scalar reference left in `ws` (its
+    /// parameters, bands and metrics; what the folds read).
+    pub fn set_lane(&mut self, l: usize, ws: &super::Workspace) {
+        self.pv.iter_mut().zip(ws.params()).for_each(|(x, v)| x[l] = *v);
+        self.totals.iter_mut().zip(&ws.totals).for_each(|(x, v)| x[l] = *v);
+        self.quarter_revenue.iter_mut().zip(&ws.quarter_revenue).for_each(|(x, v)| x[l] = *v);
+        self.metrics.iter_mut().zip(&ws.metrics).for_each(|(x, v)| x[l] = *v);
+    }
+
     /// The metrics of lane `l`, in [`crate::model::Scenario::metric_names`] order.
     pub fn lane_metrics(&self, l: usize, out: &mut Vec<f64>) {
         out.clear();
@@ -231,7 +240,20 @@ impl Engine<'_> {
     /// [`Engine::block`] with some drivers switched off, as
     /// [`Engine::path_with`] (the same bits, lane by lane).
     pub fn block_with<const L: usize>(&self, keys: &Keys, first: u64, b: &mut Block<L>, on: Option<&Switches>) {
-        match self.kernel {
+        self.block_on(self.kernel, keys, first, b, on)
+    }
+
+    /// [`Engine::block_with`] on the given build of the kernel (one of
+    /// [`Kernel::available`]).
+    pub fn block_on<const L: usize>(
+        &self,
+        kernel: Kernel,
+        keys: &Keys,
+        first: u64,
+        b: &mut Block<L>,
+        on: Option<&Switches>,
+    ) {
+        match kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Kernel::Avx512` is only chosen when the CPU has it.
             Kernel::Avx512 => unsafe { self.block_avx512(keys, first, b, on) },

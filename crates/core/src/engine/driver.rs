@@ -15,13 +15,12 @@
 //! keeps memory flat and the hot loop in cache.
 
 use std::ops::Range;
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use super::block::{Block, Kernel};
+use super::seam::{Fold, Simulator, Watch, drive};
 use super::{Engine, Keys, LANES, MAX_LANES};
-use crate::Cancel;
 use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 
 /// Paths per chunk: the unit of parallel work and of merging (a multiple of
@@ -224,10 +223,6 @@ impl Merger {
 /// their differences.
 type PairSums = (Sums, Sums, Vec<Moments>);
 
-/// A worker's state in a paired run: its full sketches of both scenarios,
-/// and the batch's sketches of the paired loss metrics (both scenarios).
-type PairState = ((Sketches, Sketches), Vec<Sketch>);
-
 fn merge_pair_sums(a: &mut PairSums, b: PairSums) {
     a.0.merge(b.0);
     a.1.merge(b.1);
@@ -293,6 +288,8 @@ pub struct TailDiff {
 #[derive(Debug, Clone)]
 pub struct Paired {
     pub mine: Accumulator,
+    /// The base's metrics (its `fan` and `revenue` are empty: a paired run
+    /// compares metrics, and does not fold the base's bands).
     pub base: Accumulator,
     /// Metric names both record, and their indices in each.
     pub pairs: Vec<(String, usize, usize)>,
@@ -300,6 +297,156 @@ pub struct Paired {
     pub diffs: Vec<Moments>,
     /// Per pair, for `loss.*` metrics: the VaR99 and ES99 differences.
     pub tails: Vec<Option<TailDiff>>,
+}
+
+/// The summary of a run: every metric's moments and sketch, and the fan
+/// and revenue bands, per chunk (sums) and per thread (sketches).
+struct RunFold<'e, 'a> {
+    engine: &'e Engine<'a>,
+    keys: &'e Keys,
+}
+
+impl Fold for RunFold<'_, '_> {
+    type Chunk = Sums;
+    type Thread = Sketches;
+    type Scratch<const L: usize> = Block<L>;
+
+    fn chunk(&self) -> Sums {
+        Sums::new(self.engine.metric_count(), self.engine.band_count())
+    }
+
+    fn thread(&self) -> Sketches {
+        Sketches::new(self.engine.metric_count(), self.engine.band_count())
+    }
+
+    fn scratch<const L: usize>(&self) -> Block<L> {
+        self.engine.block_buffer_of::<L>()
+    }
+
+    #[inline]
+    fn block<S: Simulator, const L: usize>(
+        &self,
+        sim: &S,
+        first: u64,
+        n: usize,
+        b: &mut Block<L>,
+        sums: &mut Sums,
+        sk: &mut Sketches,
+    ) {
+        sim.simulate(self.engine, self.keys, None, first, b);
+        fold(self.engine.kernel(), sums, sk, b, n);
+    }
+
+    fn merge(&self, a: &mut Sums, b: Sums) {
+        a.merge(b)
+    }
+
+    fn merge_threads(&self, a: &mut Sketches, b: Sketches) {
+        a.merge(&b)
+    }
+}
+
+/// A worker's state in a paired run: its full sketches of both scenarios,
+/// and per batch ([`PAIRED_BATCHES`]) the sketches of the paired loss
+/// metrics, the variant's then the base's.
+struct PairThread {
+    full: (Sketches, Sketches),
+    tails: Vec<Vec<Sketch>>,
+}
+
+/// A paired run: both scenarios on the same paths, their summaries, the
+/// moments of their differences and the batches' tail sketches.
+struct PairedFold<'e, 'a, 'b> {
+    mine: &'e Engine<'a>,
+    base: &'e Engine<'b>,
+    keys: (Keys, Keys),
+    pairs: Vec<(String, usize, usize)>,
+    losses: Vec<(usize, usize)>,
+    /// The chunks of each batch.
+    batches: Vec<Range<u64>>,
+}
+
+impl<'e, 'a, 'b> PairedFold<'e, 'a, 'b> {
+    fn new(mine: &'e Engine<'a>, base: &'e Engine<'b>, seed: u64, paths: u64) -> Self {
+        let pairs = mine.pairs(base);
+        let losses = pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
+        let batches = (0..PAIRED_BATCHES).map(|b| shard_chunks(paths, b, PAIRED_BATCHES)).collect();
+        PairedFold { mine, base, keys: (mine.keys(seed, paths), base.keys(seed, paths)), pairs, losses, batches }
+    }
+}
+
+impl Fold for PairedFold<'_, '_, '_> {
+    type Chunk = PairSums;
+    type Thread = PairThread;
+    type Scratch<const L: usize> = (Block<L>, Block<L>);
+
+    // The base's sums and sketches have no bands: a paired run compares
+    // metrics, and folding the base's fan and revenue (most of a fold) would
+    // only be thrown away. `fold` zips the bands with the block's cells, so
+    // it folds the base's metrics alone.
+    fn chunk(&self) -> PairSums {
+        let (a, b) = (self.mine, self.base);
+        (
+            Sums::new(a.metric_count(), a.band_count()),
+            Sums::new(b.metric_count(), 0),
+            vec![Moments::default(); self.pairs.len()],
+        )
+    }
+
+    fn thread(&self) -> PairThread {
+        let (a, b) = (self.mine, self.base);
+        PairThread {
+            full: (Sketches::new(a.metric_count(), a.band_count()), Sketches::new(b.metric_count(), 0)),
+            tails: vec![vec![Sketch::default(); 2 * self.losses.len()]; self.batches.len()],
+        }
+    }
+
+    fn scratch<const L: usize>(&self) -> (Block<L>, Block<L>) {
+        (self.mine.block_buffer_of::<L>(), self.base.block_buffer_of::<L>())
+    }
+
+    #[inline]
+    fn block<S: Simulator, const L: usize>(
+        &self,
+        sim: &S,
+        first: u64,
+        n: usize,
+        (xa, xb): &mut (Block<L>, Block<L>),
+        (fa, fb, diffs): &mut PairSums,
+        t: &mut PairThread,
+    ) {
+        sim.simulate(self.mine, &self.keys.0, None, first, xa);
+        sim.simulate(self.base, &self.keys.1, None, first, xb);
+        let kernel = self.mine.kernel();
+        fold(kernel, fa, &mut t.full.0, xa, n);
+        fold(kernel, fb, &mut t.full.1, xb, n);
+        for (d, (_, i, j)) in diffs.iter_mut().zip(&self.pairs) {
+            let (x, y) = (xa.metric(*i), xb.metric(*j));
+            for l in 0..n {
+                d.add(x[l] - y[l]);
+            }
+        }
+        // A block lies in one chunk, and a chunk in one batch.
+        let chunk = first / CHUNK;
+        let batch = self.batches.partition_point(|r| r.end <= chunk);
+        let (mine, theirs) = t.tails[batch].split_at_mut(self.losses.len());
+        for ((m, u), (i, j)) in mine.iter_mut().zip(theirs).zip(&self.losses) {
+            m.add_slice(&xa.metric(*i)[..n]);
+            u.add_slice(&xb.metric(*j)[..n]);
+        }
+    }
+
+    fn merge(&self, a: &mut PairSums, b: PairSums) {
+        merge_pair_sums(a, b)
+    }
+
+    fn merge_threads(&self, a: &mut PairThread, b: PairThread) {
+        a.full.0.merge(&b.full.0);
+        a.full.1.merge(&b.full.1);
+        for (x, y) in a.tails.iter_mut().zip(&b.tails) {
+            x.iter_mut().zip(y).for_each(|(p, q)| p.merge(q));
+        }
+    }
 }
 
 impl<'a> Engine<'a> {
@@ -327,32 +474,27 @@ impl<'a> Engine<'a> {
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Partial {
-        let (nm, nb) = (self.metric_count(), self.band_count());
-        let (nodes, sketches) = reduce_chunks(
-            paths,
-            chunks,
-            &|| Sketches::new(nm, nb),
-            &|range, sk: &mut Sketches| match self.kernel.lanes() {
-                MAX_LANES => self.leaf::<MAX_LANES>(keys, range, sk),
-                _ => self.leaf::<LANES>(keys, range, sk),
-            },
-            &|a, b| a.merge(b),
-            &|a, b| a.merge(&b),
-            progress,
-            &self.cancel,
-        );
+        self.run_chunks_on(&self.kernel, keys, paths, chunks, progress)
+    }
+
+    /// [`Engine::run_chunks_with`] simulated by `sim` (a build of the block
+    /// kernel, or the scalar [`super::Reference`]).
+    pub fn run_chunks_on<S: Simulator>(
+        &self,
+        sim: &S,
+        keys: &Keys,
+        paths: u64,
+        chunks: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Partial {
+        let fold = RunFold { engine: self, keys };
+        let (nodes, sketches) = drive(&fold, sim, paths, chunks, self.watch(progress));
         Partial { nodes, sketches }
     }
 
-    /// Simulate and fold the paths of `range` (one chunk) in blocks of `L`.
-    fn leaf<const L: usize>(&self, keys: &Keys, range: Range<u64>, sk: &mut Sketches) -> Sums {
-        let mut sums = Sums::new(self.metric_count(), self.band_count());
-        let mut b = self.block_buffer_of::<L>();
-        for_blocks_of::<L>(range, |first, n| {
-            self.block(keys, first, &mut b);
-            fold(self.kernel, &mut sums, sk, &b, n);
-        });
-        sums
+    /// The progress and cancellation of this engine's drives.
+    pub(crate) fn watch<'w>(&'w self, progress: &'w (dyn Fn(u64) + Sync)) -> Watch<'w> {
+        Watch { progress, cancel: &self.cancel }
     }
 
     /// The accumulator of a run of `paths` paths from the partial results
@@ -399,107 +541,39 @@ impl<'a> Engine<'a> {
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> PairedPartial {
-        let pairs = self.pairs(base);
-        let (ka, kb) = (self.keys(seed, paths), base.keys(seed, paths));
-        let losses: Vec<(usize, usize)> =
-            pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
-        let (na, ba) = (self.metric_count(), self.band_count());
-        let (nb, bb) = (base.metric_count(), base.band_count());
-        // The worker threads' full sketches outlive the batches (one set per
-        // thread, as in a plain run); each batch adds only small sketches of
-        // the paired loss metrics, both scenarios, for its own paths.
-        let pool: Mutex<Vec<(Sketches, Sketches)>> = Mutex::new(Vec::new());
-        let take = || pool.lock().expect("no worker panicked").pop();
-        let give = |full: (Sketches, Sketches)| pool.lock().expect("no worker panicked").push(full);
-        let mut out = PairedPartial::default();
-        // One batch after the other, each in parallel: the merge tree's
-        // nodes do not depend on how the chunks are grouped, so neither do
-        // the results.
-        for batch in 0..PAIRED_BATCHES {
-            let b = shard_chunks(paths, batch, PAIRED_BATCHES);
+        self.run_paired_chunks_on(&self.kernel, base, seed, paths, chunks, progress)
+    }
+
+    /// [`Engine::run_paired_chunks`] simulated by `sim`.
+    pub fn run_paired_chunks_on<S: Simulator>(
+        &self,
+        sim: &S,
+        base: &Engine,
+        seed: u64,
+        paths: u64,
+        chunks: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> PairedPartial {
+        let fold = PairedFold::new(self, base, seed, paths);
+        let (nodes, thread) = drive(&fold, sim, paths, chunks.clone(), self.watch(progress));
+        let mut out = PairedPartial { nodes, sketches: None, batches: Vec::new() };
+        let Some(PairThread { full, tails }) = thread else { return out };
+        out.sketches = Some(full);
+        for ((batch, b), mut tails) in (0..).zip(&fold.batches).zip(tails) {
             let part = b.start.max(chunks.start)..b.end.min(chunks.end);
             if part.is_empty() {
                 continue;
             }
-            let whole_batch = part == b;
-            let (nodes, state) = reduce_chunks(
-                paths,
-                part,
-                &|| {
-                    let full = take().unwrap_or_else(|| (Sketches::new(na, ba), Sketches::new(nb, bb)));
-                    (full, vec![Sketch::default(); 2 * losses.len()])
-                },
-                &|range, state: &mut PairState| match self.kernel.lanes() {
-                    MAX_LANES => self.paired_leaf::<MAX_LANES>(base, (&ka, &kb), &pairs, &losses, range, state),
-                    _ => self.paired_leaf::<LANES>(base, (&ka, &kb), &pairs, &losses, range, state),
-                },
-                &merge_pair_sums,
-                &|(_, a), (full, b)| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y));
-                    give(full);
-                },
-                progress,
-                &self.cancel,
-            );
-            out.nodes.extend(nodes);
-            if let Some((full, mut tails)) = state {
-                give(full);
-                let theirs = tails.split_off(losses.len());
-                // A whole batch is reduced to its differences at once, so
-                // that no batch's sketches are kept.
-                out.batches.push(if whole_batch {
-                    BatchTails { batch, diffs: Some(tail_diffs(&tails, &theirs)), mine: vec![], base: vec![] }
-                } else {
-                    BatchTails { batch, diffs: None, mine: tails, base: theirs }
-                });
-            }
+            let theirs = tails.split_off(fold.losses.len());
+            // A whole batch is reduced to its differences at once, so that
+            // no batch's sketches are kept.
+            out.batches.push(if part == *b {
+                BatchTails { batch, diffs: Some(tail_diffs(&tails, &theirs)), mine: vec![], base: vec![] }
+            } else {
+                BatchTails { batch, diffs: None, mine: tails, base: theirs }
+            });
         }
-        // Every thread's full sketches, merged (integer counts: any order).
-        let mut fulls = pool.into_inner().expect("no worker panicked").into_iter();
-        out.sketches = fulls.next().map(|mut first| {
-            for (a, b) in fulls {
-                first.0.merge(&a);
-                first.1.merge(&b);
-            }
-            first
-        });
         out
-    }
-
-    /// Simulate both scenarios of a paired run on the paths of `range` (one
-    /// chunk) in blocks of `L` and fold them, with their differences.
-    fn paired_leaf<const L: usize>(
-        &self,
-        base: &Engine,
-        (ka, kb): (&Keys, &Keys),
-        pairs: &[(String, usize, usize)],
-        losses: &[(usize, usize)],
-        range: Range<u64>,
-        ((sa, sb), tails): &mut PairState,
-    ) -> PairSums {
-        let (na, ba) = (self.metric_count(), self.band_count());
-        let (nb, bb) = (base.metric_count(), base.band_count());
-        let (mut fa, mut fb) = (Sums::new(na, ba), Sums::new(nb, bb));
-        let mut diffs = vec![Moments::default(); pairs.len()];
-        let (mut xa, mut xb) = (self.block_buffer_of::<L>(), base.block_buffer_of::<L>());
-        for_blocks_of::<L>(range, |first, n| {
-            self.block(ka, first, &mut xa);
-            base.block(kb, first, &mut xb);
-            fold(self.kernel, &mut fa, sa, &xa, n);
-            fold(self.kernel, &mut fb, sb, &xb, n);
-            for (d, (_, i, j)) in diffs.iter_mut().zip(pairs) {
-                let (x, y) = (xa.metric(*i), xb.metric(*j));
-                for l in 0..n {
-                    d.add(x[l] - y[l]);
-                }
-            }
-            let (mine, theirs) = tails.split_at_mut(losses.len());
-            for ((t, u), (i, j)) in mine.iter_mut().zip(theirs).zip(losses) {
-                t.add_slice(&xa.metric(*i)[..n]);
-                u.add_slice(&xb.metric(*j)[..n]);
-            }
-        });
-        (fa, fb, diffs)
     }
 
     /// The paired result of a run of `paths` paths from its shards'
@@ -507,7 +581,8 @@ impl<'a> Engine<'a> {
     pub fn finish_paired(&self, base: &Engine, paths: u64, parts: Vec<PairedPartial>) -> Result<Paired, String> {
         let pairs = self.pairs(base);
         let (na, ba) = (self.metric_count(), self.band_count());
-        let (nb, bb) = (base.metric_count(), base.band_count());
+        // The base's bands are not folded (see `PairedFold`).
+        let (nb, bb) = (base.metric_count(), 0);
         let (mut sa, mut sb) = (Sketches::new(na, ba), Sketches::new(nb, bb));
         let mut nodes = Vec::new();
         let losses: Vec<(usize, usize)> =
@@ -590,23 +665,6 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// Call `f(first, n)` for every block of [`LANES`] paths that starts in
-/// `range`, `n` being how many of its lanes lie in the range.
-#[inline]
-pub(crate) fn for_blocks(range: Range<u64>, f: impl FnMut(u64, usize)) {
-    for_blocks_of::<LANES>(range, f)
-}
-
-/// [`for_blocks`] in blocks of `L` paths.
-#[inline]
-pub(crate) fn for_blocks_of<const L: usize>(range: Range<u64>, mut f: impl FnMut(u64, usize)) {
-    let mut first = range.start;
-    while first < range.end {
-        f(first, (range.end - first).min(L as u64) as usize);
-        first += L as u64;
-    }
-}
-
 /// A node of the merge tree: the merged result of chunks
 /// `lo .. lo + size` (`size` a power of two, `lo` a multiple of it; chunks
 /// past the end of the run are simply absent).
@@ -626,91 +684,6 @@ pub fn shard_chunks(paths: u64, k: u64, n: u64) -> Range<u64> {
     let c = u128::from(paths.div_ceil(CHUNK));
     let at = |k: u64| (u128::from(k) * c / u128::from(n)) as u64;
     at(k)..at(k + 1)
-}
-
-/// Run `leaf` on every chunk of paths in `range` (chunk indices; a shard,
-/// or `0..u64::MAX` for a whole run) on the current rayon pool and merge
-/// (no chunk starts once `cancel` is set; the result is then incomplete):
-/// chunk results by the aligned tree of the module header, per-thread
-/// states (`S`, made by `state` and handed to each leaf that runs on that
-/// thread) in any order, since their merge must be exact. Returns the
-/// largest complete nodes of the merge tree inside the range, each merged
-/// exactly as in a whole run, for [`rebuild`] to finish the tree.
-// Five closures and the cancellation token: the generic seam of issue 25
-// (one simulator trait, one fold per analysis) is to replace them.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn reduce_chunks<T: Send, S: Send>(
-    paths: u64,
-    range: Range<u64>,
-    state: &(dyn Fn() -> S + Sync),
-    leaf: &(dyn Fn(Range<u64>, &mut S) -> T + Sync),
-    merge: &(dyn Fn(&mut T, T) + Sync),
-    merge_state: &(dyn Fn(&mut S, S) + Sync),
-    progress: &(dyn Fn(u64) + Sync),
-    cancel: &Cancel,
-) -> (Vec<Node<T>>, Option<S>) {
-    struct Ctx<'c, T, S> {
-        paths: u64,
-        chunks: u64,
-        range: Range<u64>,
-        pool: Mutex<Vec<S>>,
-        state: &'c (dyn Fn() -> S + Sync),
-        leaf: &'c (dyn Fn(Range<u64>, &mut S) -> T + Sync),
-        merge: &'c (dyn Fn(&mut T, T) + Sync),
-        progress: &'c (dyn Fn(u64) + Sync),
-        cancel: &'c Cancel,
-    }
-    /// The whole subtree `lo .. lo + size`.
-    fn node<T: Send, S: Send>(cx: &Ctx<T, S>, lo: u64, size: u64) -> Option<T> {
-        if lo >= cx.chunks {
-            return None;
-        }
-        if size == 1 {
-            // A cancelled run simulates no more chunks: the nodes it returns
-            // are incomplete, and the caller reports the cancellation.
-            if cx.cancel.is_cancelled() {
-                return None;
-            }
-            let range = lo * CHUNK..((lo + 1) * CHUNK).min(cx.paths);
-            let n = range.end - range.start;
-            let taken = cx.pool.lock().expect("no worker panicked").pop();
-            let mut s = taken.unwrap_or_else(cx.state);
-            let t = (cx.leaf)(range, &mut s);
-            cx.pool.lock().expect("no worker panicked").push(s);
-            (cx.progress)(n);
-            return Some(t);
-        }
-        let half = size / 2;
-        let (left, right) = rayon::join(|| node(cx, lo, half), || node(cx, lo + half, half));
-        let mut left = left?;
-        if let Some(r) = right {
-            (cx.merge)(&mut left, r);
-        }
-        Some(left)
-    }
-    /// The largest subtrees of `lo .. lo + size` that lie inside the range.
-    fn cover<T: Send, S: Send>(cx: &Ctx<T, S>, lo: u64, size: u64) -> Vec<Node<T>> {
-        let hi = lo.saturating_add(size).min(cx.chunks);
-        if lo >= hi || hi <= cx.range.start || lo >= cx.range.end {
-            return Vec::new();
-        }
-        if cx.range.start <= lo && hi <= cx.range.end {
-            return node(cx, lo, size).map(|value| Node { lo, size, value }).into_iter().collect();
-        }
-        let half = size / 2;
-        let (mut left, right) = rayon::join(|| cover(cx, lo, half), || cover(cx, lo + half, half));
-        left.extend(right);
-        left
-    }
-    let chunks = paths.div_ceil(CHUNK);
-    let cx = Ctx { paths, chunks, range, pool: Mutex::new(Vec::new()), state, leaf, merge, progress, cancel };
-    let nodes = cover(&cx, 0, chunks.next_power_of_two());
-    let mut states = cx.pool.into_inner().expect("no worker panicked").into_iter();
-    let s = states.next().map(|mut first| {
-        states.for_each(|o| merge_state(&mut first, o));
-        first
-    });
-    (nodes, s)
 }
 
 /// Finish the merge tree of a run of `paths` paths from nodes that cover

@@ -19,6 +19,7 @@ mod block;
 mod design;
 pub mod driver;
 mod scalar;
+pub mod seam;
 
 use crate::dist::Dist;
 use crate::math;
@@ -28,6 +29,7 @@ use crate::rng;
 pub use block::{Block, Kernel, LANES, MAX_LANES};
 pub use driver::{Accumulator, BandAcc, CHUNK, Merger, PairedPartial, Partial, shard_chunks};
 pub use scalar::{SampleRows, Switches, Workspace};
+pub use seam::{Fold, Reference, Simulator, Watch, drive};
 
 /// `sqrt(DT)`, exact.
 const SQRT_DT: f64 = 0.5;
@@ -220,6 +222,11 @@ impl<'a> Engine<'a> {
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
         self.kernel = kernel;
         self
+    }
+
+    /// The build of the block kernel this engine runs.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// The same engine stopped by `cancel`: its drivers start no chunk of

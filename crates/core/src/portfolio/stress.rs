@@ -18,8 +18,8 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use super::Bound;
-use crate::engine::driver::{Node, for_blocks, rebuild, reduce_chunks};
-use crate::engine::{Block, Engine, LANES};
+use crate::engine::driver::{Node, rebuild};
+use crate::engine::{Block, Engine, Fold, Keys, Simulator, drive};
 use crate::report::{Histogram, MetricRow};
 use crate::rng;
 use crate::stats::{MetricAcc, Moments, SUB_BUCKET_BITS, ZERO_BAND};
@@ -252,10 +252,10 @@ impl PairedStress {
 
 /// Buffers of one worker, reused from block to block: a lane's metrics,
 /// its holdings' returns, and every lane's P&L.
-struct Scratch {
+struct PathScratch<const L: usize> {
     m: Vec<f64>,
     r: Vec<f64>,
-    pnl: [f64; LANES],
+    pnl: [f64; L],
 }
 
 /// What a shard of a stress test computed: the complete merge-tree nodes of
@@ -279,6 +279,95 @@ fn merge_pair(x: &mut PairAcc, y: PairAcc) {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PairedStressPartial {
     nodes: Vec<Node<PairAcc>>,
+}
+
+/// A stress test: the portfolio evaluated on every path of one scenario.
+struct StressFold<'e, 'a, 'p> {
+    bound: &'e Bound<'p>,
+    engine: &'e Engine<'a>,
+    keys: Keys,
+    /// The holdings' stream keys.
+    hkeys: Vec<[u32; 2]>,
+}
+
+impl Fold for StressFold<'_, '_, '_> {
+    type Chunk = StressAcc;
+    type Thread = ();
+    type Scratch<const L: usize> = (Block<L>, PathScratch<L>);
+
+    fn chunk(&self) -> StressAcc {
+        self.bound.new_acc(self.engine)
+    }
+
+    fn thread(&self) {}
+
+    fn scratch<const L: usize>(&self) -> (Block<L>, PathScratch<L>) {
+        (self.engine.block_buffer_of::<L>(), self.bound.scratch())
+    }
+
+    fn block<S: Simulator, const L: usize>(
+        &self,
+        sim: &S,
+        first: u64,
+        n: usize,
+        (b, s): &mut (Block<L>, PathScratch<L>),
+        acc: &mut StressAcc,
+        _: &mut (),
+    ) {
+        sim.simulate(self.engine, &self.keys, None, first, b);
+        self.bound.fold_block(acc, &self.hkeys, first, b, n, s);
+    }
+
+    fn merge(&self, a: &mut StressAcc, b: StressAcc) {
+        a.merge(b)
+    }
+
+    fn merge_threads(&self, _: &mut (), _: ()) {}
+}
+
+/// A paired stress test: the portfolio on both scenarios' paths, and the
+/// moments of the P&L difference path by path.
+struct PairedStressFold<'e, 'a, 'b, 'p, 'q> {
+    mine: StressFold<'e, 'a, 'p>,
+    base: StressFold<'e, 'b, 'q>,
+}
+
+impl Fold for PairedStressFold<'_, '_, '_, '_, '_> {
+    type Chunk = PairAcc;
+    type Thread = ();
+    type Scratch<const L: usize> = ((Block<L>, PathScratch<L>), (Block<L>, PathScratch<L>));
+
+    fn chunk(&self) -> PairAcc {
+        (self.mine.chunk(), self.base.chunk(), Moments::default())
+    }
+
+    fn thread(&self) {}
+
+    fn scratch<const L: usize>(&self) -> Self::Scratch<L> {
+        (self.mine.scratch(), self.base.scratch())
+    }
+
+    fn block<S: Simulator, const L: usize>(
+        &self,
+        sim: &S,
+        first: u64,
+        n: usize,
+        (sa, sb): &mut Self::Scratch<L>,
+        (a, b, d): &mut PairAcc,
+        _: &mut (),
+    ) {
+        sim.simulate(self.mine.engine, &self.mine.keys, None, first, &mut sa.0);
+        sim.simulate(self.base.engine, &self.base.keys, None, first, &mut sb.0);
+        self.mine.bound.fold_block(a, &self.mine.hkeys, first, &sa.0, n, &mut sa.1);
+        self.base.bound.fold_block(b, &self.base.hkeys, first, &sb.0, n, &mut sb.1);
+        sa.1.pnl[..n].iter().zip(&sb.1.pnl[..n]).for_each(|(x, y)| d.add(x - y));
+    }
+
+    fn merge(&self, a: &mut PairAcc, b: PairAcc) {
+        merge_pair(a, b)
+    }
+
+    fn merge_threads(&self, _: &mut (), _: ()) {}
 }
 
 impl Bound<'_> {
@@ -309,13 +398,21 @@ impl Bound<'_> {
         StressAcc::new(self.portfolio.holdings.len(), engine.metric_count())
     }
 
-    fn scratch(&self) -> Scratch {
-        Scratch { m: Vec::new(), r: vec![0.0; self.portfolio.holdings.len()], pnl: [0.0; LANES] }
+    fn scratch<const L: usize>(&self) -> PathScratch<L> {
+        PathScratch { m: Vec::new(), r: vec![0.0; self.portfolio.holdings.len()], pnl: [0.0; L] }
     }
 
     /// Fold the first `n` lanes of block `b` (paths `first..`) into `acc`;
     /// the P&L of each lane goes to `s.pnl`.
-    fn fold_block(&self, acc: &mut StressAcc, hkeys: &[[u32; 2]], first: u64, b: &Block, n: usize, s: &mut Scratch) {
+    fn fold_block<const L: usize>(
+        &self,
+        acc: &mut StressAcc,
+        hkeys: &[[u32; 2]],
+        first: u64,
+        b: &Block<L>,
+        n: usize,
+        s: &mut PathScratch<L>,
+    ) {
         for l in 0..n {
             b.lane_metrics(l, &mut s.m);
             s.pnl[l] = self.path(acc, hkeys, first + l as u64, &s.m, &mut s.r);
@@ -373,18 +470,8 @@ impl Bound<'_> {
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> StressPartial {
-        let (keys, hkeys) = (engine.keys(seed, paths), self.keys(seed));
-        let leaf = |range: Range<u64>, _: &mut ()| {
-            let mut b = engine.block_buffer();
-            let (mut acc, mut s) = (self.new_acc(engine), self.scratch());
-            for_blocks(range, |first, n| {
-                engine.block(&keys, first, &mut b);
-                self.fold_block(&mut acc, &hkeys, first, &b, n, &mut s);
-            });
-            acc
-        };
-        let (nodes, _) =
-            reduce_chunks(paths, chunks, &|| (), &leaf, &|a, b| a.merge(b), &|_, _| {}, progress, engine.cancel());
+        let fold = StressFold { bound: self, engine, keys: engine.keys(seed, paths), hkeys: self.keys(seed) };
+        let (nodes, _) = drive(&fold, &engine.kernel(), paths, chunks, engine.watch(progress));
         StressPartial { nodes }
     }
 
@@ -422,22 +509,16 @@ impl Bound<'_> {
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> PairedStressPartial {
-        let (ka, kb, hkeys) = (engine.keys(seed, paths), base_engine.keys(seed, paths), self.keys(seed));
-        let leaf = |range: Range<u64>, _: &mut ()| -> PairAcc {
-            let (mut xa, mut xb) = (engine.block_buffer(), base_engine.block_buffer());
-            let (mut a, mut b, mut d) = (self.new_acc(engine), base.new_acc(base_engine), Moments::default());
-            let (mut sa, mut sb) = (self.scratch(), base.scratch());
-            for_blocks(range, |first, n| {
-                engine.block(&ka, first, &mut xa);
-                base_engine.block(&kb, first, &mut xb);
-                self.fold_block(&mut a, &hkeys, first, &xa, n, &mut sa);
-                base.fold_block(&mut b, &hkeys, first, &xb, n, &mut sb);
-                sa.pnl[..n].iter().zip(&sb.pnl[..n]).for_each(|(x, y)| d.add(x - y));
-            });
-            (a, b, d)
+        let fold = PairedStressFold {
+            mine: StressFold { bound: self, engine, keys: engine.keys(seed, paths), hkeys: self.keys(seed) },
+            base: StressFold {
+                bound: base,
+                engine: base_engine,
+                keys: base_engine.keys(seed, paths),
+                hkeys: self.keys(seed),
+            },
         };
-        let (nodes, _) =
-            reduce_chunks(paths, chunks, &|| (), &leaf, &merge_pair, &|_, _| {}, progress, engine.cancel());
+        let (nodes, _) = drive(&fold, &engine.kernel(), paths, chunks, engine.watch(progress));
         PairedStressPartial { nodes }
     }
 
