@@ -4,19 +4,10 @@
 //! both (explain.html).
 
 use super::*;
-use backlog_risk::analysis::attribution::{self, AttributionRow};
-use backlog_risk::analysis::sensitivity::{self, SensitivityRow};
+use backlog_risk::analysis::attribution::AttributionRow;
+use backlog_risk::analysis::sensitivity::SensitivityRow;
 
-/// What `explain` is asked for.
-#[derive(Debug, Clone)]
-pub struct ExplainWhat {
-    /// `--metric`; the focus provider's loss when `None`.
-    pub metric: Option<String>,
-    /// `--by rule`: each shift and rule a driver of its own.
-    pub by_rule: bool,
-    pub attribution: bool,
-    pub sensitivity: bool,
-}
+pub use backlog_risk::api::ExplainWhat;
 
 /// `backlog-risk explain`: every scenario on its own, as `run`; returns
 /// whether all of them succeeded.
@@ -40,56 +31,16 @@ pub fn explain(opts: &RunOptions, what: &ExplainWhat) -> Result<bool> {
 
 fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon::ThreadPool) -> Result<Vec<String>> {
     let (sc, _) = load_with_overrides(file, opts).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let names = sc.metric_names();
+    let sims = api::explain_simulations(&sc, what);
     let metric = what.metric.clone().unwrap_or_else(|| format!("loss.{}", sc.providers[sc.focus].name));
-    let Some(k) = names.iter().position(|m| *m == metric) else {
-        bail!("--metric {metric}: scenario `{}` records no such metric; use one of {}", sc.name, names.join(", "));
-    };
-    let uncertain = sc.parameters().iter().filter(|p| !p.dist.is_fixed()).count();
-    if what.sensitivity && uncertain == 0 {
-        bail!(
-            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (--analysis attribution)",
-            sc.name
-        );
-    }
-    let drivers = if what.attribution {
-        attribution::drivers(&sc, what.by_rule).map_err(|e| anyhow::anyhow!(e))?
-    } else {
-        vec![]
-    };
-    let engine = Engine::new(&sc);
-    // A plain run first: the metric's distribution (ranks, VaR).
-    let sims_sens = if what.sensitivity { uncertain as u64 + 3 } else { 0 };
-    let sims_attr = if what.attribution { 1u64 << drivers.len() } else { 0 };
-    let bar = progress_bar(sc.paths * (1 + sims_sens + sims_attr), opts.quiet);
+    let bar = progress_bar(sc.paths * sims, opts.quiet);
     bar.set_prefix(format!("{} explain {metric}", sc.name));
-    let acc = pool.install(|| engine.run(sc.seed, sc.paths, &|n| bar.inc(n)));
-    check_finite(&sc, &acc)?;
-    let sens = what
-        .sensitivity
-        .then(|| {
-            pool.install(|| sensitivity::sensitivity(&engine, sc.seed, sc.paths, k, &acc, &|n| bar.inc(n * sims_sens)))
-        })
-        .transpose()
-        .map_err(|e| anyhow::anyhow!(e))?;
-    if sens.as_ref().is_some_and(|rows| rows.iter().any(|r| !r.first_order.is_finite())) {
-        bail!(
-            "{metric} does not vary in scenario `{}` (its variance is 0), so no input explains any of it; choose a metric that varies",
-            sc.name
-        );
-    }
-    let attr = what
-        .attribution
-        .then(|| {
-            pool.install(|| {
-                attribution::attribution(&engine, sc.seed, sc.paths, k, &acc, &drivers, &|n| bar.inc(n * sims_attr))
-            })
-        })
-        .transpose()
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let advance = |n| bar.inc(n);
+    let observer = api::Observer::new().with_progress(&advance);
+    let e = pool.install(|| api::explain(&sc, what, &api::Options::default(), &observer))?;
     bar.finish_and_clear();
+    let (k, acc, sens, attr, plan) = (e.metric_index, &e.run.accumulator, e.sensitivity, e.attribution, e.plan);
     let mean = acc.metrics[k].moments.mean();
-    let plan = engine.plan().metrics[k];
     let size = opts.chart_size;
     let draw = opts.charts != Charts::None;
     let tornado = sens

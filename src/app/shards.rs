@@ -127,7 +127,7 @@ fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> R
     };
     let unfit = |e: String| format!("the shards do not fit together: {e}");
     // The same cut and binding as the stress test that wrote the shards.
-    let fit = super::stress::bound_to(&portfolio, &sc, base.as_ref(), |bound, engine, pair| {
+    let fit = api::bind_portfolio(&portfolio, &sc, base.as_ref(), |bound, engine, pair| {
         let paths = engine.scenario().paths;
         match pair {
             None => {
@@ -137,17 +137,17 @@ fn merge_stress(files: &[PathBuf], mut first: ShardFile, opts: &RunOptions) -> R
             }
             Some(pair) => {
                 let p = bound.finish_paired(engine, pair, paths, pairs).map_err(unfit)?;
-                super::stress::check_finite(&p.base)?;
+                api::check_stress_finite(&p.base)?;
                 let row = p.row();
                 Ok((p.mine, row))
             }
         }
     });
     let (r, row) = match fit.map_err(|e| anyhow::anyhow!(e))? {
-        super::stress::Fit::Ran(done) => done,
-        super::stress::Fit::Skip(why) => bail!(why),
+        api::Fit::Ran(done) => done,
+        api::Fit::Skip(why) => bail!(why),
     };
-    super::stress::check_finite(&r).map_err(|e| anyhow::anyhow!(e))?;
+    api::check_stress_finite(&r).map_err(|e| anyhow::anyhow!(e))?;
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     super::stress::write_stress(&r, Some(&row), opts)?;
     if !opts.quiet {

@@ -1,7 +1,7 @@
 //! `stress`: a portfolio evaluated on every simulated path.
 
 use super::*;
-use backlog_risk::portfolio::{Bound, Portfolio, ScenarioRisk, StressResult};
+use backlog_risk::portfolio::{Portfolio, ScenarioRisk, StressResult};
 
 /// What became of one scenario of a stress test.
 enum Done {
@@ -53,7 +53,17 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
                     let b = base.as_ref().zip(opts.paired.as_deref()).map(|((b, r), f)| (b, r, f));
                     pool.install(|| stress_shard(&portfolio, &sc, b, &at, opts, &|n| bar.inc(n)))
                 }
-                None => pool.install(|| stress_one(&portfolio, &sc, base.as_ref().map(|b| &b.0), &|n| bar.inc(n))),
+                None => {
+                    let advance = |n| bar.inc(n);
+                    let observer = api::Observer::new().with_progress(&advance);
+                    let base = base.as_ref().map(|b| &b.0);
+                    pool.install(|| api::stress(&portfolio, &sc, base, &api::Options::default(), &observer))
+                        .map(|s| match s {
+                            api::Stressed::Ran(r, row) => Done::Ran(r, row),
+                            api::Stressed::Skipped(why) => Done::Skipped(why),
+                        })
+                        .map_err(|e| e.to_string())
+                }
             };
             let done = done.map_err(|e| format!("{}: {e}", file.display()))?;
             if let Done::Ran(r, row) = &done {
@@ -119,7 +129,7 @@ fn stress_shard(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Done, String> {
     let (k, n) = at.kn;
-    let fit = bound_to(portfolio, sc, base.map(|b| b.0), |bound, engine, pair| {
+    let fit = api::bind_portfolio(portfolio, sc, base.map(|b| b.0), |bound, engine, pair| {
         let (seed, paths) = (engine.scenario().seed, engine.scenario().paths);
         let chunks = shard_chunks(paths, k, n);
         Ok(match (pair, base) {
@@ -137,8 +147,8 @@ fn stress_shard(
         })
     })?;
     let (partial, paired) = match fit {
-        Fit::Ran(p) => p,
-        Fit::Skip(why) => return Ok(Done::Skipped(why)),
+        api::Fit::Ran(p) => p,
+        api::Fit::Skip(why) => return Ok(Done::Skipped(why)),
     };
     let stress = backlog_risk::writers::shard::StressShard {
         file: at.portfolio_file.display().to_string(),
@@ -153,103 +163,6 @@ fn stress_shard(
     let bytes = shard::encode(&file).map_err(|e| format!("{e:#}"))?;
     crate::files::write_atomic(&path, &bytes).map_err(|e| format!("{e:#}"))?;
     Ok(Done::Shard(path))
-}
-
-/// A portfolio that fits a scenario, or why it was skipped.
-pub(super) enum Fit<R> {
-    Ran(R),
-    Skip(String),
-}
-
-/// Cut `sc` (and `base`, when given) at the portfolio's horizon, bind the
-/// portfolio to each and hand both to `f`; a scenario the portfolio does not
-/// fit is a [`Fit::Skip`], a base it does not fit or a base with another
-/// horizon an error.
-pub(super) fn bound_to<R>(
-    portfolio: &Portfolio,
-    sc: &Scenario,
-    base: Option<&Scenario>,
-    f: impl FnOnce(&Bound, &Engine, Option<(&Bound, &Engine)>) -> Result<R, String>,
-) -> Result<Fit<R>, String> {
-    let cut = match portfolio.at_horizon(sc) {
-        Ok(cut) => cut,
-        Err(m) if m.skip => return Ok(Fit::Skip(m.message)),
-        Err(m) => return Err(m.message),
-    };
-    let engine = Engine::new(&cut);
-    let bound = match portfolio.bind(&engine) {
-        Ok(b) => b,
-        Err(m) if m.skip => return Ok(Fit::Skip(m.message)),
-        Err(m) => return Err(m.message),
-    };
-    let Some(base) = base else {
-        return f(&bound, &engine, None).map(Fit::Ran);
-    };
-    let base_cut = portfolio.at_horizon(base).map_err(|m| format!("the --paired base: {m}"))?;
-    if base_cut.start != cut.start {
-        return Err(format!(
-            "`{}` starts at {} but the --paired base `{}` at {}: paired differences compare the same quarters; give both the same scenario.start",
-            cut.name, cut.start, base_cut.name, base_cut.start
-        ));
-    }
-    if base_cut.quarters != cut.quarters {
-        return Err(format!(
-            "the portfolio's horizon is the scenario's own: {} quarters in `{}` but {} in the --paired base `{}`; set portfolio.horizon (at most {}) so that both are compared at the same quarter",
-            cut.quarters,
-            cut.name,
-            base_cut.quarters,
-            base_cut.name,
-            cut.quarters.min(base_cut.quarters)
-        ));
-    }
-    let base_engine = Engine::new(&base_cut);
-    let base_bound = portfolio.bind(&base_engine).map_err(|m| format!("the --paired base: {m}"))?;
-    f(&bound, &engine, Some((&base_bound, &base_engine))).map(Fit::Ran)
-}
-
-/// Stress one scenario (paired with `base` when given), both cut at the
-/// portfolio's horizon.
-fn stress_one(
-    portfolio: &Portfolio,
-    sc: &Scenario,
-    base: Option<&Scenario>,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Done, String> {
-    let fit = bound_to(portfolio, sc, base, |bound, engine, base| {
-        let (seed, paths) = (engine.scenario().seed, engine.scenario().paths);
-        match base {
-            None => {
-                let r = bound.stress(engine, seed, paths, progress);
-                check_finite(&r)?;
-                let row = ScenarioRisk::from(&r);
-                Ok(Done::Ran(Box::new(r), row))
-            }
-            Some(base) => {
-                let p = bound.stress_paired(engine, base, seed, paths, &|n| progress(2 * n));
-                check_finite(&p.mine)?;
-                check_finite(&p.base)?;
-                let row = p.row();
-                Ok(Done::Ran(Box::new(p.mine), row))
-            }
-        }
-    })?;
-    Ok(match fit {
-        Fit::Ran(done) => done,
-        Fit::Skip(why) => Done::Skipped(why),
-    })
-}
-
-/// An overflow in the simulation or the returns is an error, never a NaN
-/// result.
-pub(super) fn check_finite(r: &StressResult) -> Result<(), String> {
-    let bad = r.risk.iter().find(|m| !m.value.is_finite() && m.measure != "diversification");
-    match bad {
-        Some(m) if r.paths > 0 => Err(format!(
-            "scenario {} overflows under portfolio {}: {} is not a finite number; check the scenario's growth and volatility and the portfolio's exposures",
-            r.scenario, r.portfolio, m.measure
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The console line of one stressed scenario.

@@ -113,3 +113,88 @@ fn a_cancelled_ten_million_path_run_stops_within_a_chunk() {
     assert!(delay < Duration::from_secs(5), "{delay:?}");
     eprintln!("cancelled after {at_cancel} paths; returned {delay:?} after the request");
 }
+
+/// Run the binary with `args` and read `file` of its output folder.
+fn cli_file(args: &[&str], file: &str) -> Vec<u8> {
+    let out = tempfile::tempdir().unwrap();
+    crate::common::cmd().args(args).args(["--quiet", "--no-charts", "--out"]).arg(out.path()).assert().success();
+    std::fs::read(out.path().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The API and the command line are one computation: what the API returns,
+/// written by the core's writers, is the CLI's file byte for byte.
+#[test]
+fn the_api_writes_what_the_command_line_writes() {
+    use backlog_risk::writers::output;
+    let sc = shipped("openai-shift.toml");
+    let o = Options { paths: Some(6000), ..Options::default() };
+    let r = api::run(&sc, &o, &Observer::new()).unwrap();
+    let cli = cli_file(&["run", "scenarios/openai-shift.toml", "--paths", "6000"], "openai-shift/summary.csv");
+    assert_eq!(output::summary_csv(&r.summary).unwrap(), cli);
+
+    let what = api::ExplainWhat::default();
+    let e = api::explain(&sc, &what, &Options { paths: Some(2048), ..Options::default() }, &Observer::new()).unwrap();
+    let cli = cli_file(&["explain", "scenarios/openai-shift.toml", "--paths", "2048"], "openai-shift/attribution.csv");
+    assert_eq!(output::rows_csv(&e.attribution.unwrap().rows).unwrap(), cli);
+
+    let text = std::fs::read_to_string("scenarios/litigation-shock.toml").unwrap();
+    let file = std::path::Path::new("scenarios/litigation-shock.toml");
+    let spec = api::SweepSpec {
+        vary: vec![api::parse_vary("renegotiation[0].hazard=0.1,0.3").unwrap()],
+        stat: "es99".into(),
+        metric: None,
+        renormalise: false,
+    };
+    let base = scenario::load(file).unwrap();
+    let s =
+        api::sweep(base, &text, file, &spec, &Options { paths: Some(4096), ..Options::default() }, &Observer::new())
+            .unwrap();
+    let names: Vec<&str> = s.plan.vary.iter().map(|(p, _)| p.as_str()).collect();
+    let mine = output::sweep_csv(&names, &s.plan.grid, &s.points, (&s.plan.metric, &s.plan.stat)).unwrap();
+    let args = ["sweep", "scenarios/litigation-shock.toml", "--vary", "renegotiation[0].hazard=0.1,0.3"];
+    let cli = cli_file(
+        &[&args[..], &["--stat", "es99", "--paths", "4096"]].concat(),
+        "litigation-shock/sweep-renegotiation-0-hazard.csv",
+    );
+    assert_eq!(mine, cli);
+
+    let portfolio = backlog_risk::portfolio::load("portfolios/aws-vs-msft.toml".as_ref()).unwrap();
+    let base = shipped("status-quo.toml");
+    let o = Options { paths: Some(8192), ..Options::default() };
+    let api::Stressed::Ran(_, row) = api::stress(&portfolio, &sc, Some(&base), &o, &Observer::new()).unwrap() else {
+        panic!("the shipped portfolio fits the shipped scenario")
+    };
+    let args = ["stress", "--portfolio", "portfolios/aws-vs-msft.toml", "--paired", "scenarios/status-quo.toml"];
+    let cli = cli_file(
+        &[&args[..], &["scenarios/openai-shift.toml", "--paths", "8192"]].concat(),
+        "openai-shift/portfolio-aws-vs-msft/paired-status-quo.csv",
+    );
+    assert_eq!(output::rows_csv(std::slice::from_ref(&row)).unwrap(), cli);
+}
+
+/// Every API function stops on a token cancelled before it starts.
+#[test]
+fn every_api_function_honours_a_cancelled_token() {
+    let token = Cancel::new();
+    token.cancel();
+    let obs = Observer::new().with_cancel(&token);
+    let (sc, base) = (shipped("openai-shift.toml"), shipped("status-quo.toml"));
+    let o = Options { paths: Some(50_000), ..Options::default() };
+    let cancelled = |r: Result<(), Error>| assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    cancelled(api::run(&sc, &o, &obs).map(|_| ()));
+    cancelled(api::run_paired(&sc, &base, &o, &obs).map(|_| ()));
+    let t = Target::parse("es99:loss.azure<=0.1%").unwrap();
+    cancelled(api::run_to_precision(&sc, &t, (8 * CHUNK, 64 * CHUNK), &o, &obs, &|_, _, _| {}).map(|_| ()));
+    cancelled(api::explain(&sc, &api::ExplainWhat::default(), &o, &obs).map(|_| ()));
+    let portfolio = backlog_risk::portfolio::load("portfolios/ai-infra.toml".as_ref()).unwrap();
+    cancelled(api::stress(&portfolio, &sc, None, &o, &obs).map(|_| ()));
+    let file = std::path::Path::new("scenarios/litigation-shock.toml");
+    let text = std::fs::read_to_string(file).unwrap();
+    let spec = api::SweepSpec {
+        vary: vec![api::parse_vary("renegotiation[0].hazard=0.1,0.3").unwrap()],
+        stat: "mean".into(),
+        metric: None,
+        renormalise: false,
+    };
+    cancelled(api::sweep(scenario::load(file).unwrap(), &text, file, &spec, &o, &obs).map(|_| ()));
+}

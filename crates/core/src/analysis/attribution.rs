@@ -250,6 +250,7 @@ impl AttributionFold<'_, '_> {
 /// What the attribution found, and the largest gap between a path's
 /// contributions and its metric against plan (relative to the metric's
 /// scale), which the Shapley value makes 0 up to rounding.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Attribution {
     pub rows: Vec<AttributionRow>,
     pub max_gap: f64,

@@ -9,6 +9,16 @@
 //! of [`Options::threads`] threads when given; the numbers never depend on
 //! the threads.
 
+mod explain;
+mod stress;
+mod sweep;
+
+pub use explain::{ExplainWhat, Explained, explain, explain_simulations};
+pub use stress::{Fit, Stressed, bind_portfolio, check_stress_finite, stress};
+pub use sweep::{
+    MAX_SWEEP_POINTS, SweepPlan, SweepSpec, Swept, parse_vary, plan_sweep, sweep, sweep_points, sweep_slug,
+};
+
 use crate::engine::driver::Paired;
 use crate::engine::{Accumulator, Engine};
 use crate::model::{Sampling, Scenario};

@@ -1,0 +1,149 @@
+//! `explain`: what drives a metric, by attribution to the drivers of the
+//! risk and by the sensitivity to each uncertain input.
+
+use super::{Observer, Options, Run, check_finite};
+use crate::analysis::attribution::{self, Attribution};
+use crate::analysis::sensitivity::{self, SensitivityRow};
+use crate::engine::Engine;
+use crate::model::Scenario;
+use crate::report;
+use crate::{Error, Result};
+
+/// What [`explain`] is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainWhat {
+    /// The metric to explain; the focus provider's loss when `None`.
+    pub metric: Option<String>,
+    /// Each shift and each renegotiation rule a driver of its own (instead
+    /// of one driver per kind).
+    pub by_rule: bool,
+    pub attribution: bool,
+    pub sensitivity: bool,
+}
+
+impl Default for ExplainWhat {
+    fn default() -> Self {
+        ExplainWhat { metric: None, by_rule: false, attribution: true, sensitivity: true }
+    }
+}
+
+/// What [`explain`] found.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The plain run the analyses condition on (the metric's distribution).
+    pub run: Run,
+    /// The metric explained, and its index in the scenario's metrics.
+    pub metric: String,
+    pub metric_index: usize,
+    /// The metric on the plan path.
+    pub plan: f64,
+    /// Sobol' indices and the tornado, one row per uncertain parameter.
+    pub sensitivity: Option<Vec<SensitivityRow>>,
+    /// The Shapley attribution to the drivers, one row per driver and the total.
+    pub attribution: Option<Attribution>,
+}
+
+/// The metric `what` names (the focus provider's loss by default), checked.
+fn metric_of(sc: &Scenario, what: &ExplainWhat) -> Result<(String, usize)> {
+    let names = sc.metric_names();
+    let metric = what.metric.clone().unwrap_or_else(|| format!("loss.{}", sc.providers[sc.focus].name));
+    match names.iter().position(|m| *m == metric) {
+        Some(k) => Ok((metric, k)),
+        None => Err(Error::Invalid(format!(
+            "--metric {metric}: scenario `{}` records no such metric; use one of {}",
+            sc.name,
+            names.join(", ")
+        ))),
+    }
+}
+
+/// Simulations per path of [`explain`] (the progress it reports counts
+/// simulated paths: the plain run, then `k + 3` per path for the Sobol'
+/// indices of `k` uncertain inputs, `2^d` for the attribution to `d`
+/// drivers). Inputs [`explain`] refuses count as they can.
+pub fn explain_simulations(sc: &Scenario, what: &ExplainWhat) -> u64 {
+    let uncertain = sc.parameters().iter().filter(|p| !p.dist.is_fixed()).count() as u64;
+    let sens = if what.sensitivity { uncertain + 3 } else { 0 };
+    let attr = match attribution::drivers(sc, what.by_rule) {
+        Ok(d) if what.attribution => 1u64 << d.len(),
+        _ => 0,
+    };
+    1 + sens + attr
+}
+
+/// Explain one metric of `sc`: a plain run, then the Sobol' indices and
+/// tornado of its uncertain inputs and the path-wise Shapley attribution to
+/// its drivers, as asked.
+///
+/// ```
+/// use backlog_risk::api::{self, ExplainWhat, Observer, Options};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 2048\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\n\
+///             hazard = { dist = \"uniform\", min = 0.1, max = 0.3 }\n\
+///             severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n";
+/// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+/// let e = api::explain(&sc, &ExplainWhat::default(), &Options::default(), &Observer::new()).unwrap();
+/// let a = e.attribution.unwrap();
+/// let total = a.rows.iter().find(|r| r.driver == "total").unwrap();
+/// let drivers: f64 = a.rows.iter().filter(|r| r.driver != "total").map(|r| r.mean).sum();
+/// assert!((drivers - total.mean).abs() < 1e-9 * total.mean.abs().max(1.0));
+/// let rows = e.sensitivity.unwrap();
+/// assert!(rows.iter().any(|r| r.parameter.contains("hazard")), "the uncertain hazard is ranked");
+/// ```
+pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer) -> Result<Explained> {
+    let sc = opts.apply(sc)?;
+    let (metric, k) = metric_of(&sc, what)?;
+    let uncertain = sc.parameters().iter().filter(|p| !p.dist.is_fixed()).count();
+    if what.sensitivity && uncertain == 0 {
+        return Err(Error::Invalid(format!(
+            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (--analysis attribution)",
+            sc.name
+        )));
+    }
+    let drivers =
+        if what.attribution { attribution::drivers(&sc, what.by_rule).map_err(Error::Invalid)? } else { vec![] };
+    let engine = Engine::new(&sc).with_cancel(obs.cancel());
+    let sims_sens = if what.sensitivity { uncertain as u64 + 3 } else { 0 };
+    let sims_attr = if what.attribution { 1u64 << drivers.len() } else { 0 };
+    let part = opts.install(|| engine.run_chunks(sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n)))?;
+    obs.cancel().check()?;
+    let acc = engine.finish(sc.paths, vec![part]).map_err(Error::Shard)?;
+    check_finite(&sc, &acc)?;
+    let sens = if what.sensitivity {
+        let rows = opts.install(|| {
+            sensitivity::sensitivity(&engine, sc.seed, sc.paths, k, &acc, &|n| obs.advance(n * sims_sens))
+        })?;
+        obs.cancel().check()?;
+        let rows = rows.map_err(Error::Invalid)?;
+        if rows.iter().any(|r| !r.first_order.is_finite()) {
+            return Err(Error::Invalid(format!(
+                "{metric} does not vary in scenario `{}` (its variance is 0), so no input explains any of it; choose a metric that varies",
+                sc.name
+            )));
+        }
+        Some(rows)
+    } else {
+        None
+    };
+    let attr = if what.attribution {
+        let a = opts.install(|| {
+            attribution::attribution(&engine, sc.seed, sc.paths, k, &acc, &drivers, &|n| obs.advance(n * sims_attr))
+        })?;
+        obs.cancel().check()?;
+        Some(a.map_err(Error::Invalid)?)
+    } else {
+        None
+    };
+    let plan = engine.plan().metrics[k];
+    let summary = report::summarise(&engine, &acc, sc.seed);
+    drop(engine);
+    Ok(Explained {
+        run: Run { scenario: sc, accumulator: acc, summary },
+        metric,
+        metric_index: k,
+        plan,
+        sensitivity: sens,
+        attribution: attr,
+    })
+}

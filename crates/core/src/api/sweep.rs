@@ -1,0 +1,295 @@
+//! `sweep`: one scenario over a grid of one or two parameters, every point a
+//! whole run under the same seed (common random numbers).
+
+use std::ops::Range;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::{Observer, Options, check_finite};
+use crate::engine::Engine;
+use crate::model::Scenario;
+use crate::writers::shard::SweepPoint;
+use crate::{Error, Result, report, scenario};
+
+/// The most grid points one sweep runs (each a whole run; the grid and a
+/// few statistics per point are kept in memory).
+pub const MAX_SWEEP_POINTS: usize = 10_000;
+
+/// What to sweep: one or two parameters (field path and values), the
+/// statistic and metric charted, and whether a varied allocation share
+/// rescales its siblings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSpec {
+    pub vary: Vec<(String, Vec<f64>)>,
+    pub stat: String,
+    /// The focus provider's loss when `None`.
+    pub metric: Option<String>,
+    pub renormalise: bool,
+}
+
+/// A sweep made concrete: the base scenario, the grid of values and one
+/// scenario per point, the metric and statistic checked.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    pub base: Scenario,
+    /// The values of each point, in grid order (the first parameter's
+    /// values outermost).
+    pub grid: Vec<Vec<f64>>,
+    pub points: Vec<Scenario>,
+    pub metric: String,
+    pub stat: String,
+    pub vary: Vec<(String, Vec<f64>)>,
+    /// What the user should know before the points run: a distribution
+    /// replaced by fixed values, shares rescaled.
+    pub notes: Vec<String>,
+}
+
+impl SweepPlan {
+    /// The name of the sweep's files ([`sweep_slug`]).
+    pub fn slug(&self) -> String {
+        sweep_slug(&self.vary.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
+    }
+}
+
+/// The name of a sweep's files: its parameters' paths with every run of
+/// characters other than letters, digits and `_` made one `-`, two
+/// parameters joined by `--` (`renegotiation[0].hazard` ->
+/// `renegotiation-0-hazard`).
+///
+/// ```
+/// assert_eq!(backlog_risk::api::sweep_slug(&["renegotiation[0].hazard"]), "renegotiation-0-hazard");
+/// ```
+pub fn sweep_slug(paths: &[&str]) -> String {
+    let one = |p: &str| {
+        let mut s = String::new();
+        for c in p.chars() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                s.push(c.to_ascii_lowercase());
+            } else if !s.ends_with('-') {
+                s.push('-');
+            }
+        }
+        s.trim_matches('-').to_string()
+    };
+    paths.iter().map(|p| one(p)).collect::<Vec<_>>().join("--")
+}
+
+/// Parse `PATH=SPEC` with SPEC a list `0.1,0.2` or a range `0.05..0.5:10`
+/// (10 evenly spaced values, both ends included).
+///
+/// ```
+/// let (path, values) = backlog_risk::api::parse_vary("renegotiation[0].hazard=0.05..0.5:6").unwrap();
+/// assert_eq!(path, "renegotiation[0].hazard");
+/// assert_eq!(values, vec![0.05, 0.14, 0.23, 0.32, 0.41, 0.5]);
+/// ```
+pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
+    let (path, spec) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: write PATH=SPEC, e.g. renegotiation[0].hazard=0.05..0.5:10"))?;
+    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("`{v}` in `{s}` is not a number"));
+    if spec.contains("..") && !spec.contains(':') {
+        return Err(format!(
+            "`{s}`: a range needs its number of points: add `:N`, e.g. `{}:10` for 10 values from one end to the other",
+            s.trim()
+        ));
+    }
+    let values = if let Some((range, n)) = spec.split_once(':') {
+        let (a, b) = range.split_once("..").ok_or_else(|| format!("`{spec}`: a range is LO..HI:N"))?;
+        let (a, b) = (num(a)?, num(b)?);
+        let n: usize = n.trim().parse().map_err(|_| format!("`{n}` in `{s}` is not a whole number of points"))?;
+        if !(2..=1000).contains(&n) {
+            return Err(format!("`{s}`: use 2 to 1000 points"));
+        }
+        // Rounded to 12 decimals so that 0.05..0.5:6 gives 0.23, not 0.22999999999999998.
+        (0..n).map(|i| ((a + (b - a) * i as f64 / (n - 1) as f64) * 1e12).round() / 1e12).collect()
+    } else {
+        spec.split(',').map(num).collect::<Result<Vec<f64>, String>>()?
+    };
+    if values.is_empty() {
+        return Err(format!("`{s}` gives no values"));
+    }
+    Ok((path.trim().to_string(), values))
+}
+
+/// Whether `path` is a share of an allocation (`customers.C.allocation.P`).
+fn is_allocation_share(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('.').collect();
+    matches!(parts.as_slice(), ["customers", _, "allocation", _])
+}
+
+/// Make a sweep concrete: `base` is the scenario parsed from `text` (the
+/// resolved text of `file`, which messages name); every point is `text`
+/// with the varied fields set, parsed and checked, with the options' (or
+/// the base's) paths, seed and sampling and the base's focus.
+pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opts: &Options) -> Result<SweepPlan> {
+    let bad = |m: String| Err(Error::Invalid(m));
+    let (vary, stat) = (spec.vary.as_slice(), spec.stat.as_str());
+    if let [(a, _), (b, _)] = vary
+        && a == b
+    {
+        return bad(format!(
+            "--vary {a} is given twice; vary two different parameters (or give one --vary with every value)"
+        ));
+    }
+    let size: usize = vary.iter().map(|(_, v)| v.len()).product();
+    if size > MAX_SWEEP_POINTS {
+        return bad(format!(
+            "the sweep grid has {size} points ({}); at most {MAX_SWEEP_POINTS} are run in one sweep: use fewer values, or split the grid over several sweeps",
+            vary.iter().map(|(p, v)| format!("{} values of {p}", v.len())).collect::<Vec<_>>().join(" x ")
+        ));
+    }
+    let grid: Vec<Vec<f64>> = match vary {
+        [(_, xs)] => xs.iter().map(|x| vec![*x]).collect(),
+        [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
+        _ => return bad("give one or two --vary options".into()),
+    };
+    let mut notes = Vec::new();
+    for (path, _) in vary {
+        let shown = scenario::get_value(text, path).map_err(|e| Error::Invalid(format!("--vary {path}: {e}")))?;
+        if let Some(toml::Value::Table(t)) = &shown {
+            let dist = t.get("dist").and_then(|d| d.as_str()).unwrap_or("a distribution");
+            notes.push(format!(
+                "note: {path} is a {dist} distribution in {}; at each sweep point it is replaced by the point's fixed value (drawn the same on every path)",
+                file.display()
+            ));
+        }
+        if is_allocation_share(path) {
+            if !spec.renormalise {
+                return bad(format!(
+                    "--vary {path}: the shares of an allocation sum to 1, so changing one alone makes every point invalid; give --renormalise to rescale the customer's other shares to 1 minus the value at each point (or sweep a shift's target, which moves share over time)"
+                ));
+            }
+            notes.push(format!(
+                "note: --renormalise: at each point the other shares of {} are rescaled to sum to 1 minus the value",
+                path.rsplit_once('.').map_or(path.as_str(), |(p, _)| p)
+            ));
+        }
+    }
+    let mut points = Vec::new();
+    for values in &grid {
+        let mut text = text.to_string();
+        for ((path, _), v) in vary.iter().zip(values) {
+            let set = if spec.renormalise && is_allocation_share(path) {
+                scenario::set_share_renormalised(&text, path, *v)
+            } else {
+                scenario::set_number(&text, path, *v)
+            };
+            text = set.map_err(|e| Error::Invalid(format!("--vary {path}: {e}")))?;
+        }
+        let at = vary.iter().zip(values).map(|((p, _), v)| format!("{p} = {v}")).collect::<Vec<_>>().join(", ");
+        let mut sc = scenario::parse(&text, file).map_err(|mut e| {
+            e.line = None;
+            Error::Invalid(format!("{e} (at the sweep point {at})"))
+        })?;
+        sc.paths = opts.paths.unwrap_or(base.paths);
+        sc.seed = opts.seed.unwrap_or(base.seed);
+        sc.sampling = opts.sampling.unwrap_or(base.sampling);
+        if let Some(problem) = sc.sampling_problem() {
+            return bad(format!("{}: {problem}", file.display()));
+        }
+        sc.focus = base.focus;
+        points.push(sc);
+    }
+    let names = base.metric_names();
+    let metric = match spec.metric.as_deref() {
+        Some(m) if names.iter().any(|n| n == m) => m.to_string(),
+        Some(m) => {
+            return bad(format!("--metric {m}: the scenario records no such metric; use one of {}", names.join(", ")));
+        }
+        None => format!("loss.{}", base.providers[base.focus].name),
+    };
+    if !report::STAT_NAMES.contains(&stat) {
+        return bad(format!("--stat {stat}: use one of {}", report::STAT_NAMES.join(", ")));
+    }
+    if !metric.starts_with("loss.") && ["var95", "es95", "var99", "es99"].contains(&stat) {
+        return bad(format!(
+            "--stat {stat}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER"
+        ));
+    }
+    if spec.renormalise && !vary.iter().any(|(p, _)| is_allocation_share(p)) {
+        return bad(
+            "--renormalise applies to a varied allocation share (customers.NAME.allocation.PROVIDER), and none is varied"
+                .into(),
+        );
+    }
+    Ok(SweepPlan { base, grid, points, metric, stat: stat.to_string(), vary: vary.to_vec(), notes })
+}
+
+/// Run the points `range` of a planned sweep, side by side on the pool
+/// (each point's accumulator summarised and dropped as soon as it is
+/// simulated), in grid order. `after_point` is called as each point
+/// finishes; `file` names the scenario in an overflow's message.
+pub fn sweep_points(
+    plan: &SweepPlan,
+    range: Range<usize>,
+    file: &Path,
+    opts: &Options,
+    obs: &Observer,
+    after_point: &(dyn Fn() + Sync),
+) -> Result<Vec<SweepPoint>> {
+    let points = plan.points.get(range).ok_or_else(|| Error::Invalid("no such sweep points".into()))?;
+    let rows = opts.install(|| {
+        points
+            .par_iter()
+            .map(|sc| -> Result<SweepPoint> {
+                let engine = Engine::new(sc).with_cancel(obs.cancel());
+                let part = engine.run_chunks(sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n));
+                obs.cancel().check()?;
+                let acc = engine.finish(sc.paths, vec![part]).map_err(Error::Shard)?;
+                after_point();
+                check_finite(sc, &acc)
+                    .map_err(|e| Error::Overflow(format!("at a sweep point of {}: {e}", file.display())))?;
+                let k = sc.metric_names().iter().position(|m| *m == plan.metric).expect("a metric of the scenario");
+                let se = report::errors(&plan.metric, &acc.metrics[k], plan.metric.starts_with("loss."))
+                    .into_iter()
+                    .find(|e| e.stat == plan.stat)
+                    .map(|e| e.se);
+                Ok(SweepPoint { rows: report::summarise(&engine, &acc, sc.seed).metrics, se })
+            })
+            .collect::<Result<Vec<_>>>()
+    })??;
+    obs.cancel().check()?;
+    Ok(rows)
+}
+
+/// A sweep: its plan and every point's statistics, in grid order.
+#[derive(Debug, Clone)]
+pub struct Swept {
+    pub plan: SweepPlan,
+    pub points: Vec<SweepPoint>,
+}
+
+/// Sweep `base` (parsed from `text`, the resolved text of `file`) over the
+/// grid of `spec`: [`plan_sweep`], then every point of [`sweep_points`].
+///
+/// ```
+/// use backlog_risk::api::{self, Observer, Options, SweepSpec};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 2048\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+///             severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n";
+/// let file = std::path::Path::new("doc.toml");
+/// let sc = backlog_risk::scenario::parse(text, file).unwrap();
+/// let spec = SweepSpec {
+///     vary: vec![api::parse_vary("renegotiation[0].hazard=0.1,0.4").unwrap()],
+///     stat: "mean".into(),
+///     metric: None,
+///     renormalise: false,
+/// };
+/// let s = api::sweep(sc, text, file, &spec, &Options::default(), &Observer::new()).unwrap();
+/// let mean = |p: &backlog_risk::writers::shard::SweepPoint| p.rows.iter().find(|r| r.metric == "loss.azure").unwrap().mean;
+/// assert!(mean(&s.points[1]) > mean(&s.points[0]), "a higher hazard loses more on the same paths");
+/// ```
+pub fn sweep(
+    base: Scenario,
+    text: &str,
+    file: &Path,
+    spec: &SweepSpec,
+    opts: &Options,
+    obs: &Observer,
+) -> Result<Swept> {
+    let plan = plan_sweep(base, text, file, spec, opts)?;
+    let points = sweep_points(&plan, 0..plan.points.len(), file, opts, obs, &|| {})?;
+    Ok(Swept { plan, points })
+}
