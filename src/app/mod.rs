@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use backlog_risk::api;
-use backlog_risk::engine::{Accumulator, CHUNK, Engine, shard_chunks};
+use backlog_risk::engine::{CHUNK, Engine, shard_chunks};
 use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report::{self, ScenarioSummary};
 use backlog_risk::scenario;
@@ -238,9 +238,11 @@ fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the worker threads")
 }
 
-/// [`api::check_finite`] for the commands.
-fn check_finite(sc: &Scenario, acc: &Accumulator) -> Result<()> {
-    api::check_finite(sc, acc).map_err(|e| anyhow::anyhow!(e))
+/// The header of shard `k` of `n` of scenario `sc`, read from `file`
+/// (resolved as `resolved`).
+fn shard_header(sc: &Scenario, file: &Path, resolved: &scenario::Resolved, kn: (u64, u64)) -> shard::ShardHeader {
+    let extends: Vec<String> = resolved.chain.iter().skip(1).map(|p| p.display().to_string()).collect();
+    shard::ShardHeader::new(sc, &file.display().to_string(), &resolved.text, &extends, kn)
 }
 
 /// What `run.json` says about a run.

@@ -2,6 +2,7 @@
 
 use super::*;
 use backlog_risk::portfolio::{Portfolio, ScenarioRisk, StressResult};
+use backlog_risk::writers::shard::{Attached, Payload};
 
 /// What became of one scenario of a stress test.
 enum Done {
@@ -132,33 +133,21 @@ fn stress_shard(
     let fit = api::bind_portfolio(portfolio, sc, base.map(|b| b.0), |bound, engine, pair| {
         let (seed, paths) = (engine.scenario().seed, engine.scenario().paths);
         let chunks = shard_chunks(paths, k, n);
+        let portfolio = Attached::new(&at.portfolio_file.display().to_string(), at.portfolio_text);
         Ok(match (pair, base) {
-            (Some(pair), Some((_, resolved, file))) => {
-                let partial = bound.stress_paired_chunks(engine, pair, seed, paths, chunks, &|x| progress(2 * x));
-                let paired = backlog_risk::writers::shard::PairedStressShard {
-                    file: file.display().to_string(),
-                    sha256: format!("{:x}", Sha256::digest(resolved.text.as_bytes())),
-                    text: resolved.text.clone(),
-                    partial,
-                };
-                (Default::default(), Some(paired))
-            }
-            _ => (bound.stress_chunks(engine, seed, paths, chunks, progress), None),
+            (Some(pair), Some((_, resolved, file))) => Payload::PairedStress {
+                portfolio,
+                base: Attached::new(&file.display().to_string(), &resolved.text),
+                partial: bound.stress_paired_chunks(engine, pair, seed, paths, chunks, &|x| progress(2 * x)),
+            },
+            _ => Payload::Stress { portfolio, partial: bound.stress_chunks(engine, seed, paths, chunks, progress) },
         })
     })?;
-    let (partial, paired) = match fit {
+    let payload = match fit {
         api::Fit::Ran(p) => p,
         api::Fit::Skip(why) => return Ok(Done::Skipped(why)),
     };
-    let stress = backlog_risk::writers::shard::StressShard {
-        file: at.portfolio_file.display().to_string(),
-        sha256: format!("{:x}", Sha256::digest(at.portfolio_text.as_bytes())),
-        text: at.portfolio_text.to_string(),
-        partial,
-        paired,
-    };
-    let file =
-        ShardFile { stress: Some(stress), ..super::shards::new_shard_file(sc, at.file, at.resolved, opts, at.kn) };
+    let file = ShardFile { header: shard_header(sc, at.file, at.resolved, at.kn), payload };
     let path = opts.out.join(&sc.name).join(format!("portfolio-{}", portfolio.name)).join(shard::file_name(k, n));
     let bytes = shard::encode(&file).map_err(|e| format!("{e:#}"))?;
     crate::files::write_atomic(&path, &bytes).map_err(|e| format!("{e:#}"))?;

@@ -1,7 +1,7 @@
 //! `sweep`: one scenario over a grid of one or two parameters.
 
 use super::*;
-use backlog_risk::writers::shard::SweepPoint;
+use backlog_risk::writers::shard::{Payload, SweepPoint};
 
 /// Settings of `sweep`.
 #[derive(Debug, Clone)]
@@ -53,31 +53,18 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         return write_sweep(&plan, rows, opts);
     }
     let path = opts.run.out.join(&plan.base.name).join(shard::sweep_file_name(&plan.slug(), k, n));
-    let info = run_info(&plan.base, &opts.file, &resolved.text, &resolved.chain, opts.run.threads, 0.0);
-    let file = ShardFile {
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: plan.base.name.clone(),
-        scenario_file: info.scenario_file,
-        scenario_sha256: info.scenario_sha256,
-        scenario_text: resolved.text.clone(),
-        extends: info.extends,
-        seed: plan.points[0].seed,
-        paths: plan.points[0].paths,
-        sampling: plan.points[0].sampling,
-        shards: n,
-        shard: k,
-        partial: Default::default(),
-        sweep: Some(SweepShard {
-            vary: opts.vary.clone(),
-            stat: opts.stat.clone(),
-            metric: plan.metric.clone(),
-            renormalise: opts.renormalise,
-            first_point: share.start as u64,
-            points: rows,
-        }),
-        paired: None,
-        stress: None,
-    };
+    let payload = Payload::Sweep(SweepShard {
+        vary: opts.vary.clone(),
+        stat: opts.stat.clone(),
+        metric: plan.metric.clone(),
+        renormalise: opts.renormalise,
+        first_point: share.start as u64,
+        points: rows,
+    });
+    // The header's seed, paths and sampling are the points' (every point
+    // has the same).
+    let header = shard_header(&plan.points[0], &opts.file, &resolved, (k, n));
+    let file = ShardFile { header, payload };
     crate::files::write_atomic(&path, &shard::encode(&file)?)?;
     if !opts.run.quiet {
         println!(

@@ -198,3 +198,42 @@ fn every_api_function_honours_a_cancelled_token() {
     };
     cancelled(api::sweep(scenario::load(file).unwrap(), &text, file, &spec, &o, &obs).map(|_| ()));
 }
+
+/// `api::merge` refuses shards that do not belong together, naming the
+/// source: another kind of run, another `--paired` base, a missing shard.
+#[test]
+fn merge_refuses_shards_of_other_runs_by_name() {
+    use backlog_risk::writers::shard::{Attached, Payload, ShardFile, ShardHeader};
+    let (sc, base) = (shipped("variants/openai-shift-fast.toml"), shipped("openai-shift.toml"));
+    let sc = Options { paths: Some(3 * CHUNK), ..Options::default() }.apply(&sc).unwrap();
+    let (e, b) = (Engine::new(&sc), Engine::new(&base));
+    let text = scenario::resolve("scenarios/variants/openai-shift-fast.toml".as_ref()).unwrap().text;
+    let header = |k| ShardHeader::new(&sc, "fast.toml", &text, &[], (k, 3));
+    let paired = |k, base_text: &str| {
+        let partial =
+            e.run_paired_chunks(&b, sc.seed, sc.paths, backlog_risk::engine::shard_chunks(sc.paths, k, 3), &|_| {});
+        let file = ShardFile {
+            header: header(k),
+            payload: Payload::Paired { base: Attached::new("base.toml", base_text), partial },
+        };
+        Ok(api::Shard { source: format!("s{k}.bin"), file })
+    };
+    let plain = |k| {
+        let partial = e.run_chunks(sc.seed, sc.paths, backlog_risk::engine::shard_chunks(sc.paths, k, 3), &|_| {});
+        Ok(api::Shard {
+            source: format!("p{k}.bin"),
+            file: ShardFile { header: header(k), payload: Payload::Run(partial) },
+        })
+    };
+    let err = |shards: Vec<Result<api::Shard, Error>>| api::merge(shards, &Observer::new()).unwrap_err().to_string();
+    let m = err(vec![paired(0, "A"), plain(1), paired(2, "A")]);
+    assert!(m.starts_with("p1.bin: a shard of another run than s0.bin (its kind of run differs)"), "{m}");
+    let m = err(vec![paired(0, "A"), paired(1, "B"), paired(2, "A")]);
+    assert!(m.contains("s1.bin") && m.contains("its --paired base differs"), "{m}");
+    let m = err(vec![plain(0), plain(2)]);
+    assert!(m.starts_with("shard 1 of 3 of scenario openai-shift-fast missing"), "{m}");
+    // All three, in any order: the whole run.
+    let merged = api::merge(vec![plain(2), plain(0), plain(1)], &Observer::new()).unwrap();
+    let api::Merged::Run(r) = merged.merged else { panic!("a run") };
+    assert_eq!(r.accumulator, e.run(sc.seed, sc.paths, &|_| {}));
+}

@@ -10,10 +10,12 @@
 //! the threads.
 
 mod explain;
+mod merge;
 mod stress;
 mod sweep;
 
 pub use explain::{ExplainWhat, Explained, explain, explain_simulations};
+pub use merge::{Merge, Merged, Shard, merge, shard_scenario};
 pub use stress::{Fit, Stressed, bind_portfolio, check_stress_finite, stress};
 pub use sweep::{
     MAX_SWEEP_POINTS, SweepPlan, SweepSpec, Swept, parse_vary, plan_sweep, sweep, sweep_points, sweep_slug,

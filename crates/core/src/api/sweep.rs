@@ -112,6 +112,13 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
     Ok((path.trim().to_string(), values))
 }
 
+/// The points of sweep shard `k` of `n` out of `points`:
+/// `floor(k P / n) .. floor((k + 1) P / n)`.
+pub fn shard_points(points: usize, k: u64, n: u64) -> Range<usize> {
+    let at = |k: u64| (k as u128 * points as u128 / n as u128) as usize;
+    at(k)..at(k + 1)
+}
+
 /// Whether `path` is a share of an allocation (`customers.C.allocation.P`).
 fn is_allocation_share(path: &str) -> bool {
     let parts: Vec<&str> = path.split('.').collect();

@@ -9,8 +9,9 @@
 //! over its chunks, and integer sketch counts). A file of another format
 //! version is refused with a message that says which version wrote it.
 //!
-//! Version 2 added the stress-test shard (`stress --shard K/N`), written as
-//! `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin`.
+//! The payload is one [`Payload`] per command: a run, a paired run, a
+//! stress test (written as `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin`),
+//! a paired stress test, a sweep.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,12 +24,22 @@ use crate::{Error, Result};
 const MAGIC: &[u8] = b"backlog-risk-shard\n";
 /// Version of the layout after the magic bytes (3: paired shards carry the
 /// batch sketches of the VaR99 and ES99 difference standard errors; 4: the
-/// sampling design of the per-path parameters).
-pub const FORMAT: u32 = 4;
+/// sampling design of the per-path parameters; 5: the payload is one enum,
+/// [`Payload`], instead of optional fields with a rule between them).
+pub const FORMAT: u32 = 5;
 
-/// One shard of one run.
+/// One shard of one run: what it ran, and what it computed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardFile {
+    pub header: ShardHeader,
+    /// What the shard computed; each command owns its kind.
+    pub payload: Payload,
+}
+
+/// What a shard ran: the scenario, its seed, paths and sampling, and which
+/// shard of how many.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardHeader {
     pub tool_version: String,
     /// The scenario's `name`.
     pub scenario: String,
@@ -48,52 +59,85 @@ pub struct ShardFile {
     /// How many shards the run was split into (N) and which this is (K).
     pub shards: u64,
     pub shard: u64,
-    /// The shard's part of a run (empty for a sweep shard).
-    pub partial: Partial,
-    /// For a shard of `sweep`: its points' whole accumulators.
-    pub sweep: Option<SweepShard>,
-    /// For a shard of `run --paired BASE`: the base and both scenarios'
-    /// partial results (then `partial` is empty).
-    pub paired: Option<PairedShard>,
-    /// For a shard of `stress`: the portfolio and the shard's partial
-    /// result (then `partial` is empty).
-    pub stress: Option<StressShard>,
 }
 
-/// The portfolio of a stress test's shard and its partial result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StressShard {
-    /// The portfolio file as given to `--portfolio`.
-    pub file: String,
-    pub sha256: String,
-    /// Its text, so that `merge` needs no portfolio file.
-    pub text: String,
-    pub partial: StressPartial,
-    /// For `stress --paired BASE`: the base and the paired partial result
-    /// (then `partial` is empty).
-    pub paired: Option<PairedStressShard>,
+impl ShardHeader {
+    /// The header of shard `k` of `n` of `sc`, read from `scenario_file`
+    /// (resolved to `text`; `extends` the files of its `extends` chain after
+    /// it).
+    pub fn new(
+        sc: &crate::model::Scenario,
+        scenario_file: &str,
+        text: &str,
+        extends: &[String],
+        (k, n): (u64, u64),
+    ) -> Self {
+        use sha2::{Digest, Sha256};
+        ShardHeader {
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: sc.name.clone(),
+            scenario_file: scenario_file.to_string(),
+            scenario_sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+            scenario_text: text.to_string(),
+            extends: extends.to_vec(),
+            seed: sc.seed,
+            paths: sc.paths,
+            sampling: sc.sampling,
+            shards: n,
+            shard: k,
+        }
+    }
 }
 
-/// The base of a paired stress test's shard and the shard's paired result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PairedStressShard {
-    /// The base scenario file as given to `--paired`.
-    pub file: String,
-    pub sha256: String,
-    /// Its resolved TOML text.
-    pub text: String,
-    pub partial: PairedStressPartial,
+impl Attached {
+    /// `text`, read from `file`, with its SHA-256.
+    pub fn new(file: &str, text: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        Attached {
+            file: file.to_string(),
+            sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+            text: text.to_string(),
+        }
+    }
 }
 
-/// The base of a paired run and the shard's paired partial result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PairedShard {
-    /// The base scenario file as given to `--paired`.
+/// A file a shard carries whole (a `--paired` base, a portfolio), so that
+/// `merge` needs none of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attached {
+    /// The file as given on the command line.
     pub file: String,
     pub sha256: String,
-    /// Its resolved TOML text.
+    /// Its text (a scenario's resolved text, with `extends` merged in).
     pub text: String,
-    pub partial: PairedPartial,
+}
+
+/// What a shard computed, by command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Payload {
+    /// `run --shard K/N`: the shard's part of the run.
+    Run(Partial),
+    /// `run --paired BASE --shard K/N`: the base and both scenarios' part.
+    Paired { base: Attached, partial: PairedPartial },
+    /// `stress --shard K/N`: the portfolio and the shard's part.
+    Stress { portfolio: Attached, partial: StressPartial },
+    /// `stress --paired BASE --shard K/N`.
+    PairedStress { portfolio: Attached, base: Attached, partial: PairedStressPartial },
+    /// `sweep --shard K/N`: its points' statistics.
+    Sweep(SweepShard),
+}
+
+impl Payload {
+    /// What kind of run wrote it, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Run(_) => "a run",
+            Payload::Paired { .. } => "a --paired run",
+            Payload::Stress { .. } => "a stress test",
+            Payload::PairedStress { .. } => "a --paired stress test",
+            Payload::Sweep(_) => "a sweep",
+        }
+    }
 }
 
 /// The points a shard of `sweep --shard K/N` ran: points
