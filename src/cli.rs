@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{Charts, RunOptions, SweepOptions};
+use backlog_risk::metric::Metric;
 use backlog_risk::model::Sampling;
 use backlog_risk::writers::charts::ChartSize;
 
@@ -179,7 +180,7 @@ pub struct ExplainArgs {
     /// The metric to explain, e.g. `loss.azure`. Defaults to the loss of
     /// the focus provider (see --focus).
     #[arg(long)]
-    pub metric: Option<String>,
+    pub metric: Option<Metric>,
 
     /// Attribution drivers: `driver` (parameters, demand shocks, shifts,
     /// renegotiation) or `rule` (each shift and each renegotiation rule on
@@ -217,7 +218,7 @@ pub struct SweepArgs {
     /// The metric to chart, e.g. `loss.azure`. Defaults to the loss of the
     /// focus provider (see --focus).
     #[arg(long)]
-    pub metric: Option<String>,
+    pub metric: Option<Metric>,
 
     /// With a varied allocation share (`customers.NAME.allocation.PROVIDER`):
     /// rescale the customer's other shares at each point so that all sum

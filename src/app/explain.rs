@@ -32,7 +32,7 @@ pub fn explain(opts: &RunOptions, what: &ExplainWhat) -> Result<bool> {
 fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon::ThreadPool) -> Result<Vec<String>> {
     let (sc, _) = load_with_overrides(file, opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let sims = api::explain_simulations(&sc, what);
-    let metric = what.metric.clone().unwrap_or_else(|| format!("loss.{}", sc.providers[sc.focus].name));
+    let metric = what.metric.clone().unwrap_or_else(|| backlog_risk::metric::Metric::focus_loss(&sc)).to_string();
     let bar = progress_bar(sc.paths * sims, opts.quiet);
     bar.set_prefix(format!("{} explain {metric}", sc.name));
     let advance = |n| bar.inc(n);

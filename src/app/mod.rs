@@ -398,7 +398,7 @@ pub fn headline(s: &ScenarioSummary) -> String {
         None => shown.clone(),
     };
     let horizon = s.labels.last().map_or("", |l| l.as_str());
-    match s.metric(&format!("loss.{}", c.provider)) {
+    match s.loss(&c.provider) {
         Some(l) => format!(
             "{}: {who}: loss vs plan at {horizon}: expected {} (se {:.2}), VaR99 {}, ES99 {} [plan backlog {}, {} paths]",
             s.name,

@@ -153,7 +153,7 @@ fn run_one(
         None => (pool.install(|| api::run(sc, &here, &observer))?, None),
     };
     let summary = run.summary;
-    let focus = format!("loss.{}", sc.providers[sc.focus].name);
+    let focus = backlog_risk::metric::Metric::focus_loss(sc).to_string();
     let line = paired.as_ref().and_then(|(b, p)| {
         p.rows.iter().find(|row| row.metric == focus).map(|row| paired_line(&sc.name, &b.name, row))
     });

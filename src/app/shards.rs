@@ -149,7 +149,7 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
                 file: PathBuf::from(&header.scenario_file),
                 vary: w.vary.clone(),
                 stat: w.stat.clone(),
-                metric: Some(w.metric.clone()),
+                metric: w.metric.parse().ok(),
                 run,
                 shard: None,
                 renormalise: false,

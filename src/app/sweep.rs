@@ -10,7 +10,7 @@ pub struct SweepOptions {
     /// Field path and its values, one or two.
     pub vary: Vec<(String, Vec<f64>)>,
     pub stat: String,
-    pub metric: Option<String>,
+    pub metric: Option<backlog_risk::metric::Metric>,
     pub run: RunOptions,
     /// Run only the points of shard K of N and write a sweep shard file.
     pub shard: Option<(u64, u64)>,
@@ -122,7 +122,8 @@ pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<SweepPoint>, opts: &SweepO
     let se: Vec<Option<f64>> = rows.iter().map(|r| r.se).collect();
     if opts.run.charts != Charts::None {
         let title = format!("{}: {stat} of {metric} across the sweep", plan.base.name);
-        let money = !metric.starts_with("share.") && !metric.starts_with("events.");
+        use backlog_risk::metric::Metric;
+        let money = !matches!(metric.parse::<Metric>(), Ok(Metric::Share { .. } | Metric::Events { .. }));
         let widest = se.iter().flatten().fold(0.0f64, |a, s| a.max(1.96 * s));
         let bars = if plan.vary.len() == 1 && se.iter().all(Option::is_some) {
             let w = if money { charts::fmt_bn(widest) } else { format!("{widest:.4}") };

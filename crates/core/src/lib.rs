@@ -54,6 +54,7 @@ pub mod dist;
 pub mod engine;
 pub mod error;
 pub mod math;
+pub mod metric;
 pub mod model;
 pub mod portfolio;
 pub mod precision;

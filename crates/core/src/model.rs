@@ -279,20 +279,9 @@ impl Scenario {
 
     /// Names of the recorded metrics, in the order the engine records them:
     /// `backlog.*`, `revenue.*`, `share.*.*`, `loss.*`, `events.*`.
+    /// ([`crate::metric::Metric::all`] as text).
     pub fn metric_names(&self) -> Vec<String> {
-        let p = || self.providers.iter().map(|p| p.name.as_str());
-        let mut names: Vec<String> = p().map(|p| format!("backlog.{p}")).collect();
-        names.extend(p().map(|p| format!("revenue.{p}")));
-        for c in &self.customers {
-            names.extend(p().map(|p| format!("share.{}.{p}", c.name)));
-        }
-        names.extend(p().map(|p| format!("loss.{p}")));
-        names.extend(
-            self.rules
-                .iter()
-                .map(|r| format!("events.{}.{}", self.customers[r.customer].name, self.providers[r.provider].name)),
-        );
-        names
+        crate::metric::Metric::all(self).iter().map(ToString::to_string).collect()
     }
 }
 

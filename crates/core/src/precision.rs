@@ -17,6 +17,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::engine::{Accumulator, CHUNK, Engine};
+use crate::metric::Metric;
 use crate::report;
 
 /// Default paths per round: 32 chunks.
@@ -26,7 +27,7 @@ pub const DEFAULT_ROUND: u64 = 32 * CHUNK;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
     pub stat: String,
-    pub metric: String,
+    pub metric: Metric,
     /// The largest half-width accepted, absolute or (with `relative`) as a
     /// fraction of `|estimate|`.
     pub value: f64,
@@ -54,7 +55,8 @@ impl Target {
                 "`{stat}` has no standard error: use one of mean, p5, p50, p95, var95, es95, var99, es99 ({form})"
             ));
         }
-        Ok(Target { stat, metric: metric.trim().to_string(), value: if relative { v / 100.0 } else { v }, relative })
+        let metric: Metric = metric.parse().map_err(|e| format!("{e} ({form})"))?;
+        Ok(Target { stat, metric, value: if relative { v / 100.0 } else { v }, relative })
     }
 
     /// The target as given (`es99:loss.azure<=1%`).
@@ -64,11 +66,9 @@ impl Target {
     }
 
     /// Check the metric and the statistic against the scenario's metrics.
-    pub fn check(&self, metric_names: &[String]) -> Result<usize, String> {
-        let k = metric_names.iter().position(|m| *m == self.metric).ok_or_else(|| {
-            format!("the scenario records no metric `{}`; use one of {}", self.metric, metric_names.join(", "))
-        })?;
-        if !self.metric.starts_with("loss.") && self.stat.starts_with(['v', 'e']) {
+    pub fn check(&self, sc: &crate::model::Scenario) -> Result<usize, String> {
+        let k = self.metric.index_in(sc)?;
+        if !self.metric.is_loss() && self.stat.starts_with(['v', 'e']) {
             return Err(format!("{} is reported for loss.* metrics only; choose a loss.PROVIDER metric", self.stat));
         }
         Ok(k)
@@ -95,7 +95,7 @@ pub struct Reached {
 
 /// The statistic's estimate and 95% half-width in `acc`.
 pub fn half_width(t: &Target, k: usize, acc: &Accumulator) -> (f64, f64) {
-    let rows = report::errors(&t.metric, &acc.metrics[k], t.metric.starts_with("loss."));
+    let rows = report::errors(&t.metric.to_string(), &acc.metrics[k], t.metric.is_loss());
     let row = rows.iter().find(|r| r.stat == t.stat).expect("a stat with an error row");
     (row.estimate, (row.ci_high - row.ci_low) / 2.0)
 }
@@ -112,7 +112,7 @@ pub fn run_to_precision(
     after_round: &dyn Fn(u64, f64, f64),
 ) -> Result<(Accumulator, Reached), String> {
     assert!(round > 0 && round.is_multiple_of(CHUNK), "a round is a whole number of chunks");
-    let k = t.check(&engine.scenario().metric_names())?;
+    let k = t.check(engine.scenario())?;
     let rounds_max = max_paths.div_ceil(round).max(1);
     // The Latin hypercube is over each round's paths.
     let keys = engine.keys(seed, round);
@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn targets_parse_with_clear_errors() {
         let t = Target::parse("es99:loss.azure<=1%").unwrap();
-        assert_eq!((t.stat.as_str(), t.metric.as_str(), t.value, t.relative), ("es99", "loss.azure", 0.01, true));
+        assert_eq!(
+            (t.stat.as_str(), t.metric.to_string().as_str(), t.value, t.relative),
+            ("es99", "loss.azure", 0.01, true)
+        );
         assert_eq!(t.text(), "es99:loss.azure<=1%");
         let a = Target::parse("mean:backlog.aws <= 2.5").unwrap();
         assert_eq!((a.value, a.relative), (2.5, false));
@@ -166,12 +169,12 @@ mod tests {
         assert!(Target::parse("sd:loss.azure<=1%").unwrap_err().contains("has no standard error"));
         assert!(Target::parse("mean:loss.azure<=0").unwrap_err().contains("above 0"));
         assert!(Target::parse("mean:loss.azure<=x%").unwrap_err().contains("not a number"));
-        let names = vec!["backlog.a".to_string(), "loss.a".to_string()];
-        assert_eq!(Target::parse("es99:loss.a<=1%").unwrap().check(&names), Ok(1));
-        assert!(
-            Target::parse("es99:backlog.a<=1%").unwrap().check(&names).unwrap_err().contains("loss.* metrics only")
-        );
-        assert!(Target::parse("mean:loss.b<=1%").unwrap().check(&names).unwrap_err().contains("no metric `loss.b`"));
+        let text = "[scenario]\nname = \"t\"\nstart = \"2026Q1\"\nquarters = 4\n[providers.a]\nrecognition = 0.1\nother = { backlog = 100.0, bookings = 10.0 }\n";
+        let sc = crate::scenario::parse(text, "t.toml".as_ref()).unwrap();
+        assert_eq!(Target::parse("es99:loss.a<=1%").unwrap().check(&sc), Ok(2));
+        assert!(Target::parse("es99:backlog.a<=1%").unwrap().check(&sc).unwrap_err().contains("loss.* metrics only"));
+        assert!(Target::parse("mean:loss.b<=1%").unwrap().check(&sc).unwrap_err().contains("no metric `loss.b`"));
+        assert!(Target::parse("mean:los.a<=1%").unwrap_err().contains("not a metric"));
     }
 
     #[test]

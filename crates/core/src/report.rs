@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::engine::{Accumulator, BandAcc, Engine, Plan};
+use crate::metric::Metric;
 use crate::model::Scenario;
 use crate::stats::{MetricAcc, Moments, Sketch};
 
@@ -252,6 +253,11 @@ impl ScenarioSummary {
     pub fn metric(&self, name: &str) -> Option<&MetricRow> {
         self.metrics.iter().find(|m| m.metric == name)
     }
+
+    /// The row of provider `provider`'s loss against plan.
+    pub fn loss(&self, provider: &str) -> Option<&MetricRow> {
+        self.metric(&Metric::Loss(provider.to_string()).to_string())
+    }
 }
 
 /// Starting share `[c][p]` of customer c in provider p's backlog, every
@@ -287,10 +293,11 @@ pub fn concentration(sc: &Scenario, start_share: &[Vec<f64>]) -> Vec<Concentrati
 /// Read the statistics of a run off its accumulator.
 pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSummary {
     let sc = engine.scenario();
-    let names = sc.metric_names();
+    let all = Metric::all(sc);
+    let names: Vec<String> = all.iter().map(ToString::to_string).collect();
     let metrics: Vec<MetricRow> =
-        names.iter().zip(&acc.metrics).map(|(n, a)| MetricRow::from_acc(n, a, n.starts_with("loss."))).collect();
-    let errors = names.iter().zip(&acc.metrics).flat_map(|(n, a)| errors(n, a, n.starts_with("loss."))).collect();
+        names.iter().zip(&all).zip(&acc.metrics).map(|((n, m), a)| MetricRow::from_acc(n, a, m.is_loss())).collect();
+    let errors = names.iter().zip(&all).zip(&acc.metrics).flat_map(|((n, m), a)| errors(n, a, m.is_loss())).collect();
     let labels: Vec<String> = (1..=sc.quarters).map(|t| sc.label(t)).collect();
     let bands = |cells: &[BandAcc]| {
         let mut rows = Vec::with_capacity(cells.len());
@@ -334,8 +341,7 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         .providers
         .iter()
         .map(|p| {
-            let i =
-                names.iter().position(|n| *n == format!("loss.{}", p.name)).expect("every provider has a loss metric");
+            let i = Metric::Loss(p.name.clone()).index_in(sc).expect("every provider has a loss metric");
             (&acc.metrics[i], &metrics[i])
         })
         .collect();
@@ -424,7 +430,7 @@ pub fn comparison(summaries: &[&ScenarioSummary]) -> Vec<ComparisonRow> {
         .iter()
         .flat_map(|s| {
             s.providers.iter().enumerate().filter_map(move |(p, provider)| {
-                let m = s.metric(&format!("loss.{provider}"))?;
+                let m = s.loss(provider)?;
                 Some(ComparisonRow {
                     provider: provider.clone(),
                     display: s.display[p].clone(),
@@ -497,10 +503,10 @@ pub fn paired(s: &ScenarioSummary, r: &crate::engine::driver::Paired) -> Vec<Pai
         .zip(&r.diffs)
         .zip(&r.tails)
         .filter_map(|(((n, _, j), d), t)| {
-            let m = s.metric(n)?;
+            let m = s.metric(&n.to_string())?;
             let b: &Moments = &r.base.metrics[*j].moments;
             Some(PairedRow {
-                metric: n.clone(),
+                metric: n.to_string(),
                 mean: m.mean,
                 base_mean: b.mean(),
                 diff: d.mean(),

@@ -5,6 +5,7 @@ use super::{Observer, Options, Run, check_finite};
 use crate::analysis::attribution::{self, Attribution};
 use crate::analysis::sensitivity::{self, SensitivityRow};
 use crate::engine::Engine;
+use crate::metric::Metric;
 use crate::model::Scenario;
 use crate::report;
 use crate::{Error, Result};
@@ -13,7 +14,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExplainWhat {
     /// The metric to explain; the focus provider's loss when `None`.
-    pub metric: Option<String>,
+    pub metric: Option<Metric>,
     /// Each shift and each renegotiation rule a driver of its own (instead
     /// of one driver per kind).
     pub by_rule: bool,
@@ -45,16 +46,9 @@ pub struct Explained {
 
 /// The metric `what` names (the focus provider's loss by default), checked.
 fn metric_of(sc: &Scenario, what: &ExplainWhat) -> Result<(String, usize)> {
-    let names = sc.metric_names();
-    let metric = what.metric.clone().unwrap_or_else(|| format!("loss.{}", sc.providers[sc.focus].name));
-    match names.iter().position(|m| *m == metric) {
-        Some(k) => Ok((metric, k)),
-        None => Err(Error::Invalid(format!(
-            "--metric {metric}: scenario `{}` records no such metric; use one of {}",
-            sc.name,
-            names.join(", ")
-        ))),
-    }
+    let metric = what.metric.clone().unwrap_or_else(|| Metric::focus_loss(sc));
+    let k = metric.index_in(sc).map_err(|e| Error::Invalid(format!("--metric {metric}: {e}")))?;
+    Ok((metric.to_string(), k))
 }
 
 /// Simulations per path of [`explain`] (the progress it reports counts

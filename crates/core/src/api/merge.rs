@@ -227,7 +227,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             let spec = SweepSpec {
                 vary: w.vary.clone(),
                 stat: w.stat.clone(),
-                metric: Some(w.metric.clone()),
+                metric: Some(w.metric.parse().map_err(Error::Invalid)?),
                 renormalise: w.renormalise,
             };
             let file = Path::new(&header.scenario_file);

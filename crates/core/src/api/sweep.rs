@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::{Observer, Options, check_finite};
 use crate::engine::Engine;
+use crate::metric::Metric;
 use crate::model::Scenario;
 use crate::writers::shard::SweepPoint;
 use crate::{Error, Result, report, scenario};
@@ -24,7 +25,7 @@ pub struct SweepSpec {
     pub vary: Vec<(String, Vec<f64>)>,
     pub stat: String,
     /// The focus provider's loss when `None`.
-    pub metric: Option<String>,
+    pub metric: Option<Metric>,
     pub renormalise: bool,
 }
 
@@ -198,18 +199,14 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
         sc.focus = base.focus;
         points.push(sc);
     }
-    let names = base.metric_names();
-    let metric = match spec.metric.as_deref() {
-        Some(m) if names.iter().any(|n| n == m) => m.to_string(),
-        Some(m) => {
-            return bad(format!("--metric {m}: the scenario records no such metric; use one of {}", names.join(", ")));
-        }
-        None => format!("loss.{}", base.providers[base.focus].name),
-    };
+    let metric = spec.metric.clone().unwrap_or_else(|| Metric::focus_loss(&base));
+    if let Err(e) = metric.index_in(&base) {
+        return bad(format!("--metric {metric}: {e}"));
+    }
     if !report::STAT_NAMES.contains(&stat) {
         return bad(format!("--stat {stat}: use one of {}", report::STAT_NAMES.join(", ")));
     }
-    if !metric.starts_with("loss.") && ["var95", "es95", "var99", "es99"].contains(&stat) {
+    if !metric.is_loss() && ["var95", "es95", "var99", "es99"].contains(&stat) {
         return bad(format!(
             "--stat {stat}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER"
         ));
@@ -220,7 +217,7 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
                 .into(),
         );
     }
-    Ok(SweepPlan { base, grid, points, metric, stat: stat.to_string(), vary: vary.to_vec(), notes })
+    Ok(SweepPlan { base, grid, points, metric: metric.to_string(), stat: stat.to_string(), vary: vary.to_vec(), notes })
 }
 
 /// Run the points `range` of a planned sweep, side by side on the pool
@@ -248,7 +245,8 @@ pub fn sweep_points(
                 check_finite(sc, &acc)
                     .map_err(|e| Error::Overflow(format!("at a sweep point of {}: {e}", file.display())))?;
                 let k = sc.metric_names().iter().position(|m| *m == plan.metric).expect("a metric of the scenario");
-                let se = report::errors(&plan.metric, &acc.metrics[k], plan.metric.starts_with("loss."))
+                let loss = plan.metric.parse::<Metric>().is_ok_and(|m| m.is_loss());
+                let se = report::errors(&plan.metric, &acc.metrics[k], loss)
                     .into_iter()
                     .find(|e| e.stat == plan.stat)
                     .map(|e| e.se);

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::block::{Block, Kernel};
 use super::seam::{Fold, Simulator, Watch, drive};
 use super::{Engine, Keys, LANES, MAX_LANES};
+use crate::metric::Metric;
 use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 
 /// Paths per chunk: the unit of parallel work and of merging (a multiple of
@@ -292,7 +293,7 @@ pub struct Paired {
     /// compares metrics, and does not fold the base's bands).
     pub base: Accumulator,
     /// Metric names both record, and their indices in each.
-    pub pairs: Vec<(String, usize, usize)>,
+    pub pairs: Vec<(Metric, usize, usize)>,
     /// Moments of `mine - base`, per pair.
     pub diffs: Vec<Moments>,
     /// Per pair, for `loss.*` metrics: the VaR99 and ES99 differences.
@@ -360,7 +361,7 @@ struct PairedFold<'e, 'a, 'b> {
     mine: &'e Engine<'a>,
     base: &'e Engine<'b>,
     keys: (Keys, Keys),
-    pairs: Vec<(String, usize, usize)>,
+    pairs: Vec<(Metric, usize, usize)>,
     losses: Vec<(usize, usize)>,
     /// The chunks of each batch.
     batches: Vec<Range<u64>>,
@@ -369,7 +370,7 @@ struct PairedFold<'e, 'a, 'b> {
 impl<'e, 'a, 'b> PairedFold<'e, 'a, 'b> {
     fn new(mine: &'e Engine<'a>, base: &'e Engine<'b>, seed: u64, paths: u64) -> Self {
         let pairs = mine.pairs(base);
-        let losses = pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
+        let losses = pairs.iter().filter(|(n, _, _)| n.is_loss()).map(|(_, i, j)| (*i, *j)).collect();
         let batches = (0..PAIRED_BATCHES).map(|b| shard_chunks(paths, b, PAIRED_BATCHES)).collect();
         PairedFold { mine, base, keys: (mine.keys(seed, paths), base.keys(seed, paths)), pairs, losses, batches }
     }
@@ -522,10 +523,9 @@ impl<'a> Engine<'a> {
 
     /// The metric names this scenario and `base` both record, with their
     /// indices in each.
-    fn pairs(&self, base: &Engine) -> Vec<(String, usize, usize)> {
-        let theirs = base.scenario().metric_names();
-        self.scenario()
-            .metric_names()
+    fn pairs(&self, base: &Engine) -> Vec<(Metric, usize, usize)> {
+        let theirs = Metric::all(base.scenario());
+        Metric::all(self.scenario())
             .into_iter()
             .enumerate()
             .filter_map(|(i, n)| theirs.iter().position(|m| *m == n).map(|j| (n, i, j)))
@@ -586,7 +586,7 @@ impl<'a> Engine<'a> {
         let (mut sa, mut sb) = (Sketches::new(na, ba), Sketches::new(nb, bb));
         let mut nodes = Vec::new();
         let losses: Vec<(usize, usize)> =
-            pairs.iter().filter(|(n, _, _)| n.starts_with("loss.")).map(|(_, i, j)| (*i, *j)).collect();
+            pairs.iter().filter(|(n, _, _)| n.is_loss()).map(|(_, i, j)| (*i, *j)).collect();
         // Per batch: its differences, whole or from the merged parts.
         let mut whole: Vec<Option<Vec<(f64, f64)>>> = vec![None; PAIRED_BATCHES as usize];
         let mut split: Vec<Option<(Vec<Sketch>, Vec<Sketch>)>> = vec![None; PAIRED_BATCHES as usize];
@@ -631,7 +631,7 @@ impl<'a> Engine<'a> {
         let tails = pairs
             .iter()
             .map(|(n, i, j)| {
-                if !n.starts_with("loss.") {
+                if !n.is_loss() {
                     return None;
                 }
                 let (x, y) = (&mine.metrics[*i].sketch, &base.metrics[*j].sketch);

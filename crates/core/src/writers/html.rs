@@ -147,7 +147,7 @@ pub fn report_html(r: &ReportInput) -> String {
     );
 
     // The key figures of the focus provider, with their 95% intervals.
-    let loss = format!("loss.{focus}");
+    let loss = crate::metric::Metric::Loss(focus.to_string()).to_string();
     let err = |stat: &str| -> Option<&ErrorRow> { s.errors.iter().find(|e| e.metric == loss && e.stat == stat) };
     let _ = write!(h, "<h2>{} at {horizon}</h2>\n<div class=\"key\">\n", esc(&s.display[s.focus]));
     for (stat, label) in
@@ -194,7 +194,7 @@ pub fn report_html(r: &ReportInput) -> String {
         "<h2>Loss against plan by provider, at {horizon}</h2>\n<table>\n<tr><th>provider</th><th>plan backlog</th><th>expected loss</th><th>se</th><th>p5</th><th>p50</th><th>p95</th><th>VaR99</th><th>ES99</th><th class=\"text\">largest customer</th></tr>"
     );
     for (p, name) in s.providers.iter().enumerate() {
-        if let Some(m) = s.metric(&format!("loss.{name}")) {
+        if let Some(m) = s.loss(name) {
             let c = &s.concentration[p];
             let top = c.customer.as_ref().map_or(String::new(), |cu| format!("{} ({})", esc(cu), fmt_pct(c.share)));
             let _ = writeln!(
@@ -265,7 +265,7 @@ pub fn report_html(r: &ReportInput) -> String {
         h,
         "</table>\n<h2>Standard errors</h2>\n<p>The rows of <code>errors.csv</code> for the loss metrics: each figure's Monte Carlo standard error and 95% interval (mean: sd/&radic;n; quantiles and VaR: order-statistic interval; ES: asymptotic variance of the tail mean).</p>\n<table>\n<tr><th>metric</th><th class=\"text\">statistic</th><th>estimate</th><th>se</th><th>95% low</th><th>95% high</th></tr>"
     );
-    for e in s.errors.iter().filter(|e| e.metric.starts_with("loss.")) {
+    for e in s.errors.iter().filter(|e| e.metric.parse::<crate::metric::Metric>().is_ok_and(|m| m.is_loss())) {
         let _ = writeln!(
             h,
             "<tr><td><code>{}</code></td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -310,7 +310,7 @@ pub fn index_html(entries: &[IndexEntry], comparison: Option<&[u8]>) -> String {
         match &e.result {
             Ok((s, _)) => {
                 let p = s.focus;
-                let m = s.metric(&format!("loss.{}", s.providers[p]));
+                let m = s.loss(&s.providers[p]);
                 let stat =
                     |f: fn(&crate::report::MetricRow) -> Option<f64>| m.and_then(f).map_or(String::new(), fmt_bn);
                 let _ = writeln!(

@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::Result;
 use serde::Serialize;
 
+use crate::metric::Metric;
 use crate::report::{MetricRow, ScenarioSummary};
 use crate::stats;
 
@@ -167,7 +168,9 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> Resu
         match r {
             Ok(s) => {
                 let c = &s.concentration[s.focus];
-                let share = c.customer.as_ref().and_then(|cu| s.metric(&format!("share.{cu}.{}", c.provider)));
+                let share = c.customer.as_ref().and_then(|cu| {
+                    s.metric(&Metric::Share { customer: cu.clone(), provider: c.provider.clone() }.to_string())
+                });
                 rec.extend([
                     s.name.clone(),
                     file.display().to_string(),
@@ -179,7 +182,7 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> Resu
                 rec.extend([c.provider.clone(), c.customer.clone().unwrap_or_default()]);
                 rec.extend([num(Some(c.share)), num(share.map(|m| m.mean)), num(share.map(|m| m.p50))]);
                 for p in &providers {
-                    let m = s.metric(&format!("loss.{p}"));
+                    let m = s.loss(p);
                     rec.extend(STATS.iter().map(|(_, stat)| num(m.and_then(|m| m.stat(stat)))));
                 }
             }
@@ -207,7 +210,7 @@ pub fn sweep_csv(
     let Some(first) = points.first().map(|p| &p.rows) else { return Ok(Vec::new()) };
     let stats_of = |metric: &str| -> Vec<&'static str> {
         let mut v = vec!["mean", "se", "p5", "p50", "p95"];
-        if metric.starts_with("loss.") {
+        if metric.parse::<Metric>().is_ok_and(|m| m.is_loss()) {
             v.extend(["var95", "es95", "var99", "es99"]);
         }
         v

@@ -17,7 +17,9 @@ pub fn concentration_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>
     for (c, cname) in s.customers.iter().enumerate() {
         for (p, pname) in s.providers.iter().enumerate() {
             if s.holds[c][p]
-                && let Some(m) = s.metric(&format!("share.{cname}.{pname}"))
+                && let Some(m) = s.metric(
+                    &crate::metric::Metric::Share { customer: cname.clone(), provider: pname.clone() }.to_string(),
+                )
             {
                 rows.push((format!("{cname} at {}", s.display[p]), m, s.start_share[c][p]));
             }

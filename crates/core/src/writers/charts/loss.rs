@@ -35,9 +35,7 @@ pub struct DistributionPlot<'a> {
 /// The loss chart of provider index `p`.
 pub fn loss_png(s: &ScenarioSummary, p: usize, size: ChartSize) -> Result<Vec<u8>> {
     let provider = &s.providers[p];
-    let row = s
-        .metric(&format!("loss.{provider}"))
-        .ok_or_else(|| crate::Error::Invalid(format!("no loss.{provider} metric")))?;
+    let row = s.loss(provider).ok_or_else(|| crate::Error::Invalid(format!("no loss.{provider} metric")))?;
     let h = &s.loss_hist[p];
     let horizon = s.labels.last().cloned().unwrap_or_default();
     let file = format!("loss.png ({provider})");
