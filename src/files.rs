@@ -25,15 +25,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `samples.csv` at `path`, streamed row by row from the core's writer
-/// (through a temporary file and a rename, as [`write_atomic`]).
-pub fn samples_csv(path: &Path, header: &[String], rows: impl Iterator<Item = (u64, Vec<f64>)>) -> Result<()> {
-    let tmp = path.with_extension("csv.tmp");
+/// A file at `path` written as it comes by `write` (through a temporary
+/// file and a rename, as [`write_atomic`]).
+pub fn stream_atomic(path: &Path, write: &mut dyn FnMut(&mut dyn Write) -> backlog_risk::Result<()>) -> Result<()> {
+    let tmp = temp_name(path);
     let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    backlog_risk::writers::output::samples_csv(&mut out, header, rows)?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    let res = write(&mut out)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Ok(out.into_inner().map_err(|e| e.into_error())?.sync_all()?))
+        .and_then(|()| Ok(std::fs::rename(&tmp, path)?));
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
     Ok(())
 }
 

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use backlog_risk::api;
@@ -16,6 +15,7 @@ use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report::{self, ScenarioSummary};
 use backlog_risk::scenario;
 use backlog_risk::writers::charts::{self, ChartSize};
+use backlog_risk::writers::export;
 use backlog_risk::writers::output::{self, QuantileMethod, RunInfo};
 use backlog_risk::writers::shard::{self, ShardFile, SweepShard};
 
@@ -31,15 +31,8 @@ pub use shards::{merge, run_shard};
 pub use stress::stress;
 pub use sweep::{SweepOptions, parse_vary, sweep};
 
-/// Which charts a run draws.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Charts {
-    None,
-    /// loss.png for the focus provider, fan, exceedance, concentration.
-    Key,
-    /// Key charts plus loss-PROVIDER.png for every provider.
-    All,
-}
+pub use backlog_risk::writers::export::Charts;
+pub use backlog_risk::writers::text::{headline, money};
 
 /// Validated settings of `run`.
 #[derive(Debug, Clone)]
@@ -266,33 +259,43 @@ fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: 
     }
 }
 
-/// Write a scenario's results into `dir`: the CSV files, the charts, the
-/// paired differences, and `run.json` last (its presence says the run's
-/// files are all there).
-/// Files of a run's folder that a new run replaces (every other entry, such
-/// as a stress test's `portfolio-*` folder or shard files, is kept).
-fn run_owns(name: &str) -> bool {
-    matches!(
-        name,
-        "summary.csv"
-            | "summary.json"
-            | "report.html"
-            | "errors.csv"
-            | "fan.csv"
-            | "revenue.csv"
-            | "run.json"
-            | "samples.csv"
-            | "loss.png"
-            | "fan.png"
-            | "exceedance.png"
-            | "concentration.png"
-    ) || (name.starts_with("loss-") && name.ends_with(".png"))
-        || (name.starts_with("paired-") && name.ends_with(".csv"))
+/// Where a run's exporters put their files: the staging folder, each file
+/// written atomically; charts are kept for the report that embeds them.
+struct StagingSink<'a> {
+    dir: &'a Path,
+    charts: Vec<(String, Vec<u8>)>,
 }
 
-/// Write a run's files into a staging folder beside `target` and move it
-/// into place in one step ([`crate::outdir`]): the previous results stay
-/// whole until the new ones are.
+impl export::Sink for StagingSink<'_> {
+    fn put(&mut self, name: &str, bytes: Vec<u8>) -> backlog_risk::Result<()> {
+        crate::files::write_atomic(&self.dir.join(name), &bytes).map_err(io_error)?;
+        if name.ends_with(".png") {
+            self.charts.push((name.to_string(), bytes));
+        }
+        Ok(())
+    }
+
+    fn stream(
+        &mut self,
+        name: &str,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> backlog_risk::Result<()>,
+    ) -> backlog_risk::Result<()> {
+        crate::files::stream_atomic(&self.dir.join(name), write).map_err(io_error)
+    }
+
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        self.charts.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice())
+    }
+}
+
+/// A file error of the command line, passed through the core's exporters.
+fn io_error(e: anyhow::Error) -> backlog_risk::Error {
+    backlog_risk::Error::Io(std::io::Error::other(format!("{e:#}")))
+}
+
+/// Write a run's files ([`export::RUN_EXPORTERS`]) into a staging folder
+/// beside `target` and move it into place in one step ([`crate::outdir`]):
+/// the previous results stay whole until the new ones are.
 #[allow(clippy::too_many_arguments)]
 fn write_outputs(
     target: &Path,
@@ -303,114 +306,25 @@ fn write_outputs(
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
     paired: Option<(&Scenario, &[report::PairedRow])>,
-    samples: Option<backlog_risk::engine::SampleRows>,
+    samples: Option<(u64, u64)>,
 ) -> Result<()> {
     let staging = crate::outdir::Staging::new(target)?;
-    let dir = staging.dir.as_path();
-    if let Some(rows) = samples {
-        crate::files::samples_csv(&dir.join("samples.csv"), &rows.header(), rows)?;
-    }
-    crate::files::write_atomic(&dir.join("summary.csv"), &output::summary_csv(summary)?)?;
-    crate::files::write_atomic(&dir.join("errors.csv"), &output::errors_csv(summary)?)?;
-    crate::files::write_atomic(&dir.join("summary.json"), &output::summary_json(summary)?)?;
-    crate::files::write_atomic(&dir.join("fan.csv"), &output::fan_csv(summary)?)?;
-    crate::files::write_atomic(&dir.join("revenue.csv"), &output::revenue_csv(summary)?)?;
-    let charts = write_charts(dir, summary, opts, pool)?;
-    if let Some((base, rows)) = paired {
-        crate::files::write_atomic(&dir.join(format!("paired-{}.csv", base.name)), &output::rows_csv(rows)?)?;
-    }
-    let assumptions = scenario::assumptions::assumptions(sc, chain);
-    let page = backlog_risk::writers::html::report_html(&backlog_risk::writers::html::ReportInput {
+    let line = headline(summary);
+    let cx = export::RunContext {
+        scenario: sc,
+        chain,
         summary,
-        assumptions: &assumptions,
-        headline: &headline(summary),
         info: &info,
-        charts: &charts,
-    });
-    crate::files::write_atomic(&dir.join("report.html"), page.as_bytes())?;
-    crate::files::write_atomic(&dir.join("run.json"), &output::run_json(&info)?)?;
-    staging.commit(run_owns)
-}
-
-/// Draw the scenario's charts into `dir`: rendered side by side on the
-/// run's thread pool, then written in a fixed order. Returns them by file
-/// name, for the report.
-fn write_charts(
-    dir: &Path,
-    s: &ScenarioSummary,
-    opts: &RunOptions,
-    pool: &rayon::ThreadPool,
-) -> Result<Vec<(String, Vec<u8>)>> {
-    if opts.charts == Charts::None {
-        return Ok(Vec::new());
-    }
-    let size = opts.chart_size;
-    // A loss chart per provider index, or one of the other three.
-    enum Chart {
-        Loss(usize),
-        Fan,
-        Exceedance,
-        Concentration,
-    }
-    let mut list = vec![
-        ("loss.png".to_string(), Chart::Loss(s.focus)),
-        ("fan.png".to_string(), Chart::Fan),
-        ("exceedance.png".to_string(), Chart::Exceedance),
-        ("concentration.png".to_string(), Chart::Concentration),
-    ];
-    if opts.charts == Charts::All {
-        list.extend(s.providers.iter().enumerate().map(|(p, name)| (format!("loss-{name}.png"), Chart::Loss(p))));
-    }
-    let pngs: Vec<(String, backlog_risk::Result<Vec<u8>>)> = pool.install(|| {
-        list.into_par_iter()
-            .map(|(name, chart)| {
-                let png = match chart {
-                    Chart::Loss(p) => charts::loss_png(s, p, size),
-                    Chart::Fan => charts::fan_png(s, size),
-                    Chart::Exceedance => charts::exceedance_png(s, size),
-                    Chart::Concentration => charts::concentration_png(s, size),
-                };
-                (name, png)
-            })
-            .collect()
-    });
-    let mut drawn = Vec::new();
-    for (name, png) in pngs {
-        let path = dir.join(&name);
-        let png = png.with_context(|| format!("cannot draw {}", path.display()))?;
-        crate::files::write_atomic(&path, &png)?;
-        drawn.push((name, png));
-    }
-    Ok(drawn)
-}
-
-/// `$12.3bn`, `-$4.0bn`, `$1,235.8bn`: one decimal, thousands grouped.
-pub fn money(x: f64) -> String {
-    charts::bn_axis(10.0)(x)
-}
-
-/// One line per scenario: the focus provider's loss against plan.
-pub fn headline(s: &ScenarioSummary) -> String {
-    let c = &s.concentration[s.focus];
-    let shown = &s.display[s.focus];
-    let who = match &c.customer {
-        Some(cu) => format!("{shown} ({cu} {:.0}% of its starting backlog)", c.share * 100.0),
-        None => shown.clone(),
+        headline: &line,
+        charts: opts.charts,
+        chart_size: opts.chart_size,
+        paired,
+        samples,
     };
-    let horizon = s.labels.last().map_or("", |l| l.as_str());
-    match s.loss(&c.provider) {
-        Some(l) => format!(
-            "{}: {who}: loss vs plan at {horizon}: expected {} (se {:.2}), VaR99 {}, ES99 {} [plan backlog {}, {} paths]",
-            s.name,
-            money(l.mean),
-            l.se,
-            money(l.var99.unwrap_or(f64::NAN)),
-            money(l.es99.unwrap_or(f64::NAN)),
-            money(s.plan.backlog[s.focus]),
-            s.paths
-        ),
-        None => format!("{}: {who}", s.name),
-    }
+    let mut sink = StagingSink { dir: staging.dir.as_path(), charts: Vec::new() };
+    pool.install(|| export::export_run(&cx, &mut sink))
+        .with_context(|| format!("cannot write the results of {} into {}", sc.name, target.display()))?;
+    staging.commit(export::run_owns)
 }
 
 /// `backlog-risk show`: the resolved scenario (with `extends` merged) as TOML.

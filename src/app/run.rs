@@ -134,8 +134,7 @@ fn run_one(
             precision: Some(reached),
             ..run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall)
         };
-        let engine = Engine::new(sc);
-        let samples = opts.samples.map(|n| engine.sample_rows(engine.keys(sc.seed, *round), sc.paths, n));
+        let samples = opts.samples.map(|n| (n, *round));
         write_outputs(&opts.out.join(&sc.name), sc, &resolved.chain, &run.summary, info, opts, pool, None, samples)?;
         return Ok((run.summary, Some(line)));
     }
@@ -159,7 +158,6 @@ fn run_one(
     });
     let wall = started.elapsed().as_secs_f64();
     let info = run_info(sc, file, &resolved.text, &resolved.chain, opts.threads, wall);
-    let engine = Engine::new(sc);
     write_outputs(
         &opts.out.join(&sc.name),
         sc,
@@ -169,7 +167,7 @@ fn run_one(
         opts,
         pool,
         paired.as_ref().map(|(b, p)| (*b, p.rows.as_slice())),
-        opts.samples.map(|n| engine.sample_rows(engine.keys(sc.seed, sc.paths), sc.paths, n)),
+        opts.samples.map(|n| (n, sc.paths)),
     )?;
     Ok((summary, line))
 }

@@ -3,6 +3,8 @@
 //! where they go. Nothing here touches the file system.
 
 pub mod charts;
+pub mod export;
 pub mod html;
 pub mod output;
 pub mod shard;
+pub mod text;
