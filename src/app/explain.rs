@@ -39,7 +39,7 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     let observer = api::Observer::new().with_progress(&advance);
     let e = pool.install(|| api::explain(&sc, what, &api::Options::default(), &observer))?;
     bar.finish_and_clear();
-    let (k, acc, sens, attr, plan) = (e.metric_index, &e.run.accumulator, e.sensitivity, e.attribution, e.plan);
+    let (k, acc, sens, attr, plan) = (e.metric_index, &e.accumulator, e.sensitivity, e.attribution, e.plan);
     let mean = acc.metrics[k].moments.mean();
     let size = opts.chart_size;
     let draw = opts.charts != Charts::None;

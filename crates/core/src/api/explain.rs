@@ -1,13 +1,12 @@
 //! `explain`: what drives a metric, by attribution to the drivers of the
 //! risk and by the sensitivity to each uncertain input.
 
-use super::{Observer, Options, Run, check_finite};
+use super::{Observer, Options, check_finite};
 use crate::analysis::attribution::{self, Attribution};
 use crate::analysis::sensitivity::{self, SensitivityRow};
-use crate::engine::Engine;
+use crate::engine::{Accumulator, Engine};
 use crate::metric::Metric;
 use crate::model::Scenario;
-use crate::report;
 use crate::{Error, Result};
 
 /// What [`explain`] is asked for.
@@ -31,8 +30,11 @@ impl Default for ExplainWhat {
 /// What [`explain`] found.
 #[derive(Debug, Clone)]
 pub struct Explained {
-    /// The plain run the analyses condition on (the metric's distribution).
-    pub run: Run,
+    /// The scenario as run (options applied).
+    pub scenario: Scenario,
+    /// The plain run the analyses condition on (the metric's distribution;
+    /// [`crate::report::summarise`] reads every statistic off it, if wanted).
+    pub accumulator: Accumulator,
     /// The metric explained, and its index in the scenario's metrics.
     pub metric: String,
     pub metric_index: usize,
@@ -130,10 +132,10 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
         None
     };
     let plan = engine.plan().metrics[k];
-    let summary = report::summarise(&engine, &acc, sc.seed);
     drop(engine);
     Ok(Explained {
-        run: Run { scenario: sc, accumulator: acc, summary },
+        scenario: sc,
+        accumulator: acc,
         metric,
         metric_index: k,
         plan,

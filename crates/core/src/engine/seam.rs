@@ -104,6 +104,13 @@ pub trait Fold: Sync {
 
     fn chunk(&self) -> Self::Chunk;
     fn thread(&self) -> Self::Thread;
+
+    /// The widest block this fold runs at: a fold that holds several
+    /// blocks at once may ask for narrower ones, to stay in cache (the
+    /// kernel is the same build; the results do not depend on the width).
+    fn widest(&self) -> usize {
+        MAX_LANES
+    }
     fn scratch<const L: usize>(&self) -> Self::Scratch<L>;
 
     /// Simulate (through `sim`) and fold paths `first .. first + n`
@@ -143,7 +150,7 @@ pub type Driven<F> = (Vec<Node<<F as Fold>::Chunk>>, Option<<F as Fold>::Thread>
 /// or `0..u64::MAX` for a whole run) of a run of `paths` paths, simulated
 /// by `sim` in blocks of its width, on the current rayon pool.
 pub fn drive<F: Fold, S: Simulator>(fold: &F, sim: &S, paths: u64, range: Range<u64>, watch: Watch) -> Driven<F> {
-    match sim.lanes() {
+    match sim.lanes().min(fold.widest()) {
         MAX_LANES => drive_at::<F, S, MAX_LANES>(fold, sim, paths, range, watch),
         _ => drive_at::<F, S, LANES>(fold, sim, paths, range, watch),
     }
