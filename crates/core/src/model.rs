@@ -263,10 +263,15 @@ impl Scenario {
         format!("renegotiation[{},{}]", self.customers[rule.customer].name, self.providers[rule.provider].name)
     }
 
+    /// How many parameters are distributions (not plain numbers).
+    pub fn uncertain_parameters(&self) -> usize {
+        self.parameters().iter().filter(|p| !p.dist.is_fixed()).count()
+    }
+
     /// Why the scenario cannot be sampled with its design, if it cannot:
     /// Sobol' points have 256 dimensions, one per uncertain parameter.
     pub fn sampling_problem(&self) -> Option<String> {
-        let uncertain = self.parameters().iter().filter(|p| !p.dist.is_fixed()).count();
+        let uncertain = self.uncertain_parameters();
         (self.sampling == Sampling::Sobol && uncertain > 256).then(|| {
             format!("sobol sampling has 256 dimensions, but the scenario has {uncertain} uncertain parameters: use lhs, or fix some parameters")
         })

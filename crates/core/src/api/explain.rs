@@ -58,13 +58,18 @@ fn metric_of(sc: &Scenario, what: &ExplainWhat) -> Result<(String, usize)> {
 /// indices of `k` uncertain inputs, `2^d` for the attribution to `d`
 /// drivers). Inputs [`explain`] refuses count as they can.
 pub fn explain_simulations(sc: &Scenario, what: &ExplainWhat) -> u64 {
-    let uncertain = sc.parameters().iter().filter(|p| !p.dist.is_fixed()).count() as u64;
-    let sens = if what.sensitivity { uncertain + 3 } else { 0 };
-    let attr = match attribution::drivers(sc, what.by_rule) {
-        Ok(d) if what.attribution => 1u64 << d.len(),
-        _ => 0,
-    };
+    let drivers = attribution::drivers(sc, what.by_rule).map_or(0, |d| d.len());
+    let (sens, attr) = simulations(what, sc.uncertain_parameters(), drivers);
     1 + sens + attr
+}
+
+/// Simulations per path of the sensitivity (`k + 3` for `k` uncertain
+/// inputs) and of the attribution (`2^d` for `d` drivers), 0 for an
+/// analysis not asked for.
+fn simulations(what: &ExplainWhat, uncertain: usize, drivers: usize) -> (u64, u64) {
+    let sens = if what.sensitivity { uncertain as u64 + 3 } else { 0 };
+    let attr = if what.attribution { 1u64 << drivers } else { 0 };
+    (sens, attr)
 }
 
 /// Explain one metric of `sc`: a plain run, then the Sobol' indices and
@@ -90,7 +95,7 @@ pub fn explain_simulations(sc: &Scenario, what: &ExplainWhat) -> u64 {
 pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer) -> Result<Explained> {
     let sc = opts.apply(sc)?;
     let (metric, k) = metric_of(&sc, what)?;
-    let uncertain = sc.parameters().iter().filter(|p| !p.dist.is_fixed()).count();
+    let uncertain = sc.uncertain_parameters();
     if what.sensitivity && uncertain == 0 {
         return Err(Error::Invalid(format!(
             "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (--analysis attribution)",
@@ -100,8 +105,7 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
     let drivers =
         if what.attribution { attribution::drivers(&sc, what.by_rule).map_err(Error::Invalid)? } else { vec![] };
     let engine = Engine::new(&sc).with_cancel(obs.cancel());
-    let sims_sens = if what.sensitivity { uncertain as u64 + 3 } else { 0 };
-    let sims_attr = if what.attribution { 1u64 << drivers.len() } else { 0 };
+    let (sims_sens, sims_attr) = simulations(what, uncertain, drivers.len());
     let part = opts.install(|| engine.run_chunks(sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n)))?;
     obs.cancel().check()?;
     let acc = engine.finish(sc.paths, vec![part]).map_err(Error::Shard)?;

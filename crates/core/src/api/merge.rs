@@ -195,8 +195,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             Merged::Paired(Box::new(PairedRun { run, base, paired, rows, notes: Vec::new() }))
         }
         Payload::Stress { portfolio, .. } => {
-            let portfolio =
-                crate::portfolio::parse(&portfolio.text, Path::new(&portfolio.file)).map_err(Error::Invalid)?;
+            let portfolio = attached_portfolio(&portfolio)?;
             let fit = super::bind_portfolio(&portfolio, &sc, None, |bound, engine, _| {
                 let r = bound
                     .finish(engine, engine.scenario().paths, stress)
@@ -207,8 +206,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             stressed(portfolio, fit)?
         }
         Payload::PairedStress { portfolio, base, .. } => {
-            let portfolio =
-                crate::portfolio::parse(&portfolio.text, Path::new(&portfolio.file)).map_err(Error::Invalid)?;
+            let portfolio = attached_portfolio(&portfolio)?;
             let mut base = scenario::parse(&base.text, Path::new(&base.file))
                 .map_err(|e| Error::Invalid(format!("--paired: {e}")))?;
             (base.seed, base.paths) = (sc.seed, sc.paths);
@@ -245,6 +243,11 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         }
     };
     Ok(Merge { header, merged })
+}
+
+/// The portfolio a stress test's shard carries.
+fn attached_portfolio(a: &Attached) -> Result<Portfolio> {
+    crate::portfolio::parse(&a.text, Path::new(&a.file)).map_err(Error::Invalid)
 }
 
 /// The merged stress test, or why it cannot be.
