@@ -297,7 +297,7 @@ pub struct CommonArgs {
     pub charts: String,
 
     /// Size of every chart in pixels, as WIDTHxHEIGHT.
-    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = ChartSize::parse)]
+    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = chart_size)]
     pub chart_size: ChartSize,
 }
 
@@ -322,7 +322,7 @@ pub struct RunArgs {
     /// metric's unit ('mean:loss.azure<=2.5'). STAT is one of mean, p5,
     /// p50, p95, var95, es95, var99, es99. Stops at the first round that
     /// meets it, or at --max-paths; says which, and records it in run.json.
-    #[arg(long, value_name = "TARGET", value_parser = backlog_risk::precision::Target::parse, conflicts_with = "paths")]
+    #[arg(long, value_name = "TARGET", value_parser = precision_target, conflicts_with = "paths")]
     pub precision: Option<backlog_risk::precision::Target>,
 
     /// With --precision: the most paths to run before giving up on the
@@ -388,6 +388,16 @@ impl ShardArgs {
 }
 
 /// `K/N` with `0 <= K < N`, or `auto`.
+/// `--chart-size`, with the core's message.
+fn chart_size(s: &str) -> Result<ChartSize, String> {
+    ChartSize::parse(s).map_err(crate::errors::value_text)
+}
+
+/// `--precision`, with the core's message.
+fn precision_target(s: &str) -> Result<backlog_risk::precision::Target, String> {
+    backlog_risk::precision::Target::parse(s).map_err(crate::errors::value_text)
+}
+
 fn parse_shard(s: &str) -> Result<Shard, String> {
     if s == "auto" {
         return Ok(Shard::Auto);
@@ -526,11 +536,13 @@ mod shard_tests {
         assert_eq!(Shard::Auto.resolve(None, env(&from_one)), Ok((7, 8)));
         let k8s = [("JOB_COMPLETION_INDEX", "3")];
         assert_eq!(Shard::Auto.resolve(Some(4), env(&k8s)), Ok((3, 4)));
-        assert!(Shard::Auto.resolve(None, env(&k8s)).unwrap_err().contains("--shards N"));
-        assert!(Shard::Auto.resolve(Some(3), env(&k8s)).unwrap_err().contains("not below the shard count 3"));
-        assert!(Shard::Auto.resolve(None, env(&[])).unwrap_err().contains("neither is set"));
+        assert!(Shard::Auto.resolve(None, env(&k8s)).unwrap_err().to_string().contains("--shards N"));
+        assert!(
+            Shard::Auto.resolve(Some(3), env(&k8s)).unwrap_err().to_string().contains("not below the shard count 3")
+        );
+        assert!(Shard::Auto.resolve(None, env(&[])).unwrap_err().to_string().contains("neither is set"));
         let bad = [("SLURM_ARRAY_TASK_ID", "x")];
-        assert!(Shard::Auto.resolve(None, env(&bad)).unwrap_err().contains("not a whole number"));
+        assert!(Shard::Auto.resolve(None, env(&bad)).unwrap_err().to_string().contains("not a whole number"));
         assert_eq!(Shard::Fixed(1, 2).resolve(None, env(&slurm)), Ok((1, 2)));
     }
 }

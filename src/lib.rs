@@ -8,5 +8,6 @@
 
 pub mod app;
 pub mod cli;
+pub mod errors;
 pub mod files;
 pub mod outdir;

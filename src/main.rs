@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", backlog_risk_cli::errors::text(&e));
             ExitCode::from(2)
         }
     }

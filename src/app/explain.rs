@@ -21,7 +21,7 @@ pub fn explain(opts: &RunOptions, what: &ExplainWhat) -> Result<bool> {
             Ok(lines) if !opts.quiet => lines.iter().for_each(|l| println!("{l}")),
             Ok(_) => {}
             Err(e) => {
-                eprintln!("error: {}: {e:#}", file.display());
+                eprintln!("error: {}: {}", file.display(), crate::errors::text(&e));
                 ok = false;
             }
         }
@@ -30,7 +30,7 @@ pub fn explain(opts: &RunOptions, what: &ExplainWhat) -> Result<bool> {
 }
 
 fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon::ThreadPool) -> Result<Vec<String>> {
-    let (sc, _) = load_with_overrides(file, opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (sc, _) = load_with_overrides(file, opts)?;
     let sims = api::explain_simulations(&sc, what);
     let metric = what.metric.clone().unwrap_or_else(|| backlog_risk::metric::Metric::focus_loss(&sc)).to_string();
     let bar = progress_bar(sc.paths * sims, opts.quiet);

@@ -180,8 +180,12 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
 /// A scenario as run and the resolved text it came from.
 type Loaded = (Scenario, scenario::Resolved);
 
-/// Load a scenario and apply `--paths` and `--seed`.
-fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenario::ScenarioError> {
+/// Load a scenario and apply `--paths`, `--seed`, `--sampling` and
+/// `--focus`. A flag that does not fit the scenario is an
+/// [`backlog_risk::Error::Option`] in the file's context (the command line
+/// shows it as `FILE: --FLAG VALUE: why`); a field of the file names its
+/// field and line.
+fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded> {
     let (mut sc, r) = scenario::load_resolved(file)?;
     if let Some(p) = opts.paths {
         sc.paths = p;
@@ -193,36 +197,52 @@ fn load_with_overrides(file: &Path, opts: &RunOptions) -> Result<Loaded, scenari
         sc.sampling = s;
     }
     if let Some(message) = sc.sampling_problem() {
-        let field = if opts.sampling.is_some() { "--sampling" } else { "scenario.sampling" };
-        return Err(scenario::ScenarioError { file: file.to_path_buf(), field: field.into(), line: None, message });
+        return Err(match opts.sampling {
+            Some(s) => in_file(file, backlog_risk::Error::option("sampling", format!("{}: {message}", s.name()))),
+            None => field_error(file, "scenario.sampling", message),
+        });
     }
     apply_focus(&mut sc, opts.focus.as_deref(), file)?;
     if let Some(message) = too_many_paths(sc.paths, opts) {
-        let field = if opts.paths.is_some() { "--paths" } else { "scenario.paths" };
-        return Err(scenario::ScenarioError { file: file.to_path_buf(), field: field.into(), line: None, message });
+        return Err(match opts.paths {
+            Some(p) => in_file(file, backlog_risk::Error::option("paths", format!("{p}: {message}"))),
+            None => field_error(file, "scenario.paths", message),
+        });
     }
     Ok((sc, r))
 }
 
+/// A core error about a flag, in the context of the file it applies to.
+fn in_file(file: &Path, e: backlog_risk::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(file.display().to_string())
+}
+
+/// An error at a field of a scenario file, with no line (the value is the
+/// resolved one, perhaps from a base file).
+fn field_error(file: &Path, field: &str, message: String) -> anyhow::Error {
+    scenario::ScenarioError { file: file.to_path_buf(), field: field.into(), line: None, message }.into()
+}
+
 /// Point `sc.focus` at the provider named by `--focus`, if given; an error
 /// naming the scenario's providers when it has no such provider.
-fn apply_focus(sc: &mut Scenario, focus: Option<&str>, file: &Path) -> Result<(), scenario::ScenarioError> {
+fn apply_focus(sc: &mut Scenario, focus: Option<&str>, file: &Path) -> Result<()> {
     let Some(name) = focus else { return Ok(()) };
     match sc.providers.iter().position(|p| p.name == name) {
         Some(p) => {
             sc.focus = p;
             Ok(())
         }
-        None => Err(scenario::ScenarioError {
-            file: file.to_path_buf(),
-            field: "--focus".into(),
-            line: None,
-            message: format!(
-                "scenario `{}` has no provider `{name}`; its providers are {}",
-                sc.name,
-                sc.providers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+        None => Err(in_file(
+            file,
+            backlog_risk::Error::option(
+                "focus",
+                format!(
+                    "{name}: scenario `{}` has no provider `{name}`; its providers are {}",
+                    sc.name,
+                    sc.providers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             ),
-        }),
+        )),
     }
 }
 

@@ -12,7 +12,7 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
 
     let mut loaded: Vec<(PathBuf, Result<Loaded, String>)> = Vec::new();
     for file in files {
-        let res = load_with_overrides(&file, opts).map_err(|e| e.to_string()).and_then(|(sc, r)| {
+        let res = load_with_overrides(&file, opts).map_err(|e| crate::errors::text(&e)).and_then(|(sc, r)| {
             match loaded.iter().find(|(_, l)| l.as_ref().is_ok_and(|(o, _)| o.name == sc.name)) {
                 Some((other, _)) => Err(format!(
                     "{}: scenario.name `{}` is already used by {}; both would write to the same output folder, so give this one another name",
@@ -61,7 +61,7 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
             Ok((sc, resolved)) => {
                 bar.set_prefix(format!("[{}/{count}] {}", i + 1, sc.name));
                 run_one(&file, &sc, &resolved, opts, &pool, &bar, base.as_ref())
-                    .map_err(|e| format!("{}: {e:#}", file.display()))
+                    .map_err(|e| format!("{}: {}", file.display(), crate::errors::text(&e)))
             }
         };
         let (result, paired_line) = match result {
@@ -121,12 +121,8 @@ fn run_one(
         let after = |paths: u64, half: f64, relative: f64| {
             bar.set_prefix(format!("{prefix} {} +-{half:.3} ({:.2}%) at {paths}", target.stat, 100.0 * relative));
         };
-        let (run, reached) = pool
-            .install(|| api::run_to_precision(sc, target, (*round, *max), &here, &observer, &after))
-            .map_err(|e| match e {
-                backlog_risk::Error::Overflow(m) => anyhow::anyhow!(m),
-                e => anyhow::anyhow!("--precision {}: {e}", target.text()),
-            })?;
+        let (run, reached) =
+            pool.install(|| api::run_to_precision(sc, target, (*round, *max), &here, &observer, &after))?;
         let line = precision_line(&sc.name, target, &reached);
         let wall = started.elapsed().as_secs_f64();
         let sc = &run.scenario;

@@ -33,7 +33,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         let (sc, resolved) = match load_with_overrides(&file, opts) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", crate::errors::text(&e));
                 ok = false;
                 continue;
             }

@@ -30,7 +30,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
     let portfolio = backlog_risk::portfolio::parse(&text, portfolio_file).map_err(|e| anyhow::anyhow!(e))?;
     let files = collect_inputs(&opts.inputs)?;
     let base = match &opts.paired {
-        Some(b) => Some(load_with_overrides(b, opts).map_err(|e| anyhow::anyhow!("--paired: {e}"))?),
+        Some(b) => Some(load_with_overrides(b, opts).context("--paired")?),
         None => None,
     };
     let pool = thread_pool(opts.threads)?;
@@ -46,13 +46,14 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
     let mut results = Vec::new();
     let (mut failed, mut skipped, mut shards) = (0, 0, 0);
     for (file, sc) in loaded {
-        let done = sc.map_err(|e| e.to_string()).and_then(|(sc, resolved)| {
+        let done = sc.map_err(|e| crate::errors::text(&e)).and_then(|(sc, resolved)| {
             bar.set_prefix(format!("{} x {}", portfolio.name, sc.name));
             let done = match shard {
                 Some(kn) => {
                     let at = Shard { file: &file, resolved: &resolved, portfolio_file, portfolio_text: &text, kn };
                     let b = base.as_ref().zip(opts.paired.as_deref()).map(|((b, r), f)| (b, r, f));
                     pool.install(|| stress_shard(&portfolio, &sc, b, &at, opts, &|n| bar.inc(n)))
+                        .map_err(|e| crate::errors::text(&e))
                 }
                 None => {
                     let advance = |n| bar.inc(n);
@@ -63,12 +64,13 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
                             api::Stressed::Ran(r, row) => Done::Ran(r, row),
                             api::Stressed::Skipped(why) => Done::Skipped(why),
                         })
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| crate::errors::core_text(&e))
                 }
             };
             let done = done.map_err(|e| format!("{}: {e}", file.display()))?;
             if let Done::Ran(r, row) = &done {
-                write_stress(r, Some(row), opts).map_err(|e| format!("{}: {e:#}", file.display()))?;
+                write_stress(r, Some(row), opts)
+                    .map_err(|e| format!("{}: {}", file.display(), crate::errors::text(&e)))?;
             }
             Ok(done)
         });
@@ -128,7 +130,7 @@ fn stress_shard(
     at: &Shard,
     opts: &RunOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Done, String> {
+) -> Result<Done> {
     let (k, n) = at.kn;
     let fit = api::bind_portfolio(portfolio, sc, base.map(|b| b.0), |bound, engine, pair| {
         let (seed, paths) = (engine.scenario().seed, engine.scenario().paths);
@@ -149,8 +151,7 @@ fn stress_shard(
     };
     let file = ShardFile { header: shard_header(sc, at.file, at.resolved, at.kn), payload };
     let path = opts.out.join(&sc.name).join(format!("portfolio-{}", portfolio.name)).join(shard::file_name(k, n));
-    let bytes = shard::encode(&file).map_err(|e| format!("{e:#}"))?;
-    crate::files::write_atomic(&path, &bytes).map_err(|e| format!("{e:#}"))?;
+    crate::files::write_atomic(&path, &shard::encode(&file)?)?;
     Ok(Done::Shard(path))
 }
 

@@ -31,7 +31,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plan = plan_sweep(&opts.file, base, &resolved.text, opts)?;
     if !opts.run.quiet {
-        plan.notes.iter().for_each(|n| eprintln!("{n}"));
+        plan.notes.iter().for_each(|n| eprintln!("{}", crate::errors::flags(n)));
     }
     let pool = thread_pool(opts.run.threads)?;
     // The points of this shard, or all of them.
@@ -93,7 +93,7 @@ pub(super) fn plan_sweep(file: &Path, mut base: Scenario, text: &str, opts: &Swe
     if let Some(m) = too_many_paths(run.paths.unwrap_or(base.paths), run) {
         bail!("{m}");
     }
-    apply_focus(&mut base, run.focus.as_deref(), file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    apply_focus(&mut base, run.focus.as_deref(), file)?;
     let spec = api::SweepSpec {
         vary: opts.vary.clone(),
         stat: opts.stat.clone(),

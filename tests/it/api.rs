@@ -55,7 +55,8 @@ fn paired_runs_of_other_horizons_are_refused() {
     short.name = "short".into();
     short.quarters -= 1;
     let e = api::run_paired(&short, &base, &Options::default(), &Observer::new()).unwrap_err();
-    assert!(matches!(e, Error::Invalid(_)) && e.to_string().contains("give both the same start and quarters"), "{e}");
+    assert!(matches!(e, Error::Option { option: "paired", .. }), "{e:?}");
+    assert!(e.to_string().contains("give both the same start and quarters"), "{e}");
 }
 
 #[test]

@@ -309,7 +309,7 @@ fn shards_finish_to_the_whole_run_bit_for_bit() {
         assert!(engine.finish(paths, parts.clone()).unwrap() == whole, "{n} shards differ from one run");
         if n > 1 {
             let missing = parts[1..].to_vec();
-            assert!(engine.finish(paths, missing).unwrap_err().contains("no result covers chunk"));
+            assert!(engine.finish(paths, missing).unwrap_err().to_string().contains("no result covers chunk"));
             let mut twice = parts.clone();
             twice.push(parts[0].clone());
             assert!(engine.finish(paths, twice).is_err());

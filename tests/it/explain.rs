@@ -231,7 +231,7 @@ fn too_many_drivers_by_rule_are_refused_with_the_fix() {
         ));
     }
     let sc = parse(&text).unwrap();
-    let e = backlog_risk::analysis::attribution::drivers(&sc, true).unwrap_err();
-    assert!(e.contains("7 drivers") && e.contains("leave out --by rule"), "{e}");
+    let e = backlog_risk::analysis::attribution::drivers(&sc, true).unwrap_err().to_string();
+    assert!(e.contains("7 drivers") && e.contains("leave out option `by` rule"), "{e}");
     assert_eq!(backlog_risk::analysis::attribution::drivers(&sc, false).unwrap().len(), 4);
 }

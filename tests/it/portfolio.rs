@@ -267,7 +267,9 @@ fn unknown_or_zero_plan_metrics_are_errors_naming_them() {
         "p.toml".as_ref(),
     )
     .unwrap_err();
-    assert!(e.contains("p.toml") && e.contains("wieght"), "{e}");
+    let backlog_risk::Error::Portfolio(e) = e else { panic!("a portfolio error: {e}") };
+    assert_eq!((e.file.to_str(), e.field.as_str(), e.line), (Some("p.toml"), "holding[0].wieght", Some(6)), "{e}");
+    assert!(e.message.contains("wieght"), "{e}");
 }
 
 #[test]
@@ -422,18 +424,27 @@ fn paired_stress_differences_are_exact_and_precise() {
 }
 
 /// Portfolio values and weights that would overflow the P&L sums are
-/// refused at load, naming the field and the limit.
+/// refused at load, naming the field, its line and the limit.
 #[test]
 fn overflowing_portfolio_values_are_refused() {
-    for (from, to, field) in [
-        ("value = 1000.0", "value = 1e308", "portfolio.value"),
-        ("weight = 0.5", "weight = 1e300", ".weight"),
-        ("volatility = 0.2", "volatility = 1e308", ".volatility"),
-        ("value = 1000.0", "value = 1000.0\nhorizon = 0", "portfolio.horizon"),
+    for (from, to, field, limit) in [
+        ("value = 1000.0", "value = 1e308", "portfolio.value", "at most 1e15"),
+        ("weight = 0.5", "weight = 1e300", "holding[0].weight", "from -100 to 100"),
+        ("volatility = 0.2", "volatility = 1e308", "holding[0].volatility", "from 0 to 5"),
+        ("value = 1000.0", "value = 1000.0\nhorizon = 0", "portfolio.horizon", "from 1 to 400"),
+        (
+            "\"backlog.azure\" = 0.5",
+            "\"backlog.azure\" = 1e9",
+            "holding[0].exposure.\"backlog.azure\"",
+            "from -100 to 100",
+        ),
     ] {
         let text = format!("{HEAD}{}", holding("a", 0.5, 0.2, "\"backlog.azure\" = 0.5")).replacen(from, to, 1);
         assert!(text.contains(to), "test bug: {from} not in the text");
+        let line = text.lines().position(|l| l.contains(to.lines().last().unwrap())).unwrap() + 1;
         let e = portfolio::parse(&text, "p.toml".as_ref()).unwrap_err();
-        assert!(e.contains("p.toml") && e.contains(field), "{to}: {e}");
+        let backlog_risk::Error::Portfolio(e) = e else { panic!("a portfolio error: {e}") };
+        assert_eq!((e.field.as_str(), e.line), (field, Some(line)), "{to}: {e}");
+        assert!(e.to_string().starts_with(&format!("p.toml:{line}: {field}: ")) && e.message.contains(limit), "{e}");
     }
 }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::{Error, Result};
 use crate::model::Scenario;
 
 /// One recorded metric of a scenario (MODEL.md), at the horizon.
@@ -71,16 +72,16 @@ impl Metric {
     /// .unwrap();
     /// assert_eq!("loss.azure".parse::<Metric>().unwrap().index_in(&sc).unwrap(), 2);
     /// let e = "loss.aws".parse::<Metric>().unwrap().index_in(&sc).unwrap_err();
-    /// assert!(e.contains("use one of backlog.azure, revenue.azure, loss.azure"), "{e}");
+    /// assert!(e.to_string().contains("use one of backlog.azure, revenue.azure, loss.azure"), "{e}");
     /// ```
-    pub fn index_in(&self, sc: &Scenario) -> Result<usize, String> {
+    pub fn index_in(&self, sc: &Scenario) -> Result<usize> {
         let all = Metric::all(sc);
         all.iter().position(|m| m == self).ok_or_else(|| {
-            format!(
+            Error::invalid(format!(
                 "scenario `{}` records no metric `{self}`; use one of {}",
                 sc.name,
                 all.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            )
+            ))
         })
     }
 }
@@ -98,18 +99,18 @@ impl fmt::Display for Metric {
 }
 
 impl FromStr for Metric {
-    type Err = String;
+    type Err = Error;
 
     /// Parse the text form; the names are checked against a scenario by
     /// [`Metric::index_in`].
     ///
     /// ```
     /// use backlog_risk::metric::Metric;
-    /// assert_eq!("loss.azure".parse::<Metric>(), Ok(Metric::Loss("azure".into())));
-    /// assert!("los.azure".parse::<Metric>().unwrap_err().contains("loss.PROVIDER"));
-    /// assert!("share.openai".parse::<Metric>().unwrap_err().contains("share.CUSTOMER.PROVIDER"));
+    /// assert_eq!("loss.azure".parse::<Metric>().unwrap(), Metric::Loss("azure".into()));
+    /// assert!("los.azure".parse::<Metric>().unwrap_err().to_string().contains("loss.PROVIDER"));
+    /// assert!("share.openai".parse::<Metric>().unwrap_err().to_string().contains("share.CUSTOMER.PROVIDER"));
     /// ```
-    fn from_str(s: &str) -> Result<Metric, String> {
+    fn from_str(s: &str) -> Result<Metric> {
         let parts: Vec<&str> = s.trim().split('.').collect();
         let name = |x: &str| !x.is_empty();
         let m = match parts.as_slice() {
@@ -120,7 +121,7 @@ impl FromStr for Metric {
             ["events", c, p] if name(c) && name(p) => {
                 Metric::Events { customer: c.to_string(), provider: p.to_string() }
             }
-            _ => return Err(format!("`{s}` is not a metric: write {FORMS}")),
+            _ => return Err(Error::invalid(format!("`{s}` is not a metric: write {FORMS}"))),
         };
         Ok(m)
     }
@@ -169,8 +170,8 @@ mod tests {
         assert_eq!(all.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "), want);
         assert_eq!(sc.metric_names().join(" "), want);
         for (k, m) in all.iter().enumerate() {
-            assert_eq!(m.to_string().parse::<Metric>().as_ref(), Ok(m));
-            assert_eq!(m.index_in(&sc), Ok(k));
+            assert_eq!(&m.to_string().parse::<Metric>().unwrap(), m);
+            assert_eq!(m.index_in(&sc).unwrap(), k);
             assert_eq!(m.is_loss(), m.to_string().starts_with("loss."));
         }
         assert_eq!(Metric::focus_loss(&sc), "loss.azure");

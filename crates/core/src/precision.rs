@@ -17,6 +17,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::engine::{Accumulator, CHUNK, Engine};
+use crate::error::{Error, Result};
 use crate::metric::Metric;
 use crate::report;
 
@@ -36,26 +37,36 @@ pub struct Target {
 
 impl Target {
     /// Parse `es99:loss.azure<=1%` or `mean:backlog.aws<=2.5`.
-    pub fn parse(s: &str) -> Result<Target, String> {
+    /// An [`Error::Option`] of option `precision` when `s` is not a target.
+    ///
+    /// ```
+    /// use backlog_risk::precision::Target;
+    /// let t = Target::parse("es99:loss.azure<=1%").unwrap();
+    /// assert_eq!((t.stat.as_str(), t.value, t.relative), ("es99", 0.01, true));
+    /// let e = Target::parse("es99:loss.azure<1%").unwrap_err().to_string();
+    /// assert!(e.starts_with("precision `es99:loss.azure<1%` has no `<=`"), "{e}");
+    /// ```
+    pub fn parse(s: &str) -> Result<Target> {
+        let bad = |m: String| Error::option("precision", m);
         let form = "write it as STAT:METRIC<=VALUE, e.g. 'es99:loss.azure<=1%' (relative to the estimate) or 'mean:loss.azure<=2.5' (absolute, in the metric's unit)";
-        let (lhs, rhs) = s.split_once("<=").ok_or_else(|| format!("`{s}` has no `<=`: {form}"))?;
+        let (lhs, rhs) = s.split_once("<=").ok_or_else(|| bad(format!("`{s}` has no `<=`: {form}")))?;
         let (stat, metric) =
-            lhs.split_once(':').ok_or_else(|| format!("`{s}` has no `:` between stat and metric: {form}"))?;
+            lhs.split_once(':').ok_or_else(|| bad(format!("`{s}` has no `:` between stat and metric: {form}")))?;
         let (number, relative) = match rhs.trim().strip_suffix('%') {
             Some(n) => (n, true),
             None => (rhs.trim(), false),
         };
-        let v: f64 = number.trim().parse().map_err(|_| format!("`{rhs}` is not a number: {form}"))?;
+        let v: f64 = number.trim().parse().map_err(|_| bad(format!("`{rhs}` is not a number: {form}")))?;
         if !(v.is_finite() && v > 0.0) {
-            return Err(format!("the target half-width must be above 0, got `{rhs}`"));
+            return Err(bad(format!("the target half-width must be above 0, got `{rhs}`")));
         }
         let stat = stat.trim().to_string();
         if !report::ERROR_STATS.contains(&stat.as_str()) {
-            return Err(format!(
+            return Err(bad(format!(
                 "`{stat}` has no standard error: use one of mean, p5, p50, p95, var95, es95, var99, es99 ({form})"
-            ));
+            )));
         }
-        let metric: Metric = metric.parse().map_err(|e| format!("{e} ({form})"))?;
+        let metric: Metric = metric.parse().map_err(|e| bad(format!("{e} ({form})")))?;
         Ok(Target { stat, metric, value: if relative { v / 100.0 } else { v }, relative })
     }
 
@@ -66,10 +77,15 @@ impl Target {
     }
 
     /// Check the metric and the statistic against the scenario's metrics.
-    pub fn check(&self, sc: &crate::model::Scenario) -> Result<usize, String> {
-        let k = self.metric.index_in(sc)?;
+    /// An [`Error::Option`] of option `precision` naming the target.
+    pub fn check(&self, sc: &crate::model::Scenario) -> Result<usize> {
+        let k = self.metric.index_in(sc).map_err(|e| e.about("precision", self.text()))?;
         if !self.metric.is_loss() && self.stat.starts_with(['v', 'e']) {
-            return Err(format!("{} is reported for loss.* metrics only; choose a loss.PROVIDER metric", self.stat));
+            return Err(Error::invalid(format!(
+                "{} is reported for loss.* metrics only; choose a loss.PROVIDER metric",
+                self.stat
+            ))
+            .about("precision", self.text()));
         }
         Ok(k)
     }
@@ -110,7 +126,7 @@ pub fn run_to_precision(
     (round, max_paths): (u64, u64),
     progress: &(dyn Fn(u64) + Sync),
     after_round: &dyn Fn(u64, f64, f64),
-) -> Result<(Accumulator, Reached), String> {
+) -> Result<(Accumulator, Reached)> {
     assert!(round > 0 && round.is_multiple_of(CHUNK), "a round is a whole number of chunks");
     let k = t.check(engine.scenario())?;
     let rounds_max = max_paths.div_ceil(round).max(1);
@@ -163,18 +179,32 @@ mod tests {
         assert_eq!(t.text(), "es99:loss.azure<=1%");
         let a = Target::parse("mean:backlog.aws <= 2.5").unwrap();
         assert_eq!((a.value, a.relative), (2.5, false));
-        assert!(Target::parse("es99:loss.azure=1%").unwrap_err().contains("no `<=`"));
-        assert!(Target::parse("loss.azure<=1%").unwrap_err().contains("no `:`"));
-        assert!(Target::parse("es98:loss.azure<=1%").unwrap_err().contains("has no standard error"));
-        assert!(Target::parse("sd:loss.azure<=1%").unwrap_err().contains("has no standard error"));
-        assert!(Target::parse("mean:loss.azure<=0").unwrap_err().contains("above 0"));
-        assert!(Target::parse("mean:loss.azure<=x%").unwrap_err().contains("not a number"));
+        assert!(Target::parse("es99:loss.azure=1%").unwrap_err().to_string().contains("no `<=`"));
+        assert!(Target::parse("loss.azure<=1%").unwrap_err().to_string().contains("no `:`"));
+        assert!(Target::parse("es98:loss.azure<=1%").unwrap_err().to_string().contains("has no standard error"));
+        assert!(Target::parse("sd:loss.azure<=1%").unwrap_err().to_string().contains("has no standard error"));
+        assert!(Target::parse("mean:loss.azure<=0").unwrap_err().to_string().contains("above 0"));
+        assert!(Target::parse("mean:loss.azure<=x%").unwrap_err().to_string().contains("not a number"));
         let text = "[scenario]\nname = \"t\"\nstart = \"2026Q1\"\nquarters = 4\n[providers.a]\nrecognition = 0.1\nother = { backlog = 100.0, bookings = 10.0 }\n";
         let sc = crate::scenario::parse(text, "t.toml".as_ref()).unwrap();
-        assert_eq!(Target::parse("es99:loss.a<=1%").unwrap().check(&sc), Ok(2));
-        assert!(Target::parse("es99:backlog.a<=1%").unwrap().check(&sc).unwrap_err().contains("loss.* metrics only"));
-        assert!(Target::parse("mean:loss.b<=1%").unwrap().check(&sc).unwrap_err().contains("no metric `loss.b`"));
-        assert!(Target::parse("mean:los.a<=1%").unwrap_err().contains("not a metric"));
+        assert_eq!(Target::parse("es99:loss.a<=1%").unwrap().check(&sc).unwrap(), 2);
+        assert!(
+            Target::parse("es99:backlog.a<=1%")
+                .unwrap()
+                .check(&sc)
+                .unwrap_err()
+                .to_string()
+                .contains("loss.* metrics only")
+        );
+        assert!(
+            Target::parse("mean:loss.b<=1%")
+                .unwrap()
+                .check(&sc)
+                .unwrap_err()
+                .to_string()
+                .contains("no metric `loss.b`")
+        );
+        assert!(Target::parse("mean:los.a<=1%").unwrap_err().to_string().contains("not a metric"));
     }
 
     #[test]

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::engine::driver::rebuild;
 use crate::engine::{Accumulator, Block, Engine, Fold, Keys, Simulator, Switches, drive};
+use crate::error::{Error, Result};
 use crate::model::Scenario;
 use crate::stats::Sketch;
 
@@ -42,7 +43,7 @@ pub struct Driver {
 /// The drivers of a scenario: parameters (when it has an uncertain one),
 /// demand shocks, shifts and renegotiation (when it has them), or each
 /// shift and rule on its own with `by_rule`.
-pub fn drivers(sc: &Scenario, by_rule: bool) -> Result<Vec<Driver>, String> {
+pub fn drivers(sc: &Scenario, by_rule: bool) -> Result<Vec<Driver>> {
     let none = Driver { name: String::new(), params: false, shocks: false, shifts: vec![], rules: vec![] };
     let mut out = Vec::new();
     if sc.parameters().iter().any(|p| !p.dist.is_fixed()) {
@@ -69,13 +70,13 @@ pub fn drivers(sc: &Scenario, by_rule: bool) -> Result<Vec<Driver>, String> {
         }
     }
     if out.len() > MAX_DRIVERS {
-        return Err(format!(
-            "{} drivers ({}) would take 2^{} = {} simulations of every path; at most {MAX_DRIVERS} are attributed exactly: leave out --by rule to group the shifts and the rules",
+        return Err(Error::invalid(format!(
+            "{} drivers ({}) would take 2^{} = {} simulations of every path; at most {MAX_DRIVERS} are attributed exactly: group the shifts and the rules (leave out option `by` rule)",
             out.len(),
             out.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
             out.len(),
             1u64 << out.len()
-        ));
+        )));
     }
     Ok(out)
 }
@@ -266,7 +267,7 @@ pub fn attribution(
     run: &Accumulator,
     drivers: &[Driver],
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Attribution, String> {
+) -> Result<Attribution> {
     let sc = engine.scenario();
     let n = drivers.len();
     let all: Vec<Switches> = (0..1usize << n).map(|m| switches(sc, drivers, m)).collect();
@@ -277,8 +278,9 @@ pub fn attribution(
     let scale = sketch.min().abs().max(sketch.max().abs()).max(plan.abs()).max(1e-300);
     let fold = AttributionFold { engine, keys, all, metric, plan, var95, var99, scale };
     let (nodes, sketches) = drive(&fold, &engine.kernel(), paths, 0..u64::MAX, engine.watch(progress));
-    let sums = rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.ok_or("no paths to attribute")?;
-    let sketches = sketches.ok_or("no paths to attribute")?;
+    let sums =
+        rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.ok_or_else(|| Error::invalid("no paths to attribute"))?;
+    let sketches = sketches.ok_or_else(|| Error::invalid("no paths to attribute"))?;
     let name = sc.metric_names()[metric].clone();
     let names = drivers.iter().map(|d| d.name.clone()).chain(std::iter::once("total".to_string()));
     let rows = names

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::dist::Dist;
 use crate::engine::{Accumulator, Block, Engine, Fold, Keys, Simulator, drive};
+use crate::error::{Error, Result};
 use crate::rng;
 use crate::stats::Sketch;
 
@@ -267,21 +268,25 @@ pub fn sensitivity(
     metric: usize,
     run: &Accumulator,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<SensitivityRow>, String> {
+) -> Result<Vec<SensitivityRow>> {
     let sc = engine.scenario();
     if !sc.correlations.is_empty() {
-        return Err("Sobol' indices need independent inputs, and the scenario declares [[correlation]] blocks: remove them for this analysis".into());
+        return Err(Error::invalid(
+            "Sobol' indices need independent inputs, and the scenario declares [[correlation]] blocks: remove them for this analysis",
+        ));
     }
     if sc.sampling == crate::model::Sampling::Sobol {
-        return Err("Sobol' indices need samples A and B drawn by parameter; use --sampling mc or lhs".into());
+        return Err(Error::invalid(
+            "Sobol' indices need samples A and B drawn by parameter; use option `sampling` mc or lhs",
+        ));
     }
     let params = sc.parameters();
     let uncertain: Vec<usize> = (0..params.len()).filter(|k| !params[*k].dist.is_fixed()).collect();
     if uncertain.is_empty() {
-        return Err(format!(
+        return Err(Error::invalid(format!(
             "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution",
             sc.name
-        ));
+        )));
     }
     let groups = uncertain.len() + 1;
     let ka = engine.keys(seed, paths);

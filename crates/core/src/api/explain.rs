@@ -49,7 +49,7 @@ pub struct Explained {
 /// The metric `what` names (the focus provider's loss by default), checked.
 fn metric_of(sc: &Scenario, what: &ExplainWhat) -> Result<(String, usize)> {
     let metric = what.metric.clone().unwrap_or_else(|| Metric::focus_loss(sc));
-    let k = metric.index_in(sc).map_err(|e| Error::Invalid(format!("--metric {metric}: {e}")))?;
+    let k = metric.index_in(sc).map_err(|e| e.about("metric", &metric))?;
     Ok((metric.to_string(), k))
 }
 
@@ -98,24 +98,23 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
     let uncertain = sc.uncertain_parameters();
     if what.sensitivity && uncertain == 0 {
         return Err(Error::Invalid(format!(
-            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (--analysis attribution)",
+            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (option `analysis` attribution)",
             sc.name
         )));
     }
-    let drivers =
-        if what.attribution { attribution::drivers(&sc, what.by_rule).map_err(Error::Invalid)? } else { vec![] };
+    let drivers = if what.attribution { attribution::drivers(&sc, what.by_rule)? } else { vec![] };
     let engine = Engine::new(&sc).with_cancel(obs.cancel());
     let (sims_sens, sims_attr) = simulations(what, uncertain, drivers.len());
     let part = opts.install(|| engine.run_chunks(sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n)))?;
     obs.cancel().check()?;
-    let acc = engine.finish(sc.paths, vec![part]).map_err(Error::Shard)?;
+    let acc = engine.finish(sc.paths, vec![part])?;
     check_finite(&sc, &acc)?;
     let sens = if what.sensitivity {
         let rows = opts.install(|| {
             sensitivity::sensitivity(&engine, sc.seed, sc.paths, k, &acc, &|n| obs.advance(n * sims_sens))
         })?;
         obs.cancel().check()?;
-        let rows = rows.map_err(Error::Invalid)?;
+        let rows = rows?;
         if rows.iter().any(|r| !r.first_order.is_finite()) {
             return Err(Error::Invalid(format!(
                 "{metric} does not vary in scenario `{}` (its variance is 0), so no input explains any of it; choose a metric that varies",
@@ -131,7 +130,7 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
             attribution::attribution(&engine, sc.seed, sc.paths, k, &acc, &drivers, &|n| obs.advance(n * sims_attr))
         })?;
         obs.cancel().check()?;
-        Some(a.map_err(Error::Invalid)?)
+        Some(a?)
     } else {
         None
     };

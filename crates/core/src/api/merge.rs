@@ -175,7 +175,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             shard::file_name(0, n).replace("-0-", "-K-")
         )));
     }
-    let unfit = |e: String| bad(format!("the shards do not fit together: {e}"));
+    let unfit = |e: Error| bad(format!("the shards do not fit together: {e}"));
     let merged = match kind {
         Payload::Run(_) => {
             let acc = merger.finish(sc.paths).map_err(unfit)?;
@@ -184,8 +184,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             Merged::Run(Box::new(Run { scenario: sc.clone(), accumulator: acc, summary }))
         }
         Payload::Paired { base, .. } => {
-            let base = scenario::parse(&base.text, Path::new(&base.file))
-                .map_err(|e| Error::Invalid(format!("--paired: {e}")))?;
+            let base = scenario::parse(&base.text, Path::new(&base.file))?;
             let paired = engine.finish_paired(&Engine::new(&base), sc.paths, paired).map_err(unfit)?;
             check_finite(&sc, &paired.mine)?;
             check_finite(&base, &paired.base)?;
@@ -197,9 +196,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         Payload::Stress { portfolio, .. } => {
             let portfolio = attached_portfolio(&portfolio)?;
             let fit = super::bind_portfolio(&portfolio, &sc, None, |bound, engine, _| {
-                let r = bound
-                    .finish(engine, engine.scenario().paths, stress)
-                    .map_err(|e| format!("the shards do not fit together: {e}"))?;
+                let r = bound.finish(engine, engine.scenario().paths, stress).map_err(unfit)?;
                 let row = ScenarioRisk::from(&r);
                 Ok((r, row))
             });
@@ -207,14 +204,11 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         }
         Payload::PairedStress { portfolio, base, .. } => {
             let portfolio = attached_portfolio(&portfolio)?;
-            let mut base = scenario::parse(&base.text, Path::new(&base.file))
-                .map_err(|e| Error::Invalid(format!("--paired: {e}")))?;
+            let mut base = scenario::parse(&base.text, Path::new(&base.file))?;
             (base.seed, base.paths) = (sc.seed, sc.paths);
             let fit = super::bind_portfolio(&portfolio, &sc, Some(&base), |bound, engine, pair| {
                 let pair = pair.expect("a base was given");
-                let p = bound
-                    .finish_paired(engine, pair, engine.scenario().paths, stress_paired)
-                    .map_err(|e| format!("the shards do not fit together: {e}"))?;
+                let p = bound.finish_paired(engine, pair, engine.scenario().paths, stress_paired).map_err(unfit)?;
                 check_stress_finite(&p.base)?;
                 let row = p.row();
                 Ok((p.mine, row))
@@ -225,7 +219,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             let spec = SweepSpec {
                 vary: w.vary.clone(),
                 stat: w.stat.clone(),
-                metric: Some(w.metric.parse().map_err(Error::Invalid)?),
+                metric: Some(w.metric.parse()?),
                 renormalise: w.renormalise,
             };
             let file = Path::new(&header.scenario_file);
@@ -247,14 +241,14 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
 
 /// The portfolio a stress test's shard carries.
 fn attached_portfolio(a: &Attached) -> Result<Portfolio> {
-    crate::portfolio::parse(&a.text, Path::new(&a.file)).map_err(Error::Invalid)
+    crate::portfolio::parse(&a.text, Path::new(&a.file))
 }
 
 /// The merged stress test, or why it cannot be.
-fn stressed(portfolio: Portfolio, fit: Result<super::Fit<(StressResult, ScenarioRisk)>, String>) -> Result<Merged> {
-    match fit.map_err(Error::Invalid)? {
+fn stressed(portfolio: Portfolio, fit: Result<super::Fit<(StressResult, ScenarioRisk)>>) -> Result<Merged> {
+    match fit? {
         super::Fit::Ran((r, row)) => {
-            check_stress_finite(&r).map_err(Error::Invalid)?;
+            check_stress_finite(&r)?;
             Ok(Merged::Stress { portfolio, result: Box::new(r), row })
         }
         super::Fit::Skip(why) => Err(Error::Invalid(why)),

@@ -105,10 +105,15 @@ impl Options {
             sc.sampling = s;
         }
         if sc.paths == 0 {
-            return Err(Error::Invalid(format!("scenario `{}`: paths must be at least 1", sc.name)));
+            return Err(Error::option("paths", format!("must be at least 1 (scenario `{}`)", sc.name)));
         }
         if let Some(message) = sc.sampling_problem() {
-            return Err(Error::Invalid(format!("scenario `{}`: {message}", sc.name)));
+            let message = format!("scenario `{}`: {message}", sc.name);
+            return Err(if self.sampling.is_some() {
+                Error::option("sampling", message)
+            } else {
+                Error::Invalid(message)
+            });
         }
         Ok(sc)
     }
@@ -121,7 +126,7 @@ impl Options {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
                     .build()
-                    .map_err(|e| Error::Invalid(format!("cannot start {n} worker threads: {e}")))?;
+                    .map_err(|e| Error::option("threads", format!("cannot start {n} worker threads: {e}")))?;
                 Ok(pool.install(f))
             }
         }
@@ -170,7 +175,7 @@ pub fn run(sc: &Scenario, opts: &Options, obs: &Observer) -> Result<Run> {
     let engine = Engine::new(&sc).with_cancel(obs.cancel());
     let part = opts.install(|| engine.run_chunks(sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n)))?;
     obs.cancel().check()?;
-    let accumulator = engine.finish(sc.paths, vec![part]).map_err(Error::Shard)?;
+    let accumulator = engine.finish(sc.paths, vec![part])?;
     check_finite(&sc, &accumulator)?;
     let summary = report::summarise(&engine, &accumulator, sc.seed);
     Ok(Run { scenario: sc, accumulator, summary })
@@ -186,26 +191,32 @@ pub fn paired_check(sc: &Scenario, base: &Scenario) -> Result<Vec<String>> {
     }
     let end = |s: &Scenario| format!("{} ({} quarters from {})", s.label(s.quarters), s.quarters, s.start);
     if (sc.start, sc.quarters) != (base.start, base.quarters) {
-        return Err(Error::Invalid(format!(
-            "the --paired base `{}` ends at {} but `{}` at {}: paired differences compare the same quarter; give both the same start and quarters",
-            base.name,
-            end(base),
-            sc.name,
-            end(sc)
-        )));
+        return Err(Error::option(
+            "paired",
+            format!(
+                "base `{}` ends at {} but `{}` at {}: paired differences compare the same quarter; give both the same start and quarters",
+                base.name,
+                end(base),
+                sc.name,
+                end(sc)
+            ),
+        ));
     }
     let (mp, bp): (Vec<&str>, Vec<&str>) = (
         sc.providers.iter().map(|p| p.name.as_str()).collect(),
         base.providers.iter().map(|p| p.name.as_str()).collect(),
     );
     if names(mp.clone(), &bp).len() == mp.len() {
-        return Err(Error::Invalid(format!(
-            "`{}` and the --paired base `{}` share no provider ({} against {}): there is nothing to compare",
-            sc.name,
-            base.name,
-            mp.join(", "),
-            bp.join(", ")
-        )));
+        return Err(Error::option(
+            "paired",
+            format!(
+                "base `{}` and `{}` share no provider ({} against {}): there is nothing to compare",
+                base.name,
+                sc.name,
+                mp.join(", "),
+                bp.join(", ")
+            ),
+        ));
     }
     let (mc, bc): (Vec<&str>, Vec<&str>) = (
         sc.customers.iter().map(|c| c.name.as_str()).collect(),
@@ -265,7 +276,7 @@ pub fn run_paired(sc: &Scenario, base: &Scenario, opts: &Options, obs: &Observer
     let part =
         opts.install(|| engine.run_paired_chunks(&base_engine, sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n)))?;
     obs.cancel().check()?;
-    let paired = engine.finish_paired(&base_engine, sc.paths, vec![part]).map_err(Error::Shard)?;
+    let paired = engine.finish_paired(&base_engine, sc.paths, vec![part])?;
     check_finite(&sc, &paired.mine)?;
     check_finite(&base, &paired.base)?;
     let summary = report::summarise(&engine, &paired.mine, sc.seed);
@@ -322,7 +333,7 @@ pub fn run_to_precision(
         )
     })?;
     obs.cancel().check()?;
-    let (accumulator, reached) = res.map_err(Error::Invalid)?;
+    let (accumulator, reached) = res?;
     check_finite(&sc, &accumulator)?;
     let summary = report::summarise(&engine, &accumulator, sc.seed);
     let scenario = Scenario { paths: reached.paths, ..sc.clone() };

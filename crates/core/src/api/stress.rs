@@ -32,53 +32,54 @@ pub fn bind_portfolio<R>(
     portfolio: &Portfolio,
     sc: &Scenario,
     base: Option<&Scenario>,
-    f: impl FnOnce(&Bound, &Engine, Option<(&Bound, &Engine)>) -> Result<R, String>,
-) -> Result<Fit<R>, String> {
+    f: impl FnOnce(&Bound, &Engine, Option<(&Bound, &Engine)>) -> Result<R>,
+) -> Result<Fit<R>> {
     let cut = match portfolio.at_horizon(sc) {
         Ok(cut) => cut,
         Err(m) if m.skip => return Ok(Fit::Skip(m.message)),
-        Err(m) => return Err(m.message),
+        Err(m) => return Err(Error::Invalid(m.message)),
     };
     let engine = Engine::new(&cut);
     let bound = match portfolio.bind(&engine) {
         Ok(b) => b,
         Err(m) if m.skip => return Ok(Fit::Skip(m.message)),
-        Err(m) => return Err(m.message),
+        Err(m) => return Err(Error::Invalid(m.message)),
     };
     let Some(base) = base else {
         return f(&bound, &engine, None).map(Fit::Ran);
     };
-    let base_cut = portfolio.at_horizon(base).map_err(|m| format!("the --paired base: {m}"))?;
+    let paired = |m: String| Error::option("paired", m);
+    let base_cut = portfolio.at_horizon(base).map_err(|m| paired(format!("base: {m}")))?;
     if base_cut.start != cut.start {
-        return Err(format!(
-            "`{}` starts at {} but the --paired base `{}` at {}: paired differences compare the same quarters; give both the same scenario.start",
-            cut.name, cut.start, base_cut.name, base_cut.start
-        ));
+        return Err(paired(format!(
+            "base `{}`: `{}` starts at {} but the base at {}: paired differences compare the same quarters; give both the same scenario.start",
+            base_cut.name, cut.name, cut.start, base_cut.start
+        )));
     }
     if base_cut.quarters != cut.quarters {
-        return Err(format!(
-            "the portfolio's horizon is the scenario's own: {} quarters in `{}` but {} in the --paired base `{}`; set portfolio.horizon (at most {}) so that both are compared at the same quarter",
+        return Err(paired(format!(
+            "base `{}`: the portfolio's horizon is the scenario's own: {} quarters in `{}` but {} in the base; set portfolio.horizon (at most {}) so that both are compared at the same quarter",
+            base_cut.name,
             cut.quarters,
             cut.name,
             base_cut.quarters,
-            base_cut.name,
             cut.quarters.min(base_cut.quarters)
-        ));
+        )));
     }
     let base_engine = Engine::new(&base_cut);
-    let base_bound = portfolio.bind(&base_engine).map_err(|m| format!("the --paired base: {m}"))?;
+    let base_bound = portfolio.bind(&base_engine).map_err(|m| paired(format!("base: {m}")))?;
     f(&bound, &engine, Some((&base_bound, &base_engine))).map(Fit::Ran)
 }
 
 /// An overflow in the simulation or the returns is an error, never a NaN
 /// result.
-pub fn check_stress_finite(r: &StressResult) -> Result<(), String> {
+pub fn check_stress_finite(r: &StressResult) -> Result<()> {
     let bad = r.risk.iter().find(|m| !m.value.is_finite() && m.measure != "diversification");
     match bad {
-        Some(m) if r.paths > 0 => Err(format!(
+        Some(m) if r.paths > 0 => Err(Error::Overflow(format!(
             "scenario {} overflows under portfolio {}: {} is not a finite number; check the scenario's growth and volatility and the portfolio's exposures",
             r.scenario, r.portfolio, m.measure
-        )),
+        ))),
         _ => Ok(()),
     }
 }
@@ -123,9 +124,8 @@ pub fn stress(
         let (seed, paths) = (engine.scenario().seed, engine.scenario().paths);
         let ran = match base {
             None => {
-                let part = opts
-                    .install(|| bound.stress_chunks(&engine, seed, paths, 0..u64::MAX, &|n| obs.advance(n)))
-                    .map_err(|e| e.to_string())?;
+                let part =
+                    opts.install(|| bound.stress_chunks(&engine, seed, paths, 0..u64::MAX, &|n| obs.advance(n)))?;
                 if cancel.is_cancelled() {
                     return Ok(None);
                 }
@@ -136,11 +136,9 @@ pub fn stress(
             }
             Some((base, base_engine)) => {
                 let pair = (base, base_engine);
-                let part = opts
-                    .install(|| {
-                        bound.stress_paired_chunks(&engine, pair, seed, paths, 0..u64::MAX, &|n| obs.advance(2 * n))
-                    })
-                    .map_err(|e| e.to_string())?;
+                let part = opts.install(|| {
+                    bound.stress_paired_chunks(&engine, pair, seed, paths, 0..u64::MAX, &|n| obs.advance(2 * n))
+                })?;
                 if cancel.is_cancelled() {
                     return Ok(None);
                 }
@@ -152,8 +150,7 @@ pub fn stress(
             }
         };
         Ok(Some(ran))
-    })
-    .map_err(Error::Invalid)?;
+    })?;
     match fit {
         Fit::Ran(Some((r, row))) => Ok(Stressed::Ran(Box::new(r), row)),
         Fit::Ran(None) => Err(Error::Cancelled),

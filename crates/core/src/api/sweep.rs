@@ -42,7 +42,8 @@ pub struct SweepPlan {
     pub stat: String,
     pub vary: Vec<(String, Vec<f64>)>,
     /// What the user should know before the points run: a distribution
-    /// replaced by fixed values, shares rescaled.
+    /// replaced by fixed values, shares rescaled. Options are named as
+    /// ``option `renormalise` `` (see [`crate::Error::Option`]).
     pub notes: Vec<String>,
 }
 
@@ -136,8 +137,9 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
     if let [(a, _), (b, _)] = vary
         && a == b
     {
-        return bad(format!(
-            "--vary {a} is given twice; vary two different parameters (or give one --vary with every value)"
+        return Err(Error::option(
+            "vary",
+            format!("{a} is given twice; vary two different parameters (or give every value in one)"),
         ));
     }
     let size: usize = vary.iter().map(|(_, v)| v.len()).product();
@@ -150,11 +152,11 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
     let grid: Vec<Vec<f64>> = match vary {
         [(_, xs)] => xs.iter().map(|x| vec![*x]).collect(),
         [(_, xs), (_, ys)] => xs.iter().flat_map(|x| ys.iter().map(move |y| vec![*x, *y])).collect(),
-        _ => return bad("give one or two --vary options".into()),
+        _ => return Err(Error::option("vary", "give one or two parameters to vary")),
     };
     let mut notes = Vec::new();
     for (path, _) in vary {
-        let shown = scenario::get_value(text, path).map_err(|e| Error::Invalid(format!("--vary {path}: {e}")))?;
+        let shown = scenario::get_value(text, path).map_err(|e| e.about("vary", path))?;
         if let Some(toml::Value::Table(t)) = &shown {
             let dist = t.get("dist").and_then(|d| d.as_str()).unwrap_or("a distribution");
             notes.push(format!(
@@ -164,12 +166,15 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
         }
         if is_allocation_share(path) {
             if !spec.renormalise {
-                return bad(format!(
-                    "--vary {path}: the shares of an allocation sum to 1, so changing one alone makes every point invalid; give --renormalise to rescale the customer's other shares to 1 minus the value at each point (or sweep a shift's target, which moves share over time)"
+                return Err(Error::option(
+                    "vary",
+                    format!(
+                        "{path}: the shares of an allocation sum to 1, so changing one alone makes every point invalid; give option `renormalise` to rescale the customer's other shares to 1 minus the value at each point (or sweep a shift's target, which moves share over time)"
+                    ),
                 ));
             }
             notes.push(format!(
-                "note: --renormalise: at each point the other shares of {} are rescaled to sum to 1 minus the value",
+                "note: option `renormalise`: at each point the other shares of {} are rescaled to sum to 1 minus the value",
                 path.rsplit_once('.').map_or(path.as_str(), |(p, _)| p)
             ));
         }
@@ -183,7 +188,7 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
             } else {
                 scenario::set_number(&text, path, *v)
             };
-            text = set.map_err(|e| Error::Invalid(format!("--vary {path}: {e}")))?;
+            text = set.map_err(|e| e.about("vary", path))?;
         }
         let at = vary.iter().zip(values).map(|((p, _), v)| format!("{p} = {v}")).collect::<Vec<_>>().join(", ");
         let mut sc = scenario::parse(&text, file).map_err(|mut e| {
@@ -200,22 +205,21 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
         points.push(sc);
     }
     let metric = spec.metric.clone().unwrap_or_else(|| Metric::focus_loss(&base));
-    if let Err(e) = metric.index_in(&base) {
-        return bad(format!("--metric {metric}: {e}"));
-    }
+    metric.index_in(&base).map_err(|e| e.about("metric", &metric))?;
     if !report::STAT_NAMES.contains(&stat) {
-        return bad(format!("--stat {stat}: use one of {}", report::STAT_NAMES.join(", ")));
+        return Err(Error::option("stat", format!("{stat}: use one of {}", report::STAT_NAMES.join(", "))));
     }
     if !metric.is_loss() && ["var95", "es95", "var99", "es99"].contains(&stat) {
-        return bad(format!(
-            "--stat {stat}: VaR and ES are reported for loss.* metrics only; choose --metric loss.PROVIDER"
+        return Err(Error::option(
+            "stat",
+            format!("{stat}: VaR and ES are reported for loss.* metrics only; choose option `metric` loss.PROVIDER"),
         ));
     }
     if spec.renormalise && !vary.iter().any(|(p, _)| is_allocation_share(p)) {
-        return bad(
-            "--renormalise applies to a varied allocation share (customers.NAME.allocation.PROVIDER), and none is varied"
-                .into(),
-        );
+        return Err(Error::option(
+            "renormalise",
+            "applies to a varied allocation share (customers.NAME.allocation.PROVIDER), and none is varied",
+        ));
     }
     Ok(SweepPlan { base, grid, points, metric: metric.to_string(), stat: stat.to_string(), vary: vary.to_vec(), notes })
 }
@@ -240,7 +244,7 @@ pub fn sweep_points(
                 let engine = Engine::new(sc).with_cancel(obs.cancel());
                 let part = engine.run_chunks(sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n));
                 obs.cancel().check()?;
-                let acc = engine.finish(sc.paths, vec![part]).map_err(Error::Shard)?;
+                let acc = engine.finish(sc.paths, vec![part])?;
                 after_point();
                 check_finite(sc, &acc)
                     .map_err(|e| Error::Overflow(format!("at a sweep point of {}: {e}", file.display())))?;

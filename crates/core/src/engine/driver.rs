@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::block::{Block, Kernel};
 use super::seam::{Fold, Simulator, Watch, drive};
 use super::{Engine, Keys, LANES, MAX_LANES};
+use crate::error::{Error, Result};
 use crate::metric::Metric;
 use crate::stats::{MetricAcc, Moments, Sketch, sum8};
 
@@ -201,10 +202,10 @@ pub struct Merger {
 }
 
 impl Merger {
-    pub fn add(&mut self, p: Partial) -> Result<(), String> {
+    pub fn add(&mut self, p: Partial) -> Result<()> {
         if let Some(s) = &p.sketches {
             if (s.metrics.len(), s.bands.len()) != (self.sketches.metrics.len(), self.sketches.bands.len()) {
-                return Err("a partial result of another scenario".into());
+                return Err(Error::Shard("a partial result of another scenario".into()));
             }
             self.sketches.merge(s);
         }
@@ -213,7 +214,7 @@ impl Merger {
     }
 
     /// The accumulator of the whole run of `paths` paths.
-    pub fn finish(self, paths: u64) -> Result<Accumulator, String> {
+    pub fn finish(self, paths: u64) -> Result<Accumulator> {
         let (nm, nb) = (self.sketches.metrics.len(), self.bands);
         let sums = rebuild(paths, self.nodes, &|a: &mut Sums, b| a.merge(b))?;
         Ok(assemble(sums.unwrap_or_else(|| Sums::new(nm, nb)), self.sketches, nb))
@@ -501,7 +502,7 @@ impl<'a> Engine<'a> {
     /// The accumulator of a run of `paths` paths from the partial results
     /// of its shards, in any order; an error when they do not cover every
     /// chunk exactly once.
-    pub fn finish(&self, paths: u64, parts: Vec<Partial>) -> Result<Accumulator, String> {
+    pub fn finish(&self, paths: u64, parts: Vec<Partial>) -> Result<Accumulator> {
         let mut m = self.merger();
         parts.into_iter().try_for_each(|p| m.add(p))?;
         m.finish(paths)
@@ -578,7 +579,7 @@ impl<'a> Engine<'a> {
 
     /// The paired result of a run of `paths` paths from its shards'
     /// partial results, in any order.
-    pub fn finish_paired(&self, base: &Engine, paths: u64, parts: Vec<PairedPartial>) -> Result<Paired, String> {
+    pub fn finish_paired(&self, base: &Engine, paths: u64, parts: Vec<PairedPartial>) -> Result<Paired> {
         let pairs = self.pairs(base);
         let (na, ba) = (self.metric_count(), self.band_count());
         // The base's bands are not folded (see `PairedFold`).
@@ -593,14 +594,14 @@ impl<'a> Engine<'a> {
         for p in parts {
             if let Some((a, b)) = &p.sketches {
                 if (a.metrics.len(), b.metrics.len()) != (na, nb) {
-                    return Err("a partial result of other scenarios".into());
+                    return Err(Error::Shard("a partial result of other scenarios".into()));
                 }
                 sa.merge(a);
                 sb.merge(b);
             }
             for t in p.batches {
                 let k = t.batch as usize;
-                let bad = || "a partial result with batches of other scenarios".to_string();
+                let bad = || Error::Shard("a partial result with batches of other scenarios".into());
                 match t.diffs {
                     Some(d) if d.len() == losses.len() && k < whole.len() => whole[k] = Some(d),
                     None if t.mine.len() == losses.len() && t.base.len() == losses.len() && k < split.len() => {
@@ -690,13 +691,13 @@ pub fn shard_chunks(paths: u64, k: u64, n: u64) -> Range<u64> {
 /// every chunk once (those of one run, or of all its shards): the same
 /// merges in the same order as a whole run, so the same bits. Errors name
 /// the first chunk no node covers, or a node left over (covered twice).
-pub(crate) fn rebuild<T>(paths: u64, nodes: Vec<Node<T>>, merge: &dyn Fn(&mut T, T)) -> Result<Option<T>, String> {
+pub(crate) fn rebuild<T>(paths: u64, nodes: Vec<Node<T>>, merge: &dyn Fn(&mut T, T)) -> Result<Option<T>> {
     use std::collections::HashMap;
     let chunks = paths.div_ceil(CHUNK);
     let mut at: HashMap<(u64, u64), T> = HashMap::new();
     for n in nodes {
         if at.insert((n.lo, n.size), n.value).is_some() {
-            return Err(format!("chunks {}..{} are given twice", n.lo, n.lo + n.size));
+            return Err(Error::Shard(format!("chunks {}..{} are given twice", n.lo, n.lo + n.size)));
         }
     }
     fn go<T>(
@@ -705,7 +706,7 @@ pub(crate) fn rebuild<T>(paths: u64, nodes: Vec<Node<T>>, merge: &dyn Fn(&mut T,
         chunks: u64,
         at: &mut HashMap<(u64, u64), T>,
         merge: &dyn Fn(&mut T, T),
-    ) -> Result<Option<T>, String> {
+    ) -> Result<Option<T>> {
         if lo >= chunks {
             return Ok(None);
         }
@@ -713,7 +714,7 @@ pub(crate) fn rebuild<T>(paths: u64, nodes: Vec<Node<T>>, merge: &dyn Fn(&mut T,
             return Ok(Some(v));
         }
         if size == 1 {
-            return Err(format!("no result covers chunk {lo} (paths {} ..)", lo * CHUNK));
+            return Err(Error::Shard(format!("no result covers chunk {lo} (paths {} ..)", lo * CHUNK)));
         }
         let half = size / 2;
         let left = go(lo, half, chunks, at, merge)?;
@@ -727,7 +728,7 @@ pub(crate) fn rebuild<T>(paths: u64, nodes: Vec<Node<T>>, merge: &dyn Fn(&mut T,
     }
     let root = go(0, chunks.next_power_of_two(), chunks, &mut at, merge)?;
     match at.keys().min() {
-        Some((lo, size)) => Err(format!("chunks {lo}..{} are covered twice", lo + size)),
+        Some((lo, size)) => Err(Error::Shard(format!("chunks {lo}..{} are covered twice", lo + size))),
         None => Ok(root),
     }
 }

@@ -16,8 +16,10 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::engine::Engine;
+use crate::error::{Cx, Error, InputError, Result};
 use crate::model::{DT, Scenario};
 
 mod stress;
@@ -27,7 +29,7 @@ pub use stress::{
     TailRow,
 };
 
-/// A portfolio file as written.
+/// A portfolio file as written; spans give the lines of messages.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
@@ -39,23 +41,23 @@ struct RawFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPortfolio {
-    name: String,
-    value: f64,
+    name: Spanned<String>,
+    value: Spanned<f64>,
     #[serde(default)]
-    horizon: Option<i64>,
+    horizon: Option<Spanned<i64>>,
     #[serde(default)]
-    unit: Option<String>,
+    unit: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHolding {
-    name: String,
-    weight: f64,
+    name: Spanned<String>,
+    weight: Spanned<f64>,
     #[serde(default)]
-    volatility: f64,
+    volatility: Option<Spanned<f64>>,
     #[serde(default)]
-    exposure: IndexMap<String, f64>,
+    exposure: IndexMap<String, Spanned<f64>>,
 }
 
 /// Largest portfolio value accepted: P&L sums of a million paths stay far
@@ -88,81 +90,127 @@ pub struct Holding {
     pub exposure: Vec<(String, f64)>,
 }
 
-/// Read and validate a portfolio file; messages name the file and field.
-pub fn load(path: &Path) -> Result<Portfolio, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the file: {e}", path.display()))?;
+/// Read and validate a portfolio file; an [`Error::Portfolio`] names the
+/// file, the field, the line and the fix.
+pub fn load(path: &Path) -> Result<Portfolio> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Portfolio(InputError {
+            file: path.to_path_buf(),
+            field: String::new(),
+            line: None,
+            message: format!("cannot read the file: {e}"),
+        })
+    })?;
     parse(&text, path)
 }
 
 /// Validate portfolio text; `file` is used in messages only.
-pub fn parse(text: &str, file: &Path) -> Result<Portfolio, String> {
-    let f = file.display();
-    let de = toml::Deserializer::parse(text).map_err(|e| format!("{f}: {}", e.message().trim()))?;
-    let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        format!("{f}: {path}: {}", e.inner().message().trim())
-    })?;
-    let name = raw.portfolio.name;
+///
+/// ```
+/// use backlog_risk::Error;
+/// let text = "[portfolio]\nname = \"p\"\nvalue = 100.0\n\n[[holding]]\nname = \"msft\"\nweight = 1e300\n";
+/// let Err(Error::Portfolio(e)) = backlog_risk::portfolio::parse(text, "p.toml".as_ref()) else { panic!() };
+/// assert_eq!((e.field.as_str(), e.line), ("holding[0].weight", Some(7)));
+/// assert!(e.to_string().starts_with("p.toml:7: holding[0].weight: 1e300 must be"), "{e}");
+/// ```
+pub fn parse(text: &str, file: &Path) -> Result<Portfolio> {
+    let cx = Cx { file, text };
+    validate(&cx, cx.deserialize().map_err(Error::Portfolio)?).map_err(Error::Portfolio)
+}
+
+fn validate(cx: &Cx, raw: RawFile) -> Result<Portfolio, InputError> {
+    let err = |field: &str, span: std::ops::Range<usize>, message: String| Err(cx.err(field, Some(&span), message));
+    let meta = raw.portfolio;
+    let name = meta.name.get_ref().clone();
     if name.is_empty()
         || name.len() > 64
         || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
     {
-        return Err(format!(
-            "{f}: portfolio.name: `{name}` is not a valid name: use 1 to 64 of a-z, 0-9, `_` and `-` (it names the output folder)"
-        ));
+        let problem =
+            format!("`{name}` is not a valid name: use 1 to 64 of a-z, 0-9, `_` and `-` (it names the output folder)");
+        return Err(cx.err("portfolio.name", Some(&meta.name.span()), problem));
     }
-    let value = raw.portfolio.value;
+    let value = *meta.value.get_ref();
     if !(value.is_finite() && value > 0.0 && value <= MAX_VALUE) {
-        return Err(format!("{f}: portfolio.value: {value} must be a positive number of at most {MAX_VALUE:e}"));
+        let problem = format!("{} must be a positive number of at most {MAX_VALUE:e}", shown(value));
+        return Err(cx.err("portfolio.value", Some(&meta.value.span()), problem));
     }
-    let horizon = match raw.portfolio.horizon {
+    let horizon = match &meta.horizon {
         None => None,
-        Some(h) if (1..=400).contains(&h) => Some(h as u32),
+        Some(h) if (1..=400).contains(h.get_ref()) => Some(*h.get_ref() as u32),
         Some(h) => {
-            return Err(format!(
-                "{f}: portfolio.horizon: {h} must be a whole number of quarters from 1 to 400 (leave it out to use each scenario's horizon)"
-            ));
+            let problem = format!(
+                "{} must be a whole number of quarters from 1 to 400 (leave it out to use each scenario's horizon)",
+                h.get_ref()
+            );
+            return Err(cx.err("portfolio.horizon", Some(&h.span()), problem));
         }
     };
-    let unit = raw.portfolio.unit.unwrap_or_else(|| "currency units".to_string());
-    if unit.trim().is_empty() || unit.len() > 24 || unit.chars().any(|c| c.is_control()) {
-        return Err(format!("{f}: portfolio.unit: `{unit}` must be a short label of 1 to 24 characters, e.g. \"$m\""));
-    }
+    let unit = match &meta.unit {
+        None => "currency units".to_string(),
+        Some(u) => {
+            let unit = u.get_ref();
+            if unit.trim().is_empty() || unit.len() > 24 || unit.chars().any(|c| c.is_control()) {
+                let problem = format!("`{unit}` must be a short label of 1 to 24 characters, e.g. \"$m\"");
+                return Err(cx.err("portfolio.unit", Some(&u.span()), problem));
+            }
+            unit.clone()
+        }
+    };
     if raw.holding.is_empty() {
-        return Err(format!("{f}: holding: no holdings; add at least one [[holding]] table"));
+        return Err(cx.err("holding", None, "no holdings; add at least one [[holding]] table"));
     }
     let mut holdings: Vec<Holding> = Vec::new();
     for (i, h) in raw.holding.into_iter().enumerate() {
-        let at = format!("{f}: holding[{i}] ({})", h.name);
-        if h.name.is_empty() || h.name.len() > 64 || h.name.chars().any(|c| c.is_control()) {
-            return Err(format!("{at}.name: give the holding a name of 1 to 64 printable characters"));
+        let at = |f: &str| format!("holding[{i}].{f}");
+        let name = h.name.get_ref();
+        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
+            return err(&at("name"), h.name.span(), "give the holding a name of 1 to 64 printable characters".into());
         }
-        if holdings.iter().any(|o| o.name == h.name) {
-            return Err(format!("{at}: a second holding named `{}`: give each holding its own name", h.name));
+        if holdings.iter().any(|o| &o.name == name) {
+            return err(
+                &at("name"),
+                h.name.span(),
+                format!("a second holding named `{name}`: give each holding its own name"),
+            );
         }
-        if !(h.weight.is_finite() && h.weight.abs() <= MAX_WEIGHT) {
-            return Err(format!(
-                "{at}.weight: {} must be a number from -{MAX_WEIGHT} to {MAX_WEIGHT} (a share of value; negative for a short)",
-                h.weight
-            ));
+        let weight = *h.weight.get_ref();
+        if !(weight.is_finite() && weight.abs() <= MAX_WEIGHT) {
+            let problem = format!(
+                "{} must be a number from -{MAX_WEIGHT} to {MAX_WEIGHT} (a share of value; negative for a short)",
+                shown(weight)
+            );
+            return err(&at("weight"), h.weight.span(), problem);
         }
-        if !(h.volatility.is_finite() && (0.0..=MAX_VOLATILITY).contains(&h.volatility)) {
-            return Err(format!(
-                "{at}.volatility: {} must be an annual volatility from 0 to {MAX_VOLATILITY}",
-                h.volatility
-            ));
+        let volatility = h.volatility.as_ref().map_or(0.0, |v| *v.get_ref());
+        if let Some(v) =
+            h.volatility.as_ref().filter(|_| !(volatility.is_finite() && (0.0..=MAX_VOLATILITY).contains(&volatility)))
+        {
+            return err(
+                &at("volatility"),
+                v.span(),
+                format!("{} must be an annual volatility from 0 to {MAX_VOLATILITY}", shown(volatility)),
+            );
         }
-        if let Some((k, v)) = h.exposure.iter().find(|(_, v)| !(v.is_finite() && v.abs() <= MAX_WEIGHT)) {
-            return Err(format!("{at}.exposure.{k}: {v} must be an elasticity from -{MAX_WEIGHT} to {MAX_WEIGHT}"));
+        if let Some((k, v)) =
+            h.exposure.iter().find(|(_, v)| !(v.get_ref().is_finite() && v.get_ref().abs() <= MAX_WEIGHT))
+        {
+            let problem = format!("{} must be an elasticity from -{MAX_WEIGHT} to {MAX_WEIGHT}", shown(*v.get_ref()));
+            return err(&at(&format!("exposure.\"{k}\"")), v.span(), problem);
         }
         holdings.push(Holding {
-            name: h.name,
-            weight: h.weight,
-            volatility: h.volatility,
-            exposure: h.exposure.into_iter().collect(),
+            name: name.clone(),
+            weight,
+            volatility,
+            exposure: h.exposure.into_iter().map(|(k, v)| (k, v.into_inner())).collect(),
         });
     }
     Ok(Portfolio { name, value, horizon, unit, holdings })
+}
+
+/// A number as a message shows it: huge ones in scientific notation.
+fn shown(v: f64) -> String {
+    if v.abs() >= 1e9 { format!("{v:e}") } else { v.to_string() }
 }
 
 /// Why a portfolio cannot be evaluated under a scenario.

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::Bound;
 use crate::engine::driver::{Node, rebuild};
 use crate::engine::{Block, Engine, Fold, Keys, Simulator, drive};
+use crate::error::Result;
 use crate::report::{Histogram, MetricRow};
 use crate::rng;
 use crate::stats::{MetricAcc, Moments, SUB_BUCKET_BITS, ZERO_BAND};
@@ -478,7 +479,7 @@ impl Bound<'_> {
     /// The result of a stress test of `paths` paths from the partial results
     /// of its shards, in any order; an error when they do not cover every
     /// chunk exactly once.
-    pub fn finish(&self, engine: &Engine, paths: u64, parts: Vec<StressPartial>) -> Result<StressResult, String> {
+    pub fn finish(&self, engine: &Engine, paths: u64, parts: Vec<StressPartial>) -> Result<StressResult> {
         let nodes = parts.into_iter().flat_map(|p| p.nodes).collect();
         let acc = rebuild(paths, nodes, &|a: &mut StressAcc, b| a.merge(b))?;
         Ok(self.result(engine, acc.unwrap_or_else(|| self.new_acc(engine))))
@@ -530,7 +531,7 @@ impl Bound<'_> {
         (base, base_engine): (&Bound, &Engine),
         paths: u64,
         parts: Vec<PairedStressPartial>,
-    ) -> Result<PairedStress, String> {
+    ) -> Result<PairedStress> {
         let nodes = parts.into_iter().flat_map(|p| p.nodes).collect();
         let (a, b, diff) = rebuild(paths, nodes, &merge_pair)?
             .unwrap_or_else(|| (self.new_acc(engine), base.new_acc(base_engine), Moments::default()));

@@ -12,44 +12,22 @@ mod correlation;
 pub mod raw;
 
 use std::collections::HashSet;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
 use crate::dist::Dist;
+use crate::error::{Cx, Error};
 use crate::model::{Customer, Demand, Provider, Quarter, Rule, Sampling, Scenario, Shift};
 use raw::{RawDist, RawFile, RawParam, S};
 
 /// Tolerance for shares and weights that must sum to 1.
 pub const SUM_TOLERANCE: f64 = 1e-9;
 
-/// A scenario file that cannot be used, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScenarioError {
-    pub file: PathBuf,
-    /// Dotted field path, empty when the error is about the whole file.
-    pub field: String,
-    /// 1-based line, where known.
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for ScenarioError {}
+/// A scenario file that cannot be used, and why (the location shared with
+/// portfolio files).
+pub use crate::error::InputError as ScenarioError;
 
 /// Read and validate a scenario file, resolving `extends` chains.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -245,18 +223,18 @@ fn parent_of<'a>(table: &'a mut toml::Table, path: &str) -> Result<(&'a mut toml
 /// Set the number at a field path such as `customers.openai.shift[0].target`
 /// or `renegotiation[1].hazard` in scenario text, replacing whatever was
 /// there (a number or a distribution). Returns the new text.
-pub fn set_number(text: &str, path: &str, value: f64) -> Result<String, String> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
-    let (parent, key) = parent_of(&mut table, path)?;
+pub fn set_number(text: &str, path: &str, value: f64) -> crate::Result<String> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::invalid(e.message()))?;
+    let (parent, key) = parent_of(&mut table, path).map_err(Error::Invalid)?;
     parent.insert(key, toml::Value::Float(value));
-    toml::to_string(&table).map_err(|e| e.to_string())
+    toml::to_string(&table).map_err(|e| Error::invalid(e.to_string()))
 }
 
 /// The value at a field path in scenario text, as written (a number, or a
 /// table for a distribution); `None` when the field is absent (a default).
-pub fn get_value(text: &str, path: &str) -> Result<Option<toml::Value>, String> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
-    let (parent, key) = parent_of(&mut table, path)?;
+pub fn get_value(text: &str, path: &str) -> crate::Result<Option<toml::Value>> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::invalid(e.message()))?;
+    let (parent, key) = parent_of(&mut table, path).map_err(Error::Invalid)?;
     Ok(parent.get(&key).cloned())
 }
 
@@ -267,17 +245,17 @@ fn number(v: &toml::Value) -> Option<f64> {
 
 /// Set an allocation share (`customers.C.allocation.P`) to `value` and
 /// rescale the customer's other shares so that all sum to 1.
-pub fn set_share_renormalised(text: &str, path: &str, value: f64) -> Result<String, String> {
+pub fn set_share_renormalised(text: &str, path: &str, value: f64) -> crate::Result<String> {
     if !(0.0..=1.0).contains(&value) {
-        return Err(format!("{value} is not a share: use values between 0 and 1"));
+        return Err(Error::invalid(format!("{value} is not a share: use values between 0 and 1")));
     }
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
-    let (parent, key) = parent_of(&mut table, path)?;
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::invalid(e.message()))?;
+    let (parent, key) = parent_of(&mut table, path).map_err(Error::Invalid)?;
     let others: f64 = parent.iter().filter(|(k, _)| **k != key).filter_map(|(_, v)| number(v)).sum();
     if others <= 0.0 && value < 1.0 {
-        return Err(format!(
+        return Err(Error::invalid(format!(
             "the other shares of `{path}` are all 0, so there is nothing to rescale to make the shares sum to 1"
-        ));
+        )));
     }
     for (k, v) in parent.iter_mut() {
         if *k != key
@@ -287,7 +265,7 @@ pub fn set_share_renormalised(text: &str, path: &str, value: f64) -> Result<Stri
         }
     }
     parent.insert(key, toml::Value::Float(value));
-    toml::to_string(&table).map_err(|e| e.to_string())
+    toml::to_string(&table).map_err(|e| Error::invalid(e.to_string()))
 }
 
 /// Merge `over` into `base`: tables key by key, anything else replaced.
@@ -305,47 +283,10 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 /// Validate scenario text; `file` is used in messages only.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let cx = Cx { file, text };
-    let de = toml::Deserializer::parse(text).map_err(|e| cx.toml_error("", &e))?;
-    let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        // toml's span wrappers show up as path segments of their own.
-        let field = e.path().to_string().replace(".$__serde_spanned_private_value", "");
-        let field = field.trim_start_matches("$__serde_spanned_private_value").trim_start_matches('.');
-        cx.toml_error(field, e.inner())
-    })?;
-    validate(&cx, raw)
-}
-
-/// Context for messages: the file and its text (to turn spans into lines).
-struct Cx<'a> {
-    file: &'a Path,
-    text: &'a str,
+    validate(&cx, cx.deserialize()?)
 }
 
 type Res<T> = Result<T, ScenarioError>;
-
-impl Cx<'_> {
-    fn line(&self, span: &Range<usize>) -> usize {
-        let end = span.start.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
-    }
-
-    fn err(&self, field: &str, span: Option<&Range<usize>>, message: impl Into<String>) -> ScenarioError {
-        ScenarioError {
-            file: self.file.to_path_buf(),
-            field: field.to_string(),
-            line: span.map(|s| self.line(s)),
-            message: message.into(),
-        }
-    }
-
-    fn toml_error(&self, field: &str, e: &toml::de::Error) -> ScenarioError {
-        let mut message = e.message().trim().to_string();
-        if message.starts_with("unknown field") {
-            message.push_str("; remove it or correct its spelling");
-        }
-        self.err(field, e.span().as_ref(), message)
-    }
-}
 
 /// The valid range of a parameter, for support checks.
 #[derive(Debug, Clone, Copy)]

@@ -53,16 +53,19 @@ impl Default for ChartSize {
 impl ChartSize {
     /// Parse `WIDTHxHEIGHT`: width 640..=8000, height 400..=8000 (below
     /// that the labels, scaled to the height, are too small to read).
-    pub fn parse(s: &str) -> Result<ChartSize, String> {
-        let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT, e.g. 1600x1000"))?;
-        let px = |v: &str, min: u32, what: &str| -> Result<u32, String> {
-            let n: u32 = v.trim().parse().map_err(|_| format!("`{v}` is not a whole number of pixels"))?;
+    pub fn parse(s: &str) -> Result<ChartSize> {
+        let (w, h) = s
+            .split_once(['x', 'X'])
+            .ok_or_else(|| Error::invalid(format!("`{s}` is not WIDTHxHEIGHT, e.g. 1600x1000")))?;
+        let px = |v: &str, min: u32, what: &str| -> Result<u32> {
+            let n: u32 =
+                v.trim().parse().map_err(|_| Error::invalid(format!("`{v}` is not a whole number of pixels")))?;
             if (min..=8000).contains(&n) {
                 Ok(n)
             } else {
-                Err(format!(
+                Err(Error::invalid(format!(
                     "a {what} of {n} pixels is outside {min}..8000 (below {min} the labels cannot be read); e.g. 960x600"
-                ))
+                )))
             }
         };
         Ok(ChartSize { width: px(w, 640, "width")?, height: px(h, 400, "height")? })
@@ -83,7 +86,7 @@ fn fonts() -> Result<()> {
             .map_err(|_| "the embedded DejaVu Sans font could not be loaded".to_string())
     })
     .clone()
-    .map_err(Error::Invalid)
+    .map_err(|message| Error::Chart { chart: "every chart".into(), message })
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
@@ -435,6 +438,6 @@ mod tests {
     fn chart_size_parses_and_rejects() {
         assert_eq!(ChartSize::parse("800x500").unwrap(), ChartSize { width: 800, height: 500 });
         assert!(ChartSize::parse("800").is_err());
-        assert!(ChartSize::parse("10x500").unwrap_err().contains("outside"));
+        assert!(ChartSize::parse("10x500").unwrap_err().to_string().contains("outside"));
     }
 }
