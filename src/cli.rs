@@ -207,7 +207,7 @@ pub struct SweepArgs {
     /// SPEC is a list (`0.1,0.2,0.3`) or a range with a number of points
     /// (`0.05..0.5:10`, both ends included). Give it once for a line chart or
     /// twice for a heatmap over the grid of both.
-    #[arg(long = "vary", value_name = "PATH=SPEC", required = true, value_parser = crate::app::parse_vary)]
+    #[arg(long = "vary", value_name = "PATH=SPEC", required = true, value_parser = vary)]
     pub vary: Vec<(String, Vec<f64>)>,
 
     /// The statistic to chart: mean, sd, se, min, p1 ... p99, max, and for
@@ -391,6 +391,11 @@ impl ShardArgs {
 /// `--chart-size`, with the core's message.
 fn chart_size(s: &str) -> Result<ChartSize, String> {
     ChartSize::parse(s).map_err(crate::errors::value_text)
+}
+
+/// `--vary`, with the core's message.
+fn vary(s: &str) -> Result<(String, Vec<f64>), String> {
+    backlog_risk::api::parse_vary(s).map_err(crate::errors::value_text)
 }
 
 /// `--precision`, with the core's message.

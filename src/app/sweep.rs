@@ -36,7 +36,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     let pool = thread_pool(opts.run.threads)?;
     // The points of this shard, or all of them.
     let (k, n) = opts.shard.unwrap_or((0, 1));
-    let share = shard_points(plan.points.len(), k, n);
+    let share = api::shard_points(plan.points.len(), k, n);
     let points = &plan.points[share.clone()];
     let bar = progress_bar(points.iter().map(|p| p.paths).sum(), opts.run.quiet);
     let done = AtomicU64::new(0);
@@ -77,13 +77,6 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The points of sweep shard `k` of `n` out of `points`:
-/// `floor(k P / n) .. floor((k + 1) P / n)`.
-pub(super) fn shard_points(points: usize, k: u64, n: u64) -> std::ops::Range<usize> {
-    let at = |k: u64| (k as u128 * points as u128 / n as u128) as usize;
-    at(k)..at(k + 1)
 }
 
 /// A sweep made concrete ([`api::plan_sweep`]), with the command line's

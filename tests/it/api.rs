@@ -230,7 +230,7 @@ fn merge_refuses_shards_of_other_runs_by_name() {
     let m = err(vec![paired(0, "A"), plain(1), paired(2, "A")]);
     assert!(m.starts_with("p1.bin: a shard of another run than s0.bin (its kind of run differs)"), "{m}");
     let m = err(vec![paired(0, "A"), paired(1, "B"), paired(2, "A")]);
-    assert!(m.contains("s1.bin") && m.contains("its --paired base differs"), "{m}");
+    assert!(m.contains("s1.bin") && m.contains("its paired base differs"), "{m}");
     let m = err(vec![plain(0), plain(2)]);
     assert!(m.starts_with("shard 1 of 3 of scenario openai-shift-fast missing"), "{m}");
     // All three, in any order: the whole run.

@@ -57,6 +57,22 @@ fn metric_of(sc: &Scenario, what: &ExplainWhat) -> Result<(String, usize)> {
 /// simulated paths: the plain run, then `k + 3` per path for the Sobol'
 /// indices of `k` uncertain inputs, `2^d` for the attribution to `d`
 /// drivers). Inputs [`explain`] refuses count as they can.
+///
+/// ```
+/// use backlog_risk::api::{self, ExplainWhat};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 4096\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+///             severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n";
+/// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+/// // The plain run, then k + 3 runs for the Sobol' indices of k uncertain inputs...
+/// let k = sc.uncertain_parameters() as u64;
+/// let sens = ExplainWhat { metric: None, by_rule: false, attribution: false, sensitivity: true };
+/// assert_eq!(api::explain_simulations(&sc, &sens), 1 + k + 3);
+/// // ... or 2^3 for the attribution to demand shocks, renegotiation and (with k > 0) parameters.
+/// let attr = ExplainWhat { attribution: true, sensitivity: false, ..sens };
+/// assert_eq!(api::explain_simulations(&sc, &attr), 1 + if k > 0 { 8 } else { 4 });
+/// ```
 pub fn explain_simulations(sc: &Scenario, what: &ExplainWhat) -> u64 {
     let drivers = attribution::drivers(sc, what.by_rule).map_or(0, |d| d.len());
     let (sens, attr) = simulations(what, sc.uncertain_parameters(), drivers);

@@ -43,6 +43,17 @@ pub struct Merge {
 
 /// The scenario a shard ran (its text, with the shard's seed, paths and
 /// sampling).
+///
+/// ```
+/// use backlog_risk::{api, writers::shard::ShardHeader};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 4096\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\nother = { backlog = 10.0, bookings = 1.0 }\n";
+/// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+/// let mut header = ShardHeader::new(&sc, "doc.toml", text, &[], (1, 2));
+/// (header.seed, header.paths) = (9, 8192);
+/// let back = api::shard_scenario(&header).unwrap();
+/// assert_eq!((back.name.as_str(), back.seed, back.paths), ("doc", 9, 8192));
+/// ```
 pub fn shard_scenario(h: &ShardHeader) -> Result<Scenario> {
     let mut sc = scenario::parse(&h.scenario_text, Path::new(&h.scenario_file))?;
     (sc.seed, sc.paths, sc.sampling) = (h.seed, h.paths, h.sampling);
@@ -66,11 +77,11 @@ fn identity(s: &ShardFile) -> Vec<(&'static str, String)> {
     ];
     match &s.payload {
         Payload::Run(_) => {}
-        Payload::Paired { base, .. } => v.push(("--paired base", attached(base))),
+        Payload::Paired { base, .. } => v.push(("paired base", attached(base))),
         Payload::Stress { portfolio, .. } => v.push(("portfolio (SHA-256)", attached(portfolio))),
         Payload::PairedStress { portfolio, base, .. } => {
             v.push(("portfolio (SHA-256)", attached(portfolio)));
-            v.push(("--paired base of the stress test", attached(base)));
+            v.push(("paired base of the stress test", attached(base)));
         }
         Payload::Sweep(w) => {
             v.push(("swept parameters", format!("{:?} {} {} {}", w.vary, w.stat, w.metric, w.renormalise)))

@@ -18,7 +18,8 @@ pub use explain::{ExplainWhat, Explained, explain, explain_simulations};
 pub use merge::{Merge, Merged, Shard, merge, shard_scenario};
 pub use stress::{Fit, Stressed, bind_portfolio, check_stress_finite, stress};
 pub use sweep::{
-    MAX_SWEEP_POINTS, SweepPlan, SweepSpec, Swept, parse_vary, plan_sweep, sweep, sweep_points, sweep_slug,
+    MAX_SWEEP_POINTS, SweepPlan, SweepSpec, Swept, parse_vary, plan_sweep, shard_points, sweep, sweep_points,
+    sweep_slug,
 };
 
 use crate::engine::driver::Paired;
@@ -50,24 +51,65 @@ pub struct Observer<'a> {
 
 impl<'a> Observer<'a> {
     /// No progress reported, never cancelled.
+    ///
+    /// ```
+    /// let obs = backlog_risk::api::Observer::new();
+    /// obs.advance(10);
+    /// assert!(!obs.cancel().is_cancelled());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Report the paths done to `f` (called from worker threads, once per
     /// chunk of paths).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// let done = AtomicU64::new(0);
+    /// let count = |n: u64| {
+    ///     done.fetch_add(n, Ordering::Relaxed);
+    /// };
+    /// backlog_risk::api::Observer::new().with_progress(&count).advance(7);
+    /// assert_eq!(done.load(Ordering::Relaxed), 7);
+    /// ```
     pub fn with_progress(mut self, f: &'a (dyn Fn(u64) + Sync)) -> Self {
         self.progress = Some(f);
         self
     }
 
     /// Stop when `token` is cancelled.
+    ///
+    /// ```
+    /// use backlog_risk::{Cancel, Error, api::{self, Observer, Options}};
+    /// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 4096\nseed = 1\n\
+    ///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+    ///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+    ///             severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n";
+    /// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+    /// let token = Cancel::new();
+    /// token.cancel();
+    /// let r = api::run(&sc, &Options::default(), &Observer::new().with_cancel(&token));
+    /// assert!(matches!(r, Err(Error::Cancelled)));
+    /// ```
     pub fn with_cancel(mut self, token: &Cancel) -> Self {
         self.cancel = token.clone();
         self
     }
 
-    /// Report `paths` more paths done.
+    /// Report `paths` more paths done (to the progress function, if any).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// let done = AtomicU64::new(0);
+    /// let count = |n: u64| {
+    ///     done.fetch_add(n, Ordering::Relaxed);
+    /// };
+    /// let obs = backlog_risk::api::Observer::new().with_progress(&count);
+    /// obs.advance(2);
+    /// obs.advance(3);
+    /// assert_eq!(done.load(Ordering::Relaxed), 5);
+    /// ```
     pub fn advance(&self, paths: u64) {
         if let Some(f) = self.progress {
             f(paths)
@@ -75,6 +117,13 @@ impl<'a> Observer<'a> {
     }
 
     /// The cancellation token.
+    ///
+    /// ```
+    /// let token = backlog_risk::Cancel::new();
+    /// let obs = backlog_risk::api::Observer::new().with_cancel(&token);
+    /// token.cancel();
+    /// assert!(obs.cancel().is_cancelled());
+    /// ```
     pub fn cancel(&self) -> &Cancel {
         &self.cancel
     }
@@ -92,7 +141,21 @@ pub struct Options {
 }
 
 impl Options {
-    /// `sc` with these options applied, checked.
+    /// `sc` with these options applied, checked: an [`Error::Option`]
+    /// names the option that does not fit.
+    ///
+    /// ```
+    /// use backlog_risk::{Error, api::Options};
+    /// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 4096\nseed = 1\n\
+    ///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+    ///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+    ///             severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n";
+    /// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+    /// let more = Options { paths: Some(8192), seed: Some(7), ..Options::default() }.apply(&sc).unwrap();
+    /// assert_eq!((more.paths, more.seed, sc.paths), (8192, 7, 4096));
+    /// let none = Options { paths: Some(0), ..Options::default() }.apply(&sc).unwrap_err();
+    /// assert!(matches!(none, Error::Option { option: "paths", .. }), "{none}");
+    /// ```
     pub fn apply(&self, sc: &Scenario) -> Result<Scenario> {
         let mut sc = sc.clone();
         if let Some(p) = self.paths {
@@ -144,6 +207,17 @@ pub struct Run {
 
 /// An error when a run's results hold values that are not finite numbers
 /// (an overflow of the simulation), naming the scenario and the metric.
+///
+/// ```
+/// use backlog_risk::api::{self, Observer, Options};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 4096\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+///             severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n";
+/// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+/// let r = api::run(&sc, &Options::default(), &Observer::new()).unwrap();
+/// assert!(api::check_finite(&sc, &r.accumulator).is_ok());
+/// ```
 pub fn check_finite(sc: &Scenario, acc: &Accumulator) -> Result<()> {
     match acc.non_finite() {
         Some(k) => Err(Error::Overflow(format!(
@@ -185,6 +259,22 @@ pub fn run(sc: &Scenario, opts: &Options, obs: &Observer) -> Result<Run> {
 /// error when their horizons differ or they share no provider; otherwise
 /// notes naming the providers and customers present in one of them only
 /// (fine with keyed draws, but their metrics are not compared).
+///
+/// ```
+/// use backlog_risk::{Error, api};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 4096\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+///             severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n";
+/// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+/// let mut longer = sc.clone();
+/// longer.quarters = 8;
+/// assert!(matches!(api::paired_check(&longer, &sc), Err(Error::Option { option: "paired", .. })));
+/// let mut other = sc.clone();
+/// other.customers[0].name = "meta".into();
+/// let notes = api::paired_check(&other, &sc).unwrap();
+/// assert!(notes.iter().any(|n| n.contains("customer meta only in `doc`")), "{notes:?}");
+/// ```
 pub fn paired_check(sc: &Scenario, base: &Scenario) -> Result<Vec<String>> {
     fn names<'a>(v: Vec<&'a str>, w: &[&str]) -> Vec<&'a str> {
         v.into_iter().filter(|n| !w.contains(n)).collect()

@@ -28,6 +28,31 @@ pub enum Fit<R> {
 /// portfolio to each and hand both to `f`; a scenario the portfolio does not
 /// fit is a [`Fit::Skip`], a base it does not fit or a base with another
 /// horizon an error.
+///
+/// ```
+/// use backlog_risk::api::{self, Fit};
+/// let sc = backlog_risk::scenario::parse(
+///     "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 8\npaths = 4096\nseed = 1\n\
+///      [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///      [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+///      severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n",
+///     "doc.toml".as_ref(),
+/// )
+/// .unwrap();
+/// let portfolio = |exposure: &str| {
+///     backlog_risk::portfolio::parse(
+///         &format!("[portfolio]\nname = \"p\"\nvalue = 100.0\nhorizon = 4\n[[holding]]\nname = \"MSFT\"\nweight = 1.0\nexposure = {{ {exposure} = 0.2 }}\n"),
+///         "p.toml".as_ref(),
+///     )
+///     .unwrap()
+/// };
+/// let fits = api::bind_portfolio(&portfolio("\"backlog.azure\""), &sc, None, |bound, engine, _| {
+///     Ok((bound.horizon, engine.scenario().quarters))
+/// });
+/// assert!(matches!(fits, Ok(Fit::Ran((4, 4)))));
+/// let skip = api::bind_portfolio(&portfolio("\"backlog.aws\""), &sc, None, |_, _, _| Ok(()));
+/// assert!(matches!(skip, Ok(Fit::Skip(why)) if why.contains("backlog.aws")));
+/// ```
 pub fn bind_portfolio<R>(
     portfolio: &Portfolio,
     sc: &Scenario,
@@ -73,6 +98,30 @@ pub fn bind_portfolio<R>(
 
 /// An overflow in the simulation or the returns is an error, never a NaN
 /// result.
+///
+/// ```
+/// use backlog_risk::api::{self, Observer, Options, Stressed};
+/// let sc = backlog_risk::scenario::parse(
+///     "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 8\npaths = 4096\nseed = 1\n\
+///      [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///      [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\n\
+///      severity = { dist = \"uniform\", min = 0.1, max = 0.3 }\n",
+///     "doc.toml".as_ref(),
+/// )
+/// .unwrap();
+/// let portfolio = |exposure: &str| {
+///     backlog_risk::portfolio::parse(
+///         &format!("[portfolio]\nname = \"p\"\nvalue = 100.0\nhorizon = 4\n[[holding]]\nname = \"MSFT\"\nweight = 1.0\nexposure = {{ {exposure} = 0.2 }}\n"),
+///         "p.toml".as_ref(),
+///     )
+///     .unwrap()
+/// };
+/// let Stressed::Ran(r, _) = api::stress(&portfolio("\"backlog.azure\""), &sc, None, &Options::default(), &Observer::new()).unwrap()
+/// else {
+///     panic!("it fits")
+/// };
+/// assert!(api::check_stress_finite(&r).is_ok());
+/// ```
 pub fn check_stress_finite(r: &StressResult) -> Result<()> {
     let bad = r.risk.iter().find(|m| !m.value.is_finite() && m.measure != "diversification");
     match bad {

@@ -49,6 +49,22 @@ pub struct SweepPlan {
 
 impl SweepPlan {
     /// The name of the sweep's files ([`sweep_slug`]).
+    ///
+    /// ```
+    /// use backlog_risk::api::{self, Options, SweepSpec};
+    /// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 2048\nseed = 1\n\
+    ///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+    ///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\nseverity = 0.2\n";
+    /// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+    /// let spec = SweepSpec {
+    ///     vary: vec![api::parse_vary("renegotiation[0].hazard=0.1,0.2,0.4").unwrap()],
+    ///     stat: "mean".into(),
+    ///     metric: None,
+    ///     renormalise: false,
+    /// };
+    /// let plan = api::plan_sweep(sc.clone(), text, "doc.toml".as_ref(), &spec, &Options::default()).unwrap();
+    /// assert_eq!(plan.slug(), "renegotiation-0-hazard");
+    /// ```
     pub fn slug(&self) -> String {
         sweep_slug(&self.vary.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
     }
@@ -84,8 +100,14 @@ pub fn sweep_slug(paths: &[&str]) -> String {
 /// let (path, values) = backlog_risk::api::parse_vary("renegotiation[0].hazard=0.05..0.5:6").unwrap();
 /// assert_eq!(path, "renegotiation[0].hazard");
 /// assert_eq!(values, vec![0.05, 0.14, 0.23, 0.32, 0.41, 0.5]);
+/// let e = backlog_risk::api::parse_vary("renegotiation[0].hazard=0.05..0.5").unwrap_err();
+/// assert!(e.to_string().starts_with("vary `renegotiation[0].hazard=0.05..0.5`: a range needs"), "{e}");
 /// ```
-pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
+pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>)> {
+    vary_values(s).map_err(|m| Error::option("vary", m))
+}
+
+fn vary_values(s: &str) -> Result<(String, Vec<f64>), String> {
     let (path, spec) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}`: write PATH=SPEC, e.g. renegotiation[0].hazard=0.05..0.5:10"))?;
@@ -116,6 +138,11 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<f64>), String> {
 
 /// The points of sweep shard `k` of `n` out of `points`:
 /// `floor(k P / n) .. floor((k + 1) P / n)`.
+///
+/// ```
+/// use backlog_risk::api::shard_points;
+/// assert_eq!((shard_points(10, 0, 3), shard_points(10, 1, 3), shard_points(10, 2, 3)), (0..3, 3..6, 6..10));
+/// ```
 pub fn shard_points(points: usize, k: u64, n: u64) -> Range<usize> {
     let at = |k: u64| (k as u128 * points as u128 / n as u128) as usize;
     at(k)..at(k + 1)
@@ -131,6 +158,24 @@ fn is_allocation_share(path: &str) -> bool {
 /// resolved text of `file`, which messages name); every point is `text`
 /// with the varied fields set, parsed and checked, with the options' (or
 /// the base's) paths, seed and sampling and the base's focus.
+///
+/// ```
+/// use backlog_risk::api::{self, Options, SweepSpec};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 2048\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\nseverity = 0.2\n";
+/// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+/// let spec = SweepSpec {
+///     vary: vec![api::parse_vary("renegotiation[0].hazard=0.1,0.2,0.4").unwrap()],
+///     stat: "mean".into(),
+///     metric: None,
+///     renormalise: false,
+/// };
+/// let plan = api::plan_sweep(sc.clone(), text, "doc.toml".as_ref(), &spec, &Options::default()).unwrap();
+/// assert_eq!(plan.points.len(), 3);
+/// assert_eq!(plan.points[2].rules[0].hazard.mean(), 0.4);
+/// assert_eq!((plan.metric.as_str(), plan.stat.as_str()), ("loss.azure", "mean"));
+/// ```
 pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opts: &Options) -> Result<SweepPlan> {
     let bad = |m: String| Err(Error::Invalid(m));
     let (vary, stat) = (spec.vary.as_slice(), spec.stat.as_str());
@@ -228,6 +273,27 @@ pub fn plan_sweep(base: Scenario, text: &str, file: &Path, spec: &SweepSpec, opt
 /// (each point's accumulator summarised and dropped as soon as it is
 /// simulated), in grid order. `after_point` is called as each point
 /// finishes; `file` names the scenario in an overflow's message.
+///
+/// ```
+/// use backlog_risk::api::{self, Observer, Options, SweepSpec};
+/// let text = "[scenario]\nname = \"doc\"\nstart = \"2026Q1\"\nquarters = 4\npaths = 2048\nseed = 1\n\
+///             [providers.azure]\nrecognition = 0.07\n[customers.openai]\nbacklog = { azure = 100.0 }\n\
+///             [[renegotiation]]\ncustomer = \"openai\"\nprovider = \"azure\"\nhazard = 0.2\nseverity = 0.2\n";
+/// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
+/// let spec = SweepSpec {
+///     vary: vec![api::parse_vary("renegotiation[0].hazard=0.1,0.2,0.4").unwrap()],
+///     stat: "mean".into(),
+///     metric: None,
+///     renormalise: false,
+/// };
+/// let plan = api::plan_sweep(sc.clone(), text, "doc.toml".as_ref(), &spec, &Options::default()).unwrap();
+/// let last = api::sweep_points(&plan, 1..3, "doc.toml".as_ref(), &Options::default(), &Observer::new(), &|| {})
+///     .unwrap();
+/// let all = api::sweep_points(&plan, 0..3, "doc.toml".as_ref(), &Options::default(), &Observer::new(), &|| {})
+///     .unwrap();
+/// assert_eq!(last.len(), 2);
+/// assert_eq!(last[1].rows, all[2].rows, "a point's figures do not depend on which others run");
+/// ```
 pub fn sweep_points(
     plan: &SweepPlan,
     range: Range<usize>,

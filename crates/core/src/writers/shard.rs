@@ -132,9 +132,9 @@ impl Payload {
     pub fn kind(&self) -> &'static str {
         match self {
             Payload::Run(_) => "a run",
-            Payload::Paired { .. } => "a --paired run",
+            Payload::Paired { .. } => "a paired run",
             Payload::Stress { .. } => "a stress test",
-            Payload::PairedStress { .. } => "a --paired stress test",
+            Payload::PairedStress { .. } => "a paired stress test",
             Payload::Sweep(_) => "a sweep",
         }
     }
