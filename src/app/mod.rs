@@ -220,7 +220,7 @@ fn in_file(file: &Path, e: backlog_risk::Error) -> anyhow::Error {
 /// An error at a field of a scenario file, with no line (the value is the
 /// resolved one, perhaps from a base file).
 fn field_error(file: &Path, field: &str, message: String) -> anyhow::Error {
-    scenario::ScenarioError { file: file.to_path_buf(), field: field.into(), line: None, message }.into()
+    scenario::ScenarioError::new(file, field, message).into()
 }
 
 /// Point `sc.focus` at the provider named by `--focus`, if given; an error

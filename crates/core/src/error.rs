@@ -40,6 +40,13 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+impl InputError {
+    /// An error at `field` (empty: the whole file) of `file`, with no line.
+    pub fn new(file: &Path, field: &str, message: impl Into<String>) -> InputError {
+        InputError { file: file.to_path_buf(), field: field.to_string(), line: None, message: message.into() }
+    }
+}
+
 /// An input file's name and text, to turn TOML spans into lines in
 /// [`InputError`]s (scenarios and portfolios alike).
 pub(crate) struct Cx<'a> {

@@ -93,14 +93,8 @@ pub struct Holding {
 /// Read and validate a portfolio file; an [`Error::Portfolio`] names the
 /// file, the field, the line and the fix.
 pub fn load(path: &Path) -> Result<Portfolio> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::Portfolio(InputError {
-            file: path.to_path_buf(),
-            field: String::new(),
-            line: None,
-            message: format!("cannot read the file: {e}"),
-        })
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Portfolio(InputError::new(path, "", format!("cannot read the file: {e}"))))?;
     parse(&text, path)
 }
 
@@ -183,8 +177,8 @@ fn validate(cx: &Cx, raw: RawFile) -> Result<Portfolio, InputError> {
             return err(&at("weight"), h.weight.span(), problem);
         }
         let volatility = h.volatility.as_ref().map_or(0.0, |v| *v.get_ref());
-        if let Some(v) =
-            h.volatility.as_ref().filter(|_| !(volatility.is_finite() && (0.0..=MAX_VOLATILITY).contains(&volatility)))
+        if let Some(v) = &h.volatility
+            && !(volatility.is_finite() && (0.0..=MAX_VOLATILITY).contains(&volatility))
         {
             return err(
                 &at("volatility"),

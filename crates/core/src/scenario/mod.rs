@@ -83,24 +83,15 @@ pub fn resolve(path: &Path) -> Result<Resolved, ScenarioError> {
     if chain.len() == 1 {
         return Ok(Resolved { text, chain });
     }
-    let merged = toml::to_string(&table).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        field: String::new(),
-        line: None,
-        message: format!("cannot write the merged scenario: {e}"),
-    })?;
+    let merged = toml::to_string(&table)
+        .map_err(|e| ScenarioError::new(path, "", format!("cannot write the merged scenario: {e}")))?;
     Ok(Resolved { text: merged, chain })
 }
 
 fn read(path: &Path, chain: &[PathBuf]) -> Result<String, ScenarioError> {
     std::fs::read_to_string(path).map_err(|e| {
         let via = if chain.is_empty() { String::new() } else { format!(" (extended by {})", chain_text(chain)) };
-        ScenarioError {
-            file: path.to_path_buf(),
-            field: String::new(),
-            line: None,
-            message: format!("cannot read the file{via}: {e}"),
-        }
+        ScenarioError::new(path, "", format!("cannot read the file{via}: {e}"))
     })
 }
 
