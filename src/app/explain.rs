@@ -40,52 +40,34 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     let e = pool.install(|| api::explain(&sc, what, &api::Options::default(), &observer))?;
     bar.finish_and_clear();
     let (k, acc, sens, attr, plan) = (e.metric_index, &e.accumulator, e.sensitivity, e.attribution, e.plan);
-    let mean = acc.metrics[k].moments.mean();
-    let size = opts.chart_size;
-    let draw = opts.charts != Charts::None;
-    let tornado = sens
-        .as_ref()
-        .filter(|_| draw)
-        .map(|rows| charts::tornado_png(&sc.name, &metric, mean, rows, size))
-        .transpose()
-        .context("cannot draw tornado.png")?;
-    let waterfall = attr
-        .as_ref()
-        .filter(|_| draw)
-        .map(|a| charts::attribution_png(&sc.name, &metric, plan, &a.rows, size))
-        .transpose()
-        .context("cannot draw attribution.png")?;
     let dir = opts.out.join(&sc.name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut lines = Vec::new();
-    let mut charts_drawn = Vec::new();
-    if let Some(a) = &attr {
-        crate::files::write_atomic(&dir.join("attribution.csv"), &output::rows_csv(&a.rows)?)?;
-        lines.extend(attribution_lines(&sc.name, &metric, plan, &a.rows));
-    }
-    if let Some(png) = waterfall {
-        crate::files::write_atomic(&dir.join("attribution.png"), &png)?;
-        charts_drawn.push(("attribution.png".to_string(), png));
-    }
-    if let Some(rows) = &sens {
-        crate::files::write_atomic(&dir.join("sensitivity.csv"), &output::rows_csv(rows)?)?;
-        lines.extend(sensitivity_lines(&sc.name, &metric, rows));
-    }
-    if let Some(png) = tornado {
-        crate::files::write_atomic(&dir.join("tornado.png"), &png)?;
-        charts_drawn.push(("tornado.png".to_string(), png));
-    }
-    let page = backlog_risk::writers::html::explain_html(&backlog_risk::writers::html::ExplainInput {
+    let file_name = file.display().to_string();
+    let cx = export::ExplainContext {
         scenario: &sc.name,
-        scenario_file: &file.display().to_string(),
+        scenario_file: &file_name,
         metric: &metric,
         paths: sc.paths,
         seed: sc.seed,
+        plan,
+        mean: acc.metrics[k].moments.mean(),
         attribution: attr.as_ref().map(|a| a.rows.as_slice()),
         sensitivity: sens.as_deref(),
-        charts: &charts_drawn,
-    });
-    crate::files::write_atomic(&dir.join("explain.html"), page.as_bytes())?;
+        charts: opts.charts,
+        chart_size: opts.chart_size,
+    };
+    // Into a staging folder, put in place whole; the folder's other files
+    // (a run's, a sweep's) are kept.
+    let staging = crate::outdir::Staging::new(&dir)?;
+    export::export_explain(&cx, &mut DirSink::new(&staging.dir))
+        .with_context(|| format!("cannot write the explanation into {}", dir.display()))?;
+    staging.commit(export::explain_owns)?;
+    let mut lines = Vec::new();
+    if let Some(a) = &attr {
+        lines.extend(attribution_lines(&sc.name, &metric, plan, &a.rows));
+    }
+    if let Some(rows) = &sens {
+        lines.extend(sensitivity_lines(&sc.name, &metric, rows));
+    }
     lines.push(format!("  wrote {}", dir.display()));
     Ok(lines)
 }

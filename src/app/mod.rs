@@ -16,7 +16,7 @@ use backlog_risk::report::{self, ScenarioSummary};
 use backlog_risk::scenario;
 use backlog_risk::writers::charts::{self, ChartSize};
 use backlog_risk::writers::export;
-use backlog_risk::writers::output::{self, QuantileMethod, RunInfo};
+use backlog_risk::writers::output::{QuantileMethod, RunInfo};
 use backlog_risk::writers::shard::{self, ShardFile, SweepShard};
 
 mod explain;
@@ -26,7 +26,7 @@ mod stress;
 mod sweep;
 
 pub use explain::{ExplainWhat, explain};
-pub use run::{batch_report, run, write_comparison};
+pub use run::{batch_report, run};
 pub use shards::{merge, run_shard};
 pub use stress::stress;
 pub use sweep::{SweepOptions, parse_vary, sweep};
@@ -279,14 +279,21 @@ fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: 
     }
 }
 
-/// Where a run's exporters put their files: the staging folder, each file
-/// written atomically; charts are kept for the report that embeds them.
-struct StagingSink<'a> {
+/// Where the exporters put their files: a folder (a staging folder, or
+/// one written file by file), each file written atomically; charts are
+/// kept for the pages that embed them.
+struct DirSink<'a> {
     dir: &'a Path,
     charts: Vec<(String, Vec<u8>)>,
 }
 
-impl export::Sink for StagingSink<'_> {
+impl<'a> DirSink<'a> {
+    fn new(dir: &'a Path) -> Self {
+        DirSink { dir, charts: Vec::new() }
+    }
+}
+
+impl export::Sink for DirSink<'_> {
     fn put(&mut self, name: &str, bytes: Vec<u8>) -> backlog_risk::Result<()> {
         crate::files::write_atomic(&self.dir.join(name), &bytes).map_err(io_error)?;
         if name.ends_with(".png") {
@@ -341,10 +348,17 @@ fn write_outputs(
         paired,
         samples,
     };
-    let mut sink = StagingSink { dir: staging.dir.as_path(), charts: Vec::new() };
+    let mut sink = DirSink::new(&staging.dir);
     pool.install(|| export::export_run(&cx, &mut sink))
         .with_context(|| format!("cannot write the results of {} into {}", sc.name, target.display()))?;
     staging.commit(export::run_owns)
+}
+
+/// Write shard file `file` into folder `dir` ([`export::SHARD_EXPORTERS`]);
+/// returns its path.
+fn write_shard(dir: &Path, file: &ShardFile) -> Result<PathBuf> {
+    export::export_shard(&export::ShardContext { file }, &mut DirSink::new(dir))?;
+    Ok(dir.join(export::shard_name(file)))
 }
 
 /// `backlog-risk show`: the resolved scenario (with `extends` merged) as TOML.

@@ -79,22 +79,10 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
         outcomes.push(Outcome { file, result });
     }
     bar.finish_and_clear();
-    let comparison = write_comparison(&outcomes, opts)?;
-    if outcomes.len() > 1 {
-        let entries: Vec<backlog_risk::writers::html::IndexEntry> = outcomes
-            .iter()
-            .map(|o| backlog_risk::writers::html::IndexEntry {
-                file: o.file.display().to_string(),
-                result: o.result.as_ref().map(|s| (s, headline(s))).map_err(String::as_str),
-            })
-            .collect();
-        let page = backlog_risk::writers::html::index_html(&entries, comparison.as_deref());
-        crate::files::write_atomic(&opts.out.join("index.html"), page.as_bytes())?;
-    }
-    crate::files::write_atomic(
-        &opts.out.join("batch.csv"),
-        &output::batch_csv(&outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect::<Vec<_>>())?,
-    )?;
+    let list: Vec<_> = outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect();
+    let cx = export::BatchContext { outcomes: &list, charts: opts.charts, chart_size: opts.chart_size };
+    export::export_batch(&cx, &mut DirSink::new(&opts.out))
+        .with_context(|| format!("cannot write the batch files into {}", opts.out.display()))?;
     Ok(outcomes)
 }
 
@@ -210,50 +198,6 @@ fn paired_line(name: &str, base: &str, r: &report::PairedRow) -> String {
         d(r.d_es99.unwrap_or(f64::NAN)),
         se(r.d_es99_se)
     )
-}
-
-/// `OUT/comparison.csv` (every provider of every scenario, grouped by
-/// provider) and, with charts, `OUT/comparison.png` for the provider that is
-/// the focus of the most scenarios; with `--charts all`, also
-/// `comparison-PROVIDER.png` for every provider two or more scenarios share.
-///
-/// Returns `comparison.png`, when drawn.
-pub fn write_comparison(outcomes: &[Outcome], opts: &RunOptions) -> Result<Option<Vec<u8>>> {
-    let ok: Vec<&ScenarioSummary> = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).collect();
-    if ok.len() < 2 {
-        return Ok(None);
-    }
-    let rows = report::comparison(&ok);
-    crate::files::write_atomic(&opts.out.join("comparison.csv"), &output::rows_csv(&rows)?)?;
-    if opts.charts == Charts::None {
-        return Ok(None);
-    }
-    let of = |p: &str| rows.iter().filter(|r| r.provider == p).collect::<Vec<_>>();
-    let mut charts_to_draw = Vec::new();
-    if let Some(focus) = report::comparison_focus(&ok) {
-        charts_to_draw.push(("comparison.png".to_string(), of(&focus)));
-    }
-    if opts.charts == Charts::All {
-        let mut seen: Vec<&str> = Vec::new();
-        for r in &rows {
-            if !seen.contains(&r.provider.as_str()) {
-                seen.push(&r.provider);
-                let group = of(&r.provider);
-                if group.len() >= 2 {
-                    charts_to_draw.push((format!("comparison-{}.png", r.provider), group));
-                }
-            }
-        }
-    }
-    let mut main = None;
-    for (name, group) in charts_to_draw {
-        let png = charts::comparison_png(&group, opts.chart_size).with_context(|| format!("cannot draw {name}"))?;
-        crate::files::write_atomic(&opts.out.join(&name), &png)?;
-        if name == "comparison.png" {
-            main = Some(png);
-        }
-    }
-    Ok(main)
 }
 
 /// The closing report of a batch: one line per scenario, ok or its error.

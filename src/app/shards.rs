@@ -60,8 +60,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
         };
         bar.finish_and_clear();
         let shard = ShardFile { header: shard_header(&sc, &file, &resolved, (k, n)), payload };
-        let path = opts.out.join(&sc.name).join(shard::file_name(k, n));
-        crate::files::write_atomic(&path, &shard::encode(&shard)?)?;
+        let path = write_shard(&opts.out.join(&sc.name), &shard)?;
         if !opts.quiet {
             println!("{}: shard {k} of {n}, paths {first}..{last} of {}: wrote {}", sc.name, sc.paths, path.display());
         }

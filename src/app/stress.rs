@@ -150,9 +150,8 @@ fn stress_shard(
         api::Fit::Skip(why) => return Ok(Done::Skipped(why)),
     };
     let file = ShardFile { header: shard_header(sc, at.file, at.resolved, at.kn), payload };
-    let path = opts.out.join(&sc.name).join(format!("portfolio-{}", portfolio.name)).join(shard::file_name(k, n));
-    crate::files::write_atomic(&path, &shard::encode(&file)?)?;
-    Ok(Done::Shard(path))
+    let dir = opts.out.join(&sc.name).join(format!("portfolio-{}", portfolio.name));
+    Ok(Done::Shard(write_shard(&dir, &file)?))
 }
 
 /// The console line of one stressed scenario.
@@ -182,122 +181,28 @@ pub(super) fn stress_line(r: &StressResult, row: Option<&ScenarioRisk>) -> Strin
     line
 }
 
-/// `OUT/portfolio-PORTFOLIO.csv` and `.png`: every scenario that ran.
+/// `OUT/portfolio-PORTFOLIO.csv` and `.png`: every scenario that ran
+/// ([`export::ACROSS_EXPORTERS`]).
 fn write_across(
     portfolio: &Portfolio,
     results: &[StressResult],
     rows: &[ScenarioRisk],
     opts: &RunOptions,
 ) -> Result<()> {
-    let name = format!("portfolio-{}", portfolio.name);
-    crate::files::write_atomic(&opts.out.join(format!("{name}.csv")), &output::rows_csv(rows)?)?;
-    if opts.charts == Charts::None {
-        return Ok(());
-    }
-    let same_horizon = results.iter().all(|r| r.horizon_label == results[0].horizon_label);
-    let mut cmp: Vec<charts::Interval> = results
-        .iter()
-        .zip(rows)
-        .map(|(r, row)| {
-            let scenario =
-                if same_horizon { r.scenario.clone() } else { format!("{} at {}", r.scenario, r.horizon_label) };
-            let pair = match (&row.base, row.d_es99) {
-                (Some(b), Some(d)) if b != &r.scenario => format!(" (\u{394}ES99 {})", charts::fmt_signed(d)),
-                (Some(_), Some(_)) => " (the base)".to_string(),
-                _ => String::new(),
-            };
-            charts::Interval {
-                label: format!("{scenario}{pair}"),
-                p5: r.loss.p5,
-                p25: r.loss.p25,
-                p50: r.loss.p50,
-                p75: r.loss.p75,
-                p95: r.loss.p95,
-                var99: r.measure("var99").unwrap_or(f64::NAN),
-                es99: r.measure("es99").unwrap_or(f64::NAN),
-            }
-        })
-        .collect();
-    cmp.sort_by(|a, b| b.es99.total_cmp(&a.es99));
-    let at = if same_horizon { format!(" at {}", results[0].horizon_text()) } else { String::new() };
-    let against = match rows.first().and_then(|r| r.base.as_ref()) {
-        Some(b) => format!("; \u{394}: against {b}, path by path"),
-        None => String::new(),
-    };
-    let title = format!(
-        "Portfolio {} (value {} {}) across scenarios: loss{at}",
-        portfolio.name,
-        charts::fmt_amount(portfolio.value),
-        portfolio.unit
-    );
-    let lo = cmp.iter().map(|r| r.p5).fold(0.0, f64::min);
-    let hi = cmp.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
-    let png = charts::intervals_png(
-        &cmp,
-        &format!("{name}.png"),
-        &title,
-        &format!("portfolio loss = -P&L, in {} (positive = a loss)", portfolio.unit),
-        &against,
-        &charts::amount_axis(hi - lo),
-        opts.chart_size,
-    )?;
-    crate::files::write_atomic(&opts.out.join(format!("{name}.png")), &png)
+    let cx = export::AcrossContext { portfolio, results, rows, charts: opts.charts, chart_size: opts.chart_size };
+    export::export_across(&cx, &mut DirSink::new(&opts.out))
+        .with_context(|| format!("cannot write the stress test across scenarios into {}", opts.out.display()))
 }
 
-/// The files of one scenario's stress test in `OUT/NAME/portfolio-PORTFOLIO/`;
-/// with a paired `row`, also `paired-BASE.csv`.
+/// The files of one scenario's stress test ([`export::STRESS_EXPORTERS`])
+/// in `OUT/NAME/portfolio-PORTFOLIO/`, put in place whole; with a paired
+/// `row`, also `paired-BASE.csv`. The folder's other files (shard files)
+/// are kept.
 pub(super) fn write_stress(r: &StressResult, row: Option<&ScenarioRisk>, opts: &RunOptions) -> Result<()> {
     let target = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
     let staging = crate::outdir::Staging::new(&target)?;
-    write_stress_files(&staging.dir, r, row, opts)?;
-    // Shard files in the folder are kept.
-    staging.commit(|n| !(n.starts_with("shard-") && n.ends_with(".bin")))
-}
-
-fn write_stress_files(dir: &Path, r: &StressResult, row: Option<&ScenarioRisk>, opts: &RunOptions) -> Result<()> {
-    let h = r.horizon.to_string();
-    let cols = [("horizon", r.horizon_label.as_str()), ("horizon_quarters", h.as_str())];
-    let csv = |rows: Vec<u8>| output::with_columns(&rows, &cols);
-    if let Some(row) = row.filter(|w| w.base.is_some()) {
-        let name = format!("paired-{}.csv", row.base.as_deref().unwrap_or_default());
-        crate::files::write_atomic(&dir.join(name), &output::rows_csv(std::slice::from_ref(row))?)?;
-    }
-    crate::files::write_atomic(&dir.join("pnl.csv"), &csv(output::rows_csv(std::slice::from_ref(&r.pnl))?)?)?;
-    crate::files::write_atomic(&dir.join("risk.csv"), &csv(output::rows_csv(&r.risk)?)?)?;
-    crate::files::write_atomic(&dir.join("contributions.csv"), &csv(output::rows_csv(&r.contributions)?)?)?;
-    crate::files::write_atomic(&dir.join("tail.csv"), &csv(output::rows_csv(&r.tail)?)?)?;
-    if opts.charts == Charts::None {
-        return Ok(());
-    }
-    let loss = |m: &str| r.measure(m).unwrap_or(f64::NAN);
-    let axis = charts::amount_axis(r.histogram.hi - r.histogram.lo);
-    let mark = |label, m: &str, color, dashed| charts::Mark { label, x: -loss(m), shown: Some(loss(m)), color, dashed };
-    let plot = charts::DistributionPlot {
-        file: "pnl.png",
-        title: format!("{} under {}: P&L at {}", r.portfolio, r.scenario, r.horizon_text()),
-        subtitle: format!(
-            "Value {} {}, {} paths; VaR99, ES99: losses (risk.csv) drawn at P&L = -loss; {}",
-            charts::fmt_amount(r.value),
-            r.unit,
-            r.paths,
-            charts::beyond_axis(&r.histogram, r.paths, &axis)
-        ),
-        xdesc: format!("P&L at {}, in {} (negative = a loss)", r.horizon_label, r.unit),
-        hist: &r.histogram,
-        paths: r.paths,
-        marks: vec![
-            charts::Mark { label: "mean", x: r.pnl.mean, shown: None, color: charts::style::DARK, dashed: false },
-            mark("VaR99 loss", "var99", charts::style::ACCENT, false),
-            mark("ES99 loss", "es99", charts::style::ACCENT, true),
-        ],
-        fmt: &axis,
-    };
-    crate::files::write_atomic(
-        &dir.join("pnl.png"),
-        &charts::distribution_png(&plot, opts.chart_size).context("cannot draw pnl.png")?,
-    )?;
-    crate::files::write_atomic(
-        &dir.join("contributions.png"),
-        &charts::contributions_png(r, opts.chart_size).context("cannot draw contributions.png")?,
-    )
+    let cx = export::StressContext { result: r, row, charts: opts.charts, chart_size: opts.chart_size };
+    export::export_stress(&cx, &mut DirSink::new(&staging.dir))
+        .with_context(|| format!("cannot write the stress test into {}", target.display()))?;
+    staging.commit(export::stress_owns)
 }

@@ -52,7 +52,6 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     if opts.shard.is_none() {
         return write_sweep(&plan, rows, opts);
     }
-    let path = opts.run.out.join(&plan.base.name).join(shard::sweep_file_name(&plan.slug(), k, n));
     let payload = Payload::Sweep(SweepShard {
         vary: opts.vary.clone(),
         stat: opts.stat.clone(),
@@ -65,7 +64,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     // has the same).
     let header = shard_header(&plan.points[0], &opts.file, &resolved, (k, n));
     let file = ShardFile { header, payload };
-    crate::files::write_atomic(&path, &shard::encode(&file)?)?;
+    let path = write_shard(&opts.run.out.join(&plan.base.name), &file)?;
     if !opts.run.quiet {
         println!(
             "{}: sweep shard {k} of {n}, points {}..{} of {}: wrote {}",
@@ -97,59 +96,34 @@ pub(super) fn plan_sweep(file: &Path, mut base: Scenario, text: &str, opts: &Swe
     Ok(api::plan_sweep(base, text, file, &spec, &over)?)
 }
 
-/// Summarise every point of a sweep and write `sweep-SLUG.csv` and
-/// `sweep-SLUG.png` (so that sweeps of other parameters never overwrite
-/// them).
+/// Write `sweep-SLUG.csv` and `sweep-SLUG.png` ([`export::SWEEP_EXPORTERS`])
+/// into the scenario's folder, each file put in place whole, and show
+/// every point's statistic.
 pub(super) fn write_sweep(plan: &SweepPlan, rows: Vec<SweepPoint>, opts: &SweepOptions) -> Result<()> {
-    let (metric, stat) = (&plan.metric, &plan.stat);
     let dir = opts.run.out.join(&plan.base.name);
-    let slug = plan.slug();
-    let (csv_path, png_path) = (dir.join(format!("sweep-{slug}.csv")), dir.join(format!("sweep-{slug}.png")));
-    let vary_names: Vec<&str> = plan.vary.iter().map(|(p, _)| p.as_str()).collect();
-    let csv = output::sweep_csv(&vary_names, &plan.grid, &rows, (metric, stat))?;
-    crate::files::write_atomic(&csv_path, &csv)?;
-    let z: Vec<f64> = rows
-        .iter()
-        .map(|r| r.rows.iter().find(|m| m.metric == *metric).and_then(|m| m.stat(stat)).unwrap_or(f64::NAN))
-        .collect();
-    let se: Vec<Option<f64>> = rows.iter().map(|r| r.se).collect();
-    if opts.run.charts != Charts::None {
-        let title = format!("{}: {stat} of {metric} across the sweep", plan.base.name);
-        use backlog_risk::metric::Metric;
-        let money = !matches!(metric.parse::<Metric>(), Ok(Metric::Share { .. } | Metric::Events { .. }));
-        let widest = se.iter().flatten().fold(0.0f64, |a, s| a.max(1.96 * s));
-        let bars = if plan.vary.len() == 1 && se.iter().all(Option::is_some) {
-            let w = if money { charts::fmt_bn(widest) } else { format!("{widest:.4}") };
-            format!("; bars: 95% Monte Carlo interval of each point (at most \u{b1}{w})")
-        } else if plan.vary.len() == 1 {
-            "; no standard error is computed for this statistic".to_string()
-        } else {
-            String::new()
-        };
-        let subtitle = format!(
-            "{} paths per point, seed {} at every point (common random numbers){bars}",
-            plan.points[0].paths, plan.points[0].seed
-        );
-        let stat_label = format!("{stat} of {metric}{}", if money { " ($bn)" } else { "" });
-        let plot = charts::SweepPlot { title: &title, subtitle: &subtitle, stat: &stat_label, money };
-        let png = match plan.vary.as_slice() {
-            [(xname, xs)] => charts::sweep_line_png(&plot, xname, xs, &z, &se, opts.run.chart_size),
-            [(xname, xs), (yname, ys)] => {
-                let rows: Vec<Vec<f64>> = z.chunks(ys.len()).map(|c| c.to_vec()).collect();
-                charts::sweep_heatmap_png(&plot, (xname, xs), (yname, ys), &rows, opts.run.chart_size)
-            }
-            _ => unreachable!("one or two --vary checked above"),
-        }
-        .with_context(|| format!("cannot draw {}", png_path.display()))?;
-        crate::files::write_atomic(&png_path, &png)?;
-    }
+    let cx = export::SweepContext {
+        scenario: &plan.base.name,
+        vary: &plan.vary,
+        grid: &plan.grid,
+        points: &rows,
+        metric: &plan.metric,
+        stat: &plan.stat,
+        paths: plan.points[0].paths,
+        seed: plan.points[0].seed,
+        charts: opts.run.charts,
+        chart_size: opts.run.chart_size,
+    };
+    export::export_sweep(&cx, &mut DirSink::new(&dir))
+        .with_context(|| format!("cannot write the sweep into {}", dir.display()))?;
     if !opts.run.quiet {
-        for ((values, v), se) in plan.grid.iter().zip(&z).zip(&se) {
-            let at = vary_names.iter().zip(values).map(|(p, x)| format!("{p} = {x}")).collect::<Vec<_>>().join(", ");
+        let (metric, stat) = (&plan.metric, &plan.stat);
+        for ((values, v), se) in plan.grid.iter().zip(cx.charted()).zip(rows.iter().map(|r| r.se)) {
+            let at =
+                plan.vary.iter().zip(values).map(|((p, _), x)| format!("{p} = {x}")).collect::<Vec<_>>().join(", ");
             let se = se.map_or(String::new(), |s| format!(" (se {s:.4})"));
             println!("{at}: {stat} of {metric} = {v:.4}{se}");
         }
-        println!("wrote {}", csv_path.display());
+        println!("wrote {}", dir.join(format!("sweep-{}.csv", plan.slug())).display());
     }
     Ok(())
 }

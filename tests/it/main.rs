@@ -10,6 +10,7 @@ mod cli;
 mod closed_form;
 mod engine;
 mod explain;
+mod exporters;
 mod faults;
 mod fuzz;
 mod model;

@@ -10,6 +10,7 @@ use super::{Observer, Options, check_finite};
 use crate::engine::Engine;
 use crate::metric::Metric;
 use crate::model::Scenario;
+pub use crate::writers::export::sweep_slug;
 use crate::writers::shard::SweepPoint;
 use crate::{Error, Result, report, scenario};
 
@@ -68,29 +69,6 @@ impl SweepPlan {
     pub fn slug(&self) -> String {
         sweep_slug(&self.vary.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
     }
-}
-
-/// The name of a sweep's files: its parameters' paths with every run of
-/// characters other than letters, digits and `_` made one `-`, two
-/// parameters joined by `--` (`renegotiation[0].hazard` ->
-/// `renegotiation-0-hazard`).
-///
-/// ```
-/// assert_eq!(backlog_risk::api::sweep_slug(&["renegotiation[0].hazard"]), "renegotiation-0-hazard");
-/// ```
-pub fn sweep_slug(paths: &[&str]) -> String {
-    let one = |p: &str| {
-        let mut s = String::new();
-        for c in p.chars() {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                s.push(c.to_ascii_lowercase());
-            } else if !s.ends_with('-') {
-                s.push('-');
-            }
-        }
-        s.trim_matches('-').to_string()
-    };
-    paths.iter().map(|p| one(p)).collect::<Vec<_>>().join("--")
 }
 
 /// Parse `PATH=SPEC` with SPEC a list `0.1,0.2` or a range `0.05..0.5:10`
