@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{PairedRun, Run, Swept, check_finite, check_stress_finite, sweep::SweepSpec};
+use super::{PairedRun, Run, Swept, check_finite, sweep::SweepSpec};
 use crate::engine::Engine;
 use crate::model::Scenario;
 use crate::portfolio::{Portfolio, ScenarioRisk, StressResult};
@@ -187,6 +187,12 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         )));
     }
     let unfit = |e: Error| bad(format!("the shards do not fit together: {e}"));
+    // A merged stress test that overflows says so; other failures to
+    // finish mean the shards do not fit.
+    let unfit_stress = |e: Error| match e {
+        Error::Overflow(_) => e,
+        e => unfit(e),
+    };
     let merged = match kind {
         Payload::Run(_) => {
             let acc = merger.finish(sc.paths).map_err(unfit)?;
@@ -207,9 +213,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         Payload::Stress { portfolio, .. } => {
             let portfolio = attached_portfolio(&portfolio)?;
             let fit = super::bind_portfolio(&portfolio, &sc, None, |bound, engine, _| {
-                let r = bound.finish(engine, engine.scenario().paths, stress).map_err(unfit)?;
-                let row = ScenarioRisk::from(&r);
-                Ok((r, row))
+                super::stress::finish(bound, engine, engine.scenario().paths, stress).map_err(unfit_stress)
             });
             stressed(portfolio, fit)?
         }
@@ -219,10 +223,8 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             (base.seed, base.paths) = (sc.seed, sc.paths);
             let fit = super::bind_portfolio(&portfolio, &sc, Some(&base), |bound, engine, pair| {
                 let pair = pair.expect("a base was given");
-                let p = bound.finish_paired(engine, pair, engine.scenario().paths, stress_paired).map_err(unfit)?;
-                check_stress_finite(&p.base)?;
-                let row = p.row();
-                Ok((p.mine, row))
+                super::stress::finish_paired(bound, engine, pair, engine.scenario().paths, stress_paired)
+                    .map_err(unfit_stress)
             });
             stressed(portfolio, fit)?
         }
@@ -258,10 +260,7 @@ fn attached_portfolio(a: &Attached) -> Result<Portfolio> {
 /// The merged stress test, or why it cannot be.
 fn stressed(portfolio: Portfolio, fit: Result<super::Fit<(StressResult, ScenarioRisk)>>) -> Result<Merged> {
     match fit? {
-        super::Fit::Ran((r, row)) => {
-            check_stress_finite(&r)?;
-            Ok(Merged::Stress { portfolio, result: Box::new(r), row })
-        }
+        super::Fit::Ran((r, row)) => Ok(Merged::Stress { portfolio, result: Box::new(r), row }),
         super::Fit::Skip(why) => Err(Error::Invalid(why)),
     }
 }

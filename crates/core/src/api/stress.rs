@@ -4,7 +4,7 @@
 use super::{Observer, Options};
 use crate::engine::Engine;
 use crate::model::Scenario;
-use crate::portfolio::{Bound, Portfolio, ScenarioRisk, StressResult};
+use crate::portfolio::{Bound, PairedStressPartial, Portfolio, ScenarioRisk, StressPartial, StressResult};
 use crate::{Error, Result};
 
 /// What became of one scenario of a stress test.
@@ -178,10 +178,7 @@ pub fn stress(
                 if cancel.is_cancelled() {
                     return Ok(None);
                 }
-                let r = bound.finish(&engine, paths, vec![part])?;
-                check_stress_finite(&r)?;
-                let row = ScenarioRisk::from(&r);
-                (r, row)
+                finish(bound, &engine, paths, vec![part])?
             }
             Some((base, base_engine)) => {
                 let pair = (base, base_engine);
@@ -191,11 +188,7 @@ pub fn stress(
                 if cancel.is_cancelled() {
                     return Ok(None);
                 }
-                let p = bound.finish_paired(&engine, pair, paths, vec![part])?;
-                check_stress_finite(&p.mine)?;
-                check_stress_finite(&p.base)?;
-                let row = p.row();
-                (p.mine, row)
+                finish_paired(bound, &engine, pair, paths, vec![part])?
             }
         };
         Ok(Some(ran))
@@ -205,4 +198,34 @@ pub fn stress(
         Fit::Ran(None) => Err(Error::Cancelled),
         Fit::Skip(why) => Ok(Stressed::Skipped(why)),
     }
+}
+
+/// A stress test's partial results finished into its result, checked
+/// finite ([`Error::Overflow`]), and its row.
+pub(super) fn finish(
+    bound: &Bound,
+    engine: &Engine,
+    paths: u64,
+    parts: Vec<StressPartial>,
+) -> Result<(StressResult, ScenarioRisk)> {
+    let r = bound.finish(engine, paths, parts)?;
+    check_stress_finite(&r)?;
+    let row = ScenarioRisk::from(&r);
+    Ok((r, row))
+}
+
+/// A paired stress test's partial results finished into this scenario's
+/// result (both sides checked finite) and the row with the differences.
+pub(super) fn finish_paired(
+    bound: &Bound,
+    engine: &Engine,
+    pair: (&Bound, &Engine),
+    paths: u64,
+    parts: Vec<PairedStressPartial>,
+) -> Result<(StressResult, ScenarioRisk)> {
+    let p = bound.finish_paired(engine, pair, paths, parts)?;
+    check_stress_finite(&p.mine)?;
+    check_stress_finite(&p.base)?;
+    let row = p.row();
+    Ok((p.mine, row))
 }
