@@ -375,7 +375,7 @@ pub struct ShardArgs {
 
     /// The number of shards N for `--shard auto` where the scheduler does
     /// not say it (Kubernetes: the Job's `completions`).
-    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u64).range(1..=MAX_SHARDS))]
     pub shards: Option<u64>,
 }
 
@@ -403,14 +403,16 @@ fn precision_target(s: &str) -> Result<backlog_risk::precision::Target, String> 
     backlog_risk::precision::Target::parse(s).map_err(crate::errors::value_text)
 }
 
+use backlog_risk::writers::shard::MAX_SHARDS;
+
 fn parse_shard(s: &str) -> Result<Shard, String> {
     if s == "auto" {
         return Ok(Shard::Auto);
     }
-    let bad = || format!("`{s}`: give the shard as K/N, e.g. 0/8, with 0 <= K < N, or `auto`");
+    let bad = || format!("`{s}`: give the shard as K/N, e.g. 0/8, with 0 <= K < N <= {MAX_SHARDS}, or `auto`");
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if k < n { Ok(Shard::Fixed(k, n)) } else { Err(bad()) }
+    if k < n && n <= MAX_SHARDS { Ok(Shard::Fixed(k, n)) } else { Err(bad()) }
 }
 
 impl Shard {
@@ -444,7 +446,9 @@ impl Shard {
                 }
             }
         };
-        if k < n {
+        if n > MAX_SHARDS {
+            Err(format!("--shard auto: {n} shards is more than {MAX_SHARDS}; run fewer, larger shards"))
+        } else if k < n {
             Ok((k, n))
         } else {
             Err(format!("--shard auto: {from} gives shard {k}, not below the shard count {n}"))

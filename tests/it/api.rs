@@ -227,9 +227,12 @@ fn merge_refuses_shards_of_other_runs_by_name() {
         })
     };
     let err = |shards: Vec<Result<api::Shard, Error>>| api::merge(shards, &Observer::new()).unwrap_err().to_string();
-    let m = err(vec![paired(0, "A"), plain(1), paired(2, "A")]);
+    // Two bases (the texts are checked against their SHA-256 and read).
+    let base_text = |f: &str| scenario::resolve(format!("scenarios/{f}").as_ref()).unwrap().text;
+    let (a, b) = (base_text("openai-shift.toml"), base_text("status-quo.toml"));
+    let m = err(vec![paired(0, &a), plain(1), paired(2, &a)]);
     assert!(m.starts_with("p1.bin: a shard of another run than s0.bin (its kind of run differs)"), "{m}");
-    let m = err(vec![paired(0, "A"), paired(1, "B"), paired(2, "A")]);
+    let m = err(vec![paired(0, &a), paired(1, &b), paired(2, &a)]);
     assert!(m.contains("s1.bin") && m.contains("its paired base differs"), "{m}");
     let m = err(vec![plain(0), plain(2)]);
     assert!(m.starts_with("shard 1 of 3 of scenario openai-shift-fast missing"), "{m}");

@@ -8,6 +8,7 @@ mod batch;
 mod charts;
 mod cli;
 mod closed_form;
+mod damaged;
 mod engine;
 mod explain;
 mod exporters;

@@ -182,7 +182,23 @@ struct Store {
     high: Vec<u64>,
 }
 
+/// The widest range of bucket keys a store may cover: every finite
+/// magnitude has a key in `0 .. 2^(11 + SUB_BUCKET_BITS)`, plus slack.
+const KEY_SPAN: i64 = 1 << (12 + SUB_BUCKET_BITS);
+
 impl Store {
+    /// The total count of a store read back from a file, or why it cannot
+    /// be one this code wrote.
+    fn check(&self) -> Result<u64, String> {
+        if self.low.len() != self.high.len() {
+            return Err(format!("a sketch store of {} and {} buckets", self.low.len(), self.high.len()));
+        }
+        if !(-KEY_SPAN..=KEY_SPAN).contains(&self.offset) || self.low.len() as i64 > KEY_SPAN {
+            return Err(format!("a sketch store at key {} of {} buckets", self.offset, self.low.len()));
+        }
+        (0..self.low.len()).try_fold(0u64, |t, i| t.checked_add(self.count(i))).ok_or("a sketch count overflows".into())
+    }
+
     /// Count one value in bucket `key`; false when the key lies outside the
     /// store (the caller then grows it through [`Store::add`]).
     #[inline(always)]
@@ -321,6 +337,32 @@ fn midpoint(k: i64) -> f64 {
 impl Sketch {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether a sketch read back from a file (a shard) is one this code
+    /// could have built: its count is the sum of its buckets' counts, exact
+    /// values ascending and at most [`EXACT_VALUES`], stores within the
+    /// keys of finite numbers. Merging and reading quantiles off a sketch
+    /// that passes cannot fail.
+    pub fn check(&self) -> Result<(), String> {
+        let total = match &self.exact {
+            Some(v) => {
+                let ascending = v.windows(2).all(|w| w[0].0.total_cmp(&w[1].0).is_lt());
+                let stores_empty = self.zero == 0 && self.neg.len() == 0 && self.pos.len() == 0;
+                if v.len() > EXACT_VALUES || !ascending || !stores_empty || v.iter().any(|(x, _)| !x.is_finite()) {
+                    return Err(format!("a sketch's {} exact values are not ascending finite numbers", v.len()));
+                }
+                v.iter().try_fold(0u64, |t, (_, c)| t.checked_add(*c))
+            }
+            None => {
+                let (neg, pos) = (self.neg.check()?, self.pos.check()?);
+                neg.checked_add(pos).and_then(|t| t.checked_add(self.zero))
+            }
+        };
+        match total {
+            Some(t) if t == self.n => Ok(()),
+            _ => Err(format!("a sketch of {} values whose buckets hold {total:?}", self.n)),
+        }
     }
 
     #[inline]
@@ -628,6 +670,20 @@ pub struct MetricAcc {
 }
 
 impl MetricAcc {
+    /// Whether an accumulator read back from a file is consistent: its
+    /// sketch ([`Sketch::check`]) counts the values its moments count.
+    pub fn check(&self) -> Result<(), String> {
+        self.sketch.check()?;
+        if self.sketch.count() != self.moments.count() {
+            return Err(format!(
+                "a metric of {} values whose sketch holds {}",
+                self.moments.count(),
+                self.sketch.count()
+            ));
+        }
+        Ok(())
+    }
+
     #[inline]
     pub fn add(&mut self, x: f64) {
         self.moments.add(x);
@@ -659,6 +715,36 @@ pub fn exact_tail_mean(sorted: &[f64], p: f64) -> f64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn check_accepts_what_the_code_builds_and_refuses_the_rest() {
+        let mut exact = Sketch::new();
+        [3.0, -1.0, 0.0, 3.0].iter().for_each(|x| exact.add(*x));
+        let mut buckets = Sketch::new();
+        buckets.add_slice(&(0..1000).map(|i| (i as f64 - 300.0) * 0.37).collect::<Vec<_>>());
+        let mut merged = exact.clone();
+        merged.merge(&buckets);
+        for s in [&Sketch::new(), &exact, &buckets, &merged] {
+            assert_eq!(s.check(), Ok(()));
+        }
+        let mut more = buckets.clone();
+        more.n += 1;
+        assert!(more.check().unwrap_err().contains("1001 values"));
+        let mut torn = buckets.clone();
+        torn.pos.high.pop();
+        assert!(torn.check().is_err());
+        let mut far = buckets.clone();
+        far.pos.offset = i64::MIN + 3;
+        assert!(far.check().unwrap_err().contains("at key"));
+        let mut unsorted = exact.clone();
+        unsorted.exact.as_mut().unwrap().swap(0, 1);
+        assert!(unsorted.check().is_err());
+        let mut acc = MetricAcc::default();
+        acc.add(1.0);
+        assert_eq!(acc.check(), Ok(()));
+        acc.sketch.add(2.0);
+        assert!(acc.check().unwrap_err().contains("sketch holds 2"));
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= RELATIVE_ERROR * b.abs() + 2.0 * ZERO_BAND

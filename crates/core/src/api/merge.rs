@@ -120,15 +120,22 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
     let mut shards = shards.into_iter();
     let first = shards.next().ok_or_else(|| bad("no shard to merge".into()))?;
     let Shard { source: first_source, file: first } = first?;
+    first.check().map_err(|e| bad(format!("{first_source}: {e}")))?;
     let want = identity(&first);
     let n = first.header.shards;
-    if first.header.shard >= n {
-        return Err(bad(format!("{first_source}: shard {} of {n} is out of range", first.header.shard)));
-    }
-    let mut seen: Vec<Option<String>> = vec![None; usize::try_from(n).map_err(|_| bad("too many shards".into()))?];
+    let mut seen: Vec<Option<String>> = vec![None; n as usize];
     let header = first.header.clone();
-    let sc = shard_scenario(&header)?;
+    let sc = shard_scenario(&header).map_err(|e| bad(format!("{first_source}: the scenario it carries: {e}")))?;
     let engine = Engine::new(&sc);
+    // A paired run's base, to check its shards' partial results against.
+    let paired_base = match &first.payload {
+        Payload::Paired { base, .. } => Some(
+            scenario::parse(&base.text, Path::new(&base.file))
+                .map_err(|e| bad(format!("{first_source}: the paired base it carries: {e}")))?,
+        ),
+        _ => None,
+    };
+    let base_engine = paired_base.as_ref().map(Engine::new);
     let mut merger = engine.merger();
     let (mut paired, mut stress, mut stress_paired, mut sweep) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // The first payload's kind and attached files (not its partial result).
@@ -145,6 +152,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
     };
     let mut take = |source: String, s: ShardFile| -> Result<()> {
         obs.cancel().check()?;
+        s.check().map_err(|e| bad(format!("{source}: {e}")))?;
         let got = identity(&s);
         if let Some(((what, _), _)) = want.iter().zip(&got).find(|(a, b)| a != b) {
             return Err(bad(format!(
@@ -158,12 +166,23 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             Some(slot) => *slot = Some(source.clone()),
             None => return Err(bad(format!("{source}: shard {} of {n} is out of range", s.header.shard))),
         }
+        let k = s.header.shard;
+        let chunks = crate::engine::shard_chunks(sc.paths, k, n);
+        let unfit = |e: String| bad(format!("{source}: {e}; write this shard again"));
         match s.payload {
-            Payload::Run(p) => merger.add(p).map_err(|e| bad(format!("{source}: {e}")))?,
-            Payload::Paired { partial, .. } => paired.push(partial),
-            Payload::Stress { partial, .. } => stress.push(partial),
-            Payload::PairedStress { partial, .. } => stress_paired.push(partial),
-            Payload::Sweep(w) => sweep.push((s.header.shard, w.first_point, w.points)),
+            Payload::Run(p) => {
+                p.check(&engine, sc.paths, chunks).map_err(unfit)?;
+                merger.add(p).map_err(|e| bad(format!("{source}: {e}")))?
+            }
+            Payload::Paired { partial, .. } => {
+                let base =
+                    base_engine.as_ref().ok_or_else(|| bad(format!("{source}: a paired shard without a base")))?;
+                partial.check(&engine, base, sc.paths, chunks).map_err(unfit)?;
+                paired.push(partial)
+            }
+            Payload::Stress { partial, .. } => stress.push((source, k, partial)),
+            Payload::PairedStress { partial, .. } => stress_paired.push((source, k, partial)),
+            Payload::Sweep(w) => sweep.push((k, w.first_point, w.points)),
         }
         Ok(())
     };
@@ -172,14 +191,9 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         let Shard { source, file } = s?;
         take(source, file)?;
     }
-    let missing: Vec<String> =
-        seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(k, _)| k.to_string()).collect();
+    let missing: Vec<u64> = seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(k, _)| k as u64).collect();
     if !missing.is_empty() {
-        let shown = if missing.len() > 20 {
-            format!("{} and {} more", missing[..20].join(", "), missing.len() - 20)
-        } else {
-            missing.join(", ")
-        };
+        let shown = ranges(&missing);
         return Err(bad(format!(
             "shard {shown} of {n} of scenario {} missing (expected {} for each missing K)",
             header.scenario,
@@ -196,6 +210,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
     let merged = match kind {
         Payload::Run(_) => {
             let acc = merger.finish(sc.paths).map_err(unfit)?;
+            counts_paths(&acc, sc.paths).map_err(unfit)?;
             check_finite(&sc, &acc)?;
             let summary = report::summarise(&engine, &acc, sc.seed);
             Merged::Run(Box::new(Run { scenario: sc.clone(), accumulator: acc, summary }))
@@ -203,6 +218,7 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         Payload::Paired { base, .. } => {
             let base = scenario::parse(&base.text, Path::new(&base.file))?;
             let paired = engine.finish_paired(&Engine::new(&base), sc.paths, paired).map_err(unfit)?;
+            counts_paths(&paired.mine, sc.paths).and_then(|()| counts_paths(&paired.base, sc.paths)).map_err(unfit)?;
             check_finite(&sc, &paired.mine)?;
             check_finite(&base, &paired.base)?;
             let summary = report::summarise(&engine, &paired.mine, sc.seed);
@@ -213,7 +229,14 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         Payload::Stress { portfolio, .. } => {
             let portfolio = attached_portfolio(&portfolio)?;
             let fit = super::bind_portfolio(&portfolio, &sc, None, |bound, engine, _| {
-                super::stress::finish(bound, engine, engine.scenario().paths, stress).map_err(unfit_stress)
+                let paths = engine.scenario().paths;
+                let mut parts = Vec::with_capacity(stress.len());
+                for (source, k, p) in stress {
+                    let chunks = crate::engine::shard_chunks(paths, k, n);
+                    bound.check_partial(engine, &p, paths, chunks).map_err(|e| bad(format!("{source}: {e}")))?;
+                    parts.push(p);
+                }
+                super::stress::finish(bound, engine, paths, parts).map_err(unfit_stress)
             });
             stressed(portfolio, fit)?
         }
@@ -222,9 +245,17 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
             let mut base = scenario::parse(&base.text, Path::new(&base.file))?;
             (base.seed, base.paths) = (sc.seed, sc.paths);
             let fit = super::bind_portfolio(&portfolio, &sc, Some(&base), |bound, engine, pair| {
-                let pair = pair.expect("a base was given");
-                super::stress::finish_paired(bound, engine, pair, engine.scenario().paths, stress_paired)
-                    .map_err(unfit_stress)
+                let pair = pair.ok_or_else(|| bad("a paired stress test without a base".into()))?;
+                let paths = engine.scenario().paths;
+                let mut parts = Vec::with_capacity(stress_paired.len());
+                for (source, k, p) in stress_paired {
+                    let chunks = crate::engine::shard_chunks(paths, k, n);
+                    bound
+                        .check_paired_partial(engine, pair, &p, paths, chunks)
+                        .map_err(|e| bad(format!("{source}: {e}")))?;
+                    parts.push(p);
+                }
+                super::stress::finish_paired(bound, engine, pair, paths, parts).map_err(unfit_stress)
             });
             stressed(portfolio, fit)?
         }
@@ -250,6 +281,35 @@ pub fn merge<I: IntoIterator<Item = Result<Shard>>>(shards: I, obs: &super::Obse
         }
     };
     Ok(Merge { header, merged })
+}
+
+/// Whether a merged accumulator counts `paths` paths in every metric and
+/// band (what shards whose parts each passed their checks can still get
+/// wrong together).
+fn counts_paths(acc: &crate::engine::Accumulator, paths: u64) -> Result<()> {
+    let metrics = acc.metrics.iter().flat_map(|m| [m.moments.count(), m.sketch.count()]);
+    let bands = acc.fan.iter().chain(&acc.revenue).map(|b| b.sketch.count());
+    match metrics.chain(bands).find(|&n| n != paths) {
+        Some(n) => Err(Error::Shard(format!("they count {n} paths where the run has {paths}"))),
+        None => Ok(()),
+    }
+}
+
+/// Shard numbers as ranges: `1, 3-5, 9`, at most 20 ranges shown.
+fn ranges(ks: &[u64]) -> String {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &k in ks {
+        match runs.last_mut() {
+            Some((_, hi)) if *hi + 1 == k => *hi = k,
+            _ => runs.push((k, k)),
+        }
+    }
+    let shown: Vec<String> =
+        runs.iter().take(20).map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+    match runs.len() {
+        r if r > 20 => format!("{} and {} more ranges", shown.join(", "), r - 20),
+        _ => shown.join(", "),
+    }
 }
 
 /// The portfolio a stress test's shard carries.

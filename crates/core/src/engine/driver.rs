@@ -94,6 +94,20 @@ impl Sums {
         Sums { moments: vec![Moments::default(); metrics], bands: vec![0.0; 2 * bands] }
     }
 
+    /// Whether sums read back from a file have this scenario's shape.
+    fn check(&self, metrics: usize, bands: usize) -> Result<(), String> {
+        if (self.moments.len(), self.bands.len()) == (metrics, 2 * bands) {
+            Ok(())
+        } else {
+            Err(format!(
+                "sums of {} metrics and {} band cells where the scenario has {metrics} and {}",
+                self.moments.len(),
+                self.bands.len(),
+                2 * bands
+            ))
+        }
+    }
+
     fn merge(&mut self, o: Sums) {
         self.moments.iter_mut().zip(&o.moments).for_each(|(a, b)| a.merge(b));
         self.bands.iter_mut().zip(&o.bands).for_each(|(a, b)| *a += b);
@@ -111,6 +125,20 @@ struct Sketches {
 impl Sketches {
     fn new(metrics: usize, bands: usize) -> Self {
         Sketches { metrics: vec![Sketch::default(); metrics], bands: vec![Sketch::default(); 2 * bands] }
+    }
+
+    /// Whether sketches read back from a file have this scenario's shape,
+    /// each one consistent ([`Sketch::check`]).
+    fn check(&self, metrics: usize, bands: usize) -> Result<(), String> {
+        if (self.metrics.len(), self.bands.len()) != (metrics, 2 * bands) {
+            return Err(format!(
+                "sketches of {} metrics and {} band cells where the scenario has {metrics} and {}",
+                self.metrics.len(),
+                self.bands.len(),
+                2 * bands
+            ));
+        }
+        self.metrics.iter().chain(&self.bands).try_for_each(Sketch::check)
     }
 
     fn merge(&mut self, o: &Sketches) {
@@ -199,6 +227,98 @@ pub struct Merger {
     sketches: Sketches,
     nodes: Vec<Node<Sums>>,
     bands: usize,
+}
+
+impl Partial {
+    /// Whether a partial result read back from a shard file is one of
+    /// `engine`'s scenario over chunks `range` of a run of `paths` paths:
+    /// the merge-tree nodes of that range ([`check_nodes`]), sums and
+    /// sketches of the scenario's shape.
+    pub fn check(&self, engine: &Engine, paths: u64, range: Range<u64>) -> Result<(), String> {
+        let (nm, nb) = (engine.metric_count(), engine.band_count());
+        check_nodes(&self.nodes, paths, range, |s| s.check(nm, nb))?;
+        self.sketches.as_ref().map_or(Ok(()), |s| s.check(nm, nb))
+    }
+}
+
+impl PairedPartial {
+    /// [`Partial::check`] for a paired run of `engine` against `base`,
+    /// with its batches.
+    pub fn check(&self, engine: &Engine, base: &Engine, paths: u64, range: Range<u64>) -> Result<(), String> {
+        let (na, ba, nb) = (engine.metric_count(), engine.band_count(), base.metric_count());
+        let pairs = engine.pairs(base);
+        let losses = pairs.iter().filter(|(n, _, _)| n.is_loss()).count();
+        check_nodes(&self.nodes, paths, range, |(a, b, d)| {
+            a.check(na, ba)?;
+            b.check(nb, 0)?;
+            if d.len() == pairs.len() {
+                Ok(())
+            } else {
+                Err(format!("{} differences of {} pairs", d.len(), pairs.len()))
+            }
+        })?;
+        if let Some((a, b)) = &self.sketches {
+            a.check(na, ba)?;
+            b.check(nb, 0)?;
+        }
+        for t in &self.batches {
+            let fits = t.batch < PAIRED_BATCHES
+                && match &t.diffs {
+                    Some(d) => d.len() == losses && t.mine.is_empty() && t.base.is_empty(),
+                    None => t.mine.len() == losses && t.base.len() == losses,
+                };
+            if !fits {
+                return Err(format!("batch {} does not fit a paired run of these scenarios", t.batch));
+            }
+            t.mine.iter().chain(&t.base).try_for_each(Sketch::check)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `nodes`, read back from a shard file, are exactly the
+/// merge-tree nodes of chunks `range` of a run of `paths` paths (the
+/// largest subtrees inside the range, as the driver folds them), each
+/// value passing `value`.
+pub(crate) fn check_nodes<T>(
+    nodes: &[Node<T>],
+    paths: u64,
+    range: Range<u64>,
+    value: impl Fn(&T) -> Result<(), String>,
+) -> Result<(), String> {
+    let chunks = paths.div_ceil(CHUNK);
+    let mut want = Vec::new();
+    cover_nodes(0, chunks.next_power_of_two(), chunks, &range, &mut want);
+    let mut got: Vec<(u64, u64)> = nodes.iter().map(|n| (n.lo, n.size)).collect();
+    got.sort_unstable();
+    if got != want {
+        return Err(format!(
+            "its results are not those of chunks {}..{} (paths {}..{}): nodes {:?} where {:?} were expected",
+            range.start,
+            range.end,
+            range.start.saturating_mul(CHUNK),
+            range.end.saturating_mul(CHUNK).min(paths),
+            &got[..got.len().min(8)],
+            &want[..want.len().min(8)]
+        ));
+    }
+    nodes.iter().try_for_each(|n| value(&n.value))
+}
+
+/// The nodes `(lo, size)` the driver produces for chunks `range`, in order
+/// (the same recursion as `engine::seam`'s cover).
+fn cover_nodes(lo: u64, size: u64, chunks: u64, range: &Range<u64>, out: &mut Vec<(u64, u64)>) {
+    let hi = lo.saturating_add(size).min(chunks);
+    if lo >= hi || hi <= range.start || lo >= range.end {
+        return;
+    }
+    if range.start <= lo && hi <= range.end {
+        out.push((lo, size));
+        return;
+    }
+    let half = size / 2;
+    cover_nodes(lo, half, chunks, range, out);
+    cover_nodes(lo + half, half, chunks, range, out);
 }
 
 impl Merger {

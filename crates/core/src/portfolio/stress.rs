@@ -59,6 +59,25 @@ pub struct StressAcc {
 }
 
 impl StressAcc {
+    /// Whether an accumulator read back from a shard file has `like`'s
+    /// shape (holdings and metrics) and consistent sketches.
+    fn check(&self, like: &StressAcc) -> std::result::Result<(), String> {
+        let width = 1 + like.standalone.len() + like.metrics.len();
+        if self.standalone.len() != like.standalone.len()
+            || self.metrics.len() != like.metrics.len()
+            || self.tail.values().any(|b| b.sums.len() != width)
+        {
+            return Err(format!(
+                "a stress test of {} holdings and {} metrics where the portfolio and scenario have {} and {}",
+                self.standalone.len(),
+                self.metrics.len(),
+                like.standalone.len(),
+                like.metrics.len()
+            ));
+        }
+        std::iter::once(&self.pnl).chain([&self.loss]).chain(&self.standalone).try_for_each(MetricAcc::check)
+    }
+
     fn new(holdings: usize, metrics: usize) -> Self {
         StressAcc {
             pnl: MetricAcc::default(),
@@ -372,6 +391,36 @@ impl Fold for PairedStressFold<'_, '_, '_, '_, '_> {
 }
 
 impl Bound<'_> {
+    /// Whether a stress test's partial result read back from a shard file
+    /// is one of this portfolio on `engine`'s scenario over chunks `range`
+    /// of a run of `paths` paths.
+    pub fn check_partial(
+        &self,
+        engine: &Engine,
+        p: &StressPartial,
+        paths: u64,
+        range: Range<u64>,
+    ) -> std::result::Result<(), String> {
+        let like = self.new_acc(engine);
+        crate::engine::driver::check_nodes(&p.nodes, paths, range, |a| a.check(&like))
+    }
+
+    /// [`Bound::check_partial`] for a paired stress test against `base`.
+    pub fn check_paired_partial(
+        &self,
+        engine: &Engine,
+        (base, base_engine): (&Bound, &Engine),
+        p: &PairedStressPartial,
+        paths: u64,
+        range: Range<u64>,
+    ) -> std::result::Result<(), String> {
+        let (mine, theirs) = (self.new_acc(engine), base.new_acc(base_engine));
+        crate::engine::driver::check_nodes(&p.nodes, paths, range, |(a, b, _)| {
+            a.check(&mine)?;
+            b.check(&theirs)
+        })
+    }
+
     /// Holding returns of the path whose metrics are `m`, drawing the
     /// idiosyncratic shocks from the path's own streams.
     #[inline]

@@ -2,12 +2,23 @@
 //!
 //! A shard file is `OUT/NAME/shard-K-of-N.bin`: the 19 bytes
 //! `backlog-risk-shard\n`, the format version as a little-endian `u32`
-//! ([`FORMAT`]), then a [`ShardFile`] in postcard's serde encoding
+//! ([`FORMAT`]), the length of the body as a little-endian `u64`, the body:
+//! a [`ShardFile`] in postcard's serde encoding
 //! (<https://postcard.jamesmunns.com/wire-format>): the scenario as run
 //! (its resolved TOML text and SHA-256, seed, paths), which shard of how
 //! many, and the shard's partial result (complete nodes of the merge tree
-//! over its chunks, and integer sketch counts). A file of another format
-//! version is refused with a message that says which version wrote it.
+//! over its chunks, and integer sketch counts); last the SHA-256 of every
+//! byte before it. A file of another format version is refused with a
+//! message that says which version wrote it; a file whose length or
+//! checksum does not match (a bit changed in storage or transfer, a file
+//! cut short) is refused before its body is read; the texts it carries
+//! (the scenario, a base, a portfolio) must match their SHA-256, and the
+//! shard count is at most [`MAX_SHARDS`]. What the partial results hold is
+//! checked against the scenario by `api::merge` before any is merged.
+//!
+//! The checksum is SHA-256 (the `sha2` crate, already used for the
+//! scenario's digest) rather than a CRC: its cost is small beside the
+//! simulation of a shard, and it detects every change a CRC does.
 //!
 //! The payload is one [`Payload`] per command: a run, a paired run, a
 //! stress test (written as `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin`),
@@ -25,8 +36,16 @@ const MAGIC: &[u8] = b"backlog-risk-shard\n";
 /// Version of the layout after the magic bytes (3: paired shards carry the
 /// batch sketches of the VaR99 and ES99 difference standard errors; 4: the
 /// sampling design of the per-path parameters; 5: the payload is one enum,
-/// [`Payload`], instead of optional fields with a rule between them).
-pub const FORMAT: u32 = 5;
+/// [`Payload`], instead of optional fields with a rule between them; 6: the
+/// body's length before it and its SHA-256 after it).
+pub const FORMAT: u32 = 6;
+
+/// The most shards a run may be split into (a million shards of one
+/// chunk each is already a run of two billion paths).
+pub const MAX_SHARDS: u64 = 1_000_000;
+
+/// Bytes of the checksum at the end of a shard file.
+const DIGEST: usize = 32;
 
 /// One shard of one run: what it ran, and what it computed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,27 +212,92 @@ pub fn is_sweep(path: &std::path::Path) -> bool {
     path.file_name().and_then(|n| kind(&n.to_string_lossy())) == Some(true)
 }
 
+/// The bytes of shard file `s`.
 pub fn encode(s: &ShardFile) -> Result<Vec<u8>> {
+    use sha2::{Digest, Sha256};
+    let body = postcard::to_allocvec(s).map_err(|e| Error::Shard(format!("cannot encode the shard: {e}")))?;
     let mut out = MAGIC.to_vec();
     out.extend(FORMAT.to_le_bytes());
-    postcard::to_extend(s, out).map_err(|e| Error::Shard(format!("cannot encode the shard: {e}")))
+    out.extend((body.len() as u64).to_le_bytes());
+    out.extend(body);
+    let digest = Sha256::digest(&out);
+    out.extend(digest);
+    Ok(out)
 }
 
+/// A shard file read back from `bytes`: its format, length and checksum
+/// checked, then its body decoded and its own consistency checked
+/// ([`ShardFile::check`]). The messages do not name the file: the caller
+/// knows it.
 pub fn decode(bytes: &[u8]) -> Result<ShardFile> {
+    use sha2::{Digest, Sha256};
+    let bad = |m: String| Error::Shard(m);
+    let again = "write this shard again with the same `--shard K/N` command";
     let Some(rest) = bytes.strip_prefix(MAGIC) else {
-        return Err(Error::Shard(
-            "not a shard file of backlog-risk (it does not start with `backlog-risk-shard`)".into(),
-        ));
+        return Err(bad("not a shard file of backlog-risk (it does not start with `backlog-risk-shard`)".into()));
     };
-    let Some((version, body)) = rest.split_first_chunk::<4>() else {
-        return Err(Error::Shard("the shard file is cut short".into()));
+    let Some((version, rest)) = rest.split_first_chunk::<4>() else {
+        return Err(bad(format!("the shard file is cut short ({} bytes); {again}", bytes.len())));
     };
     let version = u32::from_le_bytes(*version);
     if version != FORMAT {
-        return Err(Error::Shard(format!(
+        return Err(bad(format!(
             "written in shard format version {version}; this backlog-risk ({}) reads version {FORMAT}: run the shards again with one version of the tool",
             env!("CARGO_PKG_VERSION")
         )));
     }
-    postcard::from_bytes(body).map_err(|e| Error::Shard(format!("the shard file is damaged or cut short: {e}")))
+    let Some((len, rest)) = rest.split_first_chunk::<8>() else {
+        return Err(bad(format!("the shard file is cut short ({} bytes); {again}", bytes.len())));
+    };
+    let len = u64::from_le_bytes(*len);
+    let held = rest.len().saturating_sub(DIGEST) as u64;
+    if rest.len() < DIGEST || len != held {
+        return Err(bad(format!(
+            "the shard file is cut short or has bytes added: it declares {len} bytes of results and holds {held}; {again}"
+        )));
+    }
+    let (body, digest) = rest.split_at(rest.len() - DIGEST);
+    if Sha256::digest(&bytes[..bytes.len() - DIGEST]).as_slice() != digest {
+        return Err(bad(format!(
+            "the shard file is damaged: its SHA-256 checksum does not match its contents (a byte changed in storage or transfer); {again}"
+        )));
+    }
+    let file: ShardFile =
+        postcard::from_bytes(body).map_err(|e| bad(format!("the shard file cannot be read ({e}); {again}")))?;
+    file.check()?;
+    Ok(file)
+}
+
+impl ShardFile {
+    /// What a shard file must say of itself: which shard of how many
+    /// (`0 <= K < N <= MAX_SHARDS`), and texts that match their SHA-256.
+    pub fn check(&self) -> Result<()> {
+        let h = &self.header;
+        if h.shards == 0 || h.shards > MAX_SHARDS || h.shard >= h.shards {
+            return Err(Error::Shard(format!(
+                "it says it is shard {} of {}: a shard is K of N with 0 <= K < N <= {MAX_SHARDS}",
+                h.shard, h.shards
+            )));
+        }
+        let text = |what: &str, text: &str, sha: &str| {
+            use sha2::{Digest, Sha256};
+            if format!("{:x}", Sha256::digest(text.as_bytes())) == sha {
+                Ok(())
+            } else {
+                Err(Error::Shard(format!(
+                    "the {what} it carries does not match its SHA-256 (it was edited after the shard was written); write the shard again"
+                )))
+            }
+        };
+        text("scenario text", &h.scenario_text, &h.scenario_sha256)?;
+        match &self.payload {
+            Payload::Paired { base, .. } => text("paired base", &base.text, &base.sha256),
+            Payload::Stress { portfolio, .. } => text("portfolio", &portfolio.text, &portfolio.sha256),
+            Payload::PairedStress { portfolio, base, .. } => {
+                text("portfolio", &portfolio.text, &portfolio.sha256)?;
+                text("paired base", &base.text, &base.sha256)
+            }
+            Payload::Run(_) | Payload::Sweep(_) => Ok(()),
+        }
+    }
 }
