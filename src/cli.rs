@@ -130,8 +130,46 @@ pub struct MergeArgs {
     #[arg(value_name = "SHARDS", required = true)]
     pub inputs: Vec<PathBuf>,
 
+    /// Folder that receives the merged results (in OUT/NAME/, as `run`
+    /// writes them). By default the folder the shards were written into:
+    /// shards in OUT/NAME/ (or OUT/NAME/portfolio-P/) merge into OUT.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Number of worker threads. Defaults to the number of logical CPUs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+
+    /// The provider the headline and loss.png of a merged run are about,
+    /// overriding `scenario.focus`.
+    #[arg(long, value_name = "PROVIDER")]
+    pub focus: Option<String>,
+
+    /// Print nothing but errors: no result lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub charts: ChartArgs,
+}
+
+impl MergeArgs {
+    /// The merge's settings (its seed, paths and sampling come from the
+    /// shards) and `--out` when given.
+    pub fn into_options(self) -> (RunOptions, Option<PathBuf>) {
+        let common = CommonArgs {
+            paths: None,
+            seed: None,
+            sampling: None,
+            threads: self.threads,
+            out: self.out.clone().unwrap_or_default(),
+            focus: self.focus,
+            quiet: self.quiet,
+            allow_huge: false,
+            charts: self.charts,
+        };
+        (common.into_options(Vec::new(), None), self.out)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +322,13 @@ pub struct CommonArgs {
     #[arg(long)]
     pub allow_huge: bool,
 
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+/// Which charts a command draws, and their size.
+#[derive(Debug, Args)]
+pub struct ChartArgs {
     /// Skip drawing the PNG charts (the CSV and JSON files are still
     /// written).
     #[arg(long, conflicts_with = "charts")]
@@ -299,6 +344,16 @@ pub struct CommonArgs {
     /// Size of every chart in pixels, as WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = chart_size)]
     pub chart_size: ChartSize,
+}
+
+impl ChartArgs {
+    fn which(&self) -> Charts {
+        match (self.no_charts, self.charts.as_str()) {
+            (true, _) => Charts::None,
+            (false, "all") => Charts::All,
+            _ => Charts::Key,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -478,12 +533,8 @@ impl CommonArgs {
             threads,
             out: self.out,
             quiet: self.quiet,
-            charts: match (self.no_charts, self.charts.as_str()) {
-                (true, _) => Charts::None,
-                (false, "all") => Charts::All,
-                _ => Charts::Key,
-            },
-            chart_size: self.chart_size,
+            charts: self.charts.which(),
+            chart_size: self.charts.chart_size,
             paired,
             allow_huge: self.allow_huge,
             focus: self.focus,

@@ -57,10 +57,11 @@ fn main() -> ExitCode {
             };
             app::explain(&args.common.into_options(args.inputs, None), &what)
         }
-        Command::Merge(args) if args.common.paths.is_some() || args.common.seed.is_some() => {
-            Err(anyhow::anyhow!("merge takes the seed and the paths from the shards: leave out --paths and --seed"))
+        Command::Merge(args) => {
+            let inputs = args.inputs.clone();
+            let (opts, out) = args.into_options();
+            app::merge(&inputs, &opts, out.is_none()).map(|_| true)
         }
-        Command::Merge(args) => app::merge(&args.inputs, &args.common.into_options(vec![], None)).map(|_| true),
         Command::Completions(args) => {
             backlog_risk_cli::cli::completions(args.shell, &mut std::io::stdout());
             Ok(true)

@@ -92,9 +92,11 @@ fn write_merged(
 /// `backlog-risk merge`: read the shard files of one run (folders stand for
 /// the `shard-*-of-*.bin` files inside), check that they are all there once
 /// and belong together ([`api::merge`], one file in memory at a time), and
-/// write the outputs of the whole run into `OUT/NAME/`. Nothing is written
-/// when a check fails.
-pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
+/// write the outputs of the whole run into `OUT/NAME/`, `OUT` being
+/// `opts.out`, or with `beside` the folder the shards were written into
+/// ([`beside_shards`]). Nothing is written when a check fails; the folder
+/// written is printed.
+pub fn merge(inputs: &[PathBuf], opts: &RunOptions, beside: bool) -> Result<()> {
     let started = Instant::now();
     let mut files = Vec::new();
     for input in inputs {
@@ -117,29 +119,59 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
             .map(|file| api::Shard { source: f.display().to_string(), file })
             .map_err(|e| backlog_risk::Error::Shard(format!("{e:#}")))
     });
-    let api::Merge { header, merged } = api::merge(shards, &api::Observer::new())?;
+    let api::Merge { header, mut merged } = api::merge(shards, &api::Observer::new())?;
+    let out = match files.first() {
+        Some(first) if beside => beside_shards(first, &header.scenario, &merged),
+        _ => opts.out.clone(),
+    };
+    let opts = &RunOptions { out, ..opts.clone() };
+    // --focus: what a run's headline and loss.png are about.
+    if let Some(focus) = opts.focus.as_deref() {
+        let file = PathBuf::from(&header.scenario_file);
+        match &mut merged {
+            api::Merged::Run(r) => {
+                apply_focus(&mut r.scenario, Some(focus), &file)?;
+                r.summary.focus = r.scenario.focus;
+            }
+            api::Merged::Paired(p) => {
+                apply_focus(&mut p.run.scenario, Some(focus), &file)?;
+                p.run.summary.focus = p.run.scenario.focus;
+            }
+            api::Merged::Stress { .. } | api::Merged::Sweep(_) => bail!(
+                "--focus {focus}: the shards are of a stress test or a sweep, whose files do not depend on a focus provider; leave out --focus (a sweep's metric is chosen when its shards run)"
+            ),
+        }
+    }
     // Taken once every shard has been checked, so that a refused merge
     // writes nothing.
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     let n = header.shards;
+    let wrote = |dir: PathBuf| {
+        if !opts.quiet {
+            println!("  wrote {}", dir.display());
+        }
+    };
     match merged {
         api::Merged::Run(r) => {
             write_merged(&header, &r.summary, &r.scenario, opts, started, None)?;
             if !opts.quiet {
                 println!("merged {n} shards: {}", headline(&r.summary));
             }
+            wrote(opts.out.join(&r.scenario.name));
         }
         api::Merged::Paired(p) => {
             write_merged(&header, &p.run.summary, &p.run.scenario, opts, started, Some((&p.base, &p.rows)))?;
             if !opts.quiet {
                 println!("merged {n} shards (paired with {}): {}", p.base.name, headline(&p.run.summary));
             }
+            wrote(opts.out.join(&p.run.scenario.name));
         }
         api::Merged::Stress { result, row, .. } => {
             super::stress::write_stress(&result, Some(&row), opts)?;
             if !opts.quiet {
                 println!("merged {n} shards of the stress test: {}", super::stress::stress_line(&result, Some(&row)));
             }
+            wrote(opts.out.join(&result.scenario).join(format!("portfolio-{}", result.portfolio)));
         }
         api::Merged::Sweep(s) => {
             let run = RunOptions { paths: Some(header.paths), seed: Some(header.seed), ..opts.clone() };
@@ -157,4 +189,23 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The output folder a merge writes into by default: the one the shards
+/// were written into. Shards in `OUT/NAME/` (a stress test's in
+/// `OUT/NAME/portfolio-P/`) give `OUT`; shards anywhere else give their
+/// own folder (the results then go to a `NAME/` inside it).
+fn beside_shards(first: &Path, scenario: &str, merged: &api::Merged) -> PathBuf {
+    let dir = first.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let named = |d: &Path, name: &str| d.file_name().is_some_and(|n| n == name);
+    let scenario_dir = match merged {
+        api::Merged::Stress { portfolio, .. } => {
+            dir.parent().filter(|p| named(dir, &format!("portfolio-{}", portfolio.name)) && named(p, scenario))
+        }
+        _ => Some(dir).filter(|d| named(d, scenario)),
+    };
+    match scenario_dir {
+        Some(d) => d.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+        None => dir.to_path_buf(),
+    }
 }

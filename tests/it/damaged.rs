@@ -193,3 +193,61 @@ fn bit_flip_campaign() {
     eprintln!("shard fuzz: {flips} flips refused, {forged} forged, {forged_merged} forged merged (no panic)");
     assert!(flips >= 400 && forged > 0);
 }
+
+/// `merge DIR` writes beside its shards unless `--out` says otherwise, says
+/// where, honours `--focus` for a run, and its help offers only what it
+/// accepts.
+#[test]
+fn merge_writes_beside_its_shards_and_honours_focus() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    write_shards(&results, 2);
+    let folder = results.join("openai-shift");
+    let merged = cmd().arg("merge").arg(&folder).args(["--no-charts", "--focus", "aws"]).assert().success();
+    let stdout = String::from_utf8(merged.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains(&format!("wrote {}", folder.display())), "{stdout}");
+    assert!(stdout.contains("AWS"), "the headline is about the focus provider: {stdout}");
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
+    // The same figures as one run of all the paths, focused on aws.
+    let one = dir.path().join("one");
+    cmd()
+        .args(["run", SCENARIO, "--paths", "10000", "--seed", "5", "--quiet", "--no-charts", "--focus", "aws"])
+        .arg("--out")
+        .arg(&one)
+        .assert()
+        .success();
+    assert_eq!(summary, std::fs::read_to_string(one.join("openai-shift/summary.csv")).unwrap());
+    let one_line = cmd()
+        .args(["run", SCENARIO, "--paths", "10000", "--seed", "5", "--no-charts", "--focus", "aws", "--out"])
+        .arg(dir.path().join("two"))
+        .assert()
+        .success();
+    let headline = String::from_utf8(one_line.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains(headline.lines().next().unwrap()), "{stdout} / {headline}");
+
+    // A stress test's shards merge into their own folder too; --focus
+    // means nothing to them and is refused.
+    let stress = ["stress", "--portfolio", "portfolios/ai-infra.toml", SCENARIO, "--paths", "8192", "--quiet"];
+    for k in 0..2 {
+        cmd().args(stress).args(["--shard", &format!("{k}/2"), "--out"]).arg(&results).assert().success();
+    }
+    let pf = folder.join("portfolio-ai-infra");
+    cmd()
+        .arg("merge")
+        .arg(&pf)
+        .args(["--focus", "aws"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--focus aws: the shards are of a stress test or a sweep"));
+    assert!(!pf.join("pnl.csv").exists());
+    cmd().arg("merge").arg(&pf).args(["--no-charts", "-q"]).assert().success();
+    assert!(pf.join("pnl.csv").exists() && pf.join("shard-0-of-2.bin").exists());
+
+    let help = cmd().args(["merge", "--help"]).assert().success();
+    let help = String::from_utf8(help.get_output().stdout.clone()).unwrap();
+    for absent in ["--paths", "--seed", "--sampling", "--allow-huge"] {
+        assert!(!help.contains(absent), "merge --help offers {absent}");
+    }
+    assert!(help.contains("--focus") && help.contains("--out"));
+    cmd().args(["merge"]).arg(&folder).args(["--seed", "3"]).assert().code(2);
+}
