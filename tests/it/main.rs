@@ -14,6 +14,7 @@ mod explain;
 mod exporters;
 mod faults;
 mod fuzz;
+mod injection;
 mod model;
 mod pinned;
 mod portfolio;

@@ -370,11 +370,15 @@ fn validate(cx: &Cx, raw: RawFile) -> Res<Scenario> {
         let o = &rp.other;
         let of = |k: &str| format!("{f}.other.{k}");
         let display = match &rp.display {
-            Some(d) if d.get_ref().trim().is_empty() || d.get_ref().chars().count() > 40 => {
+            Some(d)
+                if d.get_ref().trim().is_empty()
+                    || d.get_ref().chars().count() > 40
+                    || d.get_ref().chars().any(char::is_control) =>
+            {
                 return Err(cx.err(
                     &format!("{f}.display"),
                     Some(&d.span()),
-                    "must be 1 to 40 characters, e.g. display = \"Oracle (OCI)\"",
+                    "must be 1 to 40 characters, printable (no newline, tab or other control character), e.g. display = \"Oracle (OCI)\"",
                 ));
             }
             Some(d) => d.get_ref().trim().to_string(),

@@ -2,6 +2,12 @@
 //!
 //! Each writer returns the bytes of one file, so it can be tested without a
 //! disk; the front-ends put them in place.
+//!
+//! Every CSV cell of text that a spreadsheet would read as a formula
+//! (starting with `=`, `+`, `-`, `@`, a tab or a carriage return, and not a
+//! number) is written with a leading `'` ([`guard_cell`]): names and
+//! display strings come from files a user may not have written. Numbers are
+//! written as they are.
 
 use std::io::Write;
 use std::path::Path;
@@ -28,11 +34,49 @@ pub fn revenue_csv(s: &ScenarioSummary) -> Result<Vec<u8>> {
     rows_csv(&s.revenue)
 }
 
+/// `text` as a CSV cell that no spreadsheet runs as a formula: a cell that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return and is not a
+/// number gets a leading `'` (the usual guard); every other cell, numbers
+/// such as `-1.5` included, is unchanged.
+///
+/// ```
+/// use backlog_risk::writers::output::guard_cell;
+/// assert_eq!(guard_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+/// assert_eq!(guard_cell("@SUM(A1)"), "'@SUM(A1)");
+/// assert_eq!(guard_cell("-1.5e3"), "-1.5e3");
+/// assert_eq!(guard_cell("loss.azure"), "loss.azure");
+/// ```
+pub fn guard_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && text.trim().parse::<f64>().is_err() { format!("'{text}").into() } else { text.into() }
+}
+
+/// CSV bytes with every cell guarded ([`guard_cell`]); the bytes as they
+/// are when no cell needs it.
+fn guarded(csv: Vec<u8>) -> Result<Vec<u8>> {
+    let reader = || csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(csv.as_slice());
+    let mut needed = false;
+    for rec in reader().records() {
+        if rec?.iter().any(|c| matches!(guard_cell(c), std::borrow::Cow::Owned(_))) {
+            needed = true;
+            break;
+        }
+    }
+    if !needed {
+        return Ok(csv);
+    }
+    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    for rec in reader().records() {
+        w.write_record(rec?.iter().map(guard_cell).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
 /// `samples.csv`: a header and one row per path, written to `out` as the
 /// rows come (a large sample never sits in memory).
 pub fn samples_csv(out: impl Write, header: &[String], rows: impl Iterator<Item = (u64, Vec<f64>)>) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(header)?;
+    w.write_record(header.iter().map(|h| guard_cell(h)).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
     let mut cells: Vec<String> = Vec::with_capacity(header.len());
     for (i, row) in rows {
         cells.clear();
@@ -117,7 +161,7 @@ pub fn rows_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
     for r in rows {
         w.serialize(r)?;
     }
-    Ok(w.into_inner().map_err(|e| e.into_error())?)
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// CSV `csv` (a header and rows) with constant columns appended to every
@@ -132,7 +176,7 @@ pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> Result<Vec<u8>> {
         }
         w.write_record(&rec)?;
     }
-    Ok(w.into_inner().map_err(|e| e.into_error())?)
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// `batch.csv`: one row per scenario of a run, ok or failed, with the key
@@ -193,7 +237,7 @@ pub fn batch_csv(outcomes: &[(&Path, &Result<ScenarioSummary, String>)]) -> Resu
         }
         w.write_record(&rec)?;
     }
-    Ok(w.into_inner().map_err(|e| e.into_error())?)
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// `sweep-SLUG.csv`: one row per grid point: the varied values, then for every
@@ -229,7 +273,7 @@ pub fn sweep_csv(
         rec.push(p.se.map_or(String::new(), |v| v.to_string()));
         w.write_record(&rec)?;
     }
-    Ok(w.into_inner().map_err(|e| e.into_error())?)
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// How quantiles were computed, for `run.json`.
