@@ -30,8 +30,8 @@ commands() {
     "$bin" run scenarios/openai-shift.toml --paths $P --sampling sobol --out "$out/sobol" "${q[@]}"
     "$bin" run scenarios/variants/openai-shift-fast.toml --paired scenarios/openai-shift.toml --paths 120000 \
         --out "$out/paired" "${q[@]}"
-    "$bin" run scenarios/openai-shift.toml --precision 'es99:loss.azure<=3%' --round-paths 16384 \
-        --max-paths 200000 --out "$out/precision" "${q[@]}"
+    "$bin" run scenarios/openai-shift.toml --precision 'es99:loss.azure<=0.8%' --round-paths 16384 \
+        --max-paths 196608 --out "$out/precision" "${q[@]}"
     "$bin" stress --portfolio portfolios/ai-infra.toml scenarios/openai-shift.toml scenarios/status-quo.toml \
         --paths $P --out "$out/stress" "${q[@]}"
     "$bin" stress --portfolio portfolios/msft-azure.toml scenarios/ --paths $P --out "$out/stress" "${q[@]}" || true
@@ -52,8 +52,8 @@ commands() {
         "$bin" run scenarios/ --paths $P --no-charts --out "$out/console/run" --threads 2 || true
         "$bin" run scenarios/variants/openai-shift-fast.toml --paired scenarios/openai-shift.toml --paths 120000 \
             --no-charts --out "$out/console/paired" --threads 2
-        "$bin" run scenarios/openai-shift.toml --precision 'es99:loss.azure<=3%' --round-paths 16384 \
-            --max-paths 200000 --no-charts --out "$out/console/precision" --threads 2
+        "$bin" run scenarios/openai-shift.toml --precision 'es99:loss.azure<=0.8%' --round-paths 16384 \
+            --max-paths 196608 --no-charts --out "$out/console/precision" --threads 2
         "$bin" stress --portfolio portfolios/ai-infra.toml scenarios/openai-shift.toml --paths $P --no-charts \
             --out "$out/console/stress" --threads 2
         "$bin" explain scenarios/openai-shift.toml --paths 4096 --no-charts --out "$out/console/explain" --threads 2

@@ -207,6 +207,11 @@ pub struct StressArgs {
 pub struct ShowArgs {
     /// The scenario file.
     pub file: PathBuf,
+
+    /// Accepted as by every command; `show` prints only the scenario (its
+    /// result) and errors either way.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -381,7 +386,9 @@ pub struct RunArgs {
     pub precision: Option<backlog_risk::precision::Target>,
 
     /// With --precision: the most paths to run before giving up on the
-    /// target.
+    /// target, a hard maximum (whole rounds: the largest multiple of
+    /// --round-paths not above it). A target not met within it is said on
+    /// stderr (with --quiet too) and the exit status is 3.
     #[arg(long, value_name = "N", default_value_t = 10_000_000, requires = "precision", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_paths: u64,
 
@@ -518,6 +525,11 @@ pub struct ValidateArgs {
     /// scenario in `scenarios/`, as `run` does.
     #[arg(value_name = "FILES_OR_DIRS")]
     pub inputs: Vec<PathBuf>,
+
+    /// Print nothing but errors (no `ok` line per valid file); the exit
+    /// status says whether every file is valid.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 impl CommonArgs {

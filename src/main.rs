@@ -4,6 +4,15 @@ use backlog_risk_cli::app;
 use backlog_risk_cli::cli::{Cli, Command};
 use clap::Parser;
 
+/// The exit status of a run whose `--precision` target was not met (every
+/// scenario ran; 1 when one failed, 2 when the command could not start).
+const UNMET: u8 = 3;
+
+/// 0 for success, 1 when some input failed.
+fn status(ok: bool) -> u8 {
+    if ok { 0 } else { 1 }
+}
+
 fn main() -> ExitCode {
     // Output piped into `head` ends the process quietly, as for other
     // command-line tools, instead of a panic about a broken pipe.
@@ -18,6 +27,7 @@ fn main() -> ExitCode {
         Command::Run(args) if args.split.shard.is_some() => match args.split.resolve() {
             Ok(shard) => {
                 app::run_shard(&app::RunOptions { allow_huge: true, ..args.into_options() }, shard.expect("guarded"))
+                    .map(status)
             }
             Err(e) => Err(anyhow::anyhow!(e)),
         },
@@ -27,12 +37,20 @@ fn main() -> ExitCode {
                 if outcomes.len() > 1 && !opts.quiet {
                     eprint!("{}", app::batch_report(&outcomes));
                 }
-                outcomes.iter().all(|o| o.result.is_ok())
+                if outcomes.iter().any(|o| o.result.is_err()) {
+                    1
+                } else if outcomes.iter().any(|o| !o.met) {
+                    UNMET
+                } else {
+                    0
+                }
             })
         }
-        Command::Validate(args) if args.inputs.is_empty() => app::validate(&["scenarios".into()]),
-        Command::Validate(args) => app::validate(&args.inputs),
-        Command::Show(args) => app::show(&args.file),
+        Command::Validate(args) if args.inputs.is_empty() => {
+            app::validate(&["scenarios".into()], args.quiet).map(status)
+        }
+        Command::Validate(args) => app::validate(&args.inputs, args.quiet).map(status),
+        Command::Show(args) => app::show(&args.file).map(status),
         Command::Stress(args) => match args.split.resolve() {
             Ok(shard) => {
                 let opts = args.common.into_options(args.inputs, args.paired);
@@ -41,11 +59,12 @@ fn main() -> ExitCode {
                     &app::RunOptions { allow_huge: opts.allow_huge || shard.is_some(), ..opts },
                     shard,
                 )
+                .map(status)
             }
             Err(e) => Err(anyhow::anyhow!(e)),
         },
         Command::Sweep(args) => match args.split.resolve() {
-            Ok(shard) => app::sweep(&app::SweepOptions { shard, ..args.into_options() }).map(|_| true),
+            Ok(shard) => app::sweep(&app::SweepOptions { shard, ..args.into_options() }).map(|_| 0),
             Err(e) => Err(anyhow::anyhow!(e)),
         },
         Command::Explain(args) => {
@@ -55,27 +74,26 @@ fn main() -> ExitCode {
                 attribution: args.analysis != "sensitivity",
                 sensitivity: args.analysis != "attribution",
             };
-            app::explain(&args.common.into_options(args.inputs, None), &what)
+            app::explain(&args.common.into_options(args.inputs, None), &what).map(status)
         }
         Command::Merge(args) => {
             let inputs = args.inputs.clone();
             let (opts, out) = args.into_options();
-            app::merge(&inputs, &opts, out.is_none()).map(|_| true)
+            app::merge(&inputs, &opts, out.is_none()).map(|_| 0)
         }
         Command::Completions(args) => {
             backlog_risk_cli::cli::completions(args.shell, &mut std::io::stdout());
-            Ok(true)
+            Ok(0)
         }
         Command::Man(args) => backlog_risk_cli::cli::man_pages(&args.out)
             .map(|files| {
                 files.iter().for_each(|f| println!("wrote {}", f.display()));
-                true
+                0
             })
             .map_err(|e| anyhow::anyhow!("cannot write the man pages into {}: {e}", args.out.display())),
     };
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {}", backlog_risk_cli::errors::text(&e));
             ExitCode::from(2)

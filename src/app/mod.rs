@@ -133,6 +133,8 @@ fn list_folder(dir: &Path, keep: impl Fn(&Path) -> bool, what: &str) -> Result<V
 pub struct Outcome {
     pub file: PathBuf,
     pub result: Result<ScenarioSummary, String>,
+    /// False when a `--precision` target was not met within `--max-paths`.
+    pub met: bool,
 }
 
 /// `1 customer`, `2 customers`.
@@ -141,10 +143,11 @@ pub fn count(n: usize, noun: &str) -> String {
 }
 
 /// `backlog-risk validate`: true when every file is valid.
-pub fn validate(inputs: &[PathBuf]) -> Result<bool> {
+pub fn validate(inputs: &[PathBuf], quiet: bool) -> Result<bool> {
     let mut ok = true;
     for file in collect_inputs(inputs)? {
         match scenario::load(&file) {
+            Ok(_) if quiet => {}
             Ok(sc) => println!(
                 "ok    {} (scenario {}: {}, {}, {}, {})",
                 file.display(),

@@ -49,8 +49,7 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
             "--precision and --paired cannot be combined yet: run the variant to a precision, then pair it at that path count with --paths"
         );
     }
-    let budget =
-        |s: &Scenario| opts.precision.as_ref().map_or(s.paths, |(_, round, max)| max.div_ceil(*round).max(1) * round);
+    let budget = |s: &Scenario| opts.precision.as_ref().map_or(s.paths, |(_, round, max)| (max / round).max(1) * round);
     let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| budget(s)).sum();
     let bar = progress_bar(total_paths, opts.quiet);
     let mut outcomes = Vec::new();
@@ -64,19 +63,26 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
                     .map_err(|e| format!("{}: {}", file.display(), crate::errors::text(&e)))
             }
         };
-        let (result, paired_line) = match result {
-            Ok((s, line)) => (Ok(s), line),
-            Err(e) => (Err(e), None),
+        let (result, line, met) = match result {
+            Ok((s, line, met)) => (Ok(s), line, met),
+            Err(e) => (Err(e), None, true),
         };
         match &result {
             Ok(s) if !opts.quiet => bar.suspend(|| {
                 println!("{}", headline(s));
-                paired_line.iter().for_each(|l| println!("{l}"));
+                // An unmet target goes to stderr, as a warning.
+                match &line {
+                    Some(l) if !met => eprintln!("{l}"),
+                    Some(l) => println!("{l}"),
+                    None => {}
+                }
             }),
+            // --quiet hides result lines, never an unmet target.
+            Ok(_) if !met => bar.suspend(|| line.iter().for_each(|l| eprintln!("{l}"))),
             Err(e) => bar.suspend(|| eprintln!("error: {e}")),
             _ => {}
         }
-        outcomes.push(Outcome { file, result });
+        outcomes.push(Outcome { file, result, met });
     }
     bar.finish_and_clear();
     let list: Vec<_> = outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect();
@@ -94,9 +100,9 @@ fn run_one(
     pool: &rayon::ThreadPool,
     bar: &ProgressBar,
     base: Option<&Scenario>,
-) -> Result<(ScenarioSummary, Option<String>)> {
+) -> Result<(ScenarioSummary, Option<String>, bool)> {
     let started = Instant::now();
-    if base.is_some_and(|b| b.name == sc.name) && !opts.quiet {
+    if base.is_some_and(|b| b.name == sc.name) {
         bar.suspend(|| eprintln!("note: `{}` is the --paired base itself: run without a comparison", sc.name));
     }
     let base = base.filter(|b| b.name != sc.name);
@@ -112,6 +118,7 @@ fn run_one(
         let (run, reached) =
             pool.install(|| api::run_to_precision(sc, target, (*round, *max), &here, &observer, &after))?;
         let line = precision_line(&sc.name, target, &reached);
+        let met = reached.met;
         let wall = started.elapsed().as_secs_f64();
         let sc = &run.scenario;
         let info = RunInfo {
@@ -120,16 +127,15 @@ fn run_one(
         };
         let samples = opts.samples.map(|n| (n, *round));
         write_outputs(&opts.out.join(&sc.name), sc, &resolved.chain, &run.summary, info, opts, pool, None, samples)?;
-        return Ok((run.summary, Some(line)));
+        return Ok((run.summary, Some(line), met));
     }
     // A paired run simulates both scenarios once, side by side.
     let (run, paired) = match base {
         Some(b) => {
             let p = pool.install(|| api::run_paired(sc, b, &here, &observer))?;
+            // Notes go to stderr, with --quiet too.
             for note in &p.notes {
-                if !opts.quiet {
-                    bar.suspend(|| eprintln!("{note}"));
-                }
+                bar.suspend(|| eprintln!("{note}"));
             }
             (p.run.clone(), Some((b, p)))
         }
@@ -153,20 +159,20 @@ fn run_one(
         paired.as_ref().map(|(b, p)| (*b, p.rows.as_slice())),
         opts.samples.map(|n| (n, sc.paths)),
     )?;
-    Ok((summary, line))
+    Ok((summary, line, true))
 }
 
 /// The console line of a run to a precision: met or not, and at what cost.
 fn precision_line(name: &str, t: &backlog_risk::precision::Target, r: &backlog_risk::precision::Reached) -> String {
     let got = format!(
-        "{} of {}: {:.3} +- {:.3} ({:.2}% of it) after {} paths ({} rounds of {})",
+        "{} of {}: {:.3} +- {:.3} ({:.2}% of it) after {} paths ({} of {})",
         t.stat,
         t.metric,
         r.estimate,
         r.half_width,
         100.0 * r.relative_half_width,
         r.paths,
-        r.rounds,
+        count(r.rounds as usize, "round"),
         r.round_paths
     );
     if r.met {

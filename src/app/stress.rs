@@ -90,9 +90,8 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
             }
             Ok(Done::Skipped(why)) => {
                 skipped += 1;
-                if !opts.quiet {
-                    bar.suspend(|| eprintln!("skip  {}: {why}", file.display()));
-                }
+                // A skip is said with --quiet too: the user must know.
+                bar.suspend(|| eprintln!("skip  {}: {why}", file.display()));
             }
             Err(e) => {
                 failed += 1;

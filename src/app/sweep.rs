@@ -30,9 +30,8 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     };
     let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plan = plan_sweep(&opts.file, base, &resolved.text, opts)?;
-    if !opts.run.quiet {
-        plan.notes.iter().for_each(|n| eprintln!("{}", crate::errors::flags(n)));
-    }
+    // Notes go to stderr, with --quiet too.
+    plan.notes.iter().for_each(|n| eprintln!("{}", crate::errors::flags(n)));
     let pool = thread_pool(opts.run.threads)?;
     // The points of this shard, or all of them.
     let (k, n) = opts.shard.unwrap_or((0, 1));

@@ -19,6 +19,7 @@ mod model;
 mod pinned;
 mod portfolio;
 mod priors;
+mod quiet;
 mod readme;
 mod report;
 mod sampling;

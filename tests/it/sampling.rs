@@ -262,10 +262,27 @@ fn precision_stops_at_the_first_round_that_meets_the_target() {
     for f in ["summary.csv", "errors.csv", "fan.csv"] {
         assert_eq!(std::fs::read(got.join(f)).unwrap(), std::fs::read(same.join(f)).unwrap(), "{f}");
     }
-    // Out of budget: said, and recorded.
-    let short = run(&["--precision", "es99:loss.a<=0.01%", "--round-paths", "2048", "--max-paths", "5000"], "short");
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(short.join("run.json")).unwrap()).unwrap();
-    assert_eq!((info["precision"]["met"].as_bool(), info["paths"].as_u64()), (Some(false), Some(6144)));
+    // Out of budget: said on stderr (with -q too), recorded, exit status 3;
+    // --max-paths is a hard maximum (two whole rounds of 2048 within 5000).
+    let short = dir.path().join("short");
+    let o = cmd()
+        .args(["run", file.to_str().unwrap(), "--no-charts", "-q", "--out"])
+        .arg(&short)
+        .args(["--precision", "es99:loss.a<=0.01%", "--round-paths", "2048", "--max-paths", "5000"])
+        .assert()
+        .code(3);
+    let err = String::from_utf8(o.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("NOT met within --max-paths 4096"), "{err}");
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(short.join("corr").join("run.json")).unwrap()).unwrap();
+    assert_eq!((info["precision"]["met"].as_bool(), info["paths"].as_u64()), (Some(false), Some(4096)));
+    // Less than one round is refused before anything runs.
+    cmd()
+        .args(["run", file.to_str().unwrap(), "-q", "--precision", "es99:loss.a<=1%", "--max-paths", "100", "--out"])
+        .arg(dir.path().join("tiny"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("--max-paths 100: less than one round of 65536 paths"));
     // Bad targets: a clear message, nothing written.
     for (target, says) in [("es99:loss.b<=1%", "no metric `loss.b`"), ("es99:loss.a=1%", "no `<=`")] {
         let out = dir.path().join("bad");

@@ -117,7 +117,7 @@ pub fn half_width(t: &Target, k: usize, acc: &Accumulator) -> (f64, f64) {
 }
 
 /// Simulate rounds of `round` paths (a multiple of the engine's chunk)
-/// until `t` is met or `max_paths` (rounded up to a whole round) are done.
+/// until `t` is met or `max_paths` (whole rounds within it, one at least) are done.
 /// `after_round` sees the paths done and the half-width after each round.
 pub fn run_to_precision(
     engine: &Engine,
@@ -129,7 +129,8 @@ pub fn run_to_precision(
 ) -> Result<(Accumulator, Reached)> {
     assert!(round > 0 && round.is_multiple_of(CHUNK), "a round is a whole number of chunks");
     let k = t.check(engine.scenario())?;
-    let rounds_max = max_paths.div_ceil(round).max(1);
+    // `max_paths` is a hard maximum: whole rounds within it (one at least).
+    let rounds_max = (max_paths / round).max(1);
     // The Latin hypercube is over each round's paths.
     let keys = engine.keys(seed, round);
     let mut merger = engine.merger();

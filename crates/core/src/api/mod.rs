@@ -410,6 +410,14 @@ pub fn run_to_precision(
             crate::engine::CHUNK
         )));
     }
+    if max_paths < round {
+        return Err(Error::option(
+            "max_paths",
+            format!(
+                "{max_paths}: less than one round of {round} paths; give at least {round}, or a smaller option `round_paths`"
+            ),
+        ));
+    }
     let sc = opts.apply(sc)?;
     let engine = Engine::new(&sc).with_cancel(obs.cancel());
     let res = opts.install(|| {
