@@ -142,10 +142,44 @@ pub fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
-/// `backlog-risk validate`: true when every file is valid.
+/// Whether `file` is a portfolio file (a TOML file with a top-level
+/// `[portfolio]` table) rather than a scenario.
+fn is_portfolio(file: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else { return false };
+    match text.parse::<toml::Table>() {
+        Ok(t) => t.get("portfolio").is_some_and(toml::Value::is_table) && t.get("scenario").is_none(),
+        // A file that is not valid TOML: by its tables' headers.
+        Err(_) => {
+            let has = |h: &str| text.lines().any(|l| l.trim() == h);
+            has("[portfolio]") && !has("[scenario]")
+        }
+    }
+}
+
+/// `backlog-risk validate`: true when every file (a scenario or a
+/// portfolio) is valid.
 pub fn validate(inputs: &[PathBuf], quiet: bool) -> Result<bool> {
     let mut ok = true;
     for file in collect_inputs(inputs)? {
+        if is_portfolio(&file) {
+            match backlog_risk::portfolio::load(&file) {
+                Ok(_) if quiet => {}
+                Ok(p) => println!(
+                    "ok    {} (portfolio {}: {}, value {} {}, {})",
+                    file.display(),
+                    p.name,
+                    count(p.holdings.len(), "holding"),
+                    p.value,
+                    p.unit,
+                    p.horizon.map_or("each scenario's horizon".to_string(), |h| format!("horizon {h} quarters"))
+                ),
+                Err(e) => {
+                    ok = false;
+                    eprintln!("error: {}", crate::errors::core_text(&e));
+                }
+            }
+            continue;
+        }
         match scenario::load(&file) {
             Ok(_) if quiet => {}
             Ok(sc) => println!(

@@ -7,7 +7,6 @@ use super::*;
 /// one failure does not stop the others. Returns the outcomes in input order.
 pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     let files = collect_inputs(&opts.inputs)?;
-    let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     let pool = thread_pool(opts.threads)?;
 
     let mut loaded: Vec<(PathBuf, Result<Loaded, String>)> = Vec::new();
@@ -49,6 +48,9 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
             "--precision and --paired cannot be combined yet: run the variant to a precision, then pair it at that path count with --paths"
         );
     }
+    // Taken once the inputs are read and checked, so that a refused run
+    // creates nothing.
+    let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     let budget = |s: &Scenario| opts.precision.as_ref().map_or(s.paths, |(_, round, max)| (max / round).max(1) * round);
     let total_paths: u64 = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| budget(s)).sum();
     let bar = progress_bar(total_paths, opts.quiet);

@@ -21,9 +21,6 @@ enum Done {
 /// to `OUT/NAME/portfolio-PORTFOLIO/shard-K-of-N.bin` instead, for `merge`.
 /// Returns true when at least one scenario ran and none failed.
 pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)>) -> Result<bool> {
-    // Shards of one run write distinct files side by side; everything else
-    // takes the output folder for itself.
-    let _lock = if shard.is_none() { Some(crate::outdir::OutLock::acquire(&opts.out)?) } else { None };
     // Read once: parsed here, and carried whole into shard files.
     let text = std::fs::read_to_string(portfolio_file)
         .with_context(|| format!("{}: cannot read the file", portfolio_file.display()))?;
@@ -39,6 +36,24 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
         let sc = load_with_overrides(&file, opts);
         loaded.push((file, sc));
     }
+    let given: Vec<&Scenario> = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| s).collect();
+    if let Some(e) = portfolio.unrecorded(portfolio_file, &given) {
+        return Err(e.into());
+    }
+    if let Some((b, _)) = &base {
+        let names: Vec<&str> =
+            loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| s.name.as_str()).collect();
+        if !names.is_empty() && names.iter().all(|n| *n == b.name) {
+            bail!(
+                "`{}` is the --paired base itself: a stress test compared with itself differs by exactly 0; give another scenario to compare with the base (e.g. `scenarios/openai-shift.toml --paired scenarios/status-quo.toml`)",
+                b.name
+            );
+        }
+    }
+    // Taken once the inputs are read and checked, so that a missing input
+    // creates nothing. Shards of one run write distinct files side by
+    // side; everything else takes the output folder for itself.
+    let _lock = if shard.is_none() { Some(crate::outdir::OutLock::acquire(&opts.out)?) } else { None };
     let factor = if base.is_some() { 2 } else { 1 };
     let total = loaded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|(s, _)| factor * s.paths).sum();
     let bar = progress_bar(total, opts.quiet);

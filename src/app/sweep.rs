@@ -24,12 +24,13 @@ pub use backlog_risk::api::{SweepPlan, parse_vary};
 /// `backlog-risk sweep`: run every grid point with the same seed (common
 /// random numbers), in parallel, and write `sweep-SLUG.csv` and `sweep-SLUG.png`.
 pub fn sweep(opts: &SweepOptions) -> Result<()> {
+    let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = plan_sweep(&opts.file, base, &resolved.text, opts)?;
+    // Taken once the inputs are read, so that a bad input creates nothing.
     let _lock = match opts.shard {
         None => Some(crate::outdir::OutLock::acquire(&opts.run.out)?),
         Some(_) => None,
     };
-    let (base, resolved) = scenario::load_resolved(&opts.file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let plan = plan_sweep(&opts.file, base, &resolved.text, opts)?;
     // Notes go to stderr, with --quiet too.
     plan.notes.iter().for_each(|n| eprintln!("{}", crate::errors::flags(n)));
     let pool = thread_pool(opts.run.threads)?;

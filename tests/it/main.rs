@@ -18,6 +18,7 @@ mod injection;
 mod model;
 mod pinned;
 mod portfolio;
+mod portfolio_edges;
 mod priors;
 mod quiet;
 mod readme;

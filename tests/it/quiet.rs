@@ -19,16 +19,16 @@ fn quiet_keeps_skips_and_notes() {
         "--portfolio",
         "portfolios/ai-infra.toml",
         "scenarios/status-quo.toml",
+        "scenarios/openai-shift.toml",
         "--paths",
         "2048",
         "-q",
+        "--no-charts",
         "--out",
         out,
     ]);
-    assert_eq!(stdout, "");
+    assert_eq!((stdout.as_str(), code), ("", Some(0)));
     assert!(stderr.contains("skip  scenarios/status-quo.toml: portfolio ai-infra needs backlog.coreweave"), "{stderr}");
-    assert!(stderr.contains("each was skipped above"), "{stderr}");
-    assert_eq!(code, Some(1));
     // A sweep's note (a distribution replaced by fixed values).
     let (stdout, stderr, code) = said(&[
         "sweep",
@@ -50,7 +50,10 @@ fn quiet_keeps_skips_and_notes() {
 fn validate_and_show_accept_quiet() {
     let (stdout, stderr, code) = said(&["validate", "-q", "scenarios/openai-shift.toml"]);
     assert_eq!((stdout.as_str(), stderr.as_str(), code), ("", "", Some(0)));
-    let (_, stderr, code) = said(&["validate", "-q", "portfolios/ai-infra.toml"]);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[scenario]\nname = \"Bad Name\"\n").unwrap();
+    let (_, stderr, code) = said(&["validate", "-q", bad.to_str().unwrap()]);
     assert!(code != Some(0) && !stderr.is_empty(), "an invalid file is still reported under -q");
     let (stdout, _, code) = said(&["show", "-q", "scenarios/openai-shift.toml"]);
     assert!(code == Some(0) && stdout.contains("[scenario]"), "{stdout}");

@@ -75,6 +75,11 @@ impl Cx<'_> {
         if message.starts_with("unknown field") {
             message.push_str("; remove it or correct its spelling");
         }
+        // The parser names no key: the span does.
+        let key = e.span().and_then(|r| self.text.get(r)).map(|k| k.trim().trim_matches('"').to_string());
+        if let Some(key) = key.filter(|k| message == "duplicate key" && !k.is_empty() && k.len() <= 80) {
+            message = format!("duplicate key `{key}`: a key may be given once in a table; remove one of the two");
+        }
         self.err(field, e.span().as_ref(), message)
     }
 

@@ -90,6 +90,71 @@ pub struct Holding {
     pub exposure: Vec<(String, f64)>,
 }
 
+impl Portfolio {
+    /// The first exposure to a metric that none of `scenarios` records (a
+    /// misspelt metric, or scenarios that model other providers): an
+    /// [`Error::Portfolio`] at its field in `file`, naming the closest
+    /// metric they record. `None` when each exposure is recorded by one
+    /// of them at least, or when no scenario is given.
+    ///
+    /// ```
+    /// let sc = backlog_risk::scenario::parse(
+    ///     "[scenario]\nname = \"s\"\nstart = \"2026Q1\"\nquarters = 4\n[providers.azure]\nrecognition = 0.07\n\
+    ///      other = { backlog = 10.0, bookings = 1.0 }\n",
+    ///     "s.toml".as_ref(),
+    /// )
+    /// .unwrap();
+    /// let p = backlog_risk::portfolio::parse(
+    ///     "[portfolio]\nname = \"p\"\nvalue = 1.0\n[[holding]]\nname = \"MSFT\"\nweight = 1.0\n\
+    ///      exposure = { \"backlog.azrue\" = 0.2 }\n",
+    ///     "p.toml".as_ref(),
+    /// )
+    /// .unwrap();
+    /// let e = p.unrecorded("p.toml".as_ref(), &[&sc]).unwrap().to_string();
+    /// assert!(e.contains("holding[0].exposure.\"backlog.azrue\"") && e.contains("did you mean `backlog.azure`"), "{e}");
+    /// ```
+    pub fn unrecorded(&self, file: &Path, scenarios: &[&crate::model::Scenario]) -> Option<Error> {
+        if scenarios.is_empty() {
+            return None;
+        }
+        let mut recorded: Vec<String> = Vec::new();
+        for sc in scenarios {
+            for m in crate::metric::Metric::all(sc).iter().map(ToString::to_string) {
+                if !recorded.contains(&m) {
+                    recorded.push(m);
+                }
+            }
+        }
+        for (i, h) in self.holdings.iter().enumerate() {
+            for (metric, _) in &h.exposure {
+                if recorded.contains(metric) {
+                    continue;
+                }
+                // A suggestion only for a near miss (a typing error).
+                let closest = recorded
+                    .iter()
+                    .map(|r| (strsim::levenshtein(r, metric), r))
+                    .min()
+                    .filter(|(d, _)| *d <= 3)
+                    .map(|(_, r)| r);
+                let given = scenarios.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+                let message = match closest {
+                    Some(c) => format!(
+                        "no scenario given ({given}) records `{metric}`; did you mean `{c}`? Correct the metric, or give a scenario that models it"
+                    ),
+                    None => format!(
+                        "no scenario given ({given}) records `{metric}`; give a scenario that models it as well, or leave this holding out (metrics recorded: {})",
+                        recorded.join(", ")
+                    ),
+                };
+                let field = format!("holding[{i}].exposure.\"{metric}\"");
+                return Some(Error::Portfolio(InputError::new(file, &field, message)));
+            }
+        }
+        None
+    }
+}
+
 /// Read and validate a portfolio file; an [`Error::Portfolio`] names the
 /// file, the field, the line and the fix.
 pub fn load(path: &Path) -> Result<Portfolio> {

@@ -143,8 +143,10 @@ pub struct Contribution {
     /// `E[-value w_i r_i | portfolio loss in its worst 1%]`; these sum to
     /// the portfolio's ES99.
     pub es99_contribution: f64,
-    /// `es99_contribution / ES99`; these sum to 1.
-    pub es99_share: f64,
+    /// `es99_contribution / ES99`; these sum to 1. `None` (an empty cell)
+    /// when ES99 is 0 (a portfolio of cash or of zero weights): no share of
+    /// nothing.
+    pub es99_share: Option<f64>,
 }
 
 /// One row of `tail.csv`.
@@ -611,7 +613,7 @@ impl Bound<'_> {
                     var99: own.sketch.quantile(0.99),
                     es99: own.sketch.tail_mean(0.99),
                     es99_contribution: c,
-                    es99_share: if es99 != 0.0 { c / es99 } else { f64::NAN },
+                    es99_share: (es99 != 0.0).then(|| c / es99),
                 }
             })
             .collect();
@@ -644,7 +646,14 @@ impl Bound<'_> {
             unit: p.unit.clone(),
             horizon: self.horizon,
             horizon_label: self.horizon_label.clone(),
-            pnl: MetricRow::from_acc("pnl", &acc.pnl, false),
+            // Its VaR and ES are the losses of risk.csv (positive = a loss).
+            pnl: MetricRow {
+                var95: loss.var95,
+                es95: loss.es95,
+                var99: loss.var99,
+                es99: Some(es99),
+                ..MetricRow::from_acc("pnl", &acc.pnl, false)
+            },
             loss,
             risk,
             contributions,

@@ -37,7 +37,14 @@ pub fn contributions_png(r: &StressResult, size: ChartSize) -> Result<Vec<u8>> {
         let labels: Vec<String> = r
             .contributions
             .iter()
-            .map(|c| format!("{} ({:+.0}%), {} of ES99", c.holding, c.weight * 100.0, fmt_pct(c.es99_share)))
+            .map(|c| {
+                format!(
+                    "{} ({:+.0}%), {} of ES99",
+                    c.holding,
+                    c.weight * 100.0,
+                    c.es99_share.map_or("no share".to_string(), fmt_pct)
+                )
+            })
             .collect();
         let mut chart =
             builder(&body, size, 330.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (k as f64 - 0.4)..-0.6)?;
