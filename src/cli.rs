@@ -137,7 +137,7 @@ pub struct MergeArgs {
     pub out: Option<PathBuf>,
 
     /// Number of worker threads. Defaults to the number of logical CPUs.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(1, 1024))]
     pub threads: Option<u64>,
 
     /// The provider the headline and loss.png of a merged run are about,
@@ -284,12 +284,12 @@ pub struct CommonArgs {
     /// overriding the `paths` value in the files. More paths shrink the
     /// standard errors reported in summary.csv by the square root of the
     /// factor.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
     pub paths: Option<u64>,
 
     /// Random seed, overriding the `seed` value in the files. The same seed
     /// gives the same numbers, bit for bit, whatever the number of threads.
-    #[arg(long, value_name = "SEED")]
+    #[arg(long, value_name = "SEED", allow_negative_numbers = true, value_parser = count(0, u64::MAX))]
     pub seed: Option<u64>,
 
     /// How the per-path parameters are sampled, overriding
@@ -302,14 +302,14 @@ pub struct CommonArgs {
 
     /// Number of worker threads. Defaults to the number of logical CPUs.
     /// Results do not depend on it, only the speed does.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(1, 1024))]
     pub threads: Option<u64>,
 
     /// Folder that receives one subfolder per scenario (named after the
     /// scenario's `name`), holding summary.csv, fan.csv, run.json and the
     /// charts; a run also writes batch.csv there, and a run of several
     /// scenarios comparison.csv and comparison.png.
-    #[arg(long, value_name = "DIR", default_value = "output")]
+    #[arg(long, value_name = "DIR", default_value = "output", env = "BACKLOG_RISK_OUT")]
     pub out: PathBuf,
 
     /// The provider the headline, loss.png, the comparison and the sweep's
@@ -389,20 +389,20 @@ pub struct RunArgs {
     /// target, a hard maximum (whole rounds: the largest multiple of
     /// --round-paths not above it). A target not met within it is said on
     /// stderr (with --quiet too) and the exit status is 3.
-    #[arg(long, value_name = "N", default_value_t = 10_000_000, requires = "precision", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 10_000_000, requires = "precision", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
     pub max_paths: u64,
 
     /// With --precision: paths per round, a multiple of 2048. The result
     /// after k rounds is bit for bit that of `--paths k*ROUND` (under
     /// `--sampling lhs`, each round is its own Latin hypercube).
-    #[arg(long, value_name = "ROUND", default_value_t = backlog_risk::precision::DEFAULT_ROUND, requires = "precision", value_parser = parse_round)]
+    #[arg(long, value_name = "ROUND", default_value_t = backlog_risk::precision::DEFAULT_ROUND, requires = "precision", allow_negative_numbers = true, value_parser = parse_round)]
     pub round_paths: u64,
 
     /// Also write OUT/NAME/samples.csv: the first N paths, one row each,
     /// with every uncertain parameter's sampled value (by its dotted path)
     /// and every recorded metric, for a look at the raw draws in pandas
     /// or R.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
     pub samples: Option<u64>,
 
     #[command(flatten)]
@@ -437,7 +437,7 @@ pub struct ShardArgs {
 
     /// The number of shards N for `--shard auto` where the scheduler does
     /// not say it (Kubernetes: the Job's `completions`).
-    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u64).range(1..=MAX_SHARDS))]
+    #[arg(long, value_name = "N", requires = "shard", allow_negative_numbers = true, value_parser = count(1, MAX_SHARDS))]
     pub shards: Option<u64>,
 }
 
@@ -473,7 +473,8 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
     }
     let bad = || format!("`{s}`: give the shard as K/N, e.g. 0/8, with 0 <= K < N <= {MAX_SHARDS}, or `auto`");
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
-    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let whole = |t: &str| backlog_risk::scenario::parse_count(t, 0, u64::MAX).map_err(|_| bad());
+    let (k, n) = (whole(k)?, whole(n)?);
     if k < n && n <= MAX_SHARDS { Ok(Shard::Fixed(k, n)) } else { Err(bad()) }
 }
 
@@ -579,15 +580,18 @@ impl SweepArgs {
     }
 }
 
+/// A count flag between `lo` and `hi`, written as `1000000`, `1_000_000`
+/// or `1e6`, with the core's message.
+fn count(lo: u64, hi: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |s| backlog_risk::scenario::parse_count(s, lo, hi)
+}
+
 /// A round of `--round-paths`: a whole number of chunks.
 fn parse_round(s: &str) -> Result<u64, String> {
     let chunk = backlog_risk::engine::CHUNK;
-    match s.parse::<u64>() {
-        Ok(n) if n > 0 && n.is_multiple_of(chunk) => Ok(n),
-        Ok(n) => {
-            Err(format!("{n} is not a positive multiple of {chunk}: use e.g. {}", n.div_ceil(chunk).max(1) * chunk))
-        }
-        Err(_) => Err(format!("`{s}` is not a whole number")),
+    match backlog_risk::scenario::parse_count(s, 1, u64::MAX)? {
+        n if n.is_multiple_of(chunk) => Ok(n),
+        n => Err(format!("{n} is not a multiple of {chunk}: use e.g. {}", n.div_ceil(chunk) * chunk)),
     }
 }
 

@@ -9,6 +9,8 @@ use backlog_risk::Error;
 pub fn core_text(e: &Error) -> String {
     match e {
         Error::Option { option, message } => flags(&format!("--{} {message}", flag(option))),
+        // The command line cancels only on Ctrl-C.
+        Error::Cancelled => "interrupted by Ctrl-C before its results were written".to_string(),
         e => flags(&e.to_string()),
     }
 }

@@ -10,4 +10,5 @@ pub mod app;
 pub mod cli;
 pub mod errors;
 pub mod files;
+pub mod interrupt;
 pub mod outdir;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
-use backlog_risk_cli::app;
 use backlog_risk_cli::cli::{Cli, Command};
+use backlog_risk_cli::{app, interrupt};
 use clap::Parser;
 
 /// The exit status of a run whose `--precision` target was not met (every
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    backlog_risk_cli::interrupt::install();
     let result = match cli.command {
         Command::Run(args) if args.split.shard.is_some() => match args.split.resolve() {
             Ok(shard) => {
@@ -34,10 +35,14 @@ fn main() -> ExitCode {
         Command::Run(args) => {
             let opts = args.into_options();
             app::run(&opts).map(|outcomes| {
-                if outcomes.len() > 1 && !opts.quiet {
+                let stopped = interrupt::happened();
+                // What an interrupt left written and not is said with --quiet too.
+                if (outcomes.len() > 1 && !opts.quiet) || stopped {
                     eprint!("{}", app::batch_report(&outcomes));
                 }
-                if outcomes.iter().any(|o| o.result.is_err()) {
+                if stopped {
+                    interrupt::STATUS
+                } else if outcomes.iter().any(|o| o.result.is_err()) {
                     1
                 } else if outcomes.iter().any(|o| !o.met) {
                     UNMET
@@ -93,7 +98,18 @@ fn main() -> ExitCode {
             .map_err(|e| anyhow::anyhow!("cannot write the man pages into {}: {e}", args.out.display())),
     };
     match result {
+        Ok(code) if interrupt::happened() => {
+            if code != interrupt::STATUS {
+                eprintln!("interrupted by Ctrl-C: what is listed above as written was written; the rest was not");
+            }
+            ExitCode::from(interrupt::STATUS)
+        }
         Ok(code) => ExitCode::from(code),
+        Err(e) if interrupt::happened() => {
+            eprintln!("error: {}", backlog_risk_cli::errors::text(&e));
+            eprintln!("nothing of the work under way was written; its output folder is as it was");
+            ExitCode::from(interrupt::STATUS)
+        }
         Err(e) => {
             eprintln!("error: {}", backlog_risk_cli::errors::text(&e));
             ExitCode::from(2)

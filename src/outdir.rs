@@ -38,15 +38,17 @@ impl OutLock {
     /// Take the lock of output folder `out` (created when missing), or an
     /// error naming the process that holds it.
     pub fn acquire(out: &Path) -> Result<OutLock> {
-        fs::create_dir_all(out).with_context(|| format!("cannot create the folder {}", out.display()))?;
+        fs::create_dir_all(out).map_err(|e| unwritable(out, e))?;
+        writable(out).map_err(|e| unwritable(out, e))?;
         let path = out.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| {
+                if is_denied(&e) {
+                    unwritable(out, e)
+                } else {
+                    anyhow::anyhow!("cannot open the lock file {}: {e}", path.display())
+                }
+            })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -72,6 +74,53 @@ impl OutLock {
     }
 }
 
+/// Whether `e` says the folder may not be written (permissions or a
+/// read-only file system).
+fn is_denied(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EROFS)
+}
+
+/// The error of an output folder that cannot be created or written, with
+/// the fix.
+fn unwritable(dir: &Path, e: std::io::Error) -> anyhow::Error {
+    if is_denied(&e) {
+        anyhow::anyhow!(
+            "cannot write into {} ({e}): make it writable (chmod u+w) or give another --out folder",
+            dir.display()
+        )
+    } else {
+        anyhow::anyhow!("cannot create the folder {}: {e}", dir.display())
+    }
+}
+
+/// Refuse a target folder that this process may not change (a read-only
+/// results folder is a user's way to keep it): replacing it would leave the
+/// old results in a staging folder that cannot be removed.
+fn check_writable(target: &Path) -> Result<()> {
+    match writable(target) {
+        Err(e) if target.is_dir() => bail!(
+            "cannot replace {} ({e}): it is read-only; make it writable (chmod -R u+w {}) or give another --out folder",
+            target.display(),
+            target.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Whether this process may create and remove entries in folder `dir`.
+fn writable(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+        // SAFETY: a valid NUL-terminated path that outlives the call.
+        if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// A staging folder for the results that will replace `target`; removed on
 /// drop unless committed.
 #[derive(Debug)]
@@ -93,7 +142,8 @@ impl Staging {
     /// folder's [`OutLock`], so no other writer owns them).
     pub fn new(target: &Path) -> Result<Staging> {
         let parent = target.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(parent).with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        fs::create_dir_all(parent).map_err(|e| unwritable(parent, e))?;
+        check_writable(target)?;
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let prefix = format!(".{name}.staging-");
         for e in fs::read_dir(parent)?.flatten() {
@@ -102,7 +152,7 @@ impl Staging {
             }
         }
         let dir = staging_name(target);
-        fs::create_dir(&dir).with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        fs::create_dir(&dir).map_err(|e| unwritable(parent, e))?;
         Ok(Staging { dir, target: target.to_path_buf(), done: false })
     }
 
@@ -122,7 +172,8 @@ impl Staging {
             sync_dir(&self.dir)?;
             swap(&self.dir, &self.target)?;
             // The old results now lie at the staging name.
-            let _ = fs::remove_dir_all(&self.dir);
+            self.done = true;
+            remove_old(&self.dir, &self.target)?;
         } else {
             sync_dir(&self.dir)?;
             fs::rename(&self.dir, &self.target)
@@ -164,6 +215,40 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
 /// Flush a folder's entries to disk.
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|f| f.sync_all()).with_context(|| format!("cannot flush {}", dir.display()))
+}
+
+/// Remove the previous results `old` once the new ones are in `target`: a
+/// folder whose entries may not be removed is made writable first (its
+/// owner may), and one that still cannot be removed is an error that names
+/// it, so that nothing is left behind unsaid.
+fn remove_old(old: &Path, target: &Path) -> Result<()> {
+    if fs::remove_dir_all(old).is_ok() {
+        return Ok(());
+    }
+    make_writable(old);
+    fs::remove_dir_all(old).with_context(|| {
+        format!(
+            "the new results are in {}, but the previous ones, moved to {}, cannot be removed: remove that folder by hand",
+            target.display(),
+            old.display()
+        )
+    })
+}
+
+/// Give the owner write permission on folder `dir` and every folder in it.
+fn make_writable(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::symlink_metadata(dir)
+            && meta.is_dir()
+        {
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(meta.permissions().mode() | 0o700));
+            for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+                make_writable(&e.path());
+            }
+        }
+    }
 }
 
 /// Exchange folders `a` and `b` atomically.

@@ -36,7 +36,7 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     let bar = progress_bar(sc.paths * sims, opts.quiet);
     bar.set_prefix(format!("{} explain {metric}", sc.name));
     let advance = |n| bar.inc(n);
-    let observer = api::Observer::new().with_progress(&advance);
+    let observer = observer(&advance);
     let e = pool.install(|| api::explain(&sc, what, &api::Options::default(), &observer))?;
     bar.finish_and_clear();
     let (k, acc, sens, attr, plan) = (e.metric_index, &e.accumulator, e.sensitivity, e.attribution, e.plan);

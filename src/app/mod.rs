@@ -357,6 +357,12 @@ fn io_error(e: anyhow::Error) -> backlog_risk::Error {
     backlog_risk::Error::Io(std::io::Error::other(format!("{e:#}")))
 }
 
+/// An observer that reports progress through `advance` and stops when
+/// Ctrl-C is pressed ([`crate::interrupt`]).
+fn observer<'a>(advance: &'a (dyn Fn(u64) + Sync)) -> api::Observer<'a> {
+    api::Observer::new().with_progress(advance).with_cancel(&crate::interrupt::token())
+}
+
 /// Write a run's files ([`export::RUN_EXPORTERS`]) into a staging folder
 /// beside `target` and move it into place in one step ([`crate::outdir`]):
 /// the previous results stay whole until the new ones are.

@@ -19,7 +19,7 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
                     sc.name,
                     other.display()
                 )),
-                None => Ok((sc, r)),
+                None => samples_fit(&sc, opts).map(|()| (sc, r)).map_err(|m| format!("{}: {m}", file.display())),
             }
         });
         loaded.push((file, res));
@@ -59,10 +59,18 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     for (i, (file, sc)) in loaded.into_iter().enumerate() {
         let result = match sc {
             Err(e) => Err(e),
+            Ok((sc, _)) if crate::interrupt::happened() => {
+                Err(interrupted(&file, &opts.out, &sc.name, "before it ran"))
+            }
             Ok((sc, resolved)) => {
                 bar.set_prefix(format!("[{}/{count}] {}", i + 1, sc.name));
-                run_one(&file, &sc, &resolved, opts, &pool, &bar, base.as_ref())
-                    .map_err(|e| format!("{}: {}", file.display(), crate::errors::text(&e)))
+                run_one(&file, &sc, &resolved, opts, &pool, &bar, base.as_ref()).map_err(|e| {
+                    if crate::interrupt::happened() {
+                        interrupted(&file, &opts.out, &sc.name, "while it ran")
+                    } else {
+                        format!("{}: {}", file.display(), crate::errors::text(&e))
+                    }
+                })
             }
         };
         let (result, line, met) = match result {
@@ -81,6 +89,8 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
             }),
             // --quiet hides result lines, never an unmet target.
             Ok(_) if !met => bar.suspend(|| line.iter().for_each(|l| eprintln!("{l}"))),
+            // An interrupt's list says it once, at the end.
+            Err(_) if crate::interrupt::happened() => {}
             Err(e) => bar.suspend(|| eprintln!("error: {e}")),
             _ => {}
         }
@@ -92,6 +102,33 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     export::export_batch(&cx, &mut DirSink::new(&opts.out))
         .with_context(|| format!("cannot write the batch files into {}", opts.out.display()))?;
     Ok(outcomes)
+}
+
+/// The failure of a scenario that Ctrl-C stopped: what of it is on disk.
+fn interrupted(file: &Path, out: &Path, name: &str, when: &str) -> String {
+    let folder = out.join(name);
+    let kept = if folder.is_dir() {
+        format!("{} holds an earlier run's results", folder.display())
+    } else {
+        format!("{} was not written", folder.display())
+    };
+    format!("{}: interrupted by Ctrl-C {when}: not written ({kept})", file.display())
+}
+
+/// `--samples N` asks for the first N paths: more than the run (or, to a
+/// precision, its first round) has is refused, not cut short unsaid.
+fn samples_fit(sc: &Scenario, opts: &RunOptions) -> std::result::Result<(), String> {
+    let Some(n) = opts.samples else { return Ok(()) };
+    let (have, of) = match &opts.precision {
+        Some((_, round, _)) => (*round, "in the first round of --precision (--round-paths)".to_string()),
+        None => (sc.paths, format!("in the run of {}", sc.name)),
+    };
+    if n > have {
+        return Err(format!(
+            "--samples {n} asks for more paths than the {have} {of}: give --samples {have} or fewer, or more paths"
+        ));
+    }
+    Ok(())
 }
 
 fn run_one(
@@ -109,7 +146,7 @@ fn run_one(
     }
     let base = base.filter(|b| b.name != sc.name);
     let advance = |n| bar.inc(n);
-    let observer = api::Observer::new().with_progress(&advance);
+    let observer = observer(&advance);
     // The options are applied at loading (with the flags' names in errors).
     let here = api::Options::default();
     if let Some((target, round, max)) = &opts.precision {
@@ -213,9 +250,11 @@ pub fn batch_report(outcomes: &[Outcome]) -> String {
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let mut s = format!("{} scenarios: {} ok, {} failed\n", outcomes.len(), outcomes.len() - failed, failed);
     for o in outcomes {
+        let file = o.file.display().to_string();
         match &o.result {
-            Ok(sum) => s.push_str(&format!("  ok     {} ({})\n", o.file.display(), sum.name)),
-            Err(e) => s.push_str(&format!("  failed {}: {e}\n", o.file.display())),
+            Ok(sum) => s.push_str(&format!("  ok     {file} ({})\n", sum.name)),
+            // The message names the file already.
+            Err(e) => s.push_str(&format!("  failed {file}: {}\n", e.strip_prefix(&format!("{file}: ")).unwrap_or(e))),
         }
     }
     s

@@ -38,7 +38,7 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
                 continue;
             }
         };
-        let engine = Engine::new(&sc);
+        let engine = Engine::new(&sc).with_cancel(&crate::interrupt::token());
         let chunks = shard_chunks(sc.paths, k, n);
         let (first, last) = (chunks.start * CHUNK, (chunks.end * CHUNK).min(sc.paths));
         let bar = progress_bar(last.saturating_sub(first), opts.quiet);
@@ -51,14 +51,25 @@ pub fn run_shard(opts: &RunOptions, (k, n): (u64, u64)) -> Result<bool> {
                 continue;
             }
             Some((b, r)) => {
-                let part = pool
-                    .install(|| engine.run_paired_chunks(&Engine::new(b), sc.seed, sc.paths, chunks, &|x| bar.inc(x)));
+                let part = pool.install(|| {
+                    engine.run_paired_chunks(
+                        &Engine::new(b).with_cancel(engine.cancel()),
+                        sc.seed,
+                        sc.paths,
+                        chunks,
+                        &|x| bar.inc(x),
+                    )
+                });
                 let file = opts.paired.as_ref().expect("a base was loaded").display().to_string();
                 Payload::Paired { base: Attached::new(&file, &r.text), partial: part }
             }
             None => Payload::Run(pool.install(|| engine.run_chunks(sc.seed, sc.paths, chunks, &|x| bar.inc(x)))),
         };
         bar.finish_and_clear();
+        if engine.cancelled() {
+            eprintln!("{}: shard {k} of {n} interrupted: not written", sc.name);
+            return Ok(false);
+        }
         let shard = ShardFile { header: shard_header(&sc, &file, &resolved, (k, n)), payload };
         let path = write_shard(&opts.out.join(&sc.name), &shard)?;
         if !opts.quiet {
@@ -119,7 +130,8 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions, beside: bool) -> Result<()> 
             .map(|file| api::Shard { source: f.display().to_string(), file })
             .map_err(|e| backlog_risk::Error::Shard(format!("{e:#}")))
     });
-    let api::Merge { header, mut merged } = api::merge(shards, &api::Observer::new())?;
+    let api::Merge { header, mut merged } =
+        api::merge(shards, &api::Observer::new().with_cancel(&crate::interrupt::token()))?;
     let out = match files.first() {
         Some(first) if beside => beside_shards(first, &header.scenario, &merged),
         _ => opts.out.clone(),

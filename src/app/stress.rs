@@ -72,7 +72,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
                 }
                 None => {
                     let advance = |n| bar.inc(n);
-                    let observer = api::Observer::new().with_progress(&advance);
+                    let observer = observer(&advance);
                     let base = base.as_ref().map(|b| &b.0);
                     pool.install(|| api::stress(&portfolio, &sc, base, &api::Options::default(), &observer))
                         .map(|s| match s {

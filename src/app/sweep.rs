@@ -43,7 +43,7 @@ pub fn sweep(opts: &SweepOptions) -> Result<()> {
     let prefix = |d: u64| format!("{} sweep [{d}/{} points]", plan.base.name, points.len());
     bar.set_prefix(prefix(0));
     let advance = |n| bar.inc(n);
-    let observer = api::Observer::new().with_progress(&advance);
+    let observer = observer(&advance);
     let after = || bar.set_prefix(prefix(done.fetch_add(1, Ordering::Relaxed) + 1));
     let rows = pool
         .install(|| api::sweep_points(&plan, share.clone(), &opts.file, &api::Options::default(), &observer, &after))

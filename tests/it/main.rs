@@ -9,6 +9,7 @@ mod charts;
 mod cli;
 mod closed_form;
 mod damaged;
+mod edges;
 mod engine;
 mod explain;
 mod exporters;

@@ -242,3 +242,33 @@ fn display_names_a_provider_in_charts_and_defaults_to_its_key() {
     let msg = error_after("recognition = 0.05", "recognition = 0.05\ndisplay = \"  \"");
     assert_has(&msg, &["providers.aws.display", "1 to 40 characters"]);
 }
+
+#[test]
+fn an_unknown_family_is_named_whatever_its_fields() {
+    let msg = error_after("severity = 0.2", "severity = { shape = 2.0, dist = \"weibull\", scale = 0.1 }");
+    assert_has(&msg, &["test.toml:29", "renegotiation[0].severity", "unknown distribution `weibull`", "pert, normal"]);
+    let msg = error_after("severity = 0.2", "severity = { min = 0.1, max = 0.3 }");
+    assert_has(&msg, &["renegotiation[0].severity", "add `dist = \"...\"`", "uniform"]);
+    let msg =
+        error_after("severity = 0.2", "severity = { dist = \"discrete\", values = [0.1, \"x\"], weights = [1, 0] }");
+    assert_has(&msg, &["renegotiation[0].severity.values[1]", "expected a number"]);
+}
+
+#[test]
+fn whole_numbers_may_be_written_as_floats() {
+    let sc = parse(
+        &BASE.replace("paths = 100\n", "paths = 1e4\n").replace("hazard = 0.1\n", "hazard = 0.1\nmax_events = 2.0\n"),
+    )
+    .unwrap();
+    assert_eq!((sc.paths, sc.rules[0].max_events), (10_000, 2));
+}
+
+#[test]
+fn whole_numbers_out_of_reach_say_what_to_write() {
+    let msg = error_after("seed = 1", "seed = 18446744073709551615");
+    assert_has(&msg, &["scenario.seed", "out of range", "between 0 and 9223372036854775807"]);
+    let msg = error_after("hazard = 0.1\n", "hazard = 0.1\nmax_events = 1.5\n");
+    assert_has(&msg, &["renegotiation[0].max_events", "1.5 is not a whole number", "between 0 and 10000"]);
+    let msg = error_after("quarters = 8", "quarters = 8.5");
+    assert_has(&msg, &["scenario.quarters", "not a whole number", "between 1 and 400"]);
+}

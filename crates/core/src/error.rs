@@ -72,6 +72,15 @@ impl Cx<'_> {
 
     pub fn toml_error(&self, field: &str, e: &toml::de::Error) -> InputError {
         let mut message = e.message().trim().to_string();
+        let mut field = field.to_string();
+        // "`values[1]`: ..." from a table read in two steps (a distribution):
+        // the field inside it.
+        if let Some((sub, rest)) = message.strip_prefix('`').and_then(|m| m.split_once("`: "))
+            && !sub.is_empty()
+            && sub.chars().all(|c| c.is_ascii_alphanumeric() || "_[].".contains(c))
+        {
+            (field, message) = (format!("{field}.{sub}"), rest.to_string());
+        }
         if message.starts_with("unknown field") {
             message.push_str("; remove it or correct its spelling");
         }
@@ -80,7 +89,7 @@ impl Cx<'_> {
         if let Some(key) = key.filter(|k| message == "duplicate key" && !k.is_empty() && k.len() <= 80) {
             message = format!("duplicate key `{key}`: a key may be given once in a table; remove one of the two");
         }
-        self.err(field, e.span().as_ref(), message)
+        self.err(&field, e.span().as_ref(), message)
     }
 
     /// The text read as `T`: a TOML syntax error, an unknown key or a wrong

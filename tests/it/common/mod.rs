@@ -33,7 +33,13 @@ pub fn within_se(what: &str, x: f64, se: f64, expected: f64, k: f64) {
     );
 }
 
-/// The binary under test.
+/// The binary under test. A command given no `--out` writes into a scratch
+/// folder of this test process (`BACKLOG_RISK_OUT`), never into the
+/// checkout's `output/`.
 pub fn cmd() -> assert_cmd::Command {
-    assert_cmd::Command::new(env!("CARGO_BIN_EXE_backlog-risk"))
+    static SCRATCH: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let scratch = SCRATCH.get_or_init(|| tempfile::tempdir().expect("a scratch folder"));
+    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_backlog-risk"));
+    c.env("BACKLOG_RISK_OUT", scratch.path().join("output"));
+    c
 }

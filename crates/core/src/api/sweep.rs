@@ -89,7 +89,11 @@ fn vary_values(s: &str) -> Result<(String, Vec<f64>), String> {
     let (path, spec) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}`: write PATH=SPEC, e.g. renegotiation[0].hazard=0.05..0.5:10"))?;
-    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("`{v}` in `{s}` is not a number"));
+    let num = |v: &str| match v.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err(format!("`{}` in `{s}` is not a finite number: give values such as 0.05 or 1e3", v.trim())),
+        Err(_) => Err(format!("`{}` in `{s}` is not a number", v.trim())),
+    };
     if spec.contains("..") && !spec.contains(':') {
         return Err(format!(
             "`{s}`: a range needs its number of points: add `:N`, e.g. `{}:10` for 10 values from one end to the other",
@@ -103,8 +107,7 @@ fn vary_values(s: &str) -> Result<(String, Vec<f64>), String> {
         if !(2..=1000).contains(&n) {
             return Err(format!("`{s}`: use 2 to 1000 points"));
         }
-        // Rounded to 12 decimals so that 0.05..0.5:6 gives 0.23, not 0.22999999999999998.
-        (0..n).map(|i| ((a + (b - a) * i as f64 / (n - 1) as f64) * 1e12).round() / 1e12).collect()
+        grid(a, b, n)
     } else {
         spec.split(',').map(num).collect::<Result<Vec<f64>, String>>()?
     };
@@ -112,6 +115,34 @@ fn vary_values(s: &str) -> Result<(String, Vec<f64>), String> {
         return Err(format!("`{s}` gives no values"));
     }
     Ok((path.trim().to_string(), values))
+}
+
+/// `n` evenly spaced values from `a` to `b` (both exact), each rounded to
+/// 12 significant digits of the range's scale, so that 0.05..0.5:6 gives
+/// 0.23, not 0.22999999999999998, and 1e-13..5e-13:3 gives 3e-13, not 0.
+fn grid(a: f64, b: f64, n: usize) -> Vec<f64> {
+    let scale = a.abs().max(b.abs());
+    // Decimal digits kept after the point: 12 significant of the scale.
+    let digits = if scale > 0.0 { 11 - scale.log10().floor() as i32 } else { 0 };
+    let round = |x: f64| {
+        let p = 10f64.powi(digits.abs());
+        let r = if digits >= 0 { (x * p).round() / p } else { (x / p).round() * p };
+        if r.is_finite() && p.is_finite() { r } else { x }
+    };
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / (n - 1) as f64;
+            // (1 - t) a + t b has no b - a to overflow for ranges near f64::MAX.
+            let x = if (b - a).is_finite() { a + (b - a) * t } else { (1.0 - t) * a + t * b };
+            if i == 0 {
+                a
+            } else if i == n - 1 {
+                b
+            } else {
+                round(x)
+            }
+        })
+        .collect()
 }
 
 /// The points of sweep shard `k` of `n` out of `points`:
@@ -345,4 +376,21 @@ pub fn sweep(
     let plan = plan_sweep(base, text, file, spec, opts)?;
     let points = sweep_points(&plan, 0..plan.points.len(), file, opts, obs, &|| {})?;
     Ok(Swept { plan, points })
+}
+
+#[cfg(test)]
+mod grid_tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_their_precision() {
+        let v = |s: &str| parse_vary(s).map(|(_, v)| v);
+        assert_eq!(v("x=0.05..0.5:6").unwrap(), [0.05, 0.14, 0.23, 0.32, 0.41, 0.5]);
+        assert_eq!(v("x=1e-13..5e-13:3").unwrap(), [1e-13, 3e-13, 5e-13]);
+        assert_eq!(v("x=100..400:4").unwrap(), [100.0, 200.0, 300.0, 400.0]);
+        assert_eq!(v("x=-1e308..1e308:3").unwrap(), [-1e308, 0.0, 1e308]);
+        let e = v("x=1e308..inf:2").unwrap_err().to_string();
+        assert!(e.contains("`inf`") && e.contains("not a finite number"), "{e}");
+        assert!(v("x=1,nan").unwrap_err().to_string().contains("not a finite number"));
+    }
 }

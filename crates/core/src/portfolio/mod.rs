@@ -44,7 +44,7 @@ struct RawPortfolio {
     name: Spanned<String>,
     value: Spanned<f64>,
     #[serde(default)]
-    horizon: Option<Spanned<i64>>,
+    horizon: Option<Spanned<crate::scenario::Whole>>,
     #[serde(default)]
     unit: Option<Spanned<String>>,
 }
@@ -196,11 +196,16 @@ fn validate(cx: &Cx, raw: RawFile) -> Result<Portfolio, InputError> {
     }
     let horizon = match &meta.horizon {
         None => None,
-        Some(h) if (1..=400).contains(h.get_ref()) => Some(*h.get_ref() as u32),
+        Some(h) if h.get_ref().value().is_ok_and(|q| (1..=400).contains(&q)) => {
+            Some(h.get_ref().value().unwrap_or_default() as u32)
+        }
         Some(h) => {
+            let written = match *h.get_ref() {
+                crate::scenario::Whole::Int(i) => i.to_string(),
+                crate::scenario::Whole::Float(f) => f.to_string(),
+            };
             let problem = format!(
-                "{} must be a whole number of quarters from 1 to 400 (leave it out to use each scenario's horizon)",
-                h.get_ref()
+                "{written} must be a whole number of quarters from 1 to 400 (leave it out to use each scenario's horizon)"
             );
             return Err(cx.err("portfolio.horizon", Some(&h.span()), problem));
         }

@@ -10,6 +10,9 @@
 pub mod assumptions;
 mod correlation;
 pub mod raw;
+mod whole;
+
+pub use whole::{Whole, parse_count};
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -21,6 +24,9 @@ use crate::dist::Dist;
 use crate::error::{Cx, Error};
 use crate::model::{Customer, Demand, Provider, Quarter, Rule, Sampling, Scenario, Shift};
 use raw::{RawDist, RawFile, RawParam, S};
+
+/// The distribution families a parameter may be drawn from.
+pub const FAMILIES: [&str; 8] = ["fixed", "uniform", "triangular", "pert", "normal", "lognormal", "beta", "discrete"];
 
 /// Tolerance for shares and weights that must sum to 1.
 pub const SUM_TOLERANCE: f64 = 1e-9;
@@ -554,13 +560,13 @@ fn check_entity_name(cx: &Cx, field: &str, name: &str) -> Res<()> {
     }
 }
 
-fn int_in(cx: &Cx, field: &str, v: &S<i64>, lo: i64, hi: i64) -> Res<i64> {
-    let x = *v.get_ref();
-    if x < lo || x > hi {
-        let bound = if hi == i64::MAX { format!("at least {lo}") } else { format!("between {lo} and {hi}") };
-        return Err(cx.err(field, Some(&v.span()), format!("{x} is out of range: use a whole number {bound}")));
+fn int_in(cx: &Cx, field: &str, v: &S<Whole>, lo: i64, hi: i64) -> Res<i64> {
+    let range = format!("use a whole number between {lo} and {hi}");
+    let x = v.get_ref().value().map_err(|m| cx.err(field, Some(&v.span()), format!("{m}: {range}")))?;
+    if x < lo as i128 || x > hi as i128 {
+        return Err(cx.err(field, Some(&v.span()), format!("{x} is out of range: {range}")));
     }
-    Ok(x)
+    Ok(x as i64)
 }
 
 fn index_of(
@@ -714,9 +720,7 @@ fn dist(r: &RawDist) -> Result<Dist, String> {
         "beta" => (&["alpha", "beta"], &["min", "max"]),
         "discrete" => (&["values", "weights"], &[]),
         other => {
-            return Err(format!(
-                "unknown distribution `{other}`: use one of fixed, uniform, triangular, pert, normal, lognormal, beta, discrete"
-            ));
+            return Err(format!("unknown distribution `{other}`: use one of {}", FAMILIES.join(", ")));
         }
     };
     let present = [

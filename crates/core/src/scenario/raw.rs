@@ -10,6 +10,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
+pub use super::whole::Whole;
+
 pub type S<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize)]
@@ -33,9 +35,9 @@ pub struct RawFile {
 pub struct RawMeta {
     pub name: S<String>,
     pub start: S<String>,
-    pub quarters: S<i64>,
-    pub paths: Option<S<i64>>,
-    pub seed: Option<S<i64>>,
+    pub quarters: S<Whole>,
+    pub paths: Option<S<Whole>>,
+    pub seed: Option<S<Whole>>,
     /// The provider the headline, `loss.png` and comparisons are about.
     pub focus: Option<S<String>>,
     /// The sampling design of the per-path parameters: mc, lhs or sobol.
@@ -94,7 +96,7 @@ pub struct RawRule {
     pub severity: S<RawParam>,
     pub migrate: Option<S<RawParam>>,
     pub to: Option<S<IndexMap<String, S<f64>>>>,
-    pub max_events: Option<S<i64>>,
+    pub max_events: Option<S<Whole>>,
 }
 
 /// A `[[correlation]]` block as written.
@@ -148,7 +150,32 @@ impl<'de> Deserialize<'de> for RawParam {
                 Ok(RawParam::Number(v as f64))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawParam, A::Error> {
-                RawDist::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawParam::Dist)
+                // The family first, so that `{ dist = "weibull", shape = 2 }`
+                // is an unknown family, not an unknown field `shape`.
+                let table = toml::Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let families = super::FAMILIES.join(", ");
+                match table.get("dist") {
+                    None => {
+                        return Err(de::Error::custom(format!(
+                            "a distribution table needs its family: add `dist = \"...\"`, one of {families}"
+                        )));
+                    }
+                    Some(toml::Value::String(f)) if !super::FAMILIES.contains(&f.as_str()) => {
+                        return Err(de::Error::custom(format!("unknown distribution `{f}`: use one of {families}")));
+                    }
+                    _ => {}
+                }
+                serde_path_to_error::deserialize(toml::Value::Table(table)).map(RawParam::Dist).map_err(|e| {
+                    let field = e.path().to_string();
+                    let message = e.inner().message().replace("expected f64", "expected a number");
+                    // `FIELD`: the field inside the table, which
+                    // `Cx::toml_error` appends to the path.
+                    if field == "." {
+                        de::Error::custom(message)
+                    } else {
+                        de::Error::custom(format!("`{field}`: {message}"))
+                    }
+                })
             }
         }
         d.deserialize_any(V)
