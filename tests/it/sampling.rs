@@ -318,3 +318,53 @@ fn the_stated_half_width_agrees_with_the_spread_over_seeds() {
     eprintln!("es99 over 20 seeds: sd {sd:.4}, stated se {stated:.4}");
     assert!(sd / stated < 1.4 && stated / sd < 1.4, "spread {sd} vs stated se {stated}");
 }
+
+/// Under `lhs`, every parameter of a correlation block fills every stratum
+/// (rank reordering, Iman-Conover), and the declared rank correlations hold
+/// within sampling error.
+#[test]
+fn correlated_lhs_keeps_every_parameter_stratified() {
+    let three = |paths: u64| {
+        correlated(0.8, paths).replace(
+            "parameters = [\"providers.a.recognition\", \"providers.a.other.backlog\"]\nrank = [[1.0, 0.8], [0.8, 1.0]]",
+            "parameters = [\"providers.a.recognition\", \"providers.a.other.backlog\", \"providers.a.other.growth\"]\n\
+             rank = [[1.0, 0.8, 0.3], [0.8, 1.0, 0.5], [0.3, 0.5, 1.0]]",
+        )
+    };
+    assert!(three(10).contains("0.5, 1.0]]"), "test bug: the block was not replaced");
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["providers.a.recognition", "providers.a.other.backlog", "providers.a.other.growth"];
+    for paths in [1000u64, 20_000] {
+        let file = dir.path().join(format!("three-{paths}.toml"));
+        std::fs::write(&file, three(paths)).unwrap();
+        let sc = backlog_risk::scenario::load(&file).unwrap();
+        let params = sc.parameters();
+        let out = dir.path().join(format!("out-{paths}"));
+        cmd()
+            .args(["run", file.to_str().unwrap(), "--sampling", "lhs", "--no-charts", "-q", "--samples"])
+            .arg(paths.to_string())
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let cols = columns(&out.join("corr/samples.csv"));
+        for name in names {
+            let d = &params.iter().find(|p| p.path == name).unwrap().dist;
+            // Stratum k of n holds the values between the k/n and (k+1)/n quantiles.
+            let cuts: Vec<f64> = (1..paths).map(|k| d.quantile(k as f64 / paths as f64)).collect();
+            let mut filled = vec![false; paths as usize];
+            for x in &cols[name] {
+                filled[cuts.partition_point(|c| c < x)] = true;
+            }
+            let n = filled.iter().filter(|f| **f).count();
+            assert_eq!(n as u64, paths, "{name}: {n} of {paths} strata filled under correlated lhs");
+        }
+        if paths == 20_000 {
+            // Spearman's sd is about (1 - rho^2) / sqrt(n) and below 0.01 here.
+            for ((a, b), rho) in [((0, 1), 0.8), ((0, 2), 0.3), ((1, 2), 0.5)] {
+                let got = spearman(&cols[names[a]], &cols[names[b]]);
+                assert!((got - rho).abs() <= 0.03, "{} ~ {}: Spearman {got}, declared {rho}", names[a], names[b]);
+            }
+        }
+    }
+}

@@ -86,6 +86,9 @@ struct Names {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keys {
     design: design::DesignKeys,
+    /// The rank groups of a correlated Latin hypercube (a memo of what the
+    /// other keys determine).
+    ranks: design::RankCache,
     params: Vec<[u32; 2]>,
     shocks: Vec<[u32; 2]>,
     events: Vec<[u32; 2]>,
@@ -99,6 +102,8 @@ impl Keys {
     pub fn with_param_from(&self, other: &Keys, k: usize) -> Keys {
         let mut out = self.clone();
         out.params[k] = other.params[k];
+        // Other parameters, other ranks.
+        out.ranks = design::RankCache::default();
         out
     }
 
@@ -272,6 +277,7 @@ impl<'a> Engine<'a> {
         let k = |v: &[String]| v.iter().map(|n| rng::key(seed, n)).collect();
         Keys {
             design: design::DesignKeys { lhs_paths: paths, sobol_seed: rng::mix(seed ^ 0x5eed_50b0_1000_0001) },
+            ranks: design::RankCache::default(),
             params: k(&self.names.params),
             shocks: k(&self.names.shocks),
             events: k(&self.names.events),
