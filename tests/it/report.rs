@@ -37,9 +37,35 @@ struct Visit {
     console: Vec<String>,
     requests: Vec<String>,
     screenshot_bytes: u64,
+    chart_width: usize,
 }
 
 fn visit(browser: &Path, page: &Path, work: &Path) -> Visit {
+    visit_at(browser, page, work, 1000)
+}
+
+/// The widest horizontal run of the charts' border colour (#e1e6eb) in a
+/// screenshot: the width at which a chart is shown, in pixels.
+fn chart_width_shown(shot: &Path) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = info.color_type.samples();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut widest = 0;
+    for y in 0..h {
+        let mut run = 0;
+        for x in 0..w {
+            let p = &buf[(y * w + x) * px..(y * w + x) * px + 3];
+            run = if p == [225, 230, 235] { run + 1 } else { 0 };
+            widest = widest.max(run);
+        }
+    }
+    widest
+}
+
+fn visit_at(browser: &Path, page: &Path, work: &Path, window: u32) -> Visit {
     let netlog = work.join("netlog.json");
     let shot = work.join("shot.png");
     let _ = std::fs::remove_file(&shot);
@@ -55,8 +81,8 @@ fn visit(browser: &Path, page: &Path, work: &Path) -> Visit {
             "--enable-logging=stderr",
             "--v=0",
             "--hide-scrollbars",
-            "--window-size=1000,2400",
         ])
+        .arg(format!("--window-size={window},2400"))
         .arg(format!("--user-data-dir={}", work.join("profile").display()))
         .arg(format!("--log-net-log={}", netlog.display()))
         .arg(format!("--screenshot={}", shot.display()))
@@ -81,7 +107,8 @@ fn visit(browser: &Path, page: &Path, work: &Path) -> Visit {
         .map(str::to_string)
         .collect();
     let screenshot_bytes = std::fs::metadata(&shot).map_or(0, |m| m.len());
-    Visit { console, requests, screenshot_bytes }
+    let chart_width = if screenshot_bytes > 0 { chart_width_shown(&shot) } else { 0 };
+    Visit { console, requests, screenshot_bytes, chart_width }
 }
 
 #[test]
@@ -140,6 +167,13 @@ fn reports_are_self_contained_and_open_cleanly_in_chromium() {
         assert!(v.console.is_empty(), "console messages on {}: {:#?}", page.display(), v.console);
         assert!(v.requests.is_empty(), "{} made requests: {:?}", page.display(), v.requests);
         assert!(v.screenshot_bytes > 20_000, "a screenshot of {} with something on it", page.display());
+    }
+
+    // In a 1280 px window the charts are shown wide enough that their
+    // smallest text (16 px in 1,600) is at least 11 px: 1,100 px or more.
+    for page in [&report, &index] {
+        let v = visit_at(&browser, page, work.path(), 1280);
+        assert!(v.chart_width >= 1100, "{}: charts shown {} px wide at 1280 px", page.display(), v.chart_width);
     }
 
     // The checks can fail: a page that loads an image from the network is

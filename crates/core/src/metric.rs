@@ -36,6 +36,20 @@ impl Metric {
         matches!(self, Metric::Loss(_))
     }
 
+    /// Whether it is an amount of money, in $bn (backlog, revenue, loss).
+    pub fn is_money(&self) -> bool {
+        matches!(self, Metric::Backlog(_) | Metric::Revenue(_) | Metric::Loss(_))
+    }
+
+    /// Its unit, for an axis title: `$bn`, `share, 0 to 1` or `events`.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            Metric::Backlog(_) | Metric::Revenue(_) | Metric::Loss(_) => "$bn",
+            Metric::Share { .. } => "share, 0 to 1",
+            Metric::Events { .. } => "events",
+        }
+    }
+
     /// Every metric `sc` records, in the order the engine records them:
     /// `backlog.*`, `revenue.*`, `share.*.*`, `loss.*`, `events.*`.
     pub fn all(sc: &Scenario) -> Vec<Metric> {

@@ -35,6 +35,7 @@ tr.group td { background: #f7f9fa; font-weight: bold; text-align: left; }
 tr.group td span { font-weight: normal; color: #4d5965; }
 figure { margin: 0.6em 0 1em; break-inside: avoid; page-break-inside: avoid; }
 figure img { width: 100%; height: auto; border: 1px solid #e1e6eb; }
+@media screen and (min-width: 760px) { figure { width: min(1200px, calc(100vw - 48px)); margin-left: 50%; transform: translateX(-50%); } }
 figcaption { font-size: 9pt; color: #4d5965; }
 .key { display: flex; gap: 8px; flex-wrap: wrap; margin: 0.4em 0 0.6em; }
 .key div { flex: 1 1 0; min-width: 22mm; background: #f4f6f8; border-radius: 3px; padding: 6px 8px; }

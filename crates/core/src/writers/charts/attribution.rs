@@ -45,7 +45,9 @@ pub fn attribution_png(
             bars.iter().map(|(n, m, e)| format!("{n}: {:+.1} | ES99 {:+.1}", m[1] - m[0], e[1] - e[0])).collect();
         let mut chart =
             builder(&body, size, 360.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (k as f64 - 0.4)..-0.6)?;
-        draw_row_mesh(&mut chart, size, labels, metric, &amount_axis(hi - lo))?;
+        let unit = metric.parse::<crate::metric::Metric>().map_or("$bn", |m| m.unit());
+        let xdesc = format!("{metric} ({unit}): the plan, each driver's contribution, the outcome");
+        draw_row_mesh(&mut chart, size, labels, &xdesc, &amount_axis(hi - lo))?;
         for (i, (_, mean, es)) in bars.iter().enumerate() {
             let y = i as f64;
             chart.draw_series(std::iter::once(Rectangle::new(

@@ -39,8 +39,10 @@ pub fn concentration_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>
         let xmax = rows.iter().map(|(_, m, st)| m.p95.max(*st)).fold(0.0, f64::max).max(0.05);
         let xmax = ((xmax * 1.1) * 10.0).ceil() / 10.0;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+        // A margin left of 0%, so that a diamond at 0% stays off the labels.
+        let left = -0.025 * xmax.min(1.0);
         let mut chart =
-            builder(&body, size, 230.0).build_cartesian_2d(axis(0.0, xmax.min(1.0))?, -0.6..k as f64 - 0.4)?;
+            builder(&body, size, 230.0).build_cartesian_2d(axis(left, xmax.min(1.0))?, -0.6..k as f64 - 0.4)?;
         draw_row_mesh(&mut chart, size, labels, &format!("share of the provider's backlog at {horizon}"), &fmt_pct)?;
         let half = 0.28;
         let stroke = size.font(3.0) as u32;

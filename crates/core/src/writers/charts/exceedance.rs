@@ -3,6 +3,7 @@
 
 use crate::Result;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{INK, SERIES, dashed};
 use super::{ChartSize, axis, bn_axis, builder, dashed_sample, draw_legend, fmt_pct, font, frame, render};
@@ -44,6 +45,7 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
             .axis_desc_style(font(size, 22.0, &INK))
             .draw()?;
         let stroke = size.font(3.5) as u32;
+        let sample = size.font(42.0) as i32;
         for (i, (curve, name)) in curves.iter().zip(&s.display).enumerate() {
             let style = SERIES[i % SERIES.len()].stroke_width(stroke);
             let pts = curve.clone();
@@ -52,7 +54,6 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
             } else {
                 chart.draw_series(LineSeries::new(pts, style))?
             };
-            let sample = size.font(42.0) as i32;
             if dashed(i) {
                 anno.label(name.clone()).legend(move |(x, y)| dashed_sample(x, y, sample, style));
             } else {
@@ -69,10 +70,12 @@ pub fn exceedance_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
                 size.font(5.0) as u32,
                 guide.stroke_width(1),
             ))?;
-            let at = (lo - pad + (hi - lo) * 0.01, p * 1.12);
-            chart.draw_series(std::iter::once(Text::new(label, at, font(size, 16.0, &guide))))?;
+            // Set on the line, not through it.
+            let at = (lo - pad + (hi - lo) * 0.01, p * 1.04);
+            let style = font(size, 16.0, &guide).pos(Pos::new(HPos::Left, VPos::Bottom));
+            chart.draw_series(std::iter::once(Text::new(label, at, style)))?;
         }
-        draw_legend(&mut chart, size, SeriesLabelPosition::UpperRight, 20.0)?;
+        draw_legend(&mut chart, size, SeriesLabelPosition::UpperRight, 20.0, sample)?;
         Ok(())
     })
 }

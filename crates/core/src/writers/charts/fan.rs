@@ -77,7 +77,7 @@ pub fn fan_png(s: &ScenarioSummary, size: ChartSize) -> Result<Vec<u8>> {
                 .label("plan")
                 .legend(move |(x, y)| dashed_sample(x, y, 20, GREY.stroke_width(stroke)));
             if p == 0 {
-                draw_legend(&mut chart, size, SeriesLabelPosition::UpperLeft, 17.0)?;
+                draw_legend(&mut chart, size, SeriesLabelPosition::UpperLeft, 17.0, 20)?;
             }
         }
         Ok(())

@@ -151,18 +151,32 @@ fn frame<'a>(
     subtitle: &str,
 ) -> std::result::Result<Area<'a>, Box<dyn std::error::Error>> {
     let (t, s) = (size.font(34.0), size.font(21.0));
-    let (head, body) = area.split_vertically((t + s * 1.6 + size.font(30.0)) as u32);
     let pad = size.font(24.0) as i32;
+    // The subtitle wrapped at word boundaries to the chart's width.
+    let sub_font = ("sans-serif", s).into_font().color(&style::GREY);
+    let width = area.dim_in_pixel().0.saturating_sub(2 * pad as u32);
+    let mut lines: Vec<String> = Vec::new();
+    for word in subtitle.split(' ') {
+        let wider = match lines.last() {
+            Some(line) => format!("{line} {word}"),
+            None => word.to_string(),
+        };
+        let fits = area.estimate_text_size(&wider, &sub_font).map_or(true, |(w, _)| w <= width);
+        match lines.last_mut() {
+            Some(line) if fits => *line = wider,
+            _ => lines.push(word.to_string()),
+        }
+    }
+    let extra = s * 1.3 * lines.len().saturating_sub(1) as f64;
+    let (head, body) = area.split_vertically((t + s * 1.6 + extra + size.font(30.0)) as u32);
     head.draw(&Text::new(
         title.to_string(),
         (pad, pad / 2),
         ("sans-serif", t).into_font().style(FontStyle::Bold).color(&style::INK),
     ))?;
-    head.draw(&Text::new(
-        subtitle.to_string(),
-        (pad, pad / 2 + (t * 1.25) as i32),
-        ("sans-serif", s).into_font().color(&style::GREY),
-    ))?;
+    for (i, line) in lines.into_iter().enumerate() {
+        head.draw(&Text::new(line, (pad, pad / 2 + (t * 1.25 + s * 1.3 * i as f64) as i32), sub_font.clone()))?;
+    }
     Ok(body)
 }
 
@@ -204,16 +218,19 @@ fn draw_row_mesh(
     Ok(())
 }
 
-/// The series legend, on a light box in `corner`.
+/// The series legend, on a light box in `corner`, with room for samples
+/// `sample` pixels long before the names.
 fn draw_legend<'a, 'b: 'a>(
     chart: &mut ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, impl Ranged<ValueType = f64>>>,
     size: ChartSize,
     corner: SeriesLabelPosition,
     px: f64,
+    sample: i32,
 ) -> DrawResult {
     chart
         .configure_series_labels()
         .position(corner)
+        .legend_area_size(sample + size.font(10.0) as i32)
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(200, 200, 200))
         .label_font(font(size, px, &style::INK))
@@ -288,8 +305,12 @@ pub fn fmt_bn(x: f64) -> String {
 /// An amount in a portfolio's unit with thousands separators and as many
 /// decimals as its size calls for: `-1,234`, `56.7`, `4.25`, `0.031`.
 pub fn fmt_amount(x: f64) -> String {
-    let a = x.abs();
-    let digits = if a >= 100.0 {
+    fixed(x, amount_digits(x.abs()))
+}
+
+/// The decimals of [`fmt_amount`] for an amount of size `a`.
+pub(crate) fn amount_digits(a: f64) -> usize {
+    if a >= 100.0 {
         0
     } else if a >= 10.0 {
         1
@@ -297,15 +318,20 @@ pub fn fmt_amount(x: f64) -> String {
         2
     } else {
         3
-    };
-    fixed(x, digits)
+    }
 }
 
 /// One format for every amount on an axis spanning `span` (units of a
 /// portfolio): the decimals the tick spacing needs, the same on each tick
 /// (`-50`, `0`, `50`, not `-50.0` beside `0.00`).
 pub fn amount_axis(span: f64) -> impl Fn(f64) -> String {
-    let digits = if span >= 50.0 {
+    let digits = amount_axis_digits(span);
+    move |x| fixed(x, digits)
+}
+
+/// The decimals of [`amount_axis`] for an axis spanning `span`.
+pub(crate) fn amount_axis_digits(span: f64) -> usize {
+    if span >= 50.0 {
         0
     } else if span >= 5.0 {
         1
@@ -313,8 +339,7 @@ pub fn amount_axis(span: f64) -> impl Fn(f64) -> String {
         2
     } else {
         3
-    };
-    move |x| fixed(x, digits)
+    }
 }
 
 /// One money format for every tick of an axis spanning `span` $bn: the
@@ -322,12 +347,14 @@ pub fn amount_axis(span: f64) -> impl Fn(f64) -> String {
 /// `$1,200bn`; `$5bn` beside `$80bn`, never `$5.00bn` beside `$80.0bn`).
 pub fn bn_axis(span: f64) -> impl Fn(f64) -> String {
     let f = amount_axis(span);
-    move |x| {
-        let s = f(x);
-        match s.strip_prefix('-') {
-            Some(r) => format!("-${r}bn"),
-            None => format!("${s}bn"),
-        }
+    move |x| money(&f(x))
+}
+
+/// A formatted amount as money: `-12.5` -> `-$12.5bn`.
+pub(crate) fn money(s: &str) -> String {
+    match s.strip_prefix('-') {
+        Some(r) => format!("-${r}bn"),
+        None => format!("${s}bn"),
     }
 }
 

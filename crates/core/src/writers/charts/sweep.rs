@@ -26,8 +26,9 @@ fn value_format(money: bool, span: f64) -> Box<dyn Fn(f64) -> String> {
 
 /// One parameter: the statistic against the parameter's values, with a
 /// 95% Monte Carlo interval (`1.96 se`) on each point that has a standard
-/// error. The y axis starts at 0 (or below, for negative values) so that
-/// the size of a change reads against the size of the statistic.
+/// error. The y axis spans the points and their intervals, so that a
+/// change of a few percent is seen and the intervals are not hidden under
+/// the markers; the axis title says when it does not start at 0.
 pub fn sweep_line_png(
     plot: &SweepPlot,
     xname: &str,
@@ -40,20 +41,19 @@ pub fn sweep_line_png(
         let body = frame(area, size, plot.title, plot.subtitle)?;
         let (x0, x1) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
         let half = |i: usize| se.get(i).copied().flatten().map_or(0.0, |s| 1.96 * s);
-        let (y0, y1) =
-            ys.iter().enumerate().fold((0.0f64, 0.0f64), |(a, b), (i, y)| (a.min(y - half(i)), b.max(y + half(i))));
+        let halves: Vec<f64> = (0..ys.len()).map(half).collect();
+        let (lo, hi) = value_range(ys, &halves);
         let xpad = ((x1 - x0) * 0.05).max(1e-9);
-        let ypad = ((y1 - y0) * 0.08).max(1e-9);
-        let lo = if y0 < 0.0 { y0 - ypad } else { 0.0 };
-        let hi = if y1 > 0.0 { y1 + ypad } else { 0.0 };
         let mut chart = builder(&body, size, 120.0).build_cartesian_2d(axis(x0 - xpad, x1 + xpad)?, axis(lo, hi)?)?;
         let fmt = value_format(plot.money, hi - lo);
+        let ydesc =
+            if lo > 0.0 || hi < 0.0 { format!("{} (axis not from 0)", plot.stat) } else { plot.stat.to_string() };
         chart
             .configure_mesh()
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(225, 225, 225))
             .x_desc(xname)
-            .y_desc(plot.stat)
+            .y_desc(ydesc)
             .y_label_formatter(&|y| fmt(*y))
             .label_style(font(size, 20.0, &INK))
             .axis_desc_style(font(size, 22.0, &INK))
@@ -61,7 +61,8 @@ pub fn sweep_line_png(
         let stroke = size.font(3.5) as u32;
         let pts: Vec<(f64, f64)> = xs.iter().copied().zip(ys.iter().copied()).collect();
         chart.draw_series(LineSeries::new(pts.clone(), DARK.stroke_width(stroke)))?;
-        chart.draw_series(pts.iter().map(|p| Circle::new(*p, size.font(7.0) as i32, DARK.filled())))?;
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, size.font(5.0) as i32, DARK.filled())))?;
+        // The intervals over the markers, so that they always show.
         let bars = pts.iter().enumerate().filter(|(i, _)| half(*i) > 0.0).map(|(i, &(x, y))| {
             ErrorBar::new_vertical(
                 x,
@@ -69,12 +70,22 @@ pub fn sweep_line_png(
                 y,
                 y + half(i),
                 ACCENT.stroke_width(stroke / 2 + 1),
-                size.font(16.0) as u32,
+                size.font(22.0) as u32,
             )
         });
         chart.draw_series(bars)?;
         Ok(())
     })
+}
+
+/// The y axis of a sweep line: the points `ys` with their interval
+/// half-widths `halves`, padded by a tenth of that span (at least 1% of
+/// the values, so that a flat sweep still has an axis).
+fn value_range(ys: &[f64], halves: &[f64]) -> (f64, f64) {
+    let (y0, y1) =
+        ys.iter().zip(halves).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (y, h)| (a.min(y - h), b.max(y + h)));
+    let pad = ((y1 - y0) * 0.1).max(y1.abs().max(y0.abs()) * 0.01).max(1e-9);
+    (y0 - pad, y1 + pad)
 }
 
 /// Two parameters: a heatmap, darker = larger, each cell labelled.
@@ -156,4 +167,22 @@ pub fn sweep_heatmap_png(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_range;
+
+    #[test]
+    fn a_small_rise_fills_the_axis_with_its_intervals() {
+        // openai-shift's ES99 across the hazard: $785bn to $790bn, +-$3.2bn.
+        let ys = [784.9, 788.3, 789.4, 789.8, 790.0, 790.0];
+        let (lo, hi) = value_range(&ys, &[3.2; 6]);
+        assert!(lo > 770.0 && hi < 805.0, "axis {lo}..{hi}");
+        // The rise takes at least a sixth of the axis, each interval more
+        // than a tenth (not hidden under a marker).
+        assert!((790.0 - 784.9) / (hi - lo) > 1.0 / 6.0 && 6.4 / (hi - lo) > 0.1, "axis {lo}..{hi}");
+        let (lo, hi) = value_range(&[5.0, 5.0], &[0.0, 0.0]);
+        assert!(lo < 5.0 && hi > 5.0, "a flat sweep has an axis: {lo}..{hi}");
+    }
 }

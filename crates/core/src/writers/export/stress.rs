@@ -205,15 +205,13 @@ impl Exporter<AcrossContext<'_>> for AcrossPng {
             charts::fmt_amount(portfolio.value),
             portfolio.unit
         );
-        let lo = cmp.iter().map(|r| r.p5).fold(0.0, f64::min);
-        let hi = cmp.iter().map(|r| r.es99.max(r.p95)).fold(0.0, f64::max);
         let png = charts::intervals_png(
             &cmp,
             &format!("{name}.png"),
             &title,
             &format!("portfolio loss = -P&L, in {} (positive = a loss)", portfolio.unit),
             &against,
-            &charts::amount_axis(hi - lo),
+            false,
             cx.chart_size,
         )?;
         sink.put(&format!("{name}.png"), png)

@@ -85,7 +85,7 @@ impl Exporter<SweepContext<'_>> for SweepPng {
         let z = cx.charted();
         let se: Vec<Option<f64>> = cx.points.iter().map(|r| r.se).collect();
         let title = format!("{}: {stat} of {metric} across the sweep", cx.scenario);
-        let money = !matches!(metric.parse::<Metric>(), Ok(Metric::Share { .. } | Metric::Events { .. }));
+        let money = metric.parse::<Metric>().map_or(true, |m| m.is_money());
         let widest = se.iter().flatten().fold(0.0f64, |a, s| a.max(1.96 * s));
         let bars = if cx.vary.len() == 1 && se.iter().all(Option::is_some) {
             let w = if money { charts::fmt_bn(widest) } else { format!("{widest:.4}") };
