@@ -124,3 +124,25 @@ fn a_metric_no_scenario_records_is_an_error_naming_the_closest() {
         .stderr(predicates::str::contains("did you mean `backlog.azure`?"));
     assert!(!out.exists());
 }
+
+#[test]
+fn a_portfolio_name_follows_the_scenario_name_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, says) in
+        [(&"p".repeat(70)[..], "is too long (70 characters): use at most 64"), ("Big Fund", "use only a-z")]
+    {
+        let pf = dir.path().join("p.toml");
+        std::fs::write(
+            &pf,
+            format!("[portfolio]\nname = \"{name}\"\nvalue = 100.0\n[[holding]]\nname = \"M\"\nweight = 1.0\nexposure = {{ \"backlog.azure\" = 0.2 }}\n"),
+        )
+        .unwrap();
+        let out = cmd().arg("validate").arg(&pf).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("portfolio.name") && err.contains(says) && err.contains("names the output folder"),
+            "{err}"
+        );
+    }
+}

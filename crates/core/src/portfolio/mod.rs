@@ -181,12 +181,8 @@ fn validate(cx: &Cx, raw: RawFile) -> Result<Portfolio, InputError> {
     let err = |field: &str, span: std::ops::Range<usize>, message: String| Err(cx.err(field, Some(&span), message));
     let meta = raw.portfolio;
     let name = meta.name.get_ref().clone();
-    if name.is_empty()
-        || name.len() > 64
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
-        let problem =
-            format!("`{name}` is not a valid name: use 1 to 64 of a-z, 0-9, `_` and `-` (it names the output folder)");
+    // The rule of scenario names: both name output folders.
+    if let Some(problem) = crate::scenario::name_problem(&name, "it names the output folder") {
         return Err(cx.err("portfolio.name", Some(&meta.name.span()), problem));
     }
     let value = *meta.value.get_ref();

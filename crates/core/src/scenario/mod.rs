@@ -324,7 +324,7 @@ pub const MAX_EXTENDS: usize = 16;
 pub const MAX_NAME: usize = 64;
 
 /// Why `name` cannot be used, if it cannot.
-fn name_problem(name: &str, what_for: &str) -> Option<String> {
+pub(crate) fn name_problem(name: &str, what_for: &str) -> Option<String> {
     if name.len() > MAX_NAME {
         Some(format!(
             "`{}...` is too long ({} characters): use at most {MAX_NAME} ({what_for})",
