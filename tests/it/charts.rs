@@ -138,3 +138,108 @@ fn charts_never_loop_on_nan_infinite_or_equal_bounds() {
         assert_eq!(line, line_draws, "sweep line over [{lo}, {hi}]");
     }
 }
+
+/// Decoded RGB pixels of a chart: (width, height, bytes).
+fn pixels(png_bytes: &[u8]) -> (usize, usize, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    (info.width as usize, info.height as usize, buf)
+}
+
+fn at(img: &(usize, usize, Vec<u8>), x: usize, y: usize) -> [u8; 3] {
+    let i = (y * img.0 + x) * 3;
+    [img.2[i], img.2[i + 1], img.2[i + 2]]
+}
+
+/// A diamond at a starting share of 0% (meta at AWS in openai-shift) stays
+/// right of the y axis, off the row labels.
+#[test]
+fn a_zero_share_diamond_stays_off_the_labels() {
+    let s = summary();
+    let img = pixels(&charts::concentration_png(&s, SIZE).unwrap());
+    let (w, h) = (img.0, img.1);
+    // The y axis: the column of the left half with the longest black run.
+    let run = |x: usize| {
+        let (mut best, mut cur) = (0, 0);
+        for y in 0..h {
+            cur = if at(&img, x, y) == [0, 0, 0] { cur + 1 } else { 0 };
+            best = best.max(cur);
+        }
+        best
+    };
+    let axis = (0..w / 2).max_by_key(|x| run(*x)).unwrap();
+    assert!(run(axis) > h / 2, "no y axis found");
+    let accent = [217, 95, 2];
+    let left: Vec<(usize, usize)> =
+        (0..h).flat_map(|y| (0..axis).map(move |x| (x, y))).filter(|(x, y)| at(&img, *x, *y) == accent).collect();
+    assert!(left.is_empty(), "{} diamond pixels left of the y axis at x = {axis}, e.g. {:?}", left.len(), left[0]);
+}
+
+/// The exceedance legend's first name starts right of its line sample: no
+/// text pixel (grey) on the sample's span.
+#[test]
+fn the_exceedance_legend_keeps_names_off_their_samples() {
+    let s = summary();
+    let img = pixels(&charts::exceedance_png(&s, SIZE).unwrap());
+    let (w, h) = (img.0, img.1);
+    let dark = [8, 48, 107];
+    // The legend's first sample: the longest run of the first series'
+    // colour in the top-right quarter, inside the legend box.
+    let mut best = (0, 0, 0); // (length, row, end)
+    for y in 0..h / 3 {
+        let mut cur = 0;
+        for x in w / 2..w {
+            cur = if at(&img, x, y) == dark { cur + 1 } else { 0 };
+            if cur > best.0 && at(&img, x + 1, y) != dark {
+                best = (cur, y, x);
+            }
+        }
+    }
+    let (len, row, end) = best;
+    assert!(len >= 10, "no legend sample found");
+    let grey = |p: [u8; 3]| {
+        let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
+        r < 140 && (r - g).abs() < 16 && (g - b).abs() < 16
+    };
+    let on_sample: Vec<(usize, usize)> = (row.saturating_sub(5)..(row + 6).min(h))
+        .flat_map(|y| (end + 1 - len..=end).map(move |x| (x, y)))
+        .filter(|(x, y)| grey(at(&img, *x, *y)))
+        .collect();
+    assert!(on_sample.is_empty(), "text on the legend sample ({len} px ending at {end}, row {row}): {on_sample:?}");
+}
+
+/// The `P = 5%` guide's label sits on its line, not struck through by it:
+/// no label ink in the 3 rows above the line or the 18 below it, left of the
+/// curves (100,000 paths: five decades at 1,600 x 1,000, where the old
+/// placement, hanging from 12% above the line, crossed it).
+#[test]
+fn the_exceedance_guide_labels_sit_above_their_lines() {
+    let mut sc = backlog_risk::scenario::load("scenarios/openai-shift.toml".as_ref()).unwrap();
+    sc.paths = 100_000;
+    let s = common::run(&sc).1;
+    let img = pixels(&charts::exceedance_png(&s, ChartSize { width: 1600, height: 1000 }).unwrap());
+    let (w, h) = (img.0, img.1);
+    let guide = [150, 150, 150];
+    let count = |y: usize| (0..w).filter(|x| at(&img, *x, y) == guide).count();
+    let mut rows: Vec<usize> = (0..h).filter(|y| count(*y) > w / 6).collect();
+    rows.dedup_by(|a, b| a.abs_diff(*b) <= 1);
+    assert_eq!(rows.len(), 2, "the 5% and 1% guides: {rows:?}");
+    let line = rows[0];
+    // The label's place: the first tenth of the width right of the y axis.
+    let first = (0..w).find(|x| (0..h).filter(|y| at(&img, *x, *y) == [0, 0, 0]).count() > h / 2).unwrap();
+    // No grey of the label's ink (the light grid is lighter) in the 3 rows
+    // above the line and the 18 below it (the line itself is dotted grey),
+    // from the axis over a tenth of the width: the label ends 3 px above it.
+    let touching: Vec<(usize, usize)> = (line - 3..line + 19)
+        .filter(|y| *y != line)
+        .flat_map(|y| (first + 2..first + w / 10).map(move |x| (x, y)))
+        .filter(|(x, y)| {
+            let p = at(&img, *x, *y);
+            p[0] == p[1] && p[1] == p[2] && p[0] <= 200
+        })
+        .collect();
+    assert!(touching.is_empty(), "the P = 5% label touches its line (row {line}): {touching:?}");
+}

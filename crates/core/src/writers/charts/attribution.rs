@@ -5,7 +5,7 @@ use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, INK, LIGHT, MID};
-use super::{ChartSize, amount_axis, axis, builder, draw_row_mesh, frame, render};
+use super::{ChartSize, amount_axis, axis, builder, draw_row_mesh, frame, render, unit_of};
 use crate::analysis::attribution::AttributionRow;
 
 /// `plan` is the metric on the plan path; `rows` the drivers, then `total`.
@@ -45,7 +45,7 @@ pub fn attribution_png(
             bars.iter().map(|(n, m, e)| format!("{n}: {:+.1} | ES99 {:+.1}", m[1] - m[0], e[1] - e[0])).collect();
         let mut chart =
             builder(&body, size, 360.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (k as f64 - 0.4)..-0.6)?;
-        let unit = metric.parse::<crate::metric::Metric>().map_or("$bn", |m| m.unit());
+        let unit = unit_of(metric);
         let xdesc = format!("{metric} ({unit}): the plan, each driver's contribution, the outcome");
         draw_row_mesh(&mut chart, size, labels, &xdesc, &amount_axis(hi - lo))?;
         for (i, (_, mean, es)) in bars.iter().enumerate() {

@@ -329,6 +329,13 @@ pub fn amount_axis(span: f64) -> impl Fn(f64) -> String {
     move |x| fixed(x, digits)
 }
 
+/// The unit of a metric's values for an axis title: `$bn` for amounts,
+/// `share, 0 to 1` for shares, `events` for counts (and `$bn` for a name
+/// that is not a metric, which the analyses never pass).
+pub(crate) fn unit_of(metric: &str) -> &'static str {
+    metric.parse::<crate::metric::Metric>().map_or("$bn", |m| m.unit())
+}
+
 /// The decimals of [`amount_axis`] for an axis spanning `span`.
 pub(crate) fn amount_axis_digits(span: f64) -> usize {
     if span >= 50.0 {
@@ -438,6 +445,15 @@ pub fn fmt_pct(p: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axes_name_the_metric_unit() {
+        assert_eq!(unit_of("loss.azure"), "$bn");
+        assert_eq!(unit_of("backlog.aws"), "$bn");
+        assert_eq!(unit_of("revenue.azure"), "$bn");
+        assert_eq!(unit_of("share.openai.azure"), "share, 0 to 1");
+        assert_eq!(unit_of("events.openai.azure"), "events");
+    }
 
     #[test]
     fn money_and_percent_labels() {

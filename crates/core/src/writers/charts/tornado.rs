@@ -5,7 +5,7 @@ use crate::Result;
 use plotters::prelude::*;
 
 use super::style::{DARK, GREY, INK, LIGHT, MID};
-use super::{ChartSize, amount_axis, axis, builder, draw_row_mesh, frame, render};
+use super::{ChartSize, amount_axis, axis, builder, draw_row_mesh, frame, render, unit_of};
 use crate::analysis::sensitivity::SensitivityRow;
 
 /// At most this many inputs are drawn (the largest swings).
@@ -59,7 +59,7 @@ pub fn tornado_png(
             .collect();
         let mut chart =
             builder(&body, size, 420.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (k as f64 - 0.4)..-0.6)?;
-        let unit = metric.parse::<crate::metric::Metric>().map_or("$bn", |m| m.unit());
+        let unit = unit_of(metric);
         draw_row_mesh(&mut chart, size, labels, &format!("mean of {metric} ({unit})"), &amount_axis(hi - lo))?;
         let pale_grey = RGBColor(222, 222, 222);
         for (i, (r, low, high)) in bars.iter().enumerate() {
