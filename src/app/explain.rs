@@ -57,10 +57,9 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     };
     // Into a staging folder, put in place whole; the folder's other files
     // (a run's, a sweep's) are kept.
-    let staging = crate::outdir::Staging::new(&dir)?;
-    export::export_explain(&cx, &mut DirSink::new(&staging.dir))
-        .with_context(|| format!("cannot write the explanation into {}", dir.display()))?;
-    staging.commit(export::explain_owns)?;
+    backlog_risk_files::write_folder(&dir, export::explain_owns, "the explanation", |sink| {
+        export::export_explain(&cx, sink)
+    })?;
     let mut lines = Vec::new();
     if let Some(a) = &attr {
         lines.extend(attribution_lines(&sc.name, &metric, plan, &a.rows));

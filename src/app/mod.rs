@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sha2::{Digest, Sha256};
 
 use backlog_risk::api;
 use backlog_risk::engine::{CHUNK, Engine, shard_chunks};
@@ -16,8 +15,9 @@ use backlog_risk::report::{self, ScenarioSummary};
 use backlog_risk::scenario;
 use backlog_risk::writers::charts::{self, ChartSize};
 use backlog_risk::writers::export;
-use backlog_risk::writers::output::{QuantileMethod, RunInfo};
+use backlog_risk::writers::output::RunInfo;
 use backlog_risk::writers::shard::{self, ShardFile, SweepShard};
+use backlog_risk_files::DirSink;
 
 mod explain;
 mod run;
@@ -297,64 +297,7 @@ fn shard_header(sc: &Scenario, file: &Path, resolved: &scenario::Resolved, kn: (
 
 /// What `run.json` says about a run.
 fn run_info(sc: &Scenario, file: &Path, text: &str, chain: &[PathBuf], threads: usize, wall: f64) -> RunInfo {
-    RunInfo {
-        scenario: sc.name.clone(),
-        scenario_file: file.display().to_string(),
-        scenario_sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
-        extends: chain.iter().skip(1).map(|p| p.display().to_string()).collect(),
-        seed: sc.seed,
-        paths: sc.paths,
-        quarters: sc.quarters,
-        threads,
-        tool: env!("CARGO_PKG_NAME"),
-        tool_version: env!("CARGO_PKG_VERSION"),
-        wall_seconds: wall,
-        paths_per_second: sc.paths as f64 / wall,
-        sampling: sc.sampling.name(),
-        precision: None,
-        quantiles: QuantileMethod::default(),
-    }
-}
-
-/// Where the exporters put their files: a folder (a staging folder, or
-/// one written file by file), each file written atomically; charts are
-/// kept for the pages that embed them.
-struct DirSink<'a> {
-    dir: &'a Path,
-    charts: Vec<(String, Vec<u8>)>,
-}
-
-impl<'a> DirSink<'a> {
-    fn new(dir: &'a Path) -> Self {
-        DirSink { dir, charts: Vec::new() }
-    }
-}
-
-impl export::Sink for DirSink<'_> {
-    fn put(&mut self, name: &str, bytes: Vec<u8>) -> backlog_risk::Result<()> {
-        crate::files::write_atomic(&self.dir.join(name), &bytes).map_err(io_error)?;
-        if name.ends_with(".png") {
-            self.charts.push((name.to_string(), bytes));
-        }
-        Ok(())
-    }
-
-    fn stream(
-        &mut self,
-        name: &str,
-        write: &mut dyn FnMut(&mut dyn std::io::Write) -> backlog_risk::Result<()>,
-    ) -> backlog_risk::Result<()> {
-        crate::files::stream_atomic(&self.dir.join(name), write).map_err(io_error)
-    }
-
-    fn get(&self, name: &str) -> Option<&[u8]> {
-        self.charts.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice())
-    }
-}
-
-/// A file error of the command line, passed through the core's exporters.
-fn io_error(e: anyhow::Error) -> backlog_risk::Error {
-    backlog_risk::Error::Io(std::io::Error::other(format!("{e:#}")))
+    RunInfo::new(sc, &file.display().to_string(), text, chain, threads, wall)
 }
 
 /// An observer that reports progress through `advance` and stops when
@@ -378,7 +321,6 @@ fn write_outputs(
     paired: Option<(&Scenario, &[report::PairedRow])>,
     samples: Option<(u64, u64)>,
 ) -> Result<()> {
-    let staging = crate::outdir::Staging::new(target)?;
     let line = headline(summary);
     let cx = export::RunContext {
         scenario: sc,
@@ -391,10 +333,10 @@ fn write_outputs(
         paired,
         samples,
     };
-    let mut sink = DirSink::new(&staging.dir);
-    pool.install(|| export::export_run(&cx, &mut sink))
-        .with_context(|| format!("cannot write the results of {} into {}", sc.name, target.display()))?;
-    staging.commit(export::run_owns)
+    let what = format!("the results of {}", sc.name);
+    backlog_risk_files::write_folder(target, export::run_owns, &what, |sink| {
+        pool.install(|| export::export_run(&cx, sink))
+    })
 }
 
 /// Write shard file `file` into folder `dir` ([`export::SHARD_EXPORTERS`]);

@@ -214,9 +214,8 @@ fn write_across(
 /// are kept.
 pub(super) fn write_stress(r: &StressResult, row: Option<&ScenarioRisk>, opts: &RunOptions) -> Result<()> {
     let target = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
-    let staging = crate::outdir::Staging::new(&target)?;
     let cx = export::StressContext { result: r, row, charts: opts.charts, chart_size: opts.chart_size };
-    export::export_stress(&cx, &mut DirSink::new(&staging.dir))
-        .with_context(|| format!("cannot write the stress test into {}", target.display()))?;
-    staging.commit(export::stress_owns)
+    backlog_risk_files::write_folder(&target, export::stress_owns, "the stress test", |sink| {
+        export::export_stress(&cx, sink)
+    })
 }

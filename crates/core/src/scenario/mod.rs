@@ -221,9 +221,24 @@ fn parent_of<'a>(table: &'a mut toml::Table, path: &str) -> Result<(&'a mut toml
 /// or `renegotiation[1].hazard` in scenario text, replacing whatever was
 /// there (a number or a distribution). Returns the new text.
 pub fn set_number(text: &str, path: &str, value: f64) -> crate::Result<String> {
+    set_value(text, path, toml::Value::Float(value))
+}
+
+/// Set the value at a field path in scenario text (a number, a string, or a
+/// table such as `{ dist = "uniform", min = 0.1, max = 0.3 }`), replacing
+/// whatever was there. Returns the new text, not yet validated.
+///
+/// ```
+/// let text = "[scenario]\nname = \"a\"\n[[renegotiation]]\nhazard = 0.2\n";
+/// let uniform: toml::Table = "dist = \"uniform\"\nmin = 0.1\nmax = 0.3".parse().unwrap();
+/// let out = backlog_risk::scenario::set_value(text, "renegotiation[0].hazard", uniform.into()).unwrap();
+/// let v = backlog_risk::scenario::get_value(&out, "renegotiation[0].hazard").unwrap().unwrap();
+/// assert_eq!(v["max"].as_float(), Some(0.3));
+/// ```
+pub fn set_value(text: &str, path: &str, value: toml::Value) -> crate::Result<String> {
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::invalid(e.message()))?;
     let (parent, key) = parent_of(&mut table, path).map_err(Error::Invalid)?;
-    parent.insert(key, toml::Value::Float(value));
+    parent.insert(key, value);
     toml::to_string(&table).map_err(|e| Error::invalid(e.to_string()))
 }
 

@@ -16,6 +16,7 @@ use crate::Result;
 use serde::Serialize;
 
 use crate::metric::Metric;
+use crate::model::Scenario;
 use crate::report::{MetricRow, ScenarioSummary};
 use crate::stats;
 
@@ -326,6 +327,34 @@ pub struct RunInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub precision: Option<crate::precision::Reached>,
     pub quantiles: QuantileMethod,
+}
+
+impl RunInfo {
+    /// What `run.json` says about a run of `sc` from `file` (as the user
+    /// gave it), whose resolved text is `text` and `extends` chain `chain`
+    /// (the file first), on `threads` threads in `wall` seconds. The tool is
+    /// `backlog-risk` whatever the front-end (the workspace's packages share
+    /// one version).
+    pub fn new(sc: &Scenario, file: &str, text: &str, chain: &[std::path::PathBuf], threads: usize, wall: f64) -> Self {
+        use sha2::Digest;
+        RunInfo {
+            scenario: sc.name.clone(),
+            scenario_file: file.to_string(),
+            scenario_sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
+            extends: chain.iter().skip(1).map(|p| p.display().to_string()).collect(),
+            seed: sc.seed,
+            paths: sc.paths,
+            quarters: sc.quarters,
+            threads,
+            tool: "backlog-risk",
+            tool_version: env!("CARGO_PKG_VERSION"),
+            wall_seconds: wall,
+            paths_per_second: sc.paths as f64 / wall,
+            sampling: sc.sampling.name(),
+            precision: None,
+            quantiles: QuantileMethod::default(),
+        }
+    }
 }
 
 pub fn run_json(info: &RunInfo) -> Result<Vec<u8>> {

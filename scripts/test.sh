@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test of the project, what the README's test command and .ci/run
+# run: the Rust workspace (`cargo test --release`: unit, integration and
+# doc tests of the core, the file crate and the command line), then the
+# Python package (scripts/test-python.sh: a wheel built into a fresh
+# virtual environment and its pytest suite, compared with the command line
+# built here). Fails if any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --release
+cargo build --release --bin backlog-risk
+scripts/test-python.sh
