@@ -13,7 +13,7 @@ use backlog_risk::engine::{CHUNK, Engine, shard_chunks};
 use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report::{self, ScenarioSummary};
 use backlog_risk::scenario;
-use backlog_risk::writers::charts::{self, ChartSize};
+use backlog_risk::writers::charts::ChartSize;
 use backlog_risk::writers::export;
 use backlog_risk::writers::output::RunInfo;
 use backlog_risk::writers::shard::{self, ShardFile, SweepShard};

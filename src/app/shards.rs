@@ -181,7 +181,10 @@ pub fn merge(inputs: &[PathBuf], opts: &RunOptions, beside: bool) -> Result<()> 
         api::Merged::Stress { result, row, .. } => {
             super::stress::write_stress(&result, Some(&row), opts)?;
             if !opts.quiet {
-                println!("merged {n} shards of the stress test: {}", super::stress::stress_line(&result, Some(&row)));
+                println!(
+                    "merged {n} shards of the stress test: {}",
+                    backlog_risk::writers::text::stress_line(&result, Some(&row))
+                );
             }
             wrote(opts.out.join(&result.scenario).join(format!("portfolio-{}", result.portfolio)));
         }

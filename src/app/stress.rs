@@ -92,7 +92,7 @@ pub fn stress(portfolio_file: &Path, opts: &RunOptions, shard: Option<(u64, u64)
         match done {
             Ok(Done::Ran(r, row)) => {
                 if !opts.quiet {
-                    bar.suspend(|| println!("{}", stress_line(&r, Some(&row))));
+                    bar.suspend(|| println!("{}", backlog_risk::writers::text::stress_line(&r, Some(&row))));
                 }
                 rows.push(row);
                 results.push(*r);
@@ -166,33 +166,6 @@ fn stress_shard(
     let file = ShardFile { header: shard_header(sc, at.file, at.resolved, at.kn), payload };
     let dir = opts.out.join(&sc.name).join(format!("portfolio-{}", portfolio.name));
     Ok(Done::Shard(write_shard(&dir, &file)?))
-}
-
-/// The console line of one stressed scenario.
-pub(super) fn stress_line(r: &StressResult, row: Option<&ScenarioRisk>) -> String {
-    let f = |m: &str| charts::fmt_amount(r.measure(m).unwrap_or(f64::NAN));
-    let mut line = format!(
-        "{} under {} at {}: expected P&L {}, VaR99 {}, ES99 {} (losses, in {}), P(loss > 10%) {} [{} paths]",
-        r.portfolio,
-        r.scenario,
-        r.horizon_text(),
-        f("expected_pnl"),
-        f("var99"),
-        f("es99"),
-        r.unit,
-        charts::fmt_pct(r.measure("p_loss_gt_10pct").unwrap_or(f64::NAN)),
-        r.paths
-    );
-    let paired = row.and_then(|w| Some((w.base.as_ref()?, w.d_expected_pnl?, w.d_expected_pnl_se?, w.d_es99?)));
-    if let Some((base, d, se, de)) = paired {
-        line.push_str(&format!(
-            "; against {base}: P&L {} (se {}), ES99 {}",
-            charts::fmt_signed(d),
-            charts::fmt_amount(se),
-            charts::fmt_signed(de)
-        ));
-    }
-    line
 }
 
 /// `OUT/portfolio-PORTFOLIO.csv` and `.png`: every scenario that ran

@@ -29,7 +29,7 @@ use backlog_risk::engine::Engine;
 use backlog_risk::model::{Sampling, Scenario as Model};
 use backlog_risk::report::PairedRow;
 use backlog_risk::writers::charts::{self, ChartSize};
-use backlog_risk::writers::export::{self, Charts};
+use backlog_risk::writers::export::{self, Charts, MemorySink};
 use backlog_risk::writers::output::{self, RunInfo};
 use backlog_risk::{Cancel, Error, scenario};
 
@@ -505,16 +505,7 @@ impl RunResult {
         chart_size: (u32, u32),
         samples: Option<u64>,
     ) -> PyResult<String> {
-        let charts = match charts {
-            "key" => Charts::Key,
-            "all" => Charts::All,
-            "none" => Charts::None,
-            other => {
-                return Err(OptionError::new_err(format!(
-                    "charts={other:?}: give \"key\" (the default), \"all\" or \"none\""
-                )));
-            }
-        };
+        let charts = charts_of(charts)?;
         let size = self::chart_size(chart_size)?;
         let sc = &self.run.scenario;
         if let Some(n) = samples
@@ -659,12 +650,544 @@ fn run_paired(
     })
 }
 
+/// The files of an exporter list in memory, as (name, bytes).
+fn files_of<'py>(
+    py: Python<'py>,
+    export: impl FnOnce(&mut MemorySink) -> backlog_risk::Result<()> + Send,
+) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+    let mut sink = MemorySink::default();
+    py.detach(|| export(&mut sink)).map_err(to_py)?;
+    Ok(sink.files.into_iter().map(|(n, b)| (n, PyBytes::new(py, &b))).collect())
+}
+
+/// `charts=` of a call: "key", "all" or "none".
+fn charts_of(charts: &str) -> PyResult<Charts> {
+    match charts {
+        "key" => Ok(Charts::Key),
+        "all" => Ok(Charts::All),
+        "none" => Ok(Charts::None),
+        other => {
+            Err(OptionError::new_err(format!("charts={other:?}: give \"key\" (the default), \"all\" or \"none\"")))
+        }
+    }
+}
+
+/// An error of writing files, as the package's exception.
+fn write_error(e: anyhow::Error) -> PyErr {
+    exc::Error::new_err(format!("{e:#}"))
+}
+
+/// A validated portfolio (holdings with exposures to scenario metrics).
+#[pyclass(module = "backlog_risk._native", frozen)]
+#[derive(Clone)]
+struct Portfolio {
+    model: backlog_risk::portfolio::Portfolio,
+    file: String,
+}
+
+#[pymethods]
+impl Portfolio {
+    /// Read and validate a portfolio file.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Portfolio> {
+        let model = backlog_risk::portfolio::load(&path).map_err(to_py)?;
+        Ok(Portfolio { model, file: path.display().to_string() })
+    }
+
+    /// Validate portfolio TOML text (`name` stands for the file in messages).
+    #[staticmethod]
+    #[pyo3(signature = (text, name = "<string>"))]
+    fn from_toml(text: &str, name: &str) -> PyResult<Portfolio> {
+        let model = backlog_risk::portfolio::parse(text, Path::new(name)).map_err(to_py)?;
+        Ok(Portfolio { model, file: name.to_string() })
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.model.name
+    }
+
+    #[getter]
+    fn file(&self) -> &str {
+        &self.file
+    }
+
+    #[getter]
+    fn value(&self) -> f64 {
+        self.model.value
+    }
+
+    #[getter]
+    fn unit(&self) -> &str {
+        &self.model.unit
+    }
+
+    #[getter]
+    fn holdings(&self) -> Vec<String> {
+        self.model.holdings.iter().map(|h| h.name.clone()).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Portfolio {} ({}): {} holdings, value {} {}>",
+            self.model.name,
+            self.file,
+            self.model.holdings.len(),
+            self.model.value,
+            self.model.unit
+        )
+    }
+}
+
+/// A file of one scenario's stress test (scenario, name, bytes), or across
+/// scenarios (scenario `None`).
+type ScenarioFile<'py> = (Option<String>, String, Bound<'py, PyBytes>);
+
+/// A portfolio stress-tested on one or more scenarios.
+#[pyclass(module = "backlog_risk._native", frozen)]
+struct StressResult {
+    portfolio: backlog_risk::portfolio::Portfolio,
+    results: Vec<backlog_risk::portfolio::StressResult>,
+    rows: Vec<backlog_risk::portfolio::ScenarioRisk>,
+    skipped: Vec<(String, String)>,
+}
+
+#[pymethods]
+impl StressResult {
+    /// Each scenario's files (`pnl.csv`, `risk.csv`, `contributions.csv`,
+    /// `tail.csv`, `paired-BASE.csv`; charts as `charts` says) as
+    /// (scenario, name, bytes), then the files across scenarios
+    /// (`portfolio-P.csv`) with scenario `None`.
+    #[pyo3(signature = (charts = "none", chart_size = (1600, 1000)))]
+    fn _files<'py>(&self, py: Python<'py>, charts: &str, chart_size: (u32, u32)) -> PyResult<Vec<ScenarioFile<'py>>> {
+        let (charts, size) = (charts_of(charts)?, self::chart_size(chart_size)?);
+        let mut out = Vec::new();
+        for (r, row) in self.results.iter().zip(&self.rows) {
+            let cx = export::StressContext { result: r, row: Some(row), charts, chart_size: size };
+            for (n, b) in files_of(py, |sink| export::export_stress(&cx, sink))? {
+                out.push((Some(r.scenario.clone()), n, b));
+            }
+        }
+        let cx = export::AcrossContext {
+            portfolio: &self.portfolio,
+            results: &self.results,
+            rows: &self.rows,
+            charts,
+            chart_size: size,
+        };
+        for (n, b) in files_of(py, |sink| export::export_across(&cx, sink))? {
+            out.push((None, n, b));
+        }
+        Ok(out)
+    }
+
+    /// Write the command line's files: `out/NAME/portfolio-P/` per
+    /// scenario and `out/portfolio-P.csv` / `.png`; returns `out`.
+    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000)))]
+    fn write(&self, py: Python<'_>, out: PathBuf, charts: &str, chart_size: (u32, u32)) -> PyResult<String> {
+        let (charts, size) = (charts_of(charts)?, self::chart_size(chart_size)?);
+        py.detach(|| -> anyhow::Result<()> {
+            let _lock = backlog_risk_files::outdir::OutLock::acquire(&out)?;
+            for (r, row) in self.results.iter().zip(&self.rows) {
+                let target = out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
+                let cx = export::StressContext { result: r, row: Some(row), charts, chart_size: size };
+                backlog_risk_files::write_folder(&target, export::stress_owns, "the stress test", |sink| {
+                    export::export_stress(&cx, sink)
+                })?;
+            }
+            let cx = export::AcrossContext {
+                portfolio: &self.portfolio,
+                results: &self.results,
+                rows: &self.rows,
+                charts,
+                chart_size: size,
+            };
+            export::export_across(&cx, &mut backlog_risk_files::DirSink::new(&out))?;
+            Ok(())
+        })
+        .map_err(write_error)?;
+        Ok(out.display().to_string())
+    }
+
+    #[getter]
+    fn portfolio(&self) -> &str {
+        &self.portfolio.name
+    }
+
+    /// The scenarios that ran, in the order given.
+    #[getter]
+    fn scenarios(&self) -> Vec<String> {
+        self.results.iter().map(|r| r.scenario.clone()).collect()
+    }
+
+    /// The scenarios the portfolio does not fit, and why.
+    #[getter]
+    fn skipped(&self) -> Vec<(String, String)> {
+        self.skipped.clone()
+    }
+
+    /// The console line of each scenario that ran.
+    #[getter]
+    fn lines(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .zip(&self.rows)
+            .map(|(r, row)| backlog_risk::writers::text::stress_line(r, Some(row)))
+            .collect()
+    }
+}
+
+/// Stress-test a portfolio on scenarios (see `backlog_risk.stress`).
+#[pyfunction]
+#[pyo3(signature = (portfolio, scenarios, base = None, paths = None, seed = None, threads = None, sampling = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+fn stress(
+    py: Python<'_>,
+    portfolio: &Portfolio,
+    scenarios: Vec<PyRef<'_, Scenario>>,
+    base: Option<&Scenario>,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    sampling: Option<&str>,
+    progress: Option<&Bound<'_, PyAny>>,
+) -> PyResult<StressResult> {
+    if scenarios.is_empty() {
+        return Err(OptionError::new_err("scenarios=[]: give at least one scenario"));
+    }
+    let opts = options(paths, seed, threads, sampling)?;
+    let models: Vec<Model> = scenarios.iter().map(|s| s.model.clone()).collect();
+    let given: Vec<&Model> = models.iter().collect();
+    if let Some(e) = portfolio.model.unrecorded(Path::new(&portfolio.file), &given) {
+        return Err(to_py(e));
+    }
+    if let Some(b) = base
+        && scenarios.iter().all(|s| s.text == b.text)
+    {
+        return Err(OptionError::new_err(format!(
+            "base=: `{}` is the scenario itself: a stress test compared with itself differs by exactly 0; give another scenario to compare with the base",
+            b.model.name
+        )));
+    }
+    let factor = if base.is_some() { 2 } else { 1 };
+    let mut total = 0;
+    for m in &models {
+        total += factor * opts.apply(m).map_err(to_py)?.paths;
+    }
+    let base_model = base.map(|b| b.model.clone());
+    let p = &portfolio.model;
+    let outcomes = simulate(py, progress, total, |obs| {
+        models
+            .iter()
+            .map(|m| api::stress(p, m, base_model.as_ref(), &opts, obs))
+            .collect::<backlog_risk::Result<Vec<_>>>()
+    })?;
+    let (mut results, mut rows, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    for (m, o) in models.iter().zip(outcomes) {
+        match o {
+            api::Stressed::Ran(r, row) => {
+                results.push(*r);
+                rows.push(row);
+            }
+            api::Stressed::Skipped(why) => skipped.push((m.name.clone(), why)),
+        }
+    }
+    if results.is_empty() {
+        let why: Vec<String> = skipped.iter().map(|(n, w)| format!("{n}: {w}")).collect();
+        return Err(PortfolioError::new_err(format!(
+            "portfolio {} fits none of the {} scenarios given ({}): give a scenario with the metrics and the quarters it needs",
+            p.name,
+            skipped.len(),
+            why.join("; ")
+        )));
+    }
+    Ok(StressResult { portfolio: p.clone(), results, rows, skipped })
+}
+
+/// What drives a metric: attribution and sensitivity (see
+/// `backlog_risk.explain`).
+#[pyclass(module = "backlog_risk._native", frozen)]
+struct ExplainResult {
+    scenario: String,
+    file: String,
+    metric: String,
+    paths: u64,
+    seed: u64,
+    plan: f64,
+    mean: f64,
+    attribution: Option<Vec<backlog_risk::analysis::attribution::AttributionRow>>,
+    sensitivity: Option<Vec<backlog_risk::analysis::sensitivity::SensitivityRow>>,
+}
+
+impl ExplainResult {
+    fn context(&self, charts: Charts, chart_size: ChartSize) -> export::ExplainContext<'_> {
+        export::ExplainContext {
+            scenario: &self.scenario,
+            scenario_file: &self.file,
+            metric: &self.metric,
+            paths: self.paths,
+            seed: self.seed,
+            plan: self.plan,
+            mean: self.mean,
+            attribution: self.attribution.as_deref(),
+            sensitivity: self.sensitivity.as_deref(),
+            charts,
+            chart_size,
+        }
+    }
+}
+
+#[pymethods]
+impl ExplainResult {
+    /// The files of `explain` (`attribution.csv`, `sensitivity.csv`,
+    /// `explain.html`; charts as `charts` says) as (name, bytes).
+    #[pyo3(signature = (charts = "none", chart_size = (1600, 1000)))]
+    fn _files<'py>(
+        &self,
+        py: Python<'py>,
+        charts: &str,
+        chart_size: (u32, u32),
+    ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?);
+        files_of(py, |sink| export::export_explain(&cx, sink))
+    }
+
+    /// Write the command line's files of `explain` into `out/NAME/`;
+    /// returns the folder.
+    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000)))]
+    fn write(&self, py: Python<'_>, out: PathBuf, charts: &str, chart_size: (u32, u32)) -> PyResult<String> {
+        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?);
+        let dir = out.join(&self.scenario);
+        py.detach(|| -> anyhow::Result<()> {
+            let _lock = backlog_risk_files::outdir::OutLock::acquire(&out)?;
+            backlog_risk_files::write_folder(&dir, export::explain_owns, "the explanation", |sink| {
+                export::export_explain(&cx, sink)
+            })
+        })
+        .map_err(write_error)?;
+        Ok(dir.display().to_string())
+    }
+
+    #[getter]
+    fn scenario(&self) -> &str {
+        &self.scenario
+    }
+
+    #[getter]
+    fn metric(&self) -> &str {
+        &self.metric
+    }
+
+    #[getter]
+    fn plan(&self) -> f64 {
+        self.plan
+    }
+
+    #[getter]
+    fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    #[getter]
+    fn paths(&self) -> u64 {
+        self.paths
+    }
+
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+/// Attribution and sensitivity of a metric (see `backlog_risk.explain`).
+#[pyfunction]
+#[pyo3(signature = (scenario, metric = None, by_rule = false, attribution = true, sensitivity = true, paths = None, seed = None, threads = None, sampling = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+fn explain(
+    py: Python<'_>,
+    scenario: &Scenario,
+    metric: Option<&str>,
+    by_rule: bool,
+    attribution: bool,
+    sensitivity: bool,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    sampling: Option<&str>,
+    progress: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ExplainResult> {
+    if !attribution && !sensitivity {
+        return Err(OptionError::new_err(
+            "attribution=False, sensitivity=False: there is nothing to explain; leave one of them True",
+        ));
+    }
+    let metric = match metric {
+        None => None,
+        Some(m) => Some(m.parse::<backlog_risk::metric::Metric>().map_err(|e| to_py(e.about("metric", m)))?),
+    };
+    let what = api::ExplainWhat { metric, by_rule, attribution, sensitivity };
+    let opts = options(paths, seed, threads, sampling)?;
+    let sc = opts.apply(&scenario.model).map_err(to_py)?;
+    let total = sc.paths * api::explain_simulations(&sc, &what);
+    let e = simulate(py, progress, total, |obs| api::explain(&scenario.model, &what, &opts, obs))?;
+    let mean = e.accumulator.metrics[e.metric_index].moments.mean();
+    Ok(ExplainResult {
+        scenario: e.scenario.name.clone(),
+        file: scenario.file.clone(),
+        metric: e.metric,
+        paths: e.scenario.paths,
+        seed: e.scenario.seed,
+        plan: e.plan,
+        mean,
+        attribution: e.attribution.map(|a| a.rows),
+        sensitivity: e.sensitivity,
+    })
+}
+
+/// A scenario over a grid of one or two parameters (see
+/// `backlog_risk.sweep`).
+#[pyclass(module = "backlog_risk._native", frozen)]
+struct SweepResult {
+    swept: api::Swept,
+}
+
+impl SweepResult {
+    fn context(&self, charts: Charts, chart_size: ChartSize) -> export::SweepContext<'_> {
+        let plan = &self.swept.plan;
+        export::SweepContext {
+            scenario: &plan.base.name,
+            vary: &plan.vary,
+            grid: &plan.grid,
+            points: &self.swept.points,
+            metric: &plan.metric,
+            stat: &plan.stat,
+            paths: plan.points[0].paths,
+            seed: plan.points[0].seed,
+            charts,
+            chart_size,
+        }
+    }
+}
+
+#[pymethods]
+impl SweepResult {
+    /// The files of the sweep (`sweep-SLUG.csv`; the chart as `charts`
+    /// says) as (name, bytes).
+    #[pyo3(signature = (charts = "none", chart_size = (1600, 1000)))]
+    fn _files<'py>(
+        &self,
+        py: Python<'py>,
+        charts: &str,
+        chart_size: (u32, u32),
+    ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?);
+        files_of(py, |sink| export::export_sweep(&cx, sink))
+    }
+
+    /// Write `sweep-SLUG.csv` and `.png` into `out/NAME/`; returns the folder.
+    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000)))]
+    fn write(&self, py: Python<'_>, out: PathBuf, charts: &str, chart_size: (u32, u32)) -> PyResult<String> {
+        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?);
+        let dir = out.join(&self.swept.plan.base.name);
+        py.detach(|| -> anyhow::Result<()> {
+            let _lock = backlog_risk_files::outdir::OutLock::acquire(&out)?;
+            export::export_sweep(&cx, &mut backlog_risk_files::DirSink::new(&dir))?;
+            Ok(())
+        })
+        .map_err(write_error)?;
+        Ok(dir.display().to_string())
+    }
+
+    #[getter]
+    fn scenario(&self) -> &str {
+        &self.swept.plan.base.name
+    }
+
+    #[getter]
+    fn metric(&self) -> &str {
+        &self.swept.plan.metric
+    }
+
+    #[getter]
+    fn stat(&self) -> &str {
+        &self.swept.plan.stat
+    }
+
+    /// The varied field paths and their values.
+    #[getter]
+    fn vary(&self) -> Vec<(String, Vec<f64>)> {
+        self.swept.plan.vary.clone()
+    }
+
+    /// Notes of the plan (e.g. shares rescaled).
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.swept.plan.notes.iter().map(|n| keyword(n)).collect()
+    }
+}
+
+/// Run a scenario over a grid (see `backlog_risk.sweep`). `vary` holds one
+/// or two (field path, values or a spec such as `0.05..0.5:10`).
+#[pyfunction]
+#[pyo3(signature = (scenario, vary, stat = "es99", metric = None, renormalise = false, paths = None, seed = None, threads = None, sampling = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    py: Python<'_>,
+    scenario: &Scenario,
+    vary: Vec<(String, Bound<'_, PyAny>)>,
+    stat: &str,
+    metric: Option<&str>,
+    renormalise: bool,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    sampling: Option<&str>,
+    progress: Option<&Bound<'_, PyAny>>,
+) -> PyResult<SweepResult> {
+    let mut axes = Vec::new();
+    for (path, values) in vary {
+        let axis = match values.extract::<String>() {
+            Ok(spec) => api::parse_vary(&format!("{path}={spec}")).map_err(|e| to_py(e.about("vary", &path)))?,
+            Err(_) => {
+                let v: Vec<f64> = values.extract().map_err(|_| {
+                    OptionError::new_err(format!(
+                        "vary[{path:?}]: give a list of numbers or a spec such as \"0.05..0.5:10\""
+                    ))
+                })?;
+                (path, v)
+            }
+        };
+        axes.push(axis);
+    }
+    let metric = match metric {
+        None => None,
+        Some(m) => Some(m.parse::<backlog_risk::metric::Metric>().map_err(|e| to_py(e.about("metric", m)))?),
+    };
+    let spec = api::SweepSpec { vary: axes, stat: stat.to_string(), metric, renormalise };
+    let opts = options(paths, seed, threads, sampling)?;
+    let file = PathBuf::from(&scenario.file);
+    let plan = api::plan_sweep(scenario.model.clone(), &scenario.text, &file, &spec, &opts).map_err(to_py)?;
+    let total = plan.points.iter().map(|p| p.paths).sum();
+    let swept = simulate(py, progress, total, |obs| {
+        let points = api::sweep_points(&plan, 0..plan.points.len(), &file, &opts, obs, &|| {})?;
+        Ok(api::Swept { plan: plan.clone(), points })
+    })?;
+    Ok(SweepResult { swept })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scenario>()?;
     m.add_class::<RunResult>()?;
+    m.add_class::<Portfolio>()?;
+    m.add_class::<StressResult>()?;
+    m.add_class::<ExplainResult>()?;
+    m.add_class::<SweepResult>()?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(run_paired, m)?)?;
+    m.add_function(wrap_pyfunction!(stress, m)?)?;
+    m.add_function(wrap_pyfunction!(explain, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -102,9 +102,12 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
     # Relative to a scratch folder that sees the shipped scenarios, so that
     # r.write("output/") does not write into the checkout.
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    (tmp_path / "portfolios").symlink_to(ROOT / "portfolios")
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(blocks[0], "README.md", "exec"), scope)
     assert (tmp_path / "output" / "openai-shift" / "summary.csv").is_file()
     assert isinstance(scope["r"].summary, pd.DataFrame)
-    assert scope["d"].paired.loc["loss.azure", "diff"] < 0
+    # OpenAI keeping 10% of its new spend at Azure (the file: PERT 0.1 /
+    # 0.2 / 0.4) loses Azure more on the same paths.
+    assert scope["d"].paired.loc["loss.azure", "diff"] > 0

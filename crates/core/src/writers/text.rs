@@ -2,6 +2,7 @@
 //! that every front-end says the same thing.
 
 use super::charts;
+use crate::portfolio::{ScenarioRisk, StressResult};
 use crate::report::ScenarioSummary;
 
 /// `$12.3bn`, `-$4.0bn`, `$1,235.8bn`: one decimal, thousands grouped.
@@ -31,4 +32,32 @@ pub fn headline(s: &ScenarioSummary) -> String {
         ),
         None => format!("{}: {who}", s.name),
     }
+}
+
+/// The console line of one stressed scenario (with the differences against
+/// the base of a paired test, from its `row`).
+pub fn stress_line(r: &StressResult, row: Option<&ScenarioRisk>) -> String {
+    let f = |m: &str| charts::fmt_amount(r.measure(m).unwrap_or(f64::NAN));
+    let mut line = format!(
+        "{} under {} at {}: expected P&L {}, VaR99 {}, ES99 {} (losses, in {}), P(loss > 10%) {} [{} paths]",
+        r.portfolio,
+        r.scenario,
+        r.horizon_text(),
+        f("expected_pnl"),
+        f("var99"),
+        f("es99"),
+        r.unit,
+        charts::fmt_pct(r.measure("p_loss_gt_10pct").unwrap_or(f64::NAN)),
+        r.paths
+    );
+    let paired = row.and_then(|w| Some((w.base.as_ref()?, w.d_expected_pnl?, w.d_expected_pnl_se?, w.d_es99?)));
+    if let Some((base, d, se, de)) = paired {
+        line.push_str(&format!(
+            "; against {base}: P&L {} (se {}), ES99 {}",
+            charts::fmt_signed(d),
+            charts::fmt_amount(se),
+            charts::fmt_signed(de)
+        ));
+    }
+    line
 }

@@ -40,6 +40,13 @@ __all__ = [
     "Charts",
     "run",
     "run_paired",
+    "Portfolio",
+    "StressResult",
+    "ExplainResult",
+    "SweepResult",
+    "stress",
+    "explain",
+    "sweep",
     "read_csv",
     "Error",
     "ScenarioError",
@@ -441,3 +448,309 @@ def run_paired(
         _scenario(scenario)._native, _scenario(base)._native, paths, seed, threads, sampling, progress
     )
     return RunResult(native)
+
+
+class Portfolio:
+    """A validated portfolio: holdings whose value moves with scenario
+    metrics (``exposure = { "backlog.azure" = 0.2 }``). A portfolio that
+    cannot be used raises :class:`PortfolioError` with ``file``, ``line``
+    and ``field``."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: "_native.Portfolio") -> None:
+        self._native = native
+
+    @staticmethod
+    def load(path: PathLike) -> "Portfolio":
+        """Read and validate a portfolio file."""
+        return Portfolio(_native.Portfolio.load(os.fspath(path)))
+
+    @staticmethod
+    def from_toml(text: str, name: str = "<string>") -> "Portfolio":
+        """Validate portfolio TOML; ``name`` stands for the file in messages."""
+        return Portfolio(_native.Portfolio.from_toml(text, name))
+
+    name = property(lambda self: self._native.name, doc="``portfolio.name``.")
+    file = property(lambda self: self._native.file, doc="The file it was loaded from, or ``<string>``.")
+    value = property(lambda self: self._native.value, doc="The portfolio's value, in ``unit``.")
+    unit = property(lambda self: self._native.unit, doc="The unit of the value and every P&L figure.")
+    holdings = property(lambda self: self._native.holdings, doc="The holdings' names.")
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+def _portfolio(p: Union[Portfolio, PathLike]) -> Portfolio:
+    if isinstance(p, Portfolio):
+        return p
+    if isinstance(p, (str, os.PathLike)):
+        return Portfolio.load(p)
+    raise TypeError(f"expected a Portfolio or the path of a portfolio file, got {type(p).__name__}")
+
+
+def _png(files: Dict[str, bytes], name: str, what: str) -> bytes:
+    key = name if name.endswith(".png") else f"{name}.png"
+    if key not in files:
+        charts = ", ".join(n[:-4] for n in files if n.endswith(".png"))
+        raise OptionError(f"name={name!r}: not a chart of this {what}; give one of {charts}")
+    return files[key]
+
+
+class StressResult:
+    """A portfolio's stress test on one or more scenarios: the command
+    line's tables as DataFrames, indexed by scenario first."""
+
+    def __init__(self, native: "_native.StressResult") -> None:
+        self._native = native
+        self._files: Dict[Tuple[Optional[str], str], bytes] = {
+            (sc, name): data for sc, name, data in native._files("none")
+        }
+
+    def file(self, name: str, scenario: Optional[str] = None) -> bytes:
+        """The bytes of one file as the command line writes it: a
+        scenario's ``pnl.csv``, ``risk.csv``, ``contributions.csv``,
+        ``tail.csv`` or ``paired-BASE.csv`` (give ``scenario``), or the
+        table across scenarios ``portfolio-P.csv``."""
+        if scenario is None and len(self.scenarios) == 1 and (self.scenarios[0], name) in self._files:
+            scenario = self.scenarios[0]
+        key = (scenario, name)
+        if key not in self._files:
+            names = sorted({n for _, n in self._files})
+            raise OptionError(f"{name!r} of scenario {scenario!r}: no such file; give one of {', '.join(names)}")
+        return self._files[key]
+
+    def _by_scenario(self, name: str) -> pd.DataFrame:
+        frames = {sc: _table(self._files[(sc, name)]) for sc in self.scenarios if (sc, name) in self._files}
+        return pd.concat(frames, names=["scenario", "row"])
+
+    @property
+    def pnl(self) -> pd.DataFrame:
+        """``pnl.csv`` of each scenario: the P&L's statistics."""
+        return self._by_scenario("pnl.csv")
+
+    @property
+    def risk(self) -> pd.DataFrame:
+        """``risk.csv`` of each scenario: expected P&L, VaR, ES, P(loss > 10%)..."""
+        return self._by_scenario("risk.csv")
+
+    @property
+    def contributions(self) -> pd.DataFrame:
+        """``contributions.csv`` of each scenario: each holding's share of
+        the expected P&L, VaR99 and ES99 (shares sum to the total)."""
+        return self._by_scenario("contributions.csv")
+
+    @property
+    def tail(self) -> pd.DataFrame:
+        """``tail.csv`` of each scenario: each metric's mean in the tail
+        (the worst 1% of paths) against its mean."""
+        return self._by_scenario("tail.csv")
+
+    @property
+    def across(self) -> pd.DataFrame:
+        """``portfolio-P.csv``: one row per scenario (with the paired
+        differences against the base when there is one)."""
+        return _table(self._files[(None, f"portfolio-{self.portfolio}.csv")])
+
+    def chart(self, name: str = "pnl", scenario: Optional[str] = None, size: Tuple[int, int] = (1600, 1000)) -> bytes:
+        """A chart as PNG bytes: a scenario's ``pnl`` or ``contributions``
+        (the first scenario's unless ``scenario`` is given), or
+        ``portfolio-P`` across scenarios."""
+        files = {n: d for sc, n, d in self._native._files("key", tuple(size))
+                 if sc == (scenario or self.scenarios[0]) or sc is None}
+        return _png(files, name, "stress test")
+
+    def write(self, out: PathLike = "output", charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> Path:
+        """Write the command line's files: ``out/NAME/portfolio-P/`` for
+        each scenario and ``out/portfolio-P.csv``/``.png``; returns ``out``."""
+        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size)))
+
+    portfolio = property(lambda self: self._native.portfolio, doc="The portfolio's name.")
+    scenarios = property(lambda self: self._native.scenarios, doc="The scenarios that ran, in the order given.")
+    skipped = property(lambda self: self._native.skipped, doc="(scenario, why) of each scenario the portfolio does not fit.")
+
+    def __repr__(self) -> str:
+        lines = [f"<StressResult {self.portfolio} on {len(self.scenarios)} scenario(s)>"]
+        lines += [f"  {line}" for line in self._native.lines]
+        lines += [f"  skipped {sc}: {why}" for sc, why in self.skipped]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{html.escape(self.portfolio)}</b></p>" + self.across.to_html(index=False)
+
+
+def stress(
+    portfolio: Union[Portfolio, PathLike],
+    scenarios: Any,
+    base: Union[Scenario, PathLike, None] = None,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    sampling: Optional[str] = None,
+    progress: Optional[Progress] = None,
+) -> StressResult:
+    """Stress-test a portfolio on every simulated path of each scenario (a
+    Scenario, a path, or a list of them), at the portfolio's horizon;
+    ``base`` pairs each with a base scenario, path by path. A scenario the
+    portfolio does not fit is skipped (``.skipped``, and a warning); a
+    metric no scenario records, or no scenario fitting, is a
+    :class:`PortfolioError`."""
+    import warnings
+
+    if isinstance(scenarios, (Scenario, str, os.PathLike)):
+        scenarios = [scenarios]
+    natives = [_scenario(s)._native for s in scenarios]
+    b = None if base is None else _scenario(base)._native
+    result = StressResult(
+        _native.stress(_portfolio(portfolio)._native, natives, b, paths, seed, threads, sampling, progress)
+    )
+    for sc, why in result.skipped:
+        warnings.warn(f"skipped {sc}: {why}", stacklevel=2)
+    return result
+
+
+class ExplainResult:
+    """What drives a metric: its attribution to the drivers of the risk
+    (Shapley values, path by path; they sum to the total) and its
+    sensitivity to each uncertain input (Sobol' indices, tornado)."""
+
+    def __init__(self, native: "_native.ExplainResult") -> None:
+        self._native = native
+        self._files = dict(native._files("none"))
+
+    def file(self, name: str) -> bytes:
+        """The bytes of ``attribution.csv``, ``sensitivity.csv`` or
+        ``explain.html`` (without charts) as the command line writes them."""
+        if name not in self._files:
+            raise OptionError(f"name={name!r}: not a file of this explanation; give one of {', '.join(self._files)}")
+        return self._files[name]
+
+    @property
+    def attribution(self) -> Optional[pd.DataFrame]:
+        """``attribution.csv``: each driver's contribution to the mean and to
+        ES99 of the metric against plan; ``None`` when not asked for."""
+        data = self._files.get("attribution.csv")
+        return None if data is None else _table(data)
+
+    @property
+    def sensitivity(self) -> Optional[pd.DataFrame]:
+        """``sensitivity.csv``: each uncertain input's Sobol' indices (with
+        standard errors) and tornado swing; ``None`` when not asked for."""
+        data = self._files.get("sensitivity.csv")
+        return None if data is None else _table(data)
+
+    def chart(self, name: str = "attribution", size: Tuple[int, int] = (1600, 1000)) -> bytes:
+        """``attribution`` (waterfall) or ``tornado`` as PNG bytes."""
+        return _png(dict(self._native._files("key", tuple(size))), name, "explanation")
+
+    def write(self, out: PathLike = "output", charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> Path:
+        """Write the command line's files of ``explain`` into ``out/NAME/``;
+        returns the folder."""
+        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size)))
+
+    scenario = property(lambda self: self._native.scenario, doc="The scenario's name.")
+    metric = property(lambda self: self._native.metric, doc="The metric explained.")
+    plan = property(lambda self: self._native.plan, doc="The metric on the plan path.")
+    mean = property(lambda self: self._native.mean, doc="The metric's mean over the paths.")
+    paths = property(lambda self: self._native.paths, doc="Paths of the run.")
+    seed = property(lambda self: self._native.seed, doc="The seed of the run.")
+
+    def __repr__(self) -> str:
+        return (f"<ExplainResult {self.metric} of {self.scenario} ({self.paths:,} paths): "
+                f"plan {self.plan:,.1f}, mean {self.mean:,.1f}>")
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>{html.escape(self.metric)}</b> of {html.escape(self.scenario)}</p>"]
+        for df in (self.attribution, self.sensitivity):
+            if df is not None:
+                parts.append(df.head(12).to_html(index=False))
+        return "".join(parts)
+
+
+def explain(
+    scenario: Union[Scenario, PathLike],
+    metric: Optional[str] = None,
+    by_rule: bool = False,
+    attribution: bool = True,
+    sensitivity: bool = True,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    sampling: Optional[str] = None,
+    progress: Optional[Progress] = None,
+) -> ExplainResult:
+    """What drives ``metric`` (default: the focus provider's loss): the
+    attribution to the drivers (``by_rule=True``: each shift and rule its
+    own) and the Sobol' indices of every uncertain input. Costs 1 + k + 3
+    runs for k inputs plus 2^d for d drivers: give fewer ``paths`` than a
+    plain run."""
+    native = _native.explain(_scenario(scenario)._native, metric, by_rule, attribution, sensitivity,
+                             paths, seed, threads, sampling, progress)
+    return ExplainResult(native)
+
+
+class SweepResult:
+    """A scenario over a grid of one or two parameters, every point on the
+    same paths (common random numbers)."""
+
+    def __init__(self, native: "_native.SweepResult") -> None:
+        self._native = native
+        self._files = dict(native._files("none"))
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """``sweep-SLUG.csv``: one row per grid point, the varied values and
+        every metric's statistics."""
+        (name,) = [n for n in self._files if n.endswith(".csv")]
+        return _table(self._files[name])
+
+    def file(self) -> bytes:
+        """The bytes of ``sweep-SLUG.csv`` as the command line writes it."""
+        (name,) = [n for n in self._files if n.endswith(".csv")]
+        return self._files[name]
+
+    def chart(self, size: Tuple[int, int] = (1600, 1000)) -> bytes:
+        """The sweep's chart (a line, or a heatmap for two parameters) as PNG bytes."""
+        files = dict(self._native._files("key", tuple(size)))
+        (name,) = [n for n in files if n.endswith(".png")]
+        return files[name]
+
+    def write(self, out: PathLike = "output", charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> Path:
+        """Write ``sweep-SLUG.csv`` and ``.png`` into ``out/NAME/``; returns the folder."""
+        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size)))
+
+    scenario = property(lambda self: self._native.scenario, doc="The base scenario's name.")
+    metric = property(lambda self: self._native.metric, doc="The metric charted.")
+    stat = property(lambda self: self._native.stat, doc="The statistic charted.")
+    vary = property(lambda self: self._native.vary, doc="The varied field paths and their values.")
+    notes = property(lambda self: self._native.notes, doc="Notes of the plan.")
+
+    def __repr__(self) -> str:
+        axes = "; ".join(f"{p} over {len(v)} values" for p, v in self.vary)
+        return f"<SweepResult {self.scenario}: {self.stat} of {self.metric}, {axes}>"
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html(index=False, max_rows=20)
+
+
+def sweep(
+    scenario: Union[Scenario, PathLike],
+    vary: Mapping[str, Any],
+    stat: str = "es99",
+    metric: Optional[str] = None,
+    renormalise: bool = False,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    sampling: Optional[str] = None,
+    progress: Optional[Progress] = None,
+) -> SweepResult:
+    """Run a scenario at every point of a grid: ``vary`` maps one or two
+    field paths to their values (a list, or a spec such as
+    ``"0.05..0.5:10"``); ``stat`` of ``metric`` is charted (default: ES99
+    of the focus provider's loss). ``renormalise=True`` rescales a varied
+    allocation share's siblings to sum to 1."""
+    axes = [(path, v if isinstance(v, str) else [float(x) for x in v]) for path, v in vary.items()]
+    native = _native.sweep(_scenario(scenario)._native, axes, stat, metric, renormalise,
+                           paths, seed, threads, sampling, progress)
+    return SweepResult(native)
