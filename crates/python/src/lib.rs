@@ -106,13 +106,12 @@ fn simulate<T: Send>(
     let advance = |n: u64| {
         done.fetch_add(n, Ordering::Relaxed);
     };
-    let report = |py: Python<'_>| -> PyResult<()> {
+    let report = || -> PyResult<()> {
         let Some(f) = progress else { return Ok(()) };
         let answer = f.call1((done.load(Ordering::Relaxed).min(total), total))?;
         if answer.is_instance_of::<PyBool>() && !answer.extract::<bool>()? {
             return Err(Cancelled::new_err("the run was cancelled: the progress callback returned False"));
         }
-        let _ = py;
         Ok(())
     };
     std::thread::scope(|s| {
@@ -135,7 +134,7 @@ fn simulate<T: Send>(
                 break;
             }
             if stopped.is_none()
-                && let Err(e) = py.check_signals().and_then(|()| report(py))
+                && let Err(e) = py.check_signals().and_then(|()| report())
             {
                 token.cancel();
                 stopped = Some(e);
@@ -147,7 +146,7 @@ fn simulate<T: Send>(
         }
         let result = result.map_err(|_| exc::Error::new_err("internal error: the simulation thread panicked"))?;
         let value = result.map_err(to_py)?;
-        report(py)?;
+        report()?;
         Ok(value)
     })
 }
@@ -402,12 +401,7 @@ fn bytes<'py>(py: Python<'py>, b: backlog_risk::Result<Vec<u8>>) -> PyResult<Bou
 
 fn chart_size(size: (u32, u32)) -> PyResult<ChartSize> {
     let (width, height) = size;
-    if width < 640 || height < 400 || width > 8000 || height > 8000 {
-        return Err(OptionError::new_err(format!(
-            "chart_size=({width}, {height}): give a width of 640 to 8000 and a height of 400 to 8000 pixels"
-        )));
-    }
-    Ok(ChartSize { width, height })
+    ChartSize::new(width, height).map_err(|e| OptionError::new_err(format!("chart_size=({width}, {height}): {e}")))
 }
 
 /// Samples as the package takes them: column names, path indices, values.

@@ -73,6 +73,8 @@ def test_bad_result_requests_are_option_errors():
     r = br.run(SCENARIO, paths=2048)
     with pytest.raises(br.OptionError, match="loss-azure"):
         r.chart("pie")
+    with pytest.raises(br.OptionError, match=r"chart_size=\(600, 500\): a width of 600 pixels is outside 640..8000"):
+        r.chart("fan", size=(600, 500))
     with pytest.raises(br.OptionError, match="2048 or fewer"):
         r.samples(5000)
     with pytest.raises(br.OptionError, match="not paired"):

@@ -57,18 +57,22 @@ impl ChartSize {
         let (w, h) = s
             .split_once(['x', 'X'])
             .ok_or_else(|| Error::invalid(format!("`{s}` is not WIDTHxHEIGHT, e.g. 1600x1000")))?;
-        let px = |v: &str, min: u32, what: &str| -> Result<u32> {
-            let n: u32 =
-                v.trim().parse().map_err(|_| Error::invalid(format!("`{v}` is not a whole number of pixels")))?;
-            if (min..=8000).contains(&n) {
-                Ok(n)
-            } else {
-                Err(Error::invalid(format!(
-                    "a {what} of {n} pixels is outside {min}..8000 (below {min} the labels cannot be read); e.g. 960x600"
-                )))
-            }
+        let px = |v: &str| -> Result<u32> {
+            v.trim().parse().map_err(|_| Error::invalid(format!("`{v}` is not a whole number of pixels")))
         };
-        Ok(ChartSize { width: px(w, 640, "width")?, height: px(h, 400, "height")? })
+        ChartSize::new(px(w)?, px(h)?)
+    }
+
+    /// A chart size checked: width 640..=8000, height 400..=8000.
+    pub fn new(width: u32, height: u32) -> Result<ChartSize> {
+        for (n, min, what) in [(width, 640, "width"), (height, 400, "height")] {
+            if !(min..=8000).contains(&n) {
+                return Err(Error::invalid(format!(
+                    "a {what} of {n} pixels is outside {min}..8000 (below {min} the labels cannot be read); e.g. 960x600"
+                )));
+            }
+        }
+        Ok(ChartSize { width, height })
     }
 
     /// Font size scaled to the chart height (22 px at 1000 px).
