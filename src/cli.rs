@@ -349,6 +349,11 @@ pub struct ChartArgs {
     /// Size of every chart in pixels, as WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = chart_size)]
     pub chart_size: ChartSize,
+
+    /// Skip the Excel workbooks (report.xlsx, portfolio.xlsx,
+    /// comparison.xlsx, explain.xlsx); every CSV file is still written.
+    #[arg(long)]
+    pub no_xlsx: bool,
 }
 
 impl ChartArgs {
@@ -548,6 +553,7 @@ impl CommonArgs {
             quiet: self.quiet,
             charts: self.charts.which(),
             chart_size: self.charts.chart_size,
+            workbooks: !self.charts.no_xlsx,
             paired,
             allow_huge: self.allow_huge,
             focus: self.focus,

@@ -54,6 +54,7 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
         sensitivity: sens.as_deref(),
         charts: opts.charts,
         chart_size: opts.chart_size,
+        workbook: opts.workbooks,
     };
     // Into a staging folder, put in place whole; the folder's other files
     // (a run's, a sweep's) are kept.

@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub quiet: bool,
     pub charts: Charts,
     pub chart_size: ChartSize,
+    /// Write the Excel workbooks (not `--no-xlsx`).
+    pub workbooks: bool,
     /// Base scenario for paired differences (common random numbers).
     pub paired: Option<PathBuf>,
     /// More than [`MAX_PATHS`] paths in one process (`--allow-huge`, or a
@@ -332,6 +334,7 @@ fn write_outputs(
         chart_size: opts.chart_size,
         paired,
         samples,
+        workbook: opts.workbooks,
     };
     let what = format!("the results of {}", sc.name);
     backlog_risk_files::write_folder(target, export::run_owns, &what, |sink| {

@@ -98,7 +98,12 @@ pub fn run(opts: &RunOptions) -> Result<Vec<Outcome>> {
     }
     bar.finish_and_clear();
     let list: Vec<_> = outcomes.iter().map(|o| (o.file.as_path(), &o.result)).collect();
-    let cx = export::BatchContext { outcomes: &list, charts: opts.charts, chart_size: opts.chart_size };
+    let cx = export::BatchContext {
+        outcomes: &list,
+        charts: opts.charts,
+        chart_size: opts.chart_size,
+        workbook: opts.workbooks,
+    };
     export::export_batch(&cx, &mut DirSink::new(&opts.out))
         .with_context(|| format!("cannot write the batch files into {}", opts.out.display()))?;
     Ok(outcomes)

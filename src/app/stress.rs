@@ -187,7 +187,13 @@ fn write_across(
 /// are kept.
 pub(super) fn write_stress(r: &StressResult, row: Option<&ScenarioRisk>, opts: &RunOptions) -> Result<()> {
     let target = opts.out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
-    let cx = export::StressContext { result: r, row, charts: opts.charts, chart_size: opts.chart_size };
+    let cx = export::StressContext {
+        result: r,
+        row,
+        charts: opts.charts,
+        chart_size: opts.chart_size,
+        workbook: opts.workbooks,
+    };
     backlog_risk_files::write_folder(&target, export::stress_owns, "the stress test", |sink| {
         export::export_stress(&cx, sink)
     })

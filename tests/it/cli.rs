@@ -65,6 +65,7 @@ fn run_writes_summary_fan_and_run_json() {
             "fan.png",
             "loss.png",
             "report.html",
+            "report.xlsx",
             "revenue.csv",
             "run.json",
             "summary.csv",

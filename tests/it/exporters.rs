@@ -137,6 +137,7 @@ fn exported_in_memory_the_api_gives_the_command_lines_files() {
         sensitivity: e.sensitivity.as_deref(),
         charts: Charts::Key,
         chart_size: size,
+        workbook: true,
     };
     let mut sink = MemorySink::default();
     export::export_explain(&cx, &mut sink).unwrap();
@@ -148,7 +149,8 @@ fn exported_in_memory_the_api_gives_the_command_lines_files() {
     let api::Stressed::Ran(r, row) = api::stress(&portfolio, &sc, None, &o, &Observer::new()).unwrap() else {
         panic!("the shipped portfolio fits the shipped scenario")
     };
-    let cx = export::StressContext { result: &r, row: Some(&row), charts: Charts::Key, chart_size: size };
+    let cx =
+        export::StressContext { result: &r, row: Some(&row), charts: Charts::Key, chart_size: size, workbook: true };
     let mut sink = MemorySink::default();
     export::export_stress(&cx, &mut sink).unwrap();
     cli(out, &["stress", "--portfolio", "portfolios/ai-infra.toml", file, "--paths", "4096"]);

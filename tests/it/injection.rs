@@ -10,7 +10,7 @@ use crate::common::cmd;
 const FORMULA: &str = "=cmd|' /C calc'!A0";
 
 /// Every cell of every CSV file under `dir`: none starts a formula.
-fn assert_no_formula_cells(dir: &Path) -> usize {
+pub fn assert_no_formula_cells(dir: &Path) -> usize {
     let mut csvs = 0;
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -33,6 +33,17 @@ fn assert_no_formula_cells(dir: &Path) -> usize {
     csvs
 }
 
+/// `portfolios/ai-infra.toml` with its holding MSFT named `name` (a TOML
+/// string), as `dir/p.toml`.
+pub fn hostile_portfolio(dir: &Path, name: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string("portfolios/ai-infra.toml").unwrap();
+    let hostile = text.replace("\"MSFT\"", name);
+    assert_ne!(text, hostile);
+    let file = dir.join("p.toml");
+    std::fs::write(&file, hostile).unwrap();
+    file
+}
+
 #[test]
 fn names_that_are_formulas_reach_csv_files_as_text() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,9 +52,7 @@ fn names_that_are_formulas_reach_csv_files_as_text() {
     assert_ne!(text, hostile);
     let sc = dir.path().join("hostile.toml");
     std::fs::write(&sc, hostile).unwrap();
-    let portfolio = std::fs::read_to_string("portfolios/ai-infra.toml").unwrap().replace("\"MSFT\"", "\"@SUM(A1)\"");
-    let pf = dir.path().join("p.toml");
-    std::fs::write(&pf, portfolio).unwrap();
+    let pf = hostile_portfolio(dir.path(), "\"@SUM(A1)\"");
     let out = dir.path().join("out");
     let q = ["--paths", "4096", "--quiet", "--no-charts", "--out"];
     cmd().arg("run").arg(&sc).arg("scenarios/status-quo.toml").args(q).arg(&out).assert().success();

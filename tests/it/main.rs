@@ -28,3 +28,4 @@ mod sampling;
 mod shards;
 mod summary_json;
 mod validation;
+mod workbook;

@@ -490,7 +490,7 @@ impl RunResult {
     /// Write the CLI's files of this run into `out/NAME/` (as `backlog-risk
     /// run --out OUT` does, through the same exporters and folder writer);
     /// returns the folder.
-    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000), samples = None))]
+    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000), samples = None, workbook = true))]
     fn write(
         &self,
         py: Python<'_>,
@@ -498,6 +498,7 @@ impl RunResult {
         charts: &str,
         chart_size: (u32, u32),
         samples: Option<u64>,
+        workbook: bool,
     ) -> PyResult<String> {
         let charts = charts_of(charts)?;
         let size = self::chart_size(chart_size)?;
@@ -525,6 +526,7 @@ impl RunResult {
                 chart_size: size,
                 paired: self.paired.as_ref().map(|(b, rows, _)| (b, rows.as_slice())),
                 samples: samples.map(|n| (n, sc.paths)),
+                workbook,
             };
             let what = format!("the results of {}", sc.name);
             backlog_risk_files::write_folder(&target, export::run_owns, &what, |sink| export::export_run(&cx, sink))
@@ -757,7 +759,7 @@ impl StressResult {
         let (charts, size) = (charts_of(charts)?, self::chart_size(chart_size)?);
         let mut out = Vec::new();
         for (r, row) in self.results.iter().zip(&self.rows) {
-            let cx = export::StressContext { result: r, row: Some(row), charts, chart_size: size };
+            let cx = export::StressContext { result: r, row: Some(row), charts, chart_size: size, workbook: false };
             for (n, b) in files_of(py, |sink| export::export_stress(&cx, sink))? {
                 out.push((Some(r.scenario.clone()), n, b));
             }
@@ -777,14 +779,21 @@ impl StressResult {
 
     /// Write the command line's files: `out/NAME/portfolio-P/` per
     /// scenario and `out/portfolio-P.csv` / `.png`; returns `out`.
-    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000)))]
-    fn write(&self, py: Python<'_>, out: PathBuf, charts: &str, chart_size: (u32, u32)) -> PyResult<String> {
+    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000), workbook = true))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        out: PathBuf,
+        charts: &str,
+        chart_size: (u32, u32),
+        workbook: bool,
+    ) -> PyResult<String> {
         let (charts, size) = (charts_of(charts)?, self::chart_size(chart_size)?);
         py.detach(|| -> anyhow::Result<()> {
             let _lock = backlog_risk_files::outdir::OutLock::acquire(&out)?;
             for (r, row) in self.results.iter().zip(&self.rows) {
                 let target = out.join(&r.scenario).join(format!("portfolio-{}", r.portfolio));
-                let cx = export::StressContext { result: r, row: Some(row), charts, chart_size: size };
+                let cx = export::StressContext { result: r, row: Some(row), charts, chart_size: size, workbook };
                 backlog_risk_files::write_folder(&target, export::stress_owns, "the stress test", |sink| {
                     export::export_stress(&cx, sink)
                 })?;
@@ -914,7 +923,7 @@ struct ExplainResult {
 }
 
 impl ExplainResult {
-    fn context(&self, charts: Charts, chart_size: ChartSize) -> export::ExplainContext<'_> {
+    fn context(&self, charts: Charts, chart_size: ChartSize, workbook: bool) -> export::ExplainContext<'_> {
         export::ExplainContext {
             scenario: &self.scenario,
             scenario_file: &self.file,
@@ -927,6 +936,7 @@ impl ExplainResult {
             sensitivity: self.sensitivity.as_deref(),
             charts,
             chart_size,
+            workbook,
         }
     }
 }
@@ -942,15 +952,22 @@ impl ExplainResult {
         charts: &str,
         chart_size: (u32, u32),
     ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
-        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?);
+        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?, false);
         files_of(py, |sink| export::export_explain(&cx, sink))
     }
 
     /// Write the command line's files of `explain` into `out/NAME/`;
     /// returns the folder.
-    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000)))]
-    fn write(&self, py: Python<'_>, out: PathBuf, charts: &str, chart_size: (u32, u32)) -> PyResult<String> {
-        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?);
+    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000), workbook = true))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        out: PathBuf,
+        charts: &str,
+        chart_size: (u32, u32),
+        workbook: bool,
+    ) -> PyResult<String> {
+        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?, workbook);
         let dir = out.join(&self.scenario);
         py.detach(|| -> anyhow::Result<()> {
             let _lock = backlog_risk_files::outdir::OutLock::acquire(&out)?;

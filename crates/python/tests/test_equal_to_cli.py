@@ -61,6 +61,15 @@ def test_write_is_the_cli_folder(cli, tmp_path):
     folder = r.write(tmp_path / "py", samples=40)
     assert folder == tmp_path / "py" / "openai-shift-fast"
     same_folder(tmp_path / "cli" / "openai-shift-fast", folder)
+    assert (folder / "report.xlsx").stat().st_size > 0
+
+
+def test_write_without_the_workbook_is_the_cli_no_xlsx_folder(cli, tmp_path):
+    run_cli(cli, "run", SCENARIO, "--paths", "8192", "--out", str(tmp_path / "cli"), "--quiet", "--no-charts",
+            "--no-xlsx")
+    folder = br.run(SCENARIO, paths=8192).write(tmp_path / "py", charts="none", workbook=False)
+    assert not (folder / "report.xlsx").exists()
+    same_folder(tmp_path / "cli" / "openai-shift", folder)
 
 
 def test_paired_is_the_cli_paired_run(cli, tmp_path):

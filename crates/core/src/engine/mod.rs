@@ -40,6 +40,8 @@ const SQRT_DT: f64 = 0.5;
 pub struct Plan {
     /// Total backlog per quarter and provider, `[(t - 1) * providers + p]`.
     pub backlog_path: Vec<f64>,
+    /// Revenue per quarter and provider, `[(t - 1) * providers + p]`.
+    pub revenue_path: Vec<f64>,
     /// Total backlog per provider at the horizon.
     pub backlog: Vec<f64>,
     /// Revenue per provider summed over quarters 1..T.
@@ -212,7 +214,13 @@ impl<'a> Engine<'a> {
             shifted,
             hazard,
             migrate,
-            plan: Plan { backlog_path: vec![], backlog: vec![], revenue: vec![], metrics: vec![] },
+            plan: Plan {
+                backlog_path: vec![],
+                revenue_path: vec![],
+                backlog: vec![],
+                revenue: vec![],
+                metrics: vec![],
+            },
             kernel: Kernel::detect(),
             design,
             cancel: crate::Cancel::new(),
@@ -298,6 +306,7 @@ impl<'a> Engine<'a> {
             books[nc * np + p] = pv[self.other_backlog[p]];
         }
         let mut backlog_path = vec![0.0; tq * np];
+        let mut revenue_path = vec![0.0; tq * np];
         let mut revenue = vec![0.0; np];
         for t in 1..=tq {
             for p in 0..np {
@@ -309,6 +318,7 @@ impl<'a> Engine<'a> {
                     q += r;
                 }
                 revenue[p] += q;
+                revenue_path[(t - 1) * np + p] = q;
             }
             for (u, d) in self.demand.iter().enumerate() {
                 let amount = pv[d.bookings] * math::exp(pv[d.growth] * t as f64 * DT);
@@ -327,7 +337,7 @@ impl<'a> Engine<'a> {
         let backlog = backlog_path[(tq - 1) * np..].to_vec();
         let fired = vec![0.0; self.sc.rules.len()];
         let metrics = self.metrics_from(&books, &backlog, &revenue, &backlog, &fired);
-        Plan { backlog_path, backlog, revenue, metrics }
+        Plan { backlog_path, revenue_path, backlog, revenue, metrics }
     }
 
     /// The metrics of [`Scenario::metric_names`] from the state at the horizon.

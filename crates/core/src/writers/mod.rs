@@ -8,3 +8,4 @@ pub mod html;
 pub mod output;
 pub mod shard;
 pub mod text;
+pub mod xlsx;

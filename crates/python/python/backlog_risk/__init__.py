@@ -357,11 +357,13 @@ class RunResult:
         charts: str = "key",
         chart_size: Tuple[int, int] = (1600, 1000),
         samples: Optional[int] = None,
+        workbook: bool = True,
     ) -> Path:
         """Write the command line's files of this run into ``out/NAME/``
         (the same exporters and folder writer: a folder appears whole, the
-        old one stays until then); returns the folder."""
-        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size), samples))
+        old one stays until then); returns the folder. ``workbook=False``
+        leaves out ``report.xlsx``, as ``--no-xlsx`` does."""
+        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size), samples, workbook))
 
     @property
     def headline(self) -> str:
@@ -560,10 +562,17 @@ class StressResult:
                  if sc == (scenario or self.scenarios[0]) or sc is None}
         return _png(files, name, "stress test")
 
-    def write(self, out: PathLike = "output", charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> Path:
+    def write(
+        self,
+        out: PathLike = "output",
+        charts: str = "key",
+        chart_size: Tuple[int, int] = (1600, 1000),
+        workbook: bool = True,
+    ) -> Path:
         """Write the command line's files: ``out/NAME/portfolio-P/`` for
-        each scenario and ``out/portfolio-P.csv``/``.png``; returns ``out``."""
-        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size)))
+        each scenario (with ``portfolio.xlsx`` unless ``workbook=False``)
+        and ``out/portfolio-P.csv``/``.png``; returns ``out``."""
+        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size), workbook))
 
     portfolio = property(lambda self: self._native.portfolio, doc="The portfolio's name.")
     scenarios = property(lambda self: self._native.scenarios, doc="The scenarios that ran, in the order given.")
@@ -643,10 +652,17 @@ class ExplainResult:
         """``attribution`` (waterfall) or ``tornado`` as PNG bytes."""
         return _png(dict(self._native._files("key", tuple(size))), name, "explanation")
 
-    def write(self, out: PathLike = "output", charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> Path:
-        """Write the command line's files of ``explain`` into ``out/NAME/``;
-        returns the folder."""
-        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size)))
+    def write(
+        self,
+        out: PathLike = "output",
+        charts: str = "key",
+        chart_size: Tuple[int, int] = (1600, 1000),
+        workbook: bool = True,
+    ) -> Path:
+        """Write the command line's files of ``explain`` into ``out/NAME/``
+        (with ``explain.xlsx`` unless ``workbook=False``); returns the
+        folder."""
+        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size), workbook))
 
     scenario = property(lambda self: self._native.scenario, doc="The scenario's name.")
     metric = property(lambda self: self._native.metric, doc="The metric explained.")

@@ -8,8 +8,8 @@ use crate::Result;
 use crate::report::{self, ScenarioSummary};
 use crate::writers::charts::{self, ChartSize};
 use crate::writers::html::{self, IndexEntry};
-use crate::writers::output;
 use crate::writers::text::headline;
+use crate::writers::{output, xlsx};
 
 /// A run of several scenarios, as the exporters see it.
 pub struct BatchContext<'a> {
@@ -17,6 +17,8 @@ pub struct BatchContext<'a> {
     pub outcomes: &'a [(&'a Path, &'a std::result::Result<ScenarioSummary, String>)],
     pub charts: Charts,
     pub chart_size: ChartSize,
+    /// Whether to write `comparison.xlsx`.
+    pub workbook: bool,
 }
 
 impl BatchContext<'_> {
@@ -42,6 +44,26 @@ impl Exporter<BatchContext<'_>> for ComparisonCsv {
             return Ok(());
         }
         sink.put("comparison.csv", output::rows_csv(&report::comparison(&ok))?)
+    }
+}
+
+/// `comparison.xlsx`: `comparison.csv` as a workbook, worst ES99 first
+/// ([`xlsx::comparison_workbook`]).
+pub(super) struct ComparisonXlsx;
+
+impl Owns for ComparisonXlsx {
+    fn owns(&self, name: &str) -> bool {
+        name == "comparison.xlsx"
+    }
+}
+
+impl Exporter<BatchContext<'_>> for ComparisonXlsx {
+    fn export(&self, cx: &BatchContext<'_>, sink: &mut dyn Sink) -> Result<()> {
+        let ok = cx.summaries();
+        if !cx.workbook || ok.len() < 2 {
+            return Ok(());
+        }
+        sink.put("comparison.xlsx", xlsx::comparison_workbook(&ok)?)
     }
 }
 

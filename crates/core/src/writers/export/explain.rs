@@ -1,7 +1,7 @@
 //! The files of `explain` ([`super::EXPLAIN_EXPORTERS`]): the attribution
 //! (`attribution.csv`, `attribution.png`), the sensitivity
 //! (`sensitivity.csv`, `tornado.png`) and the page that shows both
-//! (`explain.html`).
+//! (`explain.html`), and the workbook `explain.xlsx`.
 
 use super::{Charts, Exporter, Owns, Sink};
 use crate::Result;
@@ -9,7 +9,7 @@ use crate::analysis::attribution::AttributionRow;
 use crate::analysis::sensitivity::SensitivityRow;
 use crate::writers::charts::{self, ChartSize};
 use crate::writers::html::{self, ExplainInput};
-use crate::writers::output;
+use crate::writers::{output, xlsx};
 
 /// One scenario's `explain` results, as the exporters see them.
 pub struct ExplainContext<'a> {
@@ -27,6 +27,8 @@ pub struct ExplainContext<'a> {
     pub sensitivity: Option<&'a [SensitivityRow]>,
     pub charts: Charts,
     pub chart_size: ChartSize,
+    /// Whether to write `explain.xlsx`.
+    pub workbook: bool,
 }
 
 /// One file of `explain`, when its analysis ran (and for a chart, when
@@ -68,6 +70,13 @@ pub(super) fn sensitivity_csv(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>
 pub(super) fn tornado_png(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
     let rows = cx.sensitivity.filter(|_| cx.charts != Charts::None)?;
     Some(charts::tornado_png(cx.scenario, cx.metric, cx.mean, rows, cx.chart_size))
+}
+
+/// `explain.xlsx`: the analyses that ran, as a workbook
+/// ([`xlsx::explain_workbook`]).
+pub(super) fn explain_xlsx(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
+    let ran = cx.attribution.is_some() || cx.sensitivity.is_some();
+    (cx.workbook && ran).then(|| xlsx::explain_workbook(cx))
 }
 
 /// `explain.html`, with the charts drawn before it.

@@ -141,6 +141,7 @@ exporters!(
         run::ChartsPng,
         run::PairedCsv,
         run::ReportHtml,
+        run::ReportXlsx,
         run::RunJson,
     ]
 );
@@ -152,6 +153,7 @@ exporters!(
         explain::File("attribution.png", explain::attribution_png),
         explain::File("sensitivity.csv", explain::sensitivity_csv),
         explain::File("tornado.png", explain::tornado_png),
+        explain::File("explain.xlsx", explain::explain_xlsx),
         explain::ExplainHtml,
     ]
 );
@@ -176,6 +178,7 @@ exporters!(
         stress::Table("tail.csv", |r| crate::writers::output::rows_csv(&r.tail)),
         stress::PnlPng,
         stress::ContributionsPng,
+        stress::PortfolioXlsx,
     ]
 );
 
@@ -190,6 +193,7 @@ exporters!(
     BATCH_EXPORTERS: BatchContext, batch_owns, export_batch, [
         batch::ComparisonCsv,
         batch::ComparisonPng,
+        batch::ComparisonXlsx,
         batch::IndexHtml,
         batch::BatchCsv,
     ]

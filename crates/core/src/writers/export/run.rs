@@ -10,6 +10,7 @@ use crate::report::{PairedRow, ScenarioSummary};
 use crate::writers::charts::{self, ChartSize};
 use crate::writers::html::{self, ReportInput};
 use crate::writers::output::{self, RunInfo};
+use crate::writers::xlsx;
 use crate::{Error, Result, scenario};
 
 /// A finished run, as the exporters see it.
@@ -29,6 +30,8 @@ pub struct RunContext<'a> {
     /// `--samples N`: the first N paths' draws, keyed to a run of this many
     /// paths (a run to a precision keys them to its round).
     pub samples: Option<(u64, u64)>,
+    /// Whether to write `report.xlsx`.
+    pub workbook: bool,
 }
 
 /// A file that is one writer of the summary.
@@ -163,6 +166,41 @@ impl Exporter<RunContext<'_>> for ReportHtml {
             charts: &charts,
         });
         sink.put("report.html", page.into_bytes())
+    }
+}
+
+/// `report.xlsx`: the run as a workbook ([`xlsx::run_workbook`]), unless
+/// the front-end turned it off.
+pub(super) struct ReportXlsx;
+
+impl Owns for ReportXlsx {
+    fn owns(&self, name: &str) -> bool {
+        name == "report.xlsx"
+    }
+}
+
+impl Exporter<RunContext<'_>> for ReportXlsx {
+    fn export(&self, cx: &RunContext<'_>, sink: &mut dyn Sink) -> Result<()> {
+        if !cx.workbook {
+            return Ok(());
+        }
+        let assumptions = scenario::assumptions::assumptions(cx.scenario, cx.chain);
+        let engine = crate::engine::Engine::new(cx.scenario);
+        let samples = cx.samples.map(|(rows, keyed_paths)| {
+            let sc = cx.scenario;
+            let rows = engine.sample_rows(engine.keys(sc.seed, keyed_paths), sc.paths, rows);
+            let header = rows.header();
+            (header, Box::new(rows) as xlsx::SampleRows<'_>)
+        });
+        let bytes = xlsx::run_workbook(xlsx::RunBook {
+            summary: cx.summary,
+            assumptions: &assumptions,
+            info: cx.info,
+            headline: cx.headline,
+            paired: cx.paired.map(|(base, rows)| (base.name.as_str(), rows)),
+            samples,
+        })?;
+        sink.put("report.xlsx", bytes)
     }
 }
 

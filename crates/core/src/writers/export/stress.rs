@@ -6,7 +6,7 @@ use super::{Charts, Exporter, Owns, Sink};
 use crate::Result;
 use crate::portfolio::{Portfolio, ScenarioRisk, StressResult};
 use crate::writers::charts::{self, ChartSize};
-use crate::writers::output;
+use crate::writers::{output, xlsx};
 
 /// One scenario's stress test, as the exporters see it.
 pub struct StressContext<'a> {
@@ -16,6 +16,8 @@ pub struct StressContext<'a> {
     pub row: Option<&'a ScenarioRisk>,
     pub charts: Charts,
     pub chart_size: ChartSize,
+    /// Whether to write `portfolio.xlsx`.
+    pub workbook: bool,
 }
 
 /// A table of the result, with the horizon's columns added.
@@ -120,6 +122,24 @@ impl Exporter<StressContext<'_>> for ContributionsPng {
             return Ok(());
         }
         sink.put("contributions.png", charts::contributions_png(cx.result, cx.chart_size)?)
+    }
+}
+
+/// `portfolio.xlsx`: the test as a workbook ([`xlsx::portfolio_workbook`]).
+pub(super) struct PortfolioXlsx;
+
+impl Owns for PortfolioXlsx {
+    fn owns(&self, name: &str) -> bool {
+        name == "portfolio.xlsx"
+    }
+}
+
+impl Exporter<StressContext<'_>> for PortfolioXlsx {
+    fn export(&self, cx: &StressContext<'_>, sink: &mut dyn Sink) -> Result<()> {
+        if !cx.workbook {
+            return Ok(());
+        }
+        sink.put("portfolio.xlsx", xlsx::portfolio_workbook(cx.result, cx.row)?)
     }
 }
 
