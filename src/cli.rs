@@ -74,6 +74,15 @@ pub enum Command {
     /// sweep or a stress test split with `--shard`) into the
     /// outputs one run of all the paths would have written, bit for bit.
     Merge(MergeArgs),
+    /// Explore scenarios in the browser: a local web page where every
+    /// assumption is a control; each change re-runs the scenario with the
+    /// file's seed, first on few paths, then on more up to the page's
+    /// budget, and shows the focus provider's expected loss, VaR99 and ES99
+    /// with their 95% intervals beside the paired difference against the
+    /// file (the same paths) with its standard error. "Save as variant"
+    /// downloads a scenario file that `run` turns into the page's figures.
+    /// Listens on 127.0.0.1 only unless --host is given; prints the URL.
+    Serve(ServeArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell,
     /// e.g. `backlog-risk completions bash > ~/.local/share/bash-completion/completions/backlog-risk`.
     Completions(CompletionsArgs),
@@ -201,6 +210,32 @@ pub struct StressArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Scenario files, folders or glob patterns (quote them), as for `run`;
+    /// with none given, every scenario in `scenarios/`. Only these files
+    /// are read: the page names scenarios, never paths.
+    #[arg(value_name = "FILES_OR_DIRS")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The port (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// The address to listen on. The default serves this machine only; an
+    /// address such as 0.0.0.0 opens the explorer to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// The most paths one request may run (the page's path budget).
+    #[arg(long, value_name = "N", default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1_000..=100_000_000))]
+    pub max_paths: u64,
+
+    /// Print nothing but the URL and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

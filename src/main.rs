@@ -86,6 +86,7 @@ fn main() -> ExitCode {
             let (opts, out) = args.into_options();
             app::merge(&inputs, &opts, out.is_none()).map(|_| 0)
         }
+        Command::Serve(args) => app::serve(&args).map(|_| 0),
         Command::Completions(args) => {
             backlog_risk_cli::cli::completions(args.shell, &mut std::io::stdout());
             Ok(0)

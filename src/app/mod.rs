@@ -364,3 +364,24 @@ pub fn show(file: &Path) -> Result<bool> {
         }
     }
 }
+
+/// `serve`: load the scenarios, listen, print the URL, serve until the
+/// process is stopped.
+pub fn serve(args: &crate::cli::ServeArgs) -> Result<()> {
+    let inputs = if args.inputs.is_empty() { vec![PathBuf::from("scenarios")] } else { args.inputs.clone() };
+    let files = collect_inputs(&inputs)?;
+    let limits = backlog_risk_serve::Limits { max_paths: args.max_paths, ..Default::default() };
+    let explorer = std::sync::Arc::new(backlog_risk_serve::Explorer::load(&files, limits)?);
+    let n = explorer.entries().len();
+    let quiet = args.quiet;
+    let addr = format!("{}:{}", args.host, args.port);
+    backlog_risk_serve::serve(explorer, &addr, 4, &crate::interrupt::token(), |bound| {
+        println!("serving {n} scenario(s) at http://{bound}/ (stop with Ctrl-C)");
+        if !quiet && !bound.ip().is_loopback() {
+            eprintln!("warning: {bound} is reachable from other machines; the explorer has no login");
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
+}

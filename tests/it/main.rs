@@ -25,6 +25,7 @@ mod quiet;
 mod readme;
 mod report;
 mod sampling;
+mod serve;
 mod shards;
 mod summary_json;
 mod validation;

@@ -209,6 +209,26 @@ pub struct Histogram {
     pub above: u64,
 }
 
+/// The points of an exceedance curve worth showing: the first, and each
+/// one whose probability is at most 95% of the last kept (about 225 points
+/// from 1 down to 1e-5, where the sketch gives one per bucket).
+///
+/// ```
+/// let curve: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, 1.0 - i as f64 / 1000.0)).collect();
+/// let kept = backlog_risk::report::thinned(&curve);
+/// assert_eq!(kept[0], curve[0]);
+/// assert!(kept.windows(2).all(|w| w[1].1 <= 0.95 * w[0].1));
+/// ```
+pub fn thinned(curve: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for &(x, prob) in curve {
+        if out.last().is_none_or(|&(_, last)| prob <= 0.95 * last) {
+            out.push((x, prob));
+        }
+    }
+    out
+}
+
 /// Bins of the loss histograms.
 pub const HISTOGRAM_BINS: usize = 80;
 

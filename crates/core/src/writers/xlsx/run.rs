@@ -234,7 +234,7 @@ fn loss_sheet(wb: &mut Workbook, f: &Formats, s: &ScenarioSummary) -> Result<()>
     for (c, head) in ["loss x", "P(loss > x)"].iter().enumerate() {
         text(ws, TOP, EX + c as u16, head, Some(&f.header))?;
     }
-    let curve = thinned(&s.exceedance[p]);
+    let curve = crate::report::thinned(&s.exceedance[p]);
     for (i, &(x, prob)) in curve.iter().enumerate() {
         let r = TOP + 1 + i as u32;
         number(ws, r, EX, x, Some(&f.money))?;
@@ -270,19 +270,6 @@ fn loss_sheet(wb: &mut Workbook, f: &Formats, s: &ScenarioSummary) -> Result<()>
         ws.insert_chart(23, EX + 3, &ex)?;
     }
     Ok(())
-}
-
-/// The points of an exceedance curve kept for a table: the first, and each
-/// one whose probability is at most 95% of the last kept (about 225 points
-/// from 1 down to 1e-5).
-fn thinned(curve: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    for &(x, prob) in curve {
-        if out.last().is_none_or(|&(_, last)| prob <= 0.95 * last) {
-            out.push((x, prob));
-        }
-    }
-    out
 }
 
 fn assumptions_sheet(wb: &mut Workbook, f: &Formats, a: &Assumptions) -> Result<()> {
