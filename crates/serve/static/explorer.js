@@ -8,7 +8,8 @@
 const app = document.getElementById("app");
 const NAME = app.dataset.scenario;
 const CLIENT = Math.random().toString(36).slice(2) + Date.now().toString(36);
-const ROUNDS = [10000, 50000, 200000];
+// A first answer on few paths (noisy, but at once), then more.
+const ROUNDS = [2000, 20000, 100000];
 let meta = null;            // the scenario's controls, from the server
 let changes = {};           // field -> value, only those that differ
 let generation = 0;         // counts changes; an older answer is dropped
