@@ -473,6 +473,18 @@ fn the_page_in_chromium_moves_with_a_change_and_ends_on_runs_figures() {
         }
     }
     assert!(requests >= 5, "the page's own requests are seen ({requests})");
+
+    // A value the file's validation refuses: the page says so, naming the
+    // field (after the log checks: the browser logs the 400 itself).
+    let field = format!("input[type=number][data-field=\"{TARGET}\"][data-key=\"max\"]");
+    let el = d("POST", "/element", Some(json!({ "using": "css selector", "value": field })));
+    let el = el.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
+    d("POST", &format!("/element/{el}/clear"), Some(json!({})));
+    d("POST", &format!("/element/{el}/value"), Some(json!({ "text": "7\u{E004}" })));
+    let shown = "const e = document.getElementById('error'); return !e.hidden && e.textContent.length > 0";
+    wait("the refusal on the page", shown, 10.0);
+    let message = js("return document.getElementById('error').textContent");
+    assert!(message.as_str().unwrap().contains(TARGET), "{message}");
     d("DELETE", "", None);
 }
 
