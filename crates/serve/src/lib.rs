@@ -243,15 +243,16 @@ impl Explorer {
         f(e, req)
     }
 
-    /// The scenario with the request's changes, validated as a file is.
-    fn changed(&self, e: &Entry, req: &Request) -> Result<Scenario, Reply> {
+    /// The scenario with the request's changes, validated as a file is,
+    /// and its merged text.
+    fn changed(&self, e: &Entry, req: &Request) -> Result<(String, Scenario), Reply> {
         let text = changed_text(e, &req.changes, &self.limits)?;
         let mut sc = scenario::parse(&text, Path::new(&e.file_name)).map_err(|err| {
             let field = if err.field.is_empty() { String::new() } else { format!("{}: ", err.field) };
             Reply::error(400, format!("{field}{}", err.message))
         })?;
         sc.focus = e.scenario.focus;
-        Ok(sc)
+        Ok((text, sc))
     }
 
     fn run(&self, e: &Entry, req: Request) -> Reply {
@@ -269,7 +270,7 @@ impl Explorer {
             }
         };
         let sc = match self.changed(e, &req) {
-            Ok(sc) => sc,
+            Ok((_, sc)) => sc,
             Err(r) => return r,
         };
         let cancel = self.start(req.client.as_deref(), req.generation);
@@ -297,11 +298,13 @@ impl Explorer {
     }
 
     fn variant(&self, e: &Entry, req: Request) -> Reply {
-        if let Err(r) = self.changed(e, &req) {
-            return r;
-        }
+        let text = match self.changed(e, &req) {
+            Ok((text, _)) => text,
+            Err(r) => return r,
+        };
+        let fields: Vec<&str> = req.changes.keys().map(String::as_str).collect();
         let paths = req.paths.unwrap_or(e.scenario.paths);
-        match variant_toml(e, &req.changes, paths) {
+        match variant_toml(e, &text, &fields, paths) {
             Ok(text) => Reply {
                 status: 200,
                 content_type: "application/toml; charset=utf-8",

@@ -3,32 +3,27 @@
 //! page's figures (the same seed, the same paths, the same draws).
 
 use backlog_risk::Error;
-use serde_json::{Map, Value};
 
-use crate::{Entry, Limits, changed_text};
+use crate::Entry;
 
-/// The variant of `e` with `changes`, run on `paths` paths. A field inside
-/// an array (`customers.openai.shift[0].target`) carries the whole array,
-/// since an `extends` file replaces arrays whole; any other field is set
-/// alone, tables merging key by key.
-pub fn variant_toml(e: &Entry, changes: &Map<String, Value>, paths: u64) -> Result<String, Error> {
-    let limits = Limits::default();
-    let text = changed_text(e, changes, &limits).map_err(|r| {
-        let message = serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v["error"].as_str().map(String::from));
-        Error::Invalid(message.unwrap_or_else(|| "the changes do not apply".into()))
-    })?;
-    let new: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Invalid(e.message().to_string()))?;
+/// The variant of `e` whose merged text with the changes applied is
+/// `changed`, the changed fields being `fields`, run on `paths` paths. A
+/// field inside an array (`customers.openai.shift[0].target`) carries the
+/// whole array, since an `extends` file replaces arrays whole; any other
+/// field is set alone, tables merging key by key.
+pub fn variant_toml(e: &Entry, changed: &str, fields: &[&str], paths: u64) -> Result<String, Error> {
+    let new: toml::Table = changed.parse().map_err(|e: toml::de::Error| Error::Invalid(e.message().to_string()))?;
     let mut out = toml::Table::new();
     out.insert("extends".into(), toml::Value::String(e.file_name.clone()));
     let mut head = toml::Table::new();
     head.insert("name".into(), toml::Value::String(format!("{}-variant", e.name)));
     head.insert("paths".into(), toml::Value::Integer(i64::try_from(paths).unwrap_or(i64::MAX)));
     out.insert("scenario".into(), toml::Value::Table(head));
-    for field in changes.keys() {
+    for field in fields {
         copy_field(&new, &mut out, field)?;
     }
     let body = toml::to_string(&out).map_err(|e| Error::Invalid(e.to_string()))?;
-    let fields = changes.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
+    let fields = fields.join(", ");
     Ok(format!(
         "# A variant of {file} saved from `backlog-risk serve`: it changes {fields}.\n\
          # Save it in the folder of {file}; `backlog-risk run` on it gives the page's\n\
