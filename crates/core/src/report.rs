@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::engine::{Accumulator, BandAcc, Engine, Plan};
 use crate::metric::Metric;
 use crate::model::Scenario;
-use crate::stats::{MetricAcc, Moments, Sketch};
+use crate::stats::{MetricAcc, Moments, Ranked};
 
 /// Quantile levels of `summary.csv`.
 pub const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
@@ -73,7 +73,8 @@ impl MetricRow {
 
     /// Statistics of one metric; `risk` adds VaR and ES.
     pub fn from_acc(metric: &str, a: &MetricAcc, risk: bool) -> Self {
-        let q = a.sketch.quantiles(&LEVELS);
+        let s = a.sketch.ranked();
+        let q = s.quantiles(&LEVELS);
         let m = &a.moments;
         let r = |f: &dyn Fn() -> f64| risk.then(f);
         MetricRow {
@@ -94,9 +95,9 @@ impl MetricRow {
             max: m.max(),
             // VaR at 95% and 99% is the p95 and p99 read above.
             var95: risk.then_some(q[7]),
-            es95: r(&|| a.sketch.tail_mean(0.95)),
+            es95: r(&|| s.tail_mean(0.95)),
             var99: risk.then_some(q[8]),
-            es99: r(&|| a.sketch.tail_mean(0.99)),
+            es99: r(&|| s.tail_mean(0.99)),
         }
     }
 }
@@ -126,7 +127,7 @@ pub struct ErrorRow {
 const Z975: f64 = 1.959_963_984_540_054;
 
 /// The order-statistic 95% interval of the p-quantile, and its se.
-fn quantile_error(metric: &str, stat: &'static str, s: &Sketch, p: f64) -> ErrorRow {
+fn quantile_error(metric: &str, stat: &'static str, s: &Ranked, p: f64) -> ErrorRow {
     let n = s.count() as f64;
     let half = Z975 * (n * p * (1.0 - p)).sqrt();
     let ranks = [(n * p - half).floor() as u64, (n * p + half).ceil() as u64 + 1, s.rank(p)];
@@ -136,7 +137,7 @@ fn quantile_error(metric: &str, stat: &'static str, s: &Sketch, p: f64) -> Error
 }
 
 /// Expected shortfall at level `a`, its asymptotic se and 95% interval.
-fn es_error(metric: &str, stat: &'static str, s: &Sketch, a: f64) -> ErrorRow {
+fn es_error(metric: &str, stat: &'static str, s: &Ranked, a: f64) -> ErrorRow {
     let n = s.count() as f64;
     let (es, sq) = s.tail_moments(a);
     let var = s.quantile(a);
@@ -161,16 +162,17 @@ pub fn errors(metric: &str, a: &MetricAcc, risk: bool) -> Vec<ErrorRow> {
         ci_low: m.mean() - Z975 * se,
         ci_high: m.mean() + Z975 * se,
     }];
+    let s = a.sketch.ranked();
     for (stat, p) in [("p5", 0.05), ("p50", 0.5), ("p95", 0.95)] {
-        rows.push(quantile_error(metric, stat, &a.sketch, p));
+        rows.push(quantile_error(metric, stat, &s, p));
     }
     if risk {
         // VaR95 is the p95 row under its own name.
         let p95 = rows.last().expect("the p95 row was just pushed").clone();
         rows.push(ErrorRow { stat: "var95", ..p95 });
-        rows.push(es_error(metric, "es95", &a.sketch, 0.95));
-        rows.push(quantile_error(metric, "var99", &a.sketch, 0.99));
-        rows.push(es_error(metric, "es99", &a.sketch, 0.99));
+        rows.push(es_error(metric, "es95", &s, 0.95));
+        rows.push(quantile_error(metric, "var99", &s, 0.99));
+        rows.push(es_error(metric, "es99", &s, 0.99));
     }
     rows
 }
@@ -370,19 +372,20 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         .map(|(a, row)| {
             // The loss tail in full (up to the 99.99th percentile), the gain
             // side down to the 1st percentile, and always the plan (0).
-            let lo = a.sketch.quantile(0.01).min(0.0);
-            let top = a.sketch.quantile(0.9999).max(row.es99.unwrap_or(0.0)).max(0.0);
+            let s = a.sketch.ranked();
+            let lo = s.quantile(0.01).min(0.0);
+            let top = s.quantile(0.9999).max(row.es99.unwrap_or(0.0)).max(0.0);
             let mut hi = top + (top - lo) * 0.03;
             let mut lo = lo;
             if !(hi - lo > 1e-6) {
                 // Every path has the same loss: a $1bn window around it.
                 (lo, hi) = (lo - 1.0, hi + 1.0);
             }
-            let (counts, [below, above]) = a.sketch.histogram(lo, hi, HISTOGRAM_BINS);
-            Histogram { lo, hi, counts, below, above }
+            let (counts, [below, above]) = s.histogram(lo, hi, HISTOGRAM_BINS);
+            (Histogram { lo, hi, counts, below, above }, s.exceedance())
         })
-        .collect();
-    let exceedance = losses.iter().map(|(a, _)| a.sketch.exceedance()).collect();
+        .collect::<Vec<_>>();
+    let (loss_hist, exceedance) = loss_hist.into_iter().unzip();
     ScenarioSummary {
         name: sc.name.clone(),
         paths: acc.paths(),

@@ -249,23 +249,67 @@ impl Store {
             (self.low, self.high) = (vec![0; n], vec![0; n]);
             return;
         }
+        // At least half the store's width again on a side that grows: a
+        // store widening value by value reallocates a logarithmic number
+        // of times.
+        let slack = slack.max(self.low.len() as i64 / 2);
         let cur_hi = self.offset + self.low.len() as i64 - 1;
-        let new_lo = if lo < self.offset { lo - slack } else { self.offset };
-        let new_hi = if hi > cur_hi { hi + slack } else { cur_hi };
-        if new_lo < self.offset {
-            let pad = (self.offset - new_lo) as usize;
-            self.low.splice(0..0, std::iter::repeat_n(0, pad));
-            self.high.splice(0..0, std::iter::repeat_n(0, pad));
-            self.offset = new_lo;
+        let new_lo = if lo < self.offset { (lo - slack).max(0).min(lo) } else { self.offset };
+        let new_hi = if hi > cur_hi { (hi + slack).min(KEY_SPAN - 1).max(hi) } else { cur_hi };
+        let pad = (self.offset - new_lo) as usize;
+        let n = (new_hi - new_lo + 1) as usize;
+        fn widen<T: Copy + Default>(v: &mut Vec<T>, pad: usize, n: usize) {
+            if pad == 0 {
+                v.resize(n, T::default());
+            } else {
+                let mut w = vec![T::default(); n];
+                w[pad..pad + v.len()].copy_from_slice(v);
+                *v = w;
+            }
         }
-        let n = (new_hi - self.offset + 1) as usize;
-        self.low.resize(n, 0);
-        self.high.resize(n, 0);
+        widen(&mut self.low, pad, n);
+        widen(&mut self.high, pad, n);
+        self.offset = new_lo;
     }
 
+    /// Call `f(i, count)` on the non-empty buckets in ascending order of
+    /// key (descending when `down`). A store is mostly empty when it has
+    /// seen few values: while no count has reached 256 (every high part
+    /// 0), runs of 32 empty buckets are skipped on their low bytes alone.
+    fn each(&self, down: bool, f: &mut dyn FnMut(usize, u64)) {
+        const RUN: usize = 32;
+        let n = self.low.len();
+        let wrapped = self.high.iter().fold(0, |a, &c| a | c) != 0;
+        let mut run = |r: usize| {
+            let (lo, hi) = (RUN * r, (RUN * r + RUN).min(n));
+            if !wrapped && self.low[lo..hi].iter().fold(0u8, |a, &c| a | c) == 0 {
+                return;
+            }
+            let mut one = |i: usize| {
+                let c = self.count(i);
+                if c > 0 {
+                    f(i, c);
+                }
+            };
+            if down { (lo..hi).rev().for_each(&mut one) } else { (lo..hi).for_each(&mut one) }
+        };
+        let runs = n.div_ceil(RUN);
+        if down { (0..runs).rev().for_each(&mut run) } else { (0..runs).for_each(&mut run) }
+    }
+
+    /// Add every count of `o`: one growth to cover its non-empty keys, then
+    /// one pass over them (a chunk's stores hold thousands of buckets, so
+    /// growing key by key cost more than the simulation of a small run).
     fn merge(&mut self, o: &Store) {
-        for (k, c) in o.iter() {
-            self.add(k, c);
+        let Some(first) = (0..o.len()).find(|&i| o.count(i) > 0) else { return };
+        let last = (first..o.len()).rev().find(|&i| o.count(i) > 0).unwrap_or(first);
+        let (lo, hi) = (o.offset + first as i64, o.offset + last as i64);
+        if self.low.is_empty() || lo < self.offset || hi >= self.offset + self.len() as i64 {
+            self.grow(lo, hi, 1 << (SUB_BUCKET_BITS - 2));
+        }
+        let at = (lo - self.offset) as usize;
+        for (h, i) in self.high[at..=at + (last - first)].iter_mut().zip(first..=last) {
+            *h += o.count(i);
         }
     }
 
@@ -486,6 +530,16 @@ impl Sketch {
         self.max
     }
 
+    /// [`Sketch::merge`] of a sketch given away: an empty sketch takes
+    /// `o`'s buckets as they are (the same counts, no copy).
+    pub fn absorb(&mut self, o: Sketch) {
+        if self.n == 0 && self.exact.as_ref().is_some_and(Vec::is_empty) {
+            *self = o;
+        } else {
+            self.merge(&o);
+        }
+    }
+
     pub fn merge(&mut self, o: &Sketch) {
         self.n += o.n;
         self.min = self.min.min(o.min);
@@ -519,6 +573,26 @@ impl Sketch {
         self.neg.len() + self.pos.len() + 1 + self.exact.as_ref().map_or(0, |e| e.len())
     }
 
+    /// The non-empty buckets as (count, value read for the bucket) in
+    /// ascending order of value, read once for several figures: the same
+    /// sequence as [`Sketch::ascending`], gathered in plain loops that skip
+    /// runs of empty buckets (a run's summary reads hundreds of sketches of
+    /// thousands of buckets each, most of them empty in a small run).
+    pub fn ranked(&self) -> Ranked {
+        let mut buckets = Vec::new();
+        if let Some(ex) = &self.exact {
+            buckets.extend(ex.iter().map(|&(v, c)| (c, v)));
+        } else {
+            let clamp = |x: f64| x.clamp(self.min, self.max);
+            self.neg.each(true, &mut |i, c| buckets.push((c, clamp(-midpoint(self.neg.offset + i as i64)))));
+            if self.zero > 0 {
+                buckets.push((self.zero, clamp(0.0)));
+            }
+            self.pos.each(false, &mut |i, c| buckets.push((c, clamp(midpoint(self.pos.offset + i as i64)))));
+        }
+        Ranked { n: self.n, buckets }
+    }
+
     /// Non-empty buckets as (count, value read for the bucket) in ascending
     /// order of value.
     pub fn ascending(&self) -> Box<dyn DoubleEndedIterator<Item = (u64, f64)> + '_> {
@@ -532,86 +606,34 @@ impl Sketch {
         Box::new(neg.chain(zero).chain(pos))
     }
 
-    /// Counts in `bins` equal-width bins over `[lo, hi]`; each sketch bucket
-    /// goes to the bin holding its value, values outside the range are left
-    /// out. Returns the counts and how many values were left out.
+    /// Counts in `bins` equal-width bins over `[lo, hi]` ([`Ranked::histogram`]).
     pub fn histogram(&self, lo: f64, hi: f64, bins: usize) -> (Vec<u64>, [u64; 2]) {
-        let mut counts = vec![0u64; bins];
-        let mut outside = [0, 0];
-        let width = (hi - lo) / bins as f64;
-        for (c, x) in self.ascending() {
-            if width > 0.0 && x >= lo && x <= hi {
-                counts[(((x - lo) / width) as usize).min(bins - 1)] += c;
-            } else {
-                outside[usize::from(x >= lo)] += c;
-            }
-        }
-        (counts, outside)
+        self.ranked().histogram(lo, hi, bins)
     }
 
-    /// Points `(x, P(X > x))` of the exceedance curve, one per non-empty
-    /// bucket, ascending in x, ending before P = 0.
+    /// The exceedance curve ([`Ranked::exceedance`]).
     pub fn exceedance(&self) -> Vec<(f64, f64)> {
-        let mut above = self.n;
-        let mut out = Vec::new();
-        for (c, x) in self.ascending() {
-            above -= c;
-            if above == 0 {
-                break;
-            }
-            out.push((x, above as f64 / self.n as f64));
-        }
-        out
+        self.ranked().exceedance()
     }
 
     /// Rank (1-based) of the p-quantile.
     pub fn rank(&self, p: f64) -> u64 {
-        ((p * self.n as f64).ceil() as u64).clamp(1, self.n.max(1))
+        rank_of(self.n, p)
     }
 
-    /// The order statistic of rank `r` (1-based, clamped to 1..=n); NaN when empty.
+    /// The order statistic of rank `r` ([`Ranked::at_rank`]).
     pub fn at_rank(&self, r: u64) -> f64 {
-        if self.n == 0 {
-            return f64::NAN;
-        }
-        let r = r.clamp(1, self.n);
-        let mut cum = 0;
-        for (c, x) in self.ascending() {
-            cum += c;
-            if cum >= r {
-                return x;
-            }
-        }
-        unreachable!("rank {r} beyond count {}", self.n)
+        self.ranked().at_rank(r)
     }
 
-    /// [`Sketch::quantile`] of every level in `ps`, in one pass over the
-    /// buckets (the same values as one call per level).
+    /// The quantile of every level in `ps` ([`Ranked::quantiles`]).
     pub fn quantiles(&self, ps: &[f64]) -> Vec<f64> {
-        let ranks: Vec<u64> = ps.iter().map(|p| self.rank(*p)).collect();
-        self.at_ranks(&ranks)
+        self.ranked().quantiles(ps)
     }
 
-    /// [`Sketch::at_rank`] of every rank in `ranks`, in one pass over the
-    /// buckets (the same values as one call per rank).
+    /// The order statistic of every rank in `ranks` ([`Ranked::at_ranks`]).
     pub fn at_ranks(&self, ranks: &[u64]) -> Vec<f64> {
-        if self.n == 0 {
-            return vec![f64::NAN; ranks.len()];
-        }
-        let mut order: Vec<(u64, usize)> = ranks.iter().enumerate().map(|(i, r)| ((*r).clamp(1, self.n), i)).collect();
-        order.sort_unstable();
-        let mut out = vec![f64::NAN; ranks.len()];
-        let (mut next, mut cum) = (order.iter().peekable(), 0);
-        for (c, x) in self.ascending() {
-            cum += c;
-            while let Some((_, i)) = next.next_if(|(r, _)| *r <= cum) {
-                out[*i] = x;
-            }
-            if next.peek().is_none() {
-                break;
-            }
-        }
-        out
+        self.ranked().at_ranks(ranks)
     }
 
     /// How far a value this sketch reads as `x` can lie from the value it
@@ -631,6 +653,116 @@ impl Sketch {
         (hi - lo) / 2.0
     }
 
+    /// The p-quantile ([`Ranked::quantile`]).
+    pub fn quantile(&self, p: f64) -> f64 {
+        self.ranked().quantile(p)
+    }
+
+    /// Mean and mean square of the tail ([`Ranked::tail_moments`]).
+    pub fn tail_moments(&self, p: f64) -> (f64, f64) {
+        self.ranked().tail_moments(p)
+    }
+
+    /// Expected shortfall at level `p` ([`Ranked::tail_mean`]).
+    pub fn tail_mean(&self, p: f64) -> f64 {
+        self.tail_moments(p).0
+    }
+}
+
+/// A sketch's non-empty buckets, ascending, read off once
+/// ([`Sketch::ranked`]): quantiles, tail means, histograms and exceedance
+/// curves of the sketch, each the same value however many are read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    n: u64,
+    /// (count, value read for the bucket), ascending in value.
+    buckets: Vec<(u64, f64)>,
+}
+
+/// Rank (1-based) of the p-quantile of `n` values.
+fn rank_of(n: u64, p: f64) -> u64 {
+    ((p * n as f64).ceil() as u64).clamp(1, n.max(1))
+}
+
+impl Ranked {
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// Counts in `bins` equal-width bins over `[lo, hi]`; each sketch bucket
+    /// goes to the bin holding its value, values outside the range are left
+    /// out. Returns the counts and how many values were left out.
+    pub fn histogram(&self, lo: f64, hi: f64, bins: usize) -> (Vec<u64>, [u64; 2]) {
+        let mut counts = vec![0u64; bins];
+        let mut outside = [0, 0];
+        let width = (hi - lo) / bins as f64;
+        for &(c, x) in &self.buckets {
+            if width > 0.0 && x >= lo && x <= hi {
+                counts[(((x - lo) / width) as usize).min(bins - 1)] += c;
+            } else {
+                outside[usize::from(x >= lo)] += c;
+            }
+        }
+        (counts, outside)
+    }
+
+    /// Points `(x, P(X > x))` of the exceedance curve, one per non-empty
+    /// bucket, ascending in x, ending before P = 0.
+    pub fn exceedance(&self) -> Vec<(f64, f64)> {
+        let mut above = self.n;
+        let mut out = Vec::new();
+        for &(c, x) in &self.buckets {
+            above -= c;
+            if above == 0 {
+                break;
+            }
+            out.push((x, above as f64 / self.n as f64));
+        }
+        out
+    }
+
+    /// Rank (1-based) of the p-quantile.
+    pub fn rank(&self, p: f64) -> u64 {
+        rank_of(self.n, p)
+    }
+
+    /// The order statistic of rank `r` (1-based, clamped to 1..=n); NaN when empty.
+    pub fn at_rank(&self, r: u64) -> f64 {
+        if self.n == 0 {
+            return f64::NAN;
+        }
+        self.at_ranks(&[r])[0]
+    }
+
+    /// [`Sketch::quantile`] of every level in `ps`, in one pass over the
+    /// buckets (the same values as one call per level).
+    pub fn quantiles(&self, ps: &[f64]) -> Vec<f64> {
+        let ranks: Vec<u64> = ps.iter().map(|p| self.rank(*p)).collect();
+        self.at_ranks(&ranks)
+    }
+
+    /// [`Sketch::at_rank`] of every rank in `ranks`, in one pass over the
+    /// buckets (the same values as one call per rank).
+    pub fn at_ranks(&self, ranks: &[u64]) -> Vec<f64> {
+        if self.n == 0 {
+            return vec![f64::NAN; ranks.len()];
+        }
+        let mut order: Vec<(u64, usize)> = ranks.iter().enumerate().map(|(i, r)| ((*r).clamp(1, self.n), i)).collect();
+        order.sort_unstable();
+        let mut out = vec![f64::NAN; ranks.len()];
+        let (mut next, mut cum) = (order.iter().peekable(), 0);
+        for &(c, x) in &self.buckets {
+            cum += c;
+            while let Some((_, i)) = next.next_if(|(r, _)| *r <= cum) {
+                out[*i] = x;
+            }
+            if next.peek().is_none() {
+                break;
+            }
+        }
+        out
+    }
+
     /// The p-quantile (p in [0, 1]); NaN when empty.
     pub fn quantile(&self, p: f64) -> f64 {
         self.at_rank(self.rank(p))
@@ -643,7 +775,7 @@ impl Sketch {
         }
         let k = self.n - self.rank(p) + 1;
         let (mut left, mut s1, mut s2) = (k, 0.0, 0.0);
-        for (c, x) in self.ascending().rev() {
+        for &(c, x) in self.buckets.iter().rev() {
             let take = c.min(left) as f64;
             s1 += x * take;
             s2 += x * x * take;
@@ -810,6 +942,35 @@ mod tests {
             prop_assert!((a.moments.sd() - all.moments.sd()).abs() < 1e-9);
             for p in [0.01, 0.5, 0.99] {
                 prop_assert!((a.sketch.quantile(p) - all.sketch.quantile(p)).abs() < 1e-9);
+            }
+            prop_assert_eq!(&a.sketch, &all.sketch);
+        }
+
+        /// Merging (into a store of any layout) and absorbing give the
+        /// counts of adding every value, and `ranked` reads the buckets of
+        /// `ascending`, counts of 256 and more (a wrapped low byte) included.
+        #[test]
+        fn merged_absorbed_and_ranked_sketches_hold_the_same_buckets(
+            xs in prop::collection::vec(prop_oneof![2 => -1e4f64..1e4, 1 => 1e-12f64..1e-6, 3 => Just(5.0), 1 => Just(-3.0)], 0..1200),
+            cuts in prop::collection::vec(0usize..1200, 0..4),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(xs.len())).collect();
+            cuts.sort_unstable();
+            let parts: Vec<&[f64]> = [0].iter().chain(&cuts).zip(cuts.iter().chain([&xs.len()]))
+                .map(|(a, b)| &xs[*a..*b]).collect();
+            let sketch = |v: &[f64]| { let mut s = Sketch::new(); v.iter().for_each(|x| s.add(*x)); s };
+            let all = sketch(&xs);
+            let (mut merged, mut absorbed) = (Sketch::new(), Sketch::new());
+            for p in parts.iter().rev() {
+                merged.merge(&sketch(p));
+                absorbed.absorb(sketch(p));
+            }
+            prop_assert_eq!(&merged, &all);
+            prop_assert_eq!(&absorbed, &all);
+            for s in [&merged, &all] {
+                let ranked: Vec<(u64, u64)> = s.ranked().buckets.iter().map(|(c, x)| (*c, x.to_bits())).collect();
+                let ascending: Vec<(u64, u64)> = s.ascending().map(|(c, x)| (c, x.to_bits())).collect();
+                prop_assert_eq!(ranked, ascending);
             }
         }
     }

@@ -141,9 +141,9 @@ impl Sketches {
         self.metrics.iter().chain(&self.bands).try_for_each(Sketch::check)
     }
 
-    fn merge(&mut self, o: &Sketches) {
-        self.metrics.iter_mut().zip(&o.metrics).for_each(|(a, b)| a.merge(b));
-        self.bands.iter_mut().zip(&o.bands).for_each(|(a, b)| a.merge(b));
+    fn merge(&mut self, o: Sketches) {
+        self.metrics.iter_mut().zip(o.metrics).for_each(|(a, b)| a.absorb(b));
+        self.bands.iter_mut().zip(o.bands).for_each(|(a, b)| a.absorb(b));
     }
 }
 
@@ -323,7 +323,7 @@ fn cover_nodes(lo: u64, size: u64, chunks: u64, range: &Range<u64>, out: &mut Ve
 
 impl Merger {
     pub fn add(&mut self, p: Partial) -> Result<()> {
-        if let Some(s) = &p.sketches {
+        if let Some(s) = p.sketches {
             if (s.metrics.len(), s.bands.len()) != (self.sketches.metrics.len(), self.sketches.bands.len()) {
                 return Err(Error::Shard("a partial result of another scenario".into()));
             }
@@ -464,7 +464,7 @@ impl Fold for RunFold<'_, '_> {
     }
 
     fn merge_threads(&self, a: &mut Sketches, b: Sketches) {
-        a.merge(&b)
+        a.merge(b)
     }
 }
 
@@ -563,10 +563,10 @@ impl Fold for PairedFold<'_, '_, '_> {
     }
 
     fn merge_threads(&self, a: &mut PairThread, b: PairThread) {
-        a.full.0.merge(&b.full.0);
-        a.full.1.merge(&b.full.1);
-        for (x, y) in a.tails.iter_mut().zip(&b.tails) {
-            x.iter_mut().zip(y).for_each(|(p, q)| p.merge(q));
+        a.full.0.merge(b.full.0);
+        a.full.1.merge(b.full.1);
+        for (x, y) in a.tails.iter_mut().zip(b.tails) {
+            x.iter_mut().zip(y).for_each(|(p, q)| p.absorb(q));
         }
     }
 }
@@ -712,7 +712,7 @@ impl<'a> Engine<'a> {
         let mut whole: Vec<Option<Vec<(f64, f64)>>> = vec![None; PAIRED_BATCHES as usize];
         let mut split: Vec<Option<(Vec<Sketch>, Vec<Sketch>)>> = vec![None; PAIRED_BATCHES as usize];
         for p in parts {
-            if let Some((a, b)) = &p.sketches {
+            if let Some((a, b)) = p.sketches {
                 if (a.metrics.len(), b.metrics.len()) != (na, nb) {
                     return Err(Error::Shard("a partial result of other scenarios".into()));
                 }
