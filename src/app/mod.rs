@@ -375,7 +375,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<()> {
     let n = explorer.entries().len();
     let quiet = args.quiet;
     let addr = format!("{}:{}", args.host, args.port);
-    backlog_risk_serve::serve(explorer, &addr, 4, &crate::interrupt::token(), |bound| {
+    backlog_risk_serve::serve(explorer, &addr, backlog_risk_serve::WORKERS, &crate::interrupt::token(), |bound| {
         println!("serving {n} scenario(s) at http://{bound}/ (stop with Ctrl-C)");
         if !quiet && !bound.ip().is_loopback() {
             eprintln!("warning: {bound} is reachable from other machines; the explorer has no login");

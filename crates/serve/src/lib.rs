@@ -14,10 +14,19 @@
 //! (`scenario::parse`), and a bad one is a 400 with a message naming the
 //! field. Request bodies, path budgets and the number of changes are capped.
 //!
-//! The HTTP side is `tiny_http` (a small synchronous server: a few worker
-//! threads pull requests; the simulation runs on the rayon pool); the
-//! handlers ([`Explorer::handle`]) are plain functions of (method, path,
-//! body), tested without a socket.
+//! The HTTP side is `tiny_http` (a small synchronous server: worker threads
+//! pull requests; the simulation runs on the rayon pool); the handlers
+//! ([`Explorer::handle`]) are plain functions of (method, path, body),
+//! tested without a socket.
+//!
+//! Under load, first answers come first: at most one simulation per core
+//! runs at a time, and a small run (a page's first round, at most
+//! [`FIRST_ROUND`] paths) goes before every refinement waiting ([`Gate`]);
+//! a run superseded while it waits never starts. First answers and
+//! refinements run on two rayon pools of their own (in a shared pool, a
+//! job from outside waits until the workers have no refinement chunk left),
+//! the refinements' threads at a lower scheduling priority, so that a
+//! refinement in flight takes the cores only while no first answer runs.
 
 mod page;
 mod variant;
@@ -25,7 +34,8 @@ mod variant;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use backlog_risk::api::{self, Observer, Options};
 use backlog_risk::model::Scenario;
@@ -55,6 +65,107 @@ impl Default for Limits {
     }
 }
 
+/// The most paths of a run that counts as a first answer (the page's
+/// first round is 2,000): such runs go before refinements.
+pub const FIRST_ROUND: u64 = 4_096;
+
+/// The worker threads that take requests: enough for every tab of a busy
+/// session to be read at once (a request waiting at the [`Gate`] holds a
+/// thread, not memory).
+pub const WORKERS: usize = 32;
+
+/// Admits simulations: at most `slots` at a time, and a first answer
+/// before any refinement that waits.
+struct Gate {
+    slots: usize,
+    state: Mutex<GateState>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    running: usize,
+    /// Refinements among `running`.
+    refining: usize,
+    /// Tickets of the first answers and of the refinements waiting, in
+    /// order of arrival: each queue is served first come, first served.
+    firsts: VecDeque<u64>,
+    refinements: VecDeque<u64>,
+    next_ticket: u64,
+}
+
+/// A slot held while a simulation runs (a refinement's when `.1`).
+struct Slot<'a>(&'a Gate, bool);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.running -= 1;
+        s.refining -= usize::from(self.1);
+        drop(s);
+        self.0.freed.notify_all();
+    }
+}
+
+impl Gate {
+    fn new(slots: usize) -> Self {
+        Gate { slots: slots.max(1), state: Mutex::default(), freed: Condvar::new() }
+    }
+
+    /// Wait for a slot; `None` when `cancel` is cancelled first (a newer
+    /// change replaced this run while it waited). First answers are served
+    /// in order of arrival; refinements too, only while no first answer
+    /// waits, and never in every slot (one is kept for first answers when
+    /// there are two or more).
+    fn enter(&self, first: bool, cancel: &Cancel) -> Option<Slot<'_>> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ticket = s.next_ticket;
+        s.next_ticket += 1;
+        fn queue(s: &mut GateState, first: bool) -> &mut VecDeque<u64> {
+            if first { &mut s.firsts } else { &mut s.refinements }
+        }
+        queue(&mut s, first).push_back(ticket);
+        let refine_slots = (self.slots - 1).max(1);
+        loop {
+            if cancel.is_cancelled() {
+                queue(&mut s, first).retain(|t| *t != ticket);
+                drop(s);
+                self.freed.notify_all();
+                return None;
+            }
+            let free = if first {
+                s.running < self.slots
+            } else {
+                s.running < self.slots && s.refining < refine_slots && s.firsts.is_empty()
+            };
+            if free && queue(&mut s, first).front() == Some(&ticket) {
+                queue(&mut s, first).pop_front();
+                s.running += 1;
+                s.refining += usize::from(!first);
+                drop(s);
+                // The next in line may fit in another free slot.
+                self.freed.notify_all();
+                return Some(Slot(self, !first));
+            }
+            // Woken when a slot frees or the line moves; the timeout reads
+            // `cancel` again.
+            s = self.freed.wait_timeout(s, Duration::from_millis(20)).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+}
+
+/// Lower the calling thread's scheduling priority (nice 10: about a tenth
+/// of the CPU of a normal thread when both want it); nothing where the
+/// system has no per-thread priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority with PRIO_PROCESS and who = 0 changes the calling
+    // thread's nice value on Linux; it reads no memory of ours.
+    unsafe {
+        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 /// One scenario the server was started with.
 pub struct Entry {
     pub name: String,
@@ -75,6 +186,11 @@ pub struct Explorer {
     entries: Vec<Entry>,
     pub limits: Limits,
     clients: Mutex<Clients>,
+    gate: Gate,
+    /// Where first answers run (one thread per slot of the gate).
+    first_pool: rayon::ThreadPool,
+    /// Where refinements run, at a lower priority.
+    refine_pool: rayon::ThreadPool,
 }
 
 /// The latest run of each tab: its generation and its cancel token.
@@ -139,7 +255,18 @@ impl Explorer {
         if entries.is_empty() {
             return Err(Error::Invalid("no scenario to serve: give scenario files or folders".into()));
         }
-        Ok(Explorer { entries, limits, clients: Mutex::new(Clients::default()) })
+        let gate = Gate::new(rayon::current_num_threads());
+        let pool = |name: &'static str, start: fn()| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(gate.slots)
+                .thread_name(move |i| format!("{name}-{i}"))
+                .start_handler(move |_| start())
+                .build()
+                .map_err(|e| Error::Invalid(format!("cannot start the {name} threads: {e}")))
+        };
+        let first_pool = pool("first-answer", || {})?;
+        let refine_pool = pool("refinement", lower_priority)?;
+        Ok(Explorer { entries, limits, clients: Mutex::new(Clients::default()), gate, first_pool, refine_pool })
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -277,14 +404,21 @@ impl Explorer {
         let Some(cancel) = cancel else {
             return Reply::error(409, "a newer change from this tab is running: this answer is stale");
         };
+        let started = std::time::Instant::now();
+        let first = paths <= FIRST_ROUND;
+        let Some(_slot) = self.gate.enter(first, &cancel) else {
+            return Reply::error(409, "a newer change from this tab replaced this run");
+        };
         let opts = Options { paths: Some(paths), ..Options::default() };
         let obs = Observer::new().with_cancel(&cancel);
-        let started = std::time::Instant::now();
-        let answer = if req.changes.is_empty() {
-            api::run(&sc, &opts, &obs).map(|r| (r, None))
-        } else {
-            api::run_paired(&sc, &e.scenario, &opts, &obs).map(|p| (p.run, Some(p.rows)))
+        let simulate = || {
+            if req.changes.is_empty() {
+                api::run(&sc, &opts, &obs).map(|r| (r, None))
+            } else {
+                api::run_paired(&sc, &e.scenario, &opts, &obs).map(|p| (p.run, Some(p.rows)))
+            }
         };
+        let answer = if first { &self.first_pool } else { &self.refine_pool }.install(simulate);
         match answer {
             Ok((run, paired)) => {
                 let mut v = results(&run.summary, paired.as_deref());
@@ -546,4 +680,68 @@ fn respond(explorer: &Explorer, mut request: tiny_http::Request) {
 
 fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Wait for a slot on another thread; the receiver hears which one
+    /// got in (and the thread keeps its slot until `release` says so).
+    fn waiter<'s>(
+        s: &'s std::thread::Scope<'s, '_>,
+        gate: &'static Gate,
+        first: bool,
+        name: &'static str,
+        cancel: Cancel,
+        got: mpsc::Sender<(&'static str, bool)>,
+        release: mpsc::Receiver<()>,
+    ) {
+        s.spawn(move || {
+            let slot = gate.enter(first, &cancel);
+            got.send((name, slot.is_some())).unwrap();
+            let _ = release.recv_timeout(Duration::from_secs(10));
+            drop(slot);
+        });
+    }
+
+    #[test]
+    fn first_answers_go_before_refinements_and_a_superseded_run_never_starts() {
+        let gate: &'static Gate = Box::leak(Box::new(Gate::new(2)));
+        let never = Cancel::new();
+        let (a, b) = (gate.enter(true, &never).unwrap(), gate.enter(true, &never).unwrap());
+        let (got, heard) = mpsc::channel();
+        let quiet = |heard: &mpsc::Receiver<(&str, bool)>| heard.recv_timeout(Duration::from_millis(150)).is_err();
+        std::thread::scope(|s| {
+            let (release_r, r1) = mpsc::channel();
+            waiter(s, gate, false, "refinement", never.clone(), got.clone(), r1);
+            std::thread::sleep(Duration::from_millis(50));
+            let (release_f, r2) = mpsc::channel();
+            waiter(s, gate, true, "first", never.clone(), got.clone(), r2);
+            let stale = Cancel::new();
+            let (_release_s, r3) = mpsc::channel();
+            waiter(s, gate, true, "stale", stale.clone(), got.clone(), r3);
+            assert!(quiet(&heard), "both slots are held: nobody gets in");
+            stale.cancel();
+            assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), ("stale", false));
+            drop(a);
+            // The first answer came after the refinement but goes first.
+            assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), ("first", true));
+            assert!(quiet(&heard), "no slot free for the refinement");
+            drop(b);
+            assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), ("refinement", true));
+            // A second refinement waits while one runs (a slot is kept for
+            // first answers), though a slot is free once the first ends.
+            release_f.send(()).unwrap();
+            let (release_2, r4) = mpsc::channel();
+            waiter(s, gate, false, "second refinement", never.clone(), got.clone(), r4);
+            assert!(quiet(&heard), "one refinement at a time on two slots");
+            release_r.send(()).unwrap();
+            assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), ("second refinement", true));
+            release_2.send(()).unwrap();
+        });
+        let s = gate.state.lock().unwrap();
+        assert_eq!((s.running, s.refining, s.firsts.len(), s.refinements.len()), (0, 0, 0, 0));
+    }
 }
