@@ -267,9 +267,33 @@ pub struct ExplainArgs {
     pub by: String,
 
     /// Which analyses to run: `all`, `attribution` (attribution.csv and
-    /// .png) or `sensitivity` (sensitivity.csv and tornado.png).
-    #[arg(long, value_name = "WHICH", default_value = "all", value_parser = ["all", "attribution", "sensitivity"])]
+    /// .png), `sensitivity` (sensitivity.csv and tornado.png) or `given`
+    /// (only the reverse stress test of --given). --given runs beside any.
+    #[arg(long, value_name = "WHICH", default_value = "all", value_parser = ["all", "attribution", "sensitivity", "given"])]
     pub analysis: String,
+
+    /// Reverse stress test: the paths whose metrics meet a condition, as
+    /// METRIC>=VALUE or METRIC<=VALUE, several joined by `,` ("and"), e.g.
+    /// `loss.azure>=400`. Writes given.csv (P of the condition with its
+    /// standard error; every parameter and metric given the condition
+    /// against all paths) and given-paths.csv (the most plausible paths that
+    /// meet it).
+    #[arg(long, value_name = "CONDITION", value_parser = given_conditions, required_if_eq("analysis", "given"))]
+    pub given: Option<Conditions>,
+
+    /// With --given: how many of the paths that meet the condition to list,
+    /// those with the highest prior density of their parameters first.
+    #[arg(long, value_name = "K", default_value_t = 5, requires = "given", value_parser = count(1, 1000))]
+    pub top: u64,
+
+    /// With --given: run in rounds of the scenario's paths until N paths
+    /// met the condition (or --max-paths are done, and it says so).
+    #[arg(long, value_name = "N", requires = "given", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
+    pub min_hits: Option<u64>,
+
+    /// With --min-hits: the most paths to run.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000, requires = "min_hits", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
+    pub max_paths: u64,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -499,6 +523,15 @@ fn chart_size(s: &str) -> Result<ChartSize, String> {
 fn vary(s: &str) -> Result<(String, Vec<f64>), String> {
     backlog_risk::api::parse_vary(s).map_err(crate::errors::value_text)
 }
+
+/// `--given`, with the core's message.
+fn given_conditions(s: &str) -> Result<Conditions, String> {
+    backlog_risk::analysis::given::parse(s).map(Conditions).map_err(crate::errors::value_text)
+}
+
+/// The conditions of `--given` (one flag, several joined by `,`).
+#[derive(Debug, Clone)]
+pub struct Conditions(pub Vec<backlog_risk::analysis::given::Condition>);
 
 /// `--precision`, with the core's message.
 fn precision_target(s: &str) -> Result<backlog_risk::precision::Target, String> {

@@ -76,8 +76,13 @@ fn main() -> ExitCode {
             let what = app::ExplainWhat {
                 metric: args.metric.clone(),
                 by_rule: args.by == "rule",
-                attribution: args.analysis != "sensitivity",
-                sensitivity: args.analysis != "attribution",
+                attribution: args.analysis == "all" || args.analysis == "attribution",
+                sensitivity: args.analysis == "all" || args.analysis == "sensitivity",
+                given: args.given.clone().map(|c| backlog_risk::api::GivenWhat {
+                    conditions: c.0,
+                    top: args.top as usize,
+                    min_hits: args.min_hits.map(|n| (n, args.max_paths)),
+                }),
             };
             app::explain(&args.common.into_options(args.inputs, None), &what).map(status)
         }

@@ -5,6 +5,7 @@
 
 use super::*;
 use backlog_risk::analysis::attribution::AttributionRow;
+use backlog_risk::analysis::given::Given;
 use backlog_risk::analysis::sensitivity::SensitivityRow;
 
 pub use backlog_risk::api::ExplainWhat;
@@ -39,7 +40,8 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     let observer = observer(&advance);
     let e = pool.install(|| api::explain(&sc, what, &api::Options::default(), &observer))?;
     bar.finish_and_clear();
-    let (k, acc, sens, attr, plan) = (e.metric_index, &e.accumulator, e.sensitivity, e.attribution, e.plan);
+    let (k, acc, sens, attr, plan, given) =
+        (e.metric_index, &e.accumulator, e.sensitivity, e.attribution, e.plan, e.given);
     let dir = opts.out.join(&sc.name);
     let file_name = file.display().to_string();
     let cx = export::ExplainContext {
@@ -52,6 +54,7 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
         mean: acc.metrics[k].moments.mean(),
         attribution: attr.as_ref().map(|a| a.rows.as_slice()),
         sensitivity: sens.as_deref(),
+        given: given.as_ref(),
         charts: opts.charts,
         chart_size: opts.chart_size,
         workbook: opts.workbooks,
@@ -68,8 +71,42 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     if let Some(rows) = &sens {
         lines.extend(sensitivity_lines(&sc.name, &metric, rows));
     }
+    if let Some(g) = &given {
+        lines.extend(given_lines(&sc.name, g));
+    }
     lines.push(format!("  wrote {}", dir.display()));
     Ok(lines)
+}
+
+/// The condition's probability, the quantities it moves most and the most
+/// plausible paths that meet it.
+fn given_lines(name: &str, g: &Given) -> Vec<String> {
+    let pct = |p: f64| 100.0 * p;
+    let mut lines = vec![format!(
+        "{name}: P({}) = {:.3}% (se {:.3}%): {} of {} paths met it",
+        g.condition,
+        pct(g.probability),
+        pct(g.probability_se),
+        g.hits,
+        g.paths
+    )];
+    if let Some((n, rounds)) = g.min_hits {
+        lines.push(if g.met() {
+            format!("  reached {n} paths that meet it in {rounds} round(s)")
+        } else {
+            format!("  only {} of the {n} paths asked for met it by --max-paths ({} paths, {rounds} round(s)); raise --max-paths", g.hits, g.paths)
+        });
+    }
+    lines.push("  what moves most (mean given the condition against all paths, in sds):".to_string());
+    for r in g.rows.iter().take(6) {
+        lines.push(format!(
+            "  {:<45} {:>+6.2} sd: mean {:.4} given, {:.4} in all",
+            r.name, r.shift_sd, r.given.mean, r.all.mean
+        ));
+    }
+    let paths: Vec<String> = g.top.iter().map(|p| p.path.to_string()).collect();
+    lines.push(format!("  the most plausible paths that meet it: {}", paths.join(", ")));
+    lines
 }
 
 /// The inputs with the largest total-order index.

@@ -106,7 +106,7 @@ fn explain_writes_sensitivity_csv_and_refuses_bad_input() {
 }
 
 /// Every driver at once: parameters, demand shocks, a shift, two rules.
-const ALL_DRIVERS: &str = r#"[scenario]
+pub(crate) const ALL_DRIVERS: &str = r#"[scenario]
 name = "drivers"
 start = "2026Q1"
 quarters = 12

@@ -124,7 +124,10 @@ fn exported_in_memory_the_api_gives_the_command_lines_files() {
     let size = ChartSize::default();
 
     let o = Options { paths: Some(2048), ..Options::default() };
-    let e = api::explain(&sc, &api::ExplainWhat::default(), &o, &Observer::new()).unwrap();
+    let conditions = backlog_risk::analysis::given::parse("loss.azure>=300").unwrap();
+    let given = api::GivenWhat { conditions, ..Default::default() };
+    let what = api::ExplainWhat { given: Some(given), ..Default::default() };
+    let e = api::explain(&sc, &what, &o, &Observer::new()).unwrap();
     let cx = export::ExplainContext {
         scenario: &e.scenario.name,
         scenario_file: file,
@@ -135,13 +138,15 @@ fn exported_in_memory_the_api_gives_the_command_lines_files() {
         mean: e.accumulator.metrics[e.metric_index].moments.mean(),
         attribution: e.attribution.as_ref().map(|a| a.rows.as_slice()),
         sensitivity: e.sensitivity.as_deref(),
+        given: e.given.as_ref(),
         charts: Charts::Key,
         chart_size: size,
         workbook: true,
     };
     let mut sink = MemorySink::default();
     export::export_explain(&cx, &mut sink).unwrap();
-    cli(out, &["explain", file, "--paths", "2048"]);
+    assert!(["given.csv", "given-paths.csv"].iter().all(|n| sink.files.iter().any(|(f, _)| f == n)));
+    cli(out, &["explain", file, "--paths", "2048", "--given", "loss.azure>=300"]);
     same_files(&sink, &out.join("openai-shift"), export::explain_owns);
 
     let portfolio = backlog_risk::portfolio::load("portfolios/ai-infra.toml".as_ref()).unwrap();

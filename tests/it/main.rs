@@ -15,6 +15,7 @@ mod explain;
 mod exporters;
 mod faults;
 mod fuzz;
+mod given;
 mod injection;
 mod model;
 mod pinned;

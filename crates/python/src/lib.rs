@@ -934,6 +934,8 @@ impl ExplainResult {
             mean: self.mean,
             attribution: self.attribution.as_deref(),
             sensitivity: self.sensitivity.as_deref(),
+            // The Python API does not ask for a reverse stress test yet.
+            given: None,
             charts,
             chart_size,
             workbook,
@@ -1036,7 +1038,7 @@ fn explain(
         None => None,
         Some(m) => Some(m.parse::<backlog_risk::metric::Metric>().map_err(|e| to_py(e.about("metric", m)))?),
     };
-    let what = api::ExplainWhat { metric, by_rule, attribution, sensitivity };
+    let what = api::ExplainWhat { metric, by_rule, attribution, sensitivity, given: None };
     let opts = options(paths, seed, threads, sampling)?;
     let sc = opts.apply(&scenario.model).map_err(to_py)?;
     let total = sc.paths * api::explain_simulations(&sc, &what);

@@ -3,6 +3,7 @@
 
 use super::{Observer, Options, check_finite};
 use crate::analysis::attribution::{self, Attribution};
+use crate::analysis::given::{self, Condition, Given};
 use crate::analysis::sensitivity::{self, SensitivityRow};
 use crate::engine::{Accumulator, Engine};
 use crate::metric::Metric;
@@ -19,11 +20,31 @@ pub struct ExplainWhat {
     pub by_rule: bool,
     pub attribution: bool,
     pub sensitivity: bool,
+    /// The reverse stress test: the paths that meet a condition.
+    pub given: Option<GivenWhat>,
 }
 
 impl Default for ExplainWhat {
     fn default() -> Self {
-        ExplainWhat { metric: None, by_rule: false, attribution: true, sensitivity: true }
+        ExplainWhat { metric: None, by_rule: false, attribution: true, sensitivity: true, given: None }
+    }
+}
+
+/// What the reverse stress test of [`explain`] is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenWhat {
+    /// The conditions, all to be met ([`given::parse`]).
+    pub conditions: Vec<Condition>,
+    /// How many of the most plausible paths that meet them to list.
+    pub top: usize,
+    /// Run in rounds of the scenario's paths until this many paths met the
+    /// condition, or this many paths are done: `(min_hits, max_paths)`.
+    pub min_hits: Option<(u64, u64)>,
+}
+
+impl Default for GivenWhat {
+    fn default() -> Self {
+        GivenWhat { conditions: Vec::new(), top: 5, min_hits: None }
     }
 }
 
@@ -44,6 +65,8 @@ pub struct Explained {
     pub sensitivity: Option<Vec<SensitivityRow>>,
     /// The Shapley attribution to the drivers, one row per driver and the total.
     pub attribution: Option<Attribution>,
+    /// The paths that meet the condition asked for, if one was.
+    pub given: Option<Given>,
 }
 
 /// The metric `what` names (the focus provider's loss by default), checked.
@@ -67,16 +90,21 @@ fn metric_of(sc: &Scenario, what: &ExplainWhat) -> Result<(String, usize)> {
 /// let sc = backlog_risk::scenario::parse(text, "doc.toml".as_ref()).unwrap();
 /// // The plain run, then k + 3 runs for the Sobol' indices of k uncertain inputs...
 /// let k = sc.uncertain_parameters() as u64;
-/// let sens = ExplainWhat { metric: None, by_rule: false, attribution: false, sensitivity: true };
+/// let sens = ExplainWhat { attribution: false, sensitivity: true, ..ExplainWhat::default() };
 /// assert_eq!(api::explain_simulations(&sc, &sens), 1 + k + 3);
 /// // ... or 2^3 for the attribution to demand shocks, renegotiation and (with k > 0) parameters.
-/// let attr = ExplainWhat { attribution: true, sensitivity: false, ..sens };
+/// let attr = ExplainWhat { attribution: true, sensitivity: false, ..sens.clone() };
+/// // A condition adds one pass (its first round).
+/// let cond = backlog_risk::analysis::given::parse("loss.azure>=10").unwrap();
+/// let given = api::GivenWhat { conditions: cond, ..Default::default() };
+/// let with = ExplainWhat { given: Some(given), ..sens };
+/// assert_eq!(api::explain_simulations(&sc, &with), 1 + k + 3 + 1);
 /// assert_eq!(api::explain_simulations(&sc, &attr), 1 + if k > 0 { 8 } else { 4 });
 /// ```
 pub fn explain_simulations(sc: &Scenario, what: &ExplainWhat) -> u64 {
     let drivers = attribution::drivers(sc, what.by_rule).map_or(0, |d| d.len());
     let (sens, attr) = simulations(what, sc.uncertain_parameters(), drivers);
-    1 + sens + attr
+    1 + sens + attr + u64::from(what.given.is_some())
 }
 
 /// Simulations per path of the sensitivity (`k + 3` for `k` uncertain
@@ -125,6 +153,18 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
     obs.cancel().check()?;
     let acc = engine.finish(sc.paths, vec![part])?;
     check_finite(&sc, &acc)?;
+    // The condition first: a condition no path meets fails before the
+    // longer analyses run.
+    let given = match &what.given {
+        Some(g) => {
+            let res = opts.install(|| {
+                given::given(&engine, sc.seed, sc.paths, &g.conditions, g.top, g.min_hits, &|n| obs.advance(n))
+            });
+            obs.cancel().check()?;
+            Some(res??)
+        }
+        None => None,
+    };
     let sens = if what.sensitivity {
         let rows = opts.install(|| {
             sensitivity::sensitivity(&engine, sc.seed, sc.paths, k, &acc, &|n| obs.advance(n * sims_sens))
@@ -160,5 +200,6 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
         plan,
         sensitivity: sens,
         attribution: attr,
+        given,
     })
 }

@@ -14,7 +14,7 @@ mod merge;
 mod stress;
 mod sweep;
 
-pub use explain::{ExplainWhat, Explained, explain, explain_simulations};
+pub use explain::{ExplainWhat, Explained, GivenWhat, explain, explain_simulations};
 pub use merge::{Merge, Merged, Shard, merge, shard_scenario};
 pub use stress::{Fit, Stressed, bind_portfolio, check_stress_finite, stress};
 pub use sweep::{

@@ -165,6 +165,78 @@ pub fn rows_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
     guarded(w.into_inner().map_err(|e| e.into_error())?)
 }
 
+/// A number in full (it reads back to the same bits); empty when not finite.
+fn full(x: f64) -> String {
+    if x.is_finite() { format!("{x:?}") } else { String::new() }
+}
+
+/// `given.csv`: the condition's probability with its standard error and,
+/// for every uncertain parameter and metric, its statistics over the paths
+/// that meet the condition beside those over all paths, by the shift of its
+/// mean in units of its sd, largest first. One tidy table: the condition's
+/// columns repeat on every row.
+pub fn given_csv(g: &crate::analysis::given::Given) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "condition",
+        "paths",
+        "hits",
+        "probability",
+        "probability_se",
+        "min_hits",
+        "met",
+        "kind",
+        "name",
+        "mean_given",
+        "se_given",
+        "p5_given",
+        "p50_given",
+        "p95_given",
+        "mean_all",
+        "sd_all",
+        "p5_all",
+        "p50_all",
+        "p95_all",
+        "shift_sd",
+    ])?;
+    let min_hits = g.min_hits.map_or(String::new(), |(n, _)| n.to_string());
+    for r in &g.rows {
+        let mut rec = vec![
+            g.condition.clone(),
+            g.paths.to_string(),
+            g.hits.to_string(),
+            full(g.probability),
+            full(g.probability_se),
+            min_hits.clone(),
+            g.met().to_string(),
+            r.kind.to_string(),
+            r.name.clone(),
+        ];
+        let (a, b) = (&r.given, &r.all);
+        rec.extend([a.mean, a.se, a.p5, a.p50, a.p95, b.mean, b.sd, b.p5, b.p50, b.p95, r.shift_sd].map(full));
+        w.write_record(&rec)?;
+    }
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// `given-paths.csv`: the paths that meet the condition with the highest
+/// prior density of their parameters, highest first: the path index (for
+/// `backlog-risk path`), its log-density, the condition's metrics and every
+/// uncertain parameter.
+pub fn given_paths_csv(g: &crate::analysis::given::Given) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = ["rank", "path", "log_density"].map(String::from).to_vec();
+    header.extend(g.metrics.iter().cloned());
+    header.extend(g.parameters.iter().cloned());
+    w.write_record(&header)?;
+    for (i, p) in g.top.iter().enumerate() {
+        let mut rec = vec![(i + 1).to_string(), p.path.to_string(), full(p.log_density)];
+        rec.extend(p.metrics.iter().chain(&p.parameters).map(|v| full(*v)));
+        w.write_record(&rec)?;
+    }
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
+}
+
 /// CSV `csv` (a header and rows) with constant columns appended to every
 /// row, e.g. the horizon of a stress test.
 pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> Result<Vec<u8>> {

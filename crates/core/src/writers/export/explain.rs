@@ -6,6 +6,7 @@
 use super::{Charts, Exporter, Owns, Sink};
 use crate::Result;
 use crate::analysis::attribution::AttributionRow;
+use crate::analysis::given::Given;
 use crate::analysis::sensitivity::SensitivityRow;
 use crate::writers::charts::{self, ChartSize};
 use crate::writers::html::{self, ExplainInput};
@@ -25,6 +26,8 @@ pub struct ExplainContext<'a> {
     pub mean: f64,
     pub attribution: Option<&'a [AttributionRow]>,
     pub sensitivity: Option<&'a [SensitivityRow]>,
+    /// The reverse stress test, when a condition was given.
+    pub given: Option<&'a Given>,
     pub charts: Charts,
     pub chart_size: ChartSize,
     /// Whether to write `explain.xlsx`.
@@ -70,6 +73,16 @@ pub(super) fn sensitivity_csv(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>
 pub(super) fn tornado_png(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
     let rows = cx.sensitivity.filter(|_| cx.charts != Charts::None)?;
     Some(charts::tornado_png(cx.scenario, cx.metric, cx.mean, rows, cx.chart_size))
+}
+
+/// `given.csv`: the condition's probability and every quantity given it.
+pub(super) fn given_csv(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
+    cx.given.map(output::given_csv)
+}
+
+/// `given-paths.csv`: the most plausible paths that meet the condition.
+pub(super) fn given_paths_csv(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
+    cx.given.map(output::given_paths_csv)
 }
 
 /// `explain.xlsx`: the analyses that ran, as a workbook

@@ -153,6 +153,8 @@ exporters!(
         explain::File("attribution.png", explain::attribution_png),
         explain::File("sensitivity.csv", explain::sensitivity_csv),
         explain::File("tornado.png", explain::tornado_png),
+        explain::File("given.csv", explain::given_csv),
+        explain::File("given-paths.csv", explain::given_paths_csv),
         explain::File("explain.xlsx", explain::explain_xlsx),
         explain::ExplainHtml,
     ]
