@@ -70,6 +70,13 @@ pub enum Command {
     /// OUT/NAME/attribution.csv and .png, sensitivity.csv, tornado.png and
     /// explain.html.
     Explain(ExplainArgs),
+    /// Replay one path of a run (reverse stress tests: the story of a path
+    /// that `explain --given` listed): every quarter's backlog, revenue,
+    /// bookings, allocation and renegotiation events (path-N.csv), its
+    /// parameters and metrics against the plan (path-N-values.csv) and its
+    /// backlog against the plan and the fan (path-N.png), in
+    /// OUT/NAME/path-N/. The figures are the run's for that path.
+    Path(PathArgs),
     /// Merge the shard files of a run split with `run --shard K/N` (or of a
     /// sweep or a stress test split with `--shard`) into the
     /// outputs one run of all the paths would have written, bit for bit.
@@ -294,6 +301,25 @@ pub struct ExplainArgs {
     /// With --min-hits: the most paths to run.
     #[arg(long, value_name = "N", default_value_t = 10_000_000, requires = "min_hits", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
     pub max_paths: u64,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// The scenario file.
+    pub file: PathBuf,
+
+    /// The path to replay: its index in the run, 0 to paths - 1.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count(0, u64::MAX))]
+    pub path: u64,
+
+    /// Also write path-N-variant.toml: a scenario that extends the file and
+    /// fixes every uncertain parameter at the path's value, for `run`,
+    /// `sweep` or `serve`.
+    #[arg(long)]
+    pub variant: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -86,6 +86,10 @@ fn main() -> ExitCode {
             };
             app::explain(&args.common.into_options(args.inputs, None), &what).map(status)
         }
+        Command::Path(args) => {
+            let opts = args.common.into_options(vec![args.file.clone()], None);
+            app::path(&args.file, args.path, args.variant, &opts).map(status)
+        }
         Command::Merge(args) => {
             let inputs = args.inputs.clone();
             let (opts, out) = args.into_options();

@@ -64,6 +64,15 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     backlog_risk_files::write_folder(&dir, export::explain_owns, "the explanation", |sink| {
         export::export_explain(&cx, sink)
     })?;
+    // The stories of the paths the reverse stress test lists, which
+    // explain.html links to.
+    for story in &e.stories {
+        let folder = dir.join(export::path_folder(story.path));
+        let cx = export::PathContext { story, variant: None, charts: opts.charts, chart_size: opts.chart_size };
+        backlog_risk_files::write_folder(&folder, export::path_owns, "the path", |sink| {
+            export::export_path(&cx, sink)
+        })?;
+    }
     let mut lines = Vec::new();
     if let Some(a) = &attr {
         lines.extend(attribution_lines(&sc.name, &metric, plan, &a.rows));

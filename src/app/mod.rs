@@ -20,12 +20,14 @@ use backlog_risk::writers::shard::{self, ShardFile, SweepShard};
 use backlog_risk_files::DirSink;
 
 mod explain;
+mod path;
 mod run;
 mod shards;
 mod stress;
 mod sweep;
 
 pub use explain::{ExplainWhat, explain};
+pub use path::path;
 pub use run::{batch_report, run};
 pub use shards::{merge, run_shard};
 pub use stress::stress;

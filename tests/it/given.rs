@@ -161,6 +161,18 @@ fn explain_given_writes_its_files_and_refuses_bad_conditions() {
     assert!(paths.starts_with("rank,path,log_density,loss.a,providers.a.recognition\n"), "{paths}");
     assert_eq!(paths.lines().count(), 1 + 3, "--top 3: {paths}");
     assert!(!out.join("uniform/sensitivity.csv").exists() && !out.join("uniform/attribution.csv").exists());
+    // The chart, the page's section, and the story of every listed path,
+    // linked from the page.
+    assert!(out.join("uniform/given.png").exists());
+    let page = std::fs::read_to_string(out.join("uniform/explain.html")).unwrap();
+    assert!(page.contains("Given loss.a&gt;=5: how the bad case happens") && page.contains("given.png"), "{page}");
+    for line in paths.lines().skip(1) {
+        let n = line.split(',').nth(1).unwrap();
+        assert!(page.contains(&format!("href=\"path-{n}/path-{n}.png\"")), "a link to path {n}");
+        for f in [".csv", "-values.csv", ".png"] {
+            assert!(out.join(format!("uniform/path-{n}/path-{n}{f}")).exists(), "path {n}: {f}");
+        }
+    }
 
     let bad = dir.path().join("bad");
     let fails = |args: &[&str], says: &[&str]| {

@@ -18,6 +18,7 @@ mod fuzz;
 mod given;
 mod injection;
 mod model;
+mod path;
 mod pinned;
 mod portfolio;
 mod portfolio_edges;

@@ -354,6 +354,13 @@ impl Fold for GivenFold<'_, '_> {
     }
 }
 
+/// The paths of a round of [`given`] (whole chunks when it runs in rounds),
+/// which its keys are drawn for: path `i` of the answer is path `i` of a
+/// run of this many paths.
+pub fn round_paths(paths: u64, rounds: bool) -> u64 {
+    if rounds { paths.div_ceil(CHUNK) * CHUNK } else { paths }
+}
+
 /// The paths that meet `conds` among `paths` paths of `engine`'s scenario
 /// under `seed`, the `top` most plausible listed; with `min_hits = Some((n,
 /// max_paths))`, in rounds of `paths` (rounded up to whole chunks) until `n`
@@ -378,13 +385,8 @@ pub fn given(
     let names = sc.metric_names();
     let mut quantities: Vec<Quantity> = uncertain.iter().map(|&k| Quantity::Param(k)).collect();
     quantities.extend((0..names.len()).map(Quantity::Metric));
-    let (round, rounds_max) = match min_hits {
-        None => (paths, 1),
-        Some((_, max_paths)) => {
-            let round = paths.div_ceil(CHUNK) * CHUNK;
-            (round, (max_paths / round).max(1))
-        }
-    };
+    let round = round_paths(paths, min_hits.is_some());
+    let rounds_max = min_hits.map_or(1, |(_, max_paths)| (max_paths / round).max(1));
     let fold = GivenFold {
         engine,
         keys: engine.keys(seed, round),

@@ -67,6 +67,9 @@ pub struct Explained {
     pub attribution: Option<Attribution>,
     /// The paths that meet the condition asked for, if one was.
     pub given: Option<Given>,
+    /// The story of each path [`Given::top`] lists, in its order (as
+    /// [`crate::api::path`] tells it).
+    pub stories: Vec<super::PathStory>,
 }
 
 /// The metric `what` names (the focus provider's loss by default), checked.
@@ -191,6 +194,14 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
         None
     };
     let plan = engine.plan().metrics[k];
+    let stories = match (&given, &what.given) {
+        (Some(g), Some(w)) => {
+            let summary = crate::report::summarise(&engine, &acc, sc.seed);
+            let keys = engine.keys(sc.seed, given::round_paths(sc.paths, w.min_hits.is_some()));
+            g.top.iter().map(|p| super::path::story(&engine, &keys, summary.clone(), p.path)).collect()
+        }
+        _ => Vec::new(),
+    };
     drop(engine);
     Ok(Explained {
         scenario: sc,
@@ -201,5 +212,6 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
         sensitivity: sens,
         attribution: attr,
         given,
+        stories,
     })
 }

@@ -11,11 +11,13 @@
 
 mod explain;
 mod merge;
+mod path;
 mod stress;
 mod sweep;
 
 pub use explain::{ExplainWhat, Explained, GivenWhat, explain, explain_simulations};
 pub use merge::{Merge, Merged, Shard, merge, shard_scenario};
+pub use path::{PathStory, path};
 pub use stress::{Fit, Stressed, bind_portfolio, check_stress_finite, stress};
 pub use sweep::{
     MAX_SWEEP_POINTS, SweepPlan, SweepSpec, Swept, parse_vary, plan_sweep, shard_points, sweep, sweep_points,

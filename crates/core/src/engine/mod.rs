@@ -28,7 +28,7 @@ use crate::rng;
 
 pub use block::{Block, Kernel, LANES, MAX_LANES};
 pub use driver::{Accumulator, BandAcc, CHUNK, Merger, PairedPartial, Partial, shard_chunks};
-pub use scalar::{SampleRows, Switches, Workspace};
+pub use scalar::{SampleRows, Switches, Trace, Workspace};
 pub use seam::{Fold, Reference, Simulator, Watch, drive};
 
 /// `sqrt(DT)`, exact.

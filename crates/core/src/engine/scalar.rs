@@ -43,6 +43,26 @@ pub struct Workspace {
     pub metrics: Vec<f64>,
 }
 
+/// What happened on one path, quarter by quarter ([`Engine::path_traced`]);
+/// the backlog and revenue are the workspace's `totals` and
+/// `quarter_revenue`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    /// New commitments per demand unit (customers, then each provider's
+    /// other book), `[(t - 1) * units + u]`.
+    pub bookings: Vec<f64>,
+    /// Each customer's allocation of its new commitments after the shifts,
+    /// `[(t - 1) * customers * providers + c * providers + p]`.
+    pub allocation: Vec<f64>,
+    /// Per renegotiation rule, `[(t - 1) * rules + r]`: whether it fired,
+    /// the severity drawn, the amount cut from the book and the part of it
+    /// that moved to the destinations (0 when it did not fire).
+    pub fired: Vec<bool>,
+    pub severity: Vec<f64>,
+    pub cut: Vec<f64>,
+    pub moved: Vec<f64>,
+}
+
 /// Which drivers of the risk a path is simulated with
 /// ([`Engine::path_with`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +126,31 @@ impl Engine<'_> {
     /// (`None`: all on, the path itself). With every driver off the path
     /// is the plan, bit for bit.
     pub fn path_with(&self, keys: &Keys, i: u64, ws: &mut Workspace, on: Option<&Switches>) {
+        self.path_traced_with(keys, i, ws, on, None);
+    }
+
+    /// [`Engine::path`], also recording what happened each quarter into
+    /// `trace` (the story of one path: `backlog-risk path`).
+    pub fn path_traced(&self, keys: &Keys, i: u64, ws: &mut Workspace, trace: &mut Trace) {
+        let (nu, nc, np, nr) = (self.demand.len(), self.nc, self.np, self.sc.rules.len());
+        let q = self.quarters;
+        trace.bookings = vec![0.0; q * nu];
+        trace.allocation = vec![0.0; q * nc * np];
+        trace.fired = vec![false; q * nr];
+        trace.severity = vec![0.0; q * nr];
+        trace.cut = vec![0.0; q * nr];
+        trace.moved = vec![0.0; q * nr];
+        self.path_traced_with(keys, i, ws, None, Some(trace));
+    }
+
+    fn path_traced_with(
+        &self,
+        keys: &Keys,
+        i: u64,
+        ws: &mut Workspace,
+        on: Option<&Switches>,
+        mut trace: Option<&mut Trace>,
+    ) {
         let (np, nc) = (self.np, self.nc);
         let on_params = on.is_none_or(|s| s.params);
         let on_shocks = on.is_none_or(|s| s.shocks);
@@ -212,11 +257,25 @@ impl Engine<'_> {
                 let u = rng::unit(ws.event_words[r][j]);
                 if ws.fired[r] < rule.max_events && u < ws.p_fire[r] {
                     let s = rule.severity.sample(&mut Stream::new(keys.severity[r], i, ws.fired[r]));
-                    cut(&mut ws.books[rule.customer * np..(rule.customer + 1) * np], rule, s, ws.migrate[r]);
+                    let row = &mut ws.books[rule.customer * np..(rule.customer + 1) * np];
+                    if let Some(tr) = trace.as_deref_mut() {
+                        let at = (t - 1) * self.sc.rules.len() + r;
+                        let amount = s * row[rule.provider];
+                        (tr.fired[at], tr.severity[at], tr.cut[at], tr.moved[at]) =
+                            (true, s, amount, ws.migrate[r] * amount);
+                    }
+                    cut(row, rule, s, ws.migrate[r]);
                     ws.fired[r] += 1;
                 }
             }
             // 5. Bookings, then each provider's total: other book first.
+            if let Some(tr) = trace.as_deref_mut() {
+                let nu = self.demand.len();
+                for u in 0..nu {
+                    tr.bookings[(t - 1) * nu + u] = ws.bookings[u] * ws.d[u];
+                }
+                tr.allocation[(t - 1) * nc * np..t * nc * np].copy_from_slice(&ws.alloc);
+            }
             for c in 0..nc {
                 let amount = ws.bookings[c] * ws.d[c];
                 for p in 0..np {

@@ -250,6 +250,74 @@ pub fn get_value(text: &str, path: &str) -> crate::Result<Option<toml::Value>> {
     Ok(parent.get(&key).cloned())
 }
 
+/// The body of a scenario file that `extends` another (`extends` as it
+/// will be written) under a new `name` (and `paths`, if given) and sets
+/// each of `fields` as it is in `changed` (the base's resolved text with
+/// the changes made). A field inside an array
+/// (`customers.openai.shift[0].target`) carries the whole array, since an
+/// `extends` file replaces arrays whole; any other field is set alone,
+/// tables merging key by key.
+///
+/// ```
+/// let base = "[scenario]\nname = \"a\"\n[[renegotiation]]\nhazard = 0.2\nseverity = 0.1\n[providers.x]\nrecognition = 0.1\n";
+/// let changed = backlog_risk::scenario::set_number(base, "renegotiation[0].hazard", 0.3).unwrap();
+/// let changed = backlog_risk::scenario::set_number(&changed, "providers.x.recognition", 0.2).unwrap();
+/// let fields = ["renegotiation[0].hazard", "providers.x.recognition"];
+/// let v = backlog_risk::scenario::variant_text(&changed, "a.toml", "a-v", Some(10), &fields).unwrap();
+/// let t: toml::Table = v.parse().unwrap();
+/// assert_eq!(t["extends"].as_str(), Some("a.toml"));
+/// assert_eq!(t["scenario"]["paths"].as_integer(), Some(10));
+/// assert_eq!(t["renegotiation"][0]["severity"].as_float(), Some(0.1), "the whole array");
+/// assert_eq!(t["providers"]["x"]["recognition"].as_float(), Some(0.2));
+/// ```
+pub fn variant_text(
+    changed: &str,
+    extends: &str,
+    name: &str,
+    paths: Option<u64>,
+    fields: &[&str],
+) -> crate::Result<String> {
+    let new: toml::Table = changed.parse().map_err(|e: toml::de::Error| Error::invalid(e.message()))?;
+    let mut out = toml::Table::new();
+    out.insert("extends".into(), toml::Value::String(extends.to_string()));
+    let mut head = toml::Table::new();
+    head.insert("name".into(), toml::Value::String(name.to_string()));
+    if let Some(paths) = paths {
+        head.insert("paths".into(), toml::Value::Integer(i64::try_from(paths).unwrap_or(i64::MAX)));
+    }
+    out.insert("scenario".into(), toml::Value::Table(head));
+    for field in fields {
+        copy_field(&new, &mut out, field)?;
+    }
+    toml::to_string(&out).map_err(|e| Error::invalid(e.to_string()))
+}
+
+/// Copy `field` of `new` into `out` at the same place: the whole array
+/// when the path goes through one, the value alone otherwise.
+fn copy_field(new: &toml::Table, out: &mut toml::Table, field: &str) -> crate::Result<()> {
+    let missing = || Error::invalid(format!("{field}: not in the scenario"));
+    let segments: Vec<&str> = field.split('.').collect();
+    let (mut src, mut dst) = (new, out);
+    for (i, seg) in segments.iter().enumerate() {
+        let (key, indexed) = match seg.split_once('[') {
+            Some((k, _)) => (k, true),
+            None => (*seg, false),
+        };
+        if indexed || i + 1 == segments.len() {
+            let v = src.get(key).ok_or_else(missing)?.clone();
+            dst.insert(key.to_string(), v);
+            return Ok(());
+        }
+        src = src.get(key).and_then(toml::Value::as_table).ok_or_else(missing)?;
+        dst = dst
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(missing)?;
+    }
+    Err(missing())
+}
+
 /// A plain number of a TOML value (a float or an integer).
 fn number(v: &toml::Value) -> Option<f64> {
     v.as_float().or_else(|| v.as_integer().map(|i| i as f64))

@@ -366,9 +366,73 @@ pub struct ExplainInput<'a> {
     pub seed: u64,
     pub attribution: Option<&'a [crate::analysis::attribution::AttributionRow]>,
     pub sensitivity: Option<&'a [crate::analysis::sensitivity::SensitivityRow]>,
-    /// Charts by file name (`attribution.png`, `tornado.png`); empty under
+    /// The reverse stress test; its listed paths' stories lie in the
+    /// folders `path-N/` beside the page.
+    pub given: Option<&'a crate::analysis::given::Given>,
+    /// Charts by file name (`attribution.png`, `tornado.png`, `given.png`); empty under
     /// `--no-charts`.
     pub charts: &'a [(String, Vec<u8>)],
+}
+
+/// The reverse stress test's section of `explain.html`: the condition's
+/// probability, what moves most given it, and the most plausible paths that
+/// meet it, linked to their stories.
+fn given_section(g: &crate::analysis::given::Given, h: &mut String, chart: &dyn Fn(&str, &str, &mut String)) {
+    let rounds = match g.min_hits {
+        Some((n, r)) if g.met() => format!(" It ran in {r} round(s) until at least {n} paths met it."),
+        Some((n, r)) => {
+            format!(" Only {} of the {n} paths asked for met it within the path budget ({r} round(s)).", g.hits)
+        }
+        None => String::new(),
+    };
+    let _ = writeln!(
+        h,
+        "<h2>Given {}: how the bad case happens</h2>\n<p class=\"facts\">P({}) = {} (se {}): {} of {} paths met it.{}</p>\n<p>For every uncertain input and every metric, its distribution over the paths that meet the condition against all paths; the shift is the difference of the means in units of the input's own standard deviation over all paths. <code>given.csv</code> beside this page holds every row.</p>",
+        esc(&g.condition),
+        esc(&g.condition),
+        fmt_pct(g.probability),
+        fmt_pct(g.probability_se),
+        g.hits,
+        g.paths,
+        rounds
+    );
+    chart(
+        "given.png",
+        "The inputs that move most: p5-p95 and mean over all paths (blue) and over the paths that meet the condition (orange), in units of each input's sd.",
+        h,
+    );
+    h.push_str("<table>\n<tr><th class=\"text\">input or metric</th><th>shift (sd)</th><th>mean given</th><th>p5 given</th><th>p95 given</th><th>mean, all paths</th><th>p5, all</th><th>p95, all</th></tr>\n");
+    for r in g.rows.iter().take(15) {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\">{}</td><td>{:+.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.name),
+            r.shift_sd,
+            num(r.given.mean),
+            num(r.given.p5),
+            num(r.given.p95),
+            num(r.all.mean),
+            num(r.all.p5),
+            num(r.all.p95)
+        );
+    }
+    h.push_str("</table>\n");
+    let _ = writeln!(
+        h,
+        "<h3>The most plausible ways there</h3>\n<p>The paths that meet the condition with the highest prior density of their inputs (<code>given-paths.csv</code>); each links to its story, quarter by quarter (<code>backlog-risk path</code>).</p>\n<table>\n<tr><th>rank</th><th class=\"text\">path</th><th>log density</th>{}</tr>",
+        g.metrics.iter().map(|m| format!("<th>{}</th>", esc(m))).collect::<String>()
+    );
+    for (i, p) in g.top.iter().enumerate() {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"text\"><a href=\"path-{n}/path-{n}.png\">path {n}</a> (<a href=\"path-{n}/path-{n}.csv\">quarters</a>, <a href=\"path-{n}/path-{n}-values.csv\">values</a>)</td><td>{}</td>{}</tr>",
+            i + 1,
+            num(p.log_density),
+            p.metrics.iter().map(|m| format!("<td>{}</td>", num(*m))).collect::<String>(),
+            n = p.path
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 /// `explain.html`: "What drives the risk" for one scenario: the attribution
@@ -447,13 +511,17 @@ pub fn explain_html(e: &ExplainInput) -> String {
         }
         h.push_str("</table>\n");
     }
+    if let Some(g) = e.given {
+        given_section(g, &mut h, &chart);
+    }
     let _ = writeln!(
         h,
-        "<h2>Reproduce</h2>\n<p><code>backlog-risk explain {} --metric {} --seed {} --paths {}</code> gives these numbers bit for bit, on any number of threads; <code>attribution.csv</code> and <code>sensitivity.csv</code> beside this page hold them.</p>\n</body>\n</html>",
+        "<h2>Reproduce</h2>\n<p><code>backlog-risk explain {} --metric {} --seed {} --paths {}{}</code> gives these numbers bit for bit, on any number of threads; <code>attribution.csv</code> and <code>sensitivity.csv</code> beside this page hold them.</p>\n</body>\n</html>",
         esc(e.scenario_file),
         esc(e.metric),
         e.seed,
-        e.paths
+        e.paths,
+        e.given.map_or(String::new(), |g| format!(" --given '{}'", esc(&g.condition)))
     );
     h
 }

@@ -237,6 +237,58 @@ pub fn given_paths_csv(g: &crate::analysis::given::Given) -> Result<Vec<u8>> {
     guarded(w.into_inner().map_err(|e| e.into_error())?)
 }
 
+/// `path-N.csv`: one path, one row per quarter: each provider's backlog
+/// (with the plan's) and revenue, the bookings of each demand unit, each
+/// customer's allocation after the shifts, and per renegotiation rule
+/// whether it fired, the severity drawn, the amount cut and the part of it
+/// that moved.
+pub fn path_csv(s: &crate::api::PathStory) -> Result<Vec<u8>> {
+    let providers = &s.summary.providers;
+    let customers: Vec<&str> = s.scenario.customers.iter().map(|c| c.name.as_str()).collect();
+    let (np, nu, nr, nc) = (providers.len(), s.units.len(), s.rules.len(), customers.len());
+    let mut header: Vec<String> = vec!["quarter".into(), "label".into()];
+    header.extend(providers.iter().map(|p| format!("backlog.{p}")));
+    header.extend(providers.iter().map(|p| format!("plan_backlog.{p}")));
+    header.extend(providers.iter().map(|p| format!("revenue.{p}")));
+    header.extend(s.units.iter().map(|u| format!("bookings.{u}")));
+    for c in &customers {
+        header.extend(providers.iter().map(|p| format!("allocation.{c}.{p}")));
+    }
+    for r in &s.rules {
+        header.extend(["event", "severity", "cut", "moved"].map(|w| format!("{w}.{r}")));
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header)?;
+    for (t, label) in s.summary.labels.iter().enumerate() {
+        let mut rec = vec![(t + 1).to_string(), label.clone()];
+        let row = t * np..(t + 1) * np;
+        rec.extend(s.backlog[row.clone()].iter().map(|v| full(*v)));
+        rec.extend(s.summary.plan.backlog_path[row.clone()].iter().map(|v| full(*v)));
+        rec.extend(s.revenue[row].iter().map(|v| full(*v)));
+        rec.extend(s.trace.bookings[t * nu..(t + 1) * nu].iter().map(|v| full(*v)));
+        rec.extend(s.trace.allocation[t * nc * np..(t + 1) * nc * np].iter().map(|v| full(*v)));
+        for r in t * nr..(t + 1) * nr {
+            let tr = &s.trace;
+            rec.push(u8::from(tr.fired[r]).to_string());
+            rec.extend([tr.severity[r], tr.cut[r], tr.moved[r]].map(full));
+        }
+        w.write_record(&rec)?;
+    }
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// `path-N-values.csv`: the path's uncertain parameters and metrics beside
+/// the plan's (the parameters' means), and the difference.
+pub fn path_values_csv(s: &crate::api::PathStory) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["kind", "name", "value", "plan", "difference"])?;
+    let rows = s.parameters.iter().map(|r| ("parameter", r)).chain(s.metrics.iter().map(|r| ("metric", r)));
+    for (kind, (name, value, plan)) in rows {
+        w.write_record([kind.to_string(), name.clone(), full(*value), full(*plan), full(value - plan)])?;
+    }
+    guarded(w.into_inner().map_err(|e| e.into_error())?)
+}
+
 /// CSV `csv` (a header and rows) with constant columns appended to every
 /// row, e.g. the horizon of a stress test.
 pub fn with_columns(csv: &[u8], cols: &[(&str, &str)]) -> Result<Vec<u8>> {

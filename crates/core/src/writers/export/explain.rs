@@ -80,6 +80,12 @@ pub(super) fn given_csv(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
     cx.given.map(output::given_csv)
 }
 
+/// `given.png`: the inputs the condition moves most.
+pub(super) fn given_png(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
+    let g = cx.given.filter(|_| cx.charts != Charts::None)?;
+    Some(charts::given_png(cx.scenario, g, cx.chart_size))
+}
+
 /// `given-paths.csv`: the most plausible paths that meet the condition.
 pub(super) fn given_paths_csv(cx: &ExplainContext<'_>) -> Option<Result<Vec<u8>>> {
     cx.given.map(output::given_paths_csv)
@@ -103,7 +109,7 @@ impl Owns for ExplainHtml {
 
 impl Exporter<ExplainContext<'_>> for ExplainHtml {
     fn export(&self, cx: &ExplainContext<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let charts: Vec<(String, Vec<u8>)> = ["attribution.png", "tornado.png"]
+        let charts: Vec<(String, Vec<u8>)> = ["attribution.png", "tornado.png", "given.png"]
             .into_iter()
             .filter_map(|n| sink.get(n).map(|b| (n.to_string(), b.to_vec())))
             .collect();
@@ -115,6 +121,7 @@ impl Exporter<ExplainContext<'_>> for ExplainHtml {
             seed: cx.seed,
             attribution: cx.attribution,
             sensitivity: cx.sensitivity,
+            given: cx.given,
             charts: &charts,
         });
         sink.put("explain.html", page.into_bytes())

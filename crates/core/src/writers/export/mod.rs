@@ -13,6 +13,7 @@
 //! | [`SWEEP_EXPORTERS`] | a sweep | `OUT/NAME/` |
 //! | [`SHARD_EXPORTERS`] | a shard of a run, a sweep or a stress test | `OUT/NAME/`, `OUT/NAME/portfolio-P/` |
 //! | [`STRESS_EXPORTERS`] | a stress test of one scenario | `OUT/NAME/portfolio-P/` |
+//! | [`PATH_EXPORTERS`] | one replayed path (`path`) | `OUT/NAME/path-N/` |
 //! | [`ACROSS_EXPORTERS`] | a stress test across scenarios | `OUT/` |
 //! | [`BATCH_EXPORTERS`] | a run of several scenarios | `OUT/` |
 //!
@@ -27,6 +28,7 @@ use std::io::Write;
 
 mod batch;
 mod explain;
+mod path;
 mod run;
 mod shard;
 mod stress;
@@ -34,6 +36,7 @@ mod sweep;
 
 pub use batch::BatchContext;
 pub use explain::ExplainContext;
+pub use path::{PathContext, path_folder};
 pub use run::RunContext;
 pub use shard::shard_name;
 pub use stress::{AcrossContext, StressContext};
@@ -154,9 +157,26 @@ exporters!(
         explain::File("sensitivity.csv", explain::sensitivity_csv),
         explain::File("tornado.png", explain::tornado_png),
         explain::File("given.csv", explain::given_csv),
+        explain::File("given.png", explain::given_png),
         explain::File("given-paths.csv", explain::given_paths_csv),
         explain::File("explain.xlsx", explain::explain_xlsx),
         explain::ExplainHtml,
+    ]
+);
+
+exporters!(
+    /// The files of one replayed path, in its folder `path-N`.
+    ///
+    /// ```
+    /// use backlog_risk::writers::export::path_owns;
+    /// assert!(path_owns("path-12.csv") && path_owns("path-0-values.csv") && path_owns("path-7-variant.toml"));
+    /// assert!(!path_owns("path-.csv") && !path_owns("path-x.png") && !path_owns("summary.csv"));
+    /// ```
+    PATH_EXPORTERS: PathContext, path_owns, export_path, [
+        path::File(".csv", path::quarters_csv),
+        path::File("-values.csv", path::values_csv),
+        path::File(".png", path::chart_png),
+        path::File("-variant.toml", path::variant_toml),
     ]
 );
 
@@ -215,4 +235,5 @@ pub static FOLDERS: &[(&str, &[Claim])] = &[
     ("OUT", &[("batch", batch_owns), ("across", across_owns)]),
     ("OUT/NAME", &[("run", run_owns), ("explain", explain_owns), ("sweep", sweep_owns), ("shard", shard_owns)]),
     ("OUT/NAME/portfolio-P", &[("stress", stress_owns), ("shard", shard_owns)]),
+    ("OUT/NAME/path-N", &[("path", path_owns)]),
 ];
