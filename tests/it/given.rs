@@ -191,3 +191,38 @@ fn explain_given_writes_its_files_and_refuses_bad_conditions() {
     fails(&["--analysis", "given"], &["--given"]);
     fails(&["--top", "3"], &["--given"]);
 }
+
+#[test]
+fn the_drivers_contributions_given_the_condition_add_up_to_the_metric_given_it() {
+    let sc = parse(&crate::explain::ALL_DRIVERS.replace("paths = 20000", "paths = 8192")).unwrap();
+    let what = ExplainWhat {
+        sensitivity: false,
+        given: Some(GivenWhat { conditions: given::parse("loss.azure>=100").unwrap(), top: 3, min_hits: None }),
+        ..ExplainWhat::default()
+    };
+    let e = api::explain(&sc, &what, &Options::default(), &Observer::new()).unwrap();
+    let g = e.given.unwrap();
+    let drivers: Vec<&given::GivenRow> = g.rows.iter().filter(|r| r.kind == "driver").collect();
+    let names = ["parameters", "demand shocks", "shifts", "renegotiation", "total"];
+    assert_eq!(drivers.len(), names.len());
+    assert!(names.iter().all(|n| drivers.iter().any(|r| r.name == *n)), "{drivers:?}");
+    let total = drivers.iter().find(|r| r.name == "total").unwrap();
+    // Each path's contributions add up to its loss against plan, so their
+    // means over the same paths do too, given the condition or not.
+    for (what, sum, want) in [
+        ("given", drivers.iter().filter(|r| r.name != "total").map(|r| r.given.mean).sum::<f64>(), total.given.mean),
+        ("all", drivers.iter().filter(|r| r.name != "total").map(|r| r.all.mean).sum::<f64>(), total.all.mean),
+    ] {
+        assert!((sum - want).abs() <= 1e-9 * want.abs().max(1.0), "{what}: {sum} vs {want}");
+    }
+    // The total is the metric against plan: the loss's own row less the plan.
+    let loss = row(&g, "loss.azure");
+    assert!((total.given.mean - (loss.given.mean - e.plan)).abs() <= 1e-9 * loss.given.mean.abs());
+    // Over all paths, the attribution's own mean.
+    let attr = e.attribution.unwrap();
+    let t = attr.rows.iter().find(|r| r.driver == "total").unwrap();
+    assert!((total.all.mean - t.mean).abs() <= 1e-9 * t.mean.abs().max(1.0), "{} vs {}", total.all.mean, t.mean);
+    // A loss that high takes the shocks and the renegotiation above their mean.
+    let shocks = drivers.iter().find(|r| r.name == "demand shocks").unwrap();
+    assert!(shocks.shift_sd > 0.0, "{shocks:?}");
+}

@@ -25,7 +25,9 @@ use crate::engine::driver::rebuild;
 use crate::engine::{Accumulator, Block, Engine, Fold, Keys, Simulator, Switches, drive};
 use crate::error::{Error, Result};
 use crate::model::Scenario;
-use crate::stats::Sketch;
+use crate::stats::{Moments, Sketch};
+
+use super::given::{Condition, GivenRow, Op, meets};
 
 /// The most drivers: 2^6 = 64 simulations of each path.
 pub const MAX_DRIVERS: usize = 6;
@@ -133,11 +135,24 @@ struct Sums {
     count: [f64; 2],
     /// The largest `|sum of contributions - v(all)|` seen, relative.
     gap: f64,
+    /// With a condition (a reverse stress test): the moments of every
+    /// contribution over all paths and over the paths that meet it.
+    moments: Vec<Moments>,
+    given: Vec<Moments>,
 }
 
 impl Sums {
-    fn new(n: usize) -> Self {
-        Sums { all: vec![0.0; n + 1], tail95: vec![0.0; n + 1], tail99: vec![0.0; n + 1], count: [0.0; 2], gap: 0.0 }
+    fn new(n: usize, conditioned: bool) -> Self {
+        let m = if conditioned { vec![Moments::default(); n + 1] } else { Vec::new() };
+        Sums {
+            all: vec![0.0; n + 1],
+            tail95: vec![0.0; n + 1],
+            tail99: vec![0.0; n + 1],
+            count: [0.0; 2],
+            gap: 0.0,
+            moments: m.clone(),
+            given: m,
+        }
     }
 
     fn merge(&mut self, o: Sums) {
@@ -147,7 +162,17 @@ impl Sums {
         self.count[0] += o.count[0];
         self.count[1] += o.count[1];
         self.gap = self.gap.max(o.gap);
+        self.moments.iter_mut().zip(&o.moments).for_each(|(x, y)| x.merge(y));
+        self.given.iter_mut().zip(&o.given).for_each(|(x, y)| x.merge(y));
     }
+}
+
+/// A worker's sketches of every contribution, over all paths and (with a
+/// condition) over the paths that meet it.
+#[derive(Debug, Clone)]
+struct Sketches {
+    all: Vec<Sketch>,
+    given: Vec<Sketch>,
 }
 
 /// The attribution of one metric: every path simulated once per subset of
@@ -164,6 +189,8 @@ struct AttributionFold<'e, 'a> {
     var99: f64,
     /// The metric's scale, for the relative gap.
     scale: f64,
+    /// The condition of a reverse stress test (none: not conditioned).
+    given: Vec<(usize, Op, f64)>,
 }
 
 /// A chunk's buffers: the block, each subset's metric by lane, the game's
@@ -177,15 +204,17 @@ struct Scratch<const L: usize> {
 
 impl Fold for AttributionFold<'_, '_> {
     type Chunk = Sums;
-    type Thread = Vec<Sketch>;
+    type Thread = Sketches;
     type Scratch<const L: usize> = Scratch<L>;
 
     fn chunk(&self) -> Sums {
-        Sums::new(self.drivers())
+        Sums::new(self.drivers(), !self.given.is_empty())
     }
 
-    fn thread(&self) -> Vec<Sketch> {
-        vec![Sketch::default(); self.drivers() + 1]
+    fn thread(&self) -> Sketches {
+        let n = self.drivers() + 1;
+        let given = if self.given.is_empty() { Vec::new() } else { vec![Sketch::default(); n] };
+        Sketches { all: vec![Sketch::default(); n], given }
     }
 
     fn scratch<const L: usize>(&self) -> Scratch<L> {
@@ -205,14 +234,17 @@ impl Fold for AttributionFold<'_, '_> {
         count: usize,
         s: &mut Scratch<L>,
         sums: &mut Sums,
-        sk: &mut Vec<Sketch>,
+        sk: &mut Sketches,
     ) {
         let (plan, n) = (self.plan, self.drivers());
         for (m, sw) in self.all.iter().enumerate() {
             sim.simulate(self.engine, &self.keys, Some(sw), first, &mut s.block);
             s.lanes[m] = *s.block.metric(self.metric);
         }
+        // The last subset simulated is every driver on: the path itself,
+        // whose metrics the condition reads.
         for l in 0..count {
+            let hit = !self.given.is_empty() && meets(&self.given, &|k| s.block.metric(k)[l]);
             s.v.iter_mut().zip(&s.lanes).for_each(|(x, lane)| *x = lane[l] - plan);
             shapley(&s.v, &mut s.phi);
             let total = s.v[(1 << n) - 1];
@@ -220,7 +252,14 @@ impl Fold for AttributionFold<'_, '_> {
             let x = total + plan;
             for (j, c) in s.phi.iter().chain(std::iter::once(&total)).enumerate() {
                 sums.all[j] += c;
-                sk[j].add(*c);
+                sk.all[j].add(*c);
+                if !self.given.is_empty() {
+                    sums.moments[j].add(*c);
+                    if hit {
+                        sums.given[j].add(*c);
+                        sk.given[j].add(*c);
+                    }
+                }
                 if x >= self.var95 {
                     sums.tail95[j] += c;
                 }
@@ -237,8 +276,9 @@ impl Fold for AttributionFold<'_, '_> {
         a.merge(b)
     }
 
-    fn merge_threads(&self, a: &mut Vec<Sketch>, b: Vec<Sketch>) {
-        a.iter_mut().zip(&b).for_each(|(x, y)| x.merge(y))
+    fn merge_threads(&self, a: &mut Sketches, b: Sketches) {
+        a.all.iter_mut().zip(b.all).for_each(|(x, y)| x.absorb(y));
+        a.given.iter_mut().zip(b.given).for_each(|(x, y)| x.absorb(y));
     }
 }
 
@@ -268,7 +308,27 @@ pub fn attribution(
     drivers: &[Driver],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Attribution> {
+    attribution_given(engine, seed, paths, metric, run, drivers, &[], progress).map(|(a, _)| a)
+}
+
+/// [`attribution`], and with conditions (a reverse stress test, see
+/// [`super::given`]) each driver's contribution and the total over the
+/// paths that meet them beside all paths: rows of kind `driver`, the last
+/// named `total` (the metric against plan), as in `attribution.csv`; empty
+/// without conditions, or when no path meets them.
+#[allow(clippy::too_many_arguments)]
+pub fn attribution_given(
+    engine: &Engine,
+    seed: u64,
+    paths: u64,
+    metric: usize,
+    run: &Accumulator,
+    drivers: &[Driver],
+    given: &[Condition],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Attribution, Vec<GivenRow>)> {
     let sc = engine.scenario();
+    let given = super::given::resolve_all(sc, given)?;
     let n = drivers.len();
     let all: Vec<Switches> = (0..1usize << n).map(|m| switches(sc, drivers, m)).collect();
     let keys = engine.keys(seed, paths);
@@ -276,19 +336,21 @@ pub fn attribution(
     let sketch = &run.metrics[metric].sketch;
     let (var95, var99) = (sketch.quantile(0.95), sketch.quantile(0.99));
     let scale = sketch.min().abs().max(sketch.max().abs()).max(plan.abs()).max(1e-300);
-    let fold = AttributionFold { engine, keys, all, metric, plan, var95, var99, scale };
+    let fold = AttributionFold { engine, keys, all, metric, plan, var95, var99, scale, given };
     let (nodes, sketches) = drive(&fold, &engine.kernel(), paths, 0..u64::MAX, engine.watch(progress));
     let sums =
         rebuild(paths, nodes, &|a: &mut Sums, b| a.merge(b))?.ok_or_else(|| Error::invalid("no paths to attribute"))?;
     let sketches = sketches.ok_or_else(|| Error::invalid("no paths to attribute"))?;
     let name = sc.metric_names()[metric].clone();
-    let names = drivers.iter().map(|d| d.name.clone()).chain(std::iter::once("total".to_string()));
+    let names: Vec<String> =
+        drivers.iter().map(|d| d.name.clone()).chain(std::iter::once("total".to_string())).collect();
     let rows = names
-        .zip(&sketches)
+        .iter()
+        .zip(&sketches.all)
         .enumerate()
         .map(|(j, (driver, s))| AttributionRow {
             metric: name.clone(),
-            driver,
+            driver: driver.clone(),
             mean: sums.all[j] / paths as f64,
             p5: s.quantile(0.05),
             p50: s.quantile(0.5),
@@ -297,7 +359,24 @@ pub fn attribution(
             es99_contribution: sums.tail99[j] / sums.count[1],
         })
         .collect();
-    Ok(Attribution { rows, max_gap: sums.gap })
+    let hits = sums.given.first().map_or(0, Moments::count);
+    let given_rows = if hits == 0 {
+        Vec::new()
+    } else {
+        names
+            .iter()
+            .enumerate()
+            .map(|(j, driver)| {
+                GivenRow::new(
+                    "driver",
+                    driver.clone(),
+                    (&sums.given[j], &sketches.given[j]),
+                    (&sums.moments[j], &sketches.all[j]),
+                )
+            })
+            .collect()
+    };
+    Ok((Attribution { rows, max_gap: sums.gap }, given_rows))
 }
 
 #[cfg(test)]

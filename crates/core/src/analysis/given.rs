@@ -130,6 +130,21 @@ pub struct GivenRow {
     pub shift_sd: f64,
 }
 
+impl GivenRow {
+    /// A row from the moments and sketch over the paths that meet the
+    /// condition (`given`) and over all paths.
+    pub(crate) fn new(
+        kind: &'static str,
+        name: String,
+        given: (&Moments, &Sketch),
+        all: (&Moments, &Sketch),
+    ) -> GivenRow {
+        let (given, all) = (Stats::of(given.0, given.1), Stats::of(all.0, all.1));
+        let shift_sd = if all.sd > 0.0 { (given.mean - all.mean) / all.sd } else { 0.0 };
+        GivenRow { kind, name, given, all, shift_sd }
+    }
+}
+
 /// A path that meets the condition, among the most plausible.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GivenPath {
@@ -169,6 +184,19 @@ impl Given {
     pub fn met(&self) -> bool {
         self.min_hits.is_none_or(|(n, _)| self.hits >= n)
     }
+}
+
+/// The conditions resolved to metric indices (none for none).
+pub(crate) fn resolve_all(sc: &Scenario, conds: &[Condition]) -> Result<Vec<(usize, Op, f64)>> {
+    if conds.is_empty() { Ok(Vec::new()) } else { resolve(sc, conds) }
+}
+
+/// Whether the metrics `metric(k)` of a path meet every resolved condition.
+pub(crate) fn meets(conds: &[(usize, Op, f64)], metric: &dyn Fn(usize) -> f64) -> bool {
+    conds.iter().all(|&(k, op, v)| {
+        let x = metric(k);
+        if op == Op::AtLeast { x >= v } else { x <= v }
+    })
 }
 
 /// The conditions resolved to metric indices.
@@ -273,15 +301,6 @@ struct GivenFold<'e, 'a> {
     top: usize,
 }
 
-impl GivenFold<'_, '_> {
-    fn meets<const L: usize>(&self, b: &Block<L>, l: usize) -> bool {
-        self.conds.iter().all(|&(k, op, v)| {
-            let x = b.metric(k)[l];
-            if op == Op::AtLeast { x >= v } else { x <= v }
-        })
-    }
-}
-
 impl Fold for GivenFold<'_, '_> {
     type Chunk = Sums;
     type Thread = Thread;
@@ -312,7 +331,7 @@ impl Fold for GivenFold<'_, '_> {
     ) {
         sim.simulate(self.engine, &self.keys, None, first, b);
         for l in 0..n {
-            let hit = self.meets(b, l);
+            let hit = meets(&self.conds, &|k| b.metric(k)[l]);
             for (q, quantity) in self.quantities.iter().enumerate() {
                 let x = match *quantity {
                     Quantity::Param(k) => b.param(k)[l],
@@ -352,6 +371,12 @@ impl Fold for GivenFold<'_, '_> {
         a.top.sort_by(better);
         a.top.truncate(self.top);
     }
+}
+
+/// Rows by the size of their shift, largest first (a stable sort: ties
+/// keep their order).
+pub fn sort_rows(rows: &mut [GivenRow]) {
+    rows.sort_by(|a, b| b.shift_sd.abs().total_cmp(&a.shift_sd.abs()));
 }
 
 /// The paths of a round of [`given`] (whole chunks when it runs in rounds),
@@ -443,13 +468,10 @@ pub fn given(
                 Quantity::Param(k) => ("parameter", params[k].path.clone()),
                 Quantity::Metric(k) => ("metric", names[k].clone()),
             };
-            let all = Stats::of(&sums.all[q], &th.all[q]);
-            let given = Stats::of(&sums.given[q], &th.given[q]);
-            let shift_sd = if all.sd > 0.0 { (given.mean - all.mean) / all.sd } else { 0.0 };
-            GivenRow { kind, name, given, all, shift_sd }
+            GivenRow::new(kind, name, (&sums.given[q], &th.given[q]), (&sums.all[q], &th.all[q]))
         })
         .collect();
-    rows.sort_by(|a, b| b.shift_sd.abs().total_cmp(&a.shift_sd.abs()));
+    sort_rows(&mut rows);
     // The listed paths, replayed one by one for their values.
     let mut ws = engine.workspace();
     let top = th

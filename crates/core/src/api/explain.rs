@@ -184,12 +184,26 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
     } else {
         None
     };
+    let mut given = given;
     let attr = if what.attribution {
+        // With a condition, the contributions over the paths that meet it
+        // too (only over the scenario's own paths, not --min-hits rounds).
+        let conds = match (&given, &what.given) {
+            (Some(_), Some(w)) if w.min_hits.is_none() => w.conditions.as_slice(),
+            _ => &[],
+        };
         let a = opts.install(|| {
-            attribution::attribution(&engine, sc.seed, sc.paths, k, &acc, &drivers, &|n| obs.advance(n * sims_attr))
+            attribution::attribution_given(&engine, sc.seed, sc.paths, k, &acc, &drivers, conds, &|n| {
+                obs.advance(n * sims_attr)
+            })
         })?;
         obs.cancel().check()?;
-        Some(a?)
+        let (a, rows) = a?;
+        if let Some(g) = given.as_mut().filter(|_| !rows.is_empty()) {
+            g.rows.extend(rows);
+            given::sort_rows(&mut g.rows);
+        }
+        Some(a)
     } else {
         None
     };

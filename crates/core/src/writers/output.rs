@@ -171,10 +171,11 @@ fn full(x: f64) -> String {
 }
 
 /// `given.csv`: the condition's probability with its standard error and,
-/// for every uncertain parameter and metric, its statistics over the paths
-/// that meet the condition beside those over all paths, by the shift of its
-/// mean in units of its sd, largest first. One tidy table: the condition's
-/// columns repeat on every row.
+/// for every uncertain parameter and metric (and, when the attribution ran,
+/// each driver's contribution and the total, kind `driver`), its statistics
+/// over the paths that meet the condition beside those over all paths, by
+/// the shift of its mean in units of its sd, largest first. One tidy
+/// table: the condition's columns repeat on every row.
 pub fn given_csv(g: &crate::analysis::given::Given) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([

@@ -1,8 +1,8 @@
-//! `given.png`: the uncertain inputs that the condition of a reverse stress
-//! test moves most: for each, its p5-p95 range and mean over all paths and
-//! over the paths that meet the condition, in units of the input's own sd
-//! over all paths (so inputs of any unit share one axis), largest shift on
-//! top.
+//! `given.png`: the uncertain inputs (and, when the attribution ran, the
+//! drivers' contributions) that the condition of a reverse stress test
+//! moves most: for each, its p5-p95 range and mean over all paths and over
+//! the paths that meet the condition, in units of its own sd over all paths
+//! (so quantities of any unit share one axis), largest shift on top.
 
 use crate::Result;
 use plotters::prelude::*;
@@ -16,13 +16,18 @@ const MAX_ROWS: usize = 12;
 
 pub fn given_png(scenario: &str, g: &Given, size: ChartSize) -> Result<Vec<u8>> {
     render("given.png", size, |area| {
-        let rows: Vec<_> = g.rows.iter().filter(|r| r.kind == "parameter" && r.all.sd > 0.0).take(MAX_ROWS).collect();
+        // Inputs and drivers (not the metrics, nor the drivers' total: the
+        // condition moves those by construction).
+        let shown = |r: &&crate::analysis::given::GivenRow| {
+            (r.kind == "parameter" || (r.kind == "driver" && r.name != "total")) && r.all.sd > 0.0
+        };
+        let rows: Vec<_> = g.rows.iter().filter(shown).take(MAX_ROWS).collect();
         let body = frame(
             area,
             size,
             &format!("{scenario}: what {} takes", g.condition),
             &format!(
-                "Inputs by the shift of their mean, in sds; blue: p5-p95 and mean over all {} paths; orange: over the {} that meet it (P = {:.2}%)",
+                "Inputs and drivers by the shift of their mean, in sds; blue: p5-p95 and mean over all {} paths; orange: over the {} that meet it (P = {:.2}%)",
                 g.paths,
                 g.hits,
                 100.0 * g.probability
@@ -35,12 +40,16 @@ pub fn given_png(scenario: &str, g: &Given, size: ChartSize) -> Result<Vec<u8>> 
             (xs.iter().fold(lo, |a, b| a.min(*b)), xs.iter().fold(hi, |a, b| a.max(*b)))
         });
         let pad = (hi - lo) * 0.05;
-        let labels: Vec<String> = rows.iter().map(|r| format!("{} ({:+.2} sd)", r.name, r.shift_sd)).collect();
+        let labels: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let what = if r.kind == "driver" { "driver: " } else { "" };
+                format!("{what}{} ({:+.2} sd)", r.name, r.shift_sd)
+            })
+            .collect();
         let mut chart =
             builder(&body, size, 420.0).build_cartesian_2d(axis(lo - pad, hi + pad)?, (k as f64 - 0.4)..-0.6)?;
-        draw_row_mesh(&mut chart, size, labels, "sds of the input from its mean over all paths", &|x| {
-            format!("{x:+.1}")
-        })?;
+        draw_row_mesh(&mut chart, size, labels, "sds from its mean over all paths", &|x| format!("{x:+.1}"))?;
         let dot = size.font(6.0) as i32;
         for (i, r) in rows.iter().enumerate() {
             let y = i as f64;
