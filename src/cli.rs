@@ -68,7 +68,10 @@ pub enum Command {
     /// against plan to the drivers of the risk (parameters, demand shocks,
     /// shifts, renegotiation) by the Shapley value. Writes
     /// OUT/NAME/attribution.csv and .png, sensitivity.csv, tornado.png and
-    /// explain.html.
+    /// explain.html. With --given, the reverse stress test: how likely a
+    /// condition on the metrics is and what the paths that meet it look
+    /// like (given.csv, given-paths.csv, given.png and each listed path's
+    /// story in path-N/).
     Explain(ExplainArgs),
     /// Replay one path of a run (reverse stress tests: the story of a path
     /// that `explain --given` listed): every quarter's backlog, revenue,

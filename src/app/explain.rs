@@ -106,11 +106,14 @@ fn given_lines(name: &str, g: &Given) -> Vec<String> {
             format!("  only {} of the {n} paths asked for met it by --max-paths ({} paths, {rounds} round(s)); raise --max-paths", g.hits, g.paths)
         });
     }
-    lines.push("  what moves most (mean given the condition against all paths, in sds):".to_string());
-    for r in g.rows.iter().take(6) {
+    lines.push("  the inputs and drivers it moves most (mean given it against all paths, in sds; every metric in given.csv):".to_string());
+    for r in g.rows.iter().filter(|r| r.kind != "metric" && r.name != "total").take(6) {
         lines.push(format!(
             "  {:<45} {:>+6.2} sd: mean {:.4} given, {:.4} in all",
-            r.name, r.shift_sd, r.given.mean, r.all.mean
+            if r.kind == "driver" { format!("driver: {}", r.name) } else { r.name.clone() },
+            r.shift_sd,
+            r.given.mean,
+            r.all.mean
         ));
     }
     let paths: Vec<String> = g.top.iter().map(|p| p.path.to_string()).collect();
