@@ -301,6 +301,12 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "N", requires = "given", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
     pub min_hits: Option<u64>,
 
+    /// With --given: also write, for each listed path, path-N-variant.toml
+    /// (as `path --variant`): a scenario that extends the file and fixes
+    /// every uncertain parameter at the path's value.
+    #[arg(long, requires = "given")]
+    pub variant: bool,
+
     /// With --min-hits: the most paths to run.
     #[arg(long, value_name = "N", default_value_t = 10_000_000, requires = "min_hits", allow_negative_numbers = true, value_parser = count(1, u64::MAX))]
     pub max_paths: u64,

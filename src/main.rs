@@ -84,7 +84,7 @@ fn main() -> ExitCode {
                     min_hits: args.min_hits.map(|n| (n, args.max_paths)),
                 }),
             };
-            app::explain(&args.common.into_options(args.inputs, None), &what).map(status)
+            app::explain(&args.common.into_options(args.inputs, None), &what, args.variant).map(status)
         }
         Command::Path(args) => {
             let opts = args.common.into_options(vec![args.file.clone()], None);

@@ -12,13 +12,15 @@ pub use backlog_risk::api::ExplainWhat;
 
 /// `backlog-risk explain`: every scenario on its own, as `run`; returns
 /// whether all of them succeeded.
-pub fn explain(opts: &RunOptions, what: &ExplainWhat) -> Result<bool> {
+/// With `variants`, each path the reverse stress test lists also gets a
+/// scenario that fixes every input at its value (as `path --variant`).
+pub fn explain(opts: &RunOptions, what: &ExplainWhat, variants: bool) -> Result<bool> {
     let files = collect_inputs(&opts.inputs)?;
     let _lock = crate::outdir::OutLock::acquire(&opts.out)?;
     let pool = thread_pool(opts.threads)?;
     let mut ok = true;
     for file in files {
-        match explain_one(&file, opts, what, &pool) {
+        match explain_one(&file, opts, what, variants, &pool) {
             Ok(lines) if !opts.quiet => lines.iter().for_each(|l| println!("{l}")),
             Ok(_) => {}
             Err(e) => {
@@ -30,8 +32,14 @@ pub fn explain(opts: &RunOptions, what: &ExplainWhat) -> Result<bool> {
     Ok(ok)
 }
 
-fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon::ThreadPool) -> Result<Vec<String>> {
-    let (sc, _) = load_with_overrides(file, opts)?;
+fn explain_one(
+    file: &Path,
+    opts: &RunOptions,
+    what: &ExplainWhat,
+    variants: bool,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<String>> {
+    let (sc, resolved) = load_with_overrides(file, opts)?;
     let sims = api::explain_simulations(&sc, what);
     let metric = what.metric.clone().unwrap_or_else(|| backlog_risk::metric::Metric::focus_loss(&sc)).to_string();
     let bar = progress_bar(sc.paths * sims, opts.quiet);
@@ -68,7 +76,14 @@ fn explain_one(file: &Path, opts: &RunOptions, what: &ExplainWhat, pool: &rayon:
     // explain.html links to.
     for story in &e.stories {
         let folder = dir.join(export::path_folder(story.path));
-        let cx = export::PathContext { story, variant: None, charts: opts.charts, chart_size: opts.chart_size };
+        let variant =
+            if variants { Some(super::path::variant_toml(file, &resolved.text, &folder, story)?) } else { None };
+        let cx = export::PathContext {
+            story,
+            variant: variant.as_deref(),
+            charts: opts.charts,
+            chart_size: opts.chart_size,
+        };
         backlog_risk_files::write_folder(&folder, export::path_owns, "the path", |sink| {
             export::export_path(&cx, sink)
         })?;
@@ -106,7 +121,10 @@ fn given_lines(name: &str, g: &Given) -> Vec<String> {
             format!("  only {} of the {n} paths asked for met it by --max-paths ({} paths, {rounds} round(s)); raise --max-paths", g.hits, g.paths)
         });
     }
-    lines.push("  the inputs and drivers it moves most (mean given it against all paths, in sds; every metric in given.csv):".to_string());
+    lines.push(
+        "  the inputs and drivers it moves most (mean given it against all paths, in sds; every metric in given.csv):"
+            .to_string(),
+    );
     for r in g.rows.iter().filter(|r| r.kind != "metric" && r.name != "total").take(6) {
         lines.push(format!(
             "  {:<45} {:>+6.2} sd: mean {:.4} given, {:.4} in all",

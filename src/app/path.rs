@@ -78,7 +78,7 @@ fn story_lines(s: &api::PathStory) -> Vec<String> {
 
 /// A scenario that `extends` `file` (by its path relative to `dir`, where
 /// it is written) and fixes every uncertain parameter at the path's value.
-fn variant_toml(file: &Path, text: &str, dir: &Path, s: &api::PathStory) -> Result<String> {
+pub(super) fn variant_toml(file: &Path, text: &str, dir: &Path, s: &api::PathStory) -> Result<String> {
     let mut changed = text.to_string();
     for (field, value, _) in &s.parameters {
         changed = scenario::set_number(&changed, field, *value).map_err(|e| in_file(file, e))?;

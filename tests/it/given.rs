@@ -174,6 +174,18 @@ fn explain_given_writes_its_files_and_refuses_bad_conditions() {
         }
     }
 
+    // --variant: each listed path's inputs fixed in a scenario of its own.
+    let ok = run(&["--given", "loss.a>=5", "--analysis", "given", "--top", "2", "--variant", "-q"]).success();
+    assert!(ok.get_output().stdout.is_empty());
+    let paths = std::fs::read_to_string(out.join("uniform/given-paths.csv")).unwrap();
+    for line in paths.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let v = out.join(format!("uniform/path-{0}/path-{0}-variant.toml", cells[1]));
+        let sc = backlog_risk::scenario::load(&v).unwrap_or_else(|e| panic!("{}: {e}", v.display()));
+        let rho: f64 = cells[4].parse().unwrap();
+        assert_eq!(*sc.parameters()[0].dist, backlog_risk::dist::Dist::Fixed(rho), "{}", v.display());
+    }
+
     let bad = dir.path().join("bad");
     let fails = |args: &[&str], says: &[&str]| {
         let a = cmd().args(["explain", file.to_str().unwrap(), "-q", "--out"]).arg(&bad).args(args).assert().failure();
@@ -190,6 +202,7 @@ fn explain_given_writes_its_files_and_refuses_bad_conditions() {
     fails(&["--given", "loss.a>=NaN"], &["not a number"]);
     fails(&["--analysis", "given"], &["--given"]);
     fails(&["--top", "3"], &["--given"]);
+    fails(&["--variant"], &["--given"]);
 }
 
 #[test]
