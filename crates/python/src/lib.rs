@@ -920,6 +920,9 @@ struct ExplainResult {
     mean: f64,
     attribution: Option<Vec<backlog_risk::analysis::attribution::AttributionRow>>,
     sensitivity: Option<Vec<backlog_risk::analysis::sensitivity::SensitivityRow>>,
+    given: Option<backlog_risk::analysis::given::Given>,
+    /// The stories of the paths `given` lists (`path-N/` beside the page).
+    stories: Vec<api::PathStory>,
 }
 
 impl ExplainResult {
@@ -934,8 +937,7 @@ impl ExplainResult {
             mean: self.mean,
             attribution: self.attribution.as_deref(),
             sensitivity: self.sensitivity.as_deref(),
-            // The Python API does not ask for a reverse stress test yet.
-            given: None,
+            given: self.given.as_ref(),
             charts,
             chart_size,
             workbook,
@@ -969,13 +971,19 @@ impl ExplainResult {
         chart_size: (u32, u32),
         workbook: bool,
     ) -> PyResult<String> {
-        let cx = self.context(charts_of(charts)?, self::chart_size(chart_size)?, workbook);
+        let (charts, chart_size) = (charts_of(charts)?, self::chart_size(chart_size)?);
+        let cx = self.context(charts, chart_size, workbook);
         let dir = out.join(&self.scenario);
         py.detach(|| -> anyhow::Result<()> {
             let _lock = backlog_risk_files::outdir::OutLock::acquire(&out)?;
             backlog_risk_files::write_folder(&dir, export::explain_owns, "the explanation", |sink| {
                 export::export_explain(&cx, sink)
-            })
+            })?;
+            // The listed paths' stories, which explain.html links to.
+            for story in &self.stories {
+                write_story(&dir, story, charts, chart_size)?;
+            }
+            Ok(())
         })
         .map_err(write_error)?;
         Ok(dir.display().to_string())
@@ -1014,7 +1022,7 @@ impl ExplainResult {
 
 /// Attribution and sensitivity of a metric (see `backlog_risk.explain`).
 #[pyfunction]
-#[pyo3(signature = (scenario, metric = None, by_rule = false, attribution = true, sensitivity = true, paths = None, seed = None, threads = None, sampling = None, progress = None))]
+#[pyo3(signature = (scenario, metric = None, by_rule = false, attribution = true, sensitivity = true, paths = None, seed = None, threads = None, sampling = None, progress = None, given = None, top = 5, min_hits = None, max_paths = 10_000_000))]
 #[allow(clippy::too_many_arguments)]
 fn explain(
     py: Python<'_>,
@@ -1028,17 +1036,35 @@ fn explain(
     threads: Option<usize>,
     sampling: Option<&str>,
     progress: Option<&Bound<'_, PyAny>>,
+    given: Option<&str>,
+    top: usize,
+    min_hits: Option<u64>,
+    max_paths: u64,
 ) -> PyResult<ExplainResult> {
-    if !attribution && !sensitivity {
+    if !attribution && !sensitivity && given.is_none() {
         return Err(OptionError::new_err(
-            "attribution=False, sensitivity=False: there is nothing to explain; leave one of them True",
+            "attribution=False, sensitivity=False and no given: there is nothing to explain; leave one of them True, or give a condition",
         ));
     }
+    if top == 0 || top > 1000 {
+        return Err(OptionError::new_err(format!("top={top}: list 1 to 1000 paths")));
+    }
+    if min_hits == Some(0) || max_paths == 0 {
+        return Err(OptionError::new_err("min_hits and max_paths count paths: give 1 or more"));
+    }
+    let given = match given {
+        None => None,
+        Some(g) => Some(api::GivenWhat {
+            conditions: backlog_risk::analysis::given::parse(g).map_err(|e| to_py(e.about("given", g)))?,
+            top,
+            min_hits: min_hits.map(|n| (n, max_paths)),
+        }),
+    };
     let metric = match metric {
         None => None,
         Some(m) => Some(m.parse::<backlog_risk::metric::Metric>().map_err(|e| to_py(e.about("metric", m)))?),
     };
-    let what = api::ExplainWhat { metric, by_rule, attribution, sensitivity, given: None };
+    let what = api::ExplainWhat { metric, by_rule, attribution, sensitivity, given };
     let opts = options(paths, seed, threads, sampling)?;
     let sc = opts.apply(&scenario.model).map_err(to_py)?;
     let total = sc.paths * api::explain_simulations(&sc, &what);
@@ -1054,7 +1080,96 @@ fn explain(
         mean,
         attribution: e.attribution.map(|a| a.rows),
         sensitivity: e.sensitivity,
+        given: e.given,
+        stories: e.stories,
     })
+}
+
+/// Write one path's story into its folder `dir/path-N/`, as the command line does.
+fn write_story(dir: &Path, story: &api::PathStory, charts: Charts, chart_size: ChartSize) -> anyhow::Result<()> {
+    let folder = dir.join(export::path_folder(story.path));
+    let cx = export::PathContext { story, variant: None, charts, chart_size };
+    backlog_risk_files::write_folder(&folder, export::path_owns, "the path", |sink| export::export_path(&cx, sink))
+}
+
+/// One path of a run, replayed (see `backlog_risk.path`).
+#[pyclass(module = "backlog_risk._native", frozen)]
+struct PathResult {
+    story: api::PathStory,
+}
+
+#[pymethods]
+impl PathResult {
+    /// The files of the path (`path-N.csv`, `path-N-values.csv`; the chart
+    /// as `charts` says) as (name, bytes).
+    #[pyo3(signature = (charts = "none", chart_size = (1600, 1000)))]
+    fn _files<'py>(
+        &self,
+        py: Python<'py>,
+        charts: &str,
+        chart_size: (u32, u32),
+    ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+        let cx = export::PathContext {
+            story: &self.story,
+            variant: None,
+            charts: charts_of(charts)?,
+            chart_size: self::chart_size(chart_size)?,
+        };
+        files_of(py, |sink| export::export_path(&cx, sink))
+    }
+
+    /// Write the path's files into `out/NAME/path-N/`; returns the folder.
+    #[pyo3(signature = (out, charts = "key", chart_size = (1600, 1000)))]
+    fn write(&self, py: Python<'_>, out: PathBuf, charts: &str, chart_size: (u32, u32)) -> PyResult<String> {
+        let (charts, chart_size) = (charts_of(charts)?, self::chart_size(chart_size)?);
+        let dir = out.join(&self.story.scenario.name);
+        py.detach(|| -> anyhow::Result<()> {
+            let _lock = backlog_risk_files::outdir::OutLock::acquire(&out)?;
+            write_story(&dir, &self.story, charts, chart_size)
+        })
+        .map_err(write_error)?;
+        Ok(dir.join(export::path_folder(self.story.path)).display().to_string())
+    }
+
+    #[getter]
+    fn scenario(&self) -> &str {
+        &self.story.scenario.name
+    }
+
+    #[getter]
+    fn path(&self) -> u64 {
+        self.story.path
+    }
+
+    #[getter]
+    fn paths(&self) -> u64 {
+        self.story.scenario.paths
+    }
+
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.story.scenario.seed
+    }
+}
+
+/// Replay one path of a run (see `backlog_risk.path`).
+#[pyfunction]
+#[pyo3(signature = (scenario, path, paths = None, seed = None, threads = None, sampling = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+fn path(
+    py: Python<'_>,
+    scenario: &Scenario,
+    path: u64,
+    paths: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    sampling: Option<&str>,
+    progress: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PathResult> {
+    let opts = options(paths, seed, threads, sampling)?;
+    let sc = opts.apply(&scenario.model).map_err(to_py)?;
+    let story = simulate(py, progress, sc.paths, |obs| api::path(&scenario.model, path, &opts, obs))?;
+    Ok(PathResult { story })
 }
 
 /// A scenario over a grid of one or two parameters (see
@@ -1196,10 +1311,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StressResult>()?;
     m.add_class::<ExplainResult>()?;
     m.add_class::<SweepResult>()?;
+    m.add_class::<PathResult>()?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(run_paired, m)?)?;
     m.add_function(wrap_pyfunction!(stress, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
+    m.add_function(wrap_pyfunction!(path, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

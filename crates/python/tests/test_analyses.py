@@ -130,3 +130,45 @@ def test_bad_analysis_arguments_are_option_errors():
         br.explain(SCENARIO, metric="loss.azrue", paths=2048)
     with pytest.raises(br.OptionError, match="vary"):
         br.sweep(SCENARIO, vary={"renegotiation[0].hazard": "1..inf:3"}, paths=2048)
+
+
+def same_tree(a: Path, b: Path) -> None:
+    """Two folders with the same files and subfolders, byte for byte."""
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    for name in names:
+        if (a / name).is_dir():
+            same_folder(a / name, b / name)
+        else:
+            same_files(a, b, [name])
+
+
+def test_reverse_stress_test_and_a_path_are_the_cli_ones(cli, tmp_path):
+    run_cli(cli, "explain", SCENARIO, "--paths", "8192", "--given", "loss.azure>=300", "--top", "3",
+            "--out", str(tmp_path / "cli"), "--quiet")
+    e = br.explain(SCENARIO, paths=8192, given="loss.azure>=300", top=3)
+    same_tree(tmp_path / "cli" / "openai-shift", e.write(tmp_path / "py"))
+    g = e.given
+    assert (g["probability"] == g["hits"] / g["paths"]).all()
+    assert set(g["kind"]) == {"parameter", "metric", "driver"}
+    top = e.given_paths
+    assert list(top["rank"]) == [1, 2, 3] and (top["loss.azure"] >= 300).all()
+    # The first listed path, replayed on its own, in-process and by the CLI.
+    n = int(top["path"].iloc[0])
+    run_cli(cli, "path", SCENARIO, "--paths", "8192", "--path", str(n), "--out", str(tmp_path / "cli2"), "--quiet")
+    p = br.path(SCENARIO, n, paths=8192)
+    same_folder(tmp_path / "cli2" / "openai-shift" / f"path-{n}", p.write(tmp_path / "py2"))
+    values = p.values.set_index("name")
+    assert values.loc["loss.azure", "value"] == top["loss.azure"].iloc[0]
+    assert len(p.quarters) == 28 and p.chart()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_conditions_and_paths_are_errors():
+    with pytest.raises(br.OptionError, match="no `>=` or `<=`"):
+        br.explain(SCENARIO, given="loss.azure=3", paths=2048)
+    with pytest.raises(br.OptionError, match="loss.azure, loss.aws"):
+        br.explain(SCENARIO, given="loss.azrue>=3", paths=2048)
+    with pytest.raises(br.Error, match="no path of 2048 met"):
+        br.explain(SCENARIO, given="loss.azure>=1e9", paths=2048, attribution=False, sensitivity=False)
+    with pytest.raises(br.OptionError, match="0 to 2047"):
+        br.path(SCENARIO, 2048, paths=2048)

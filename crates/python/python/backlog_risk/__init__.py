@@ -43,9 +43,11 @@ __all__ = [
     "Portfolio",
     "StressResult",
     "ExplainResult",
+    "PathResult",
     "SweepResult",
     "stress",
     "explain",
+    "path",
     "sweep",
     "read_csv",
     "Error",
@@ -648,6 +650,24 @@ class ExplainResult:
         data = self._files.get("sensitivity.csv")
         return None if data is None else _table(data)
 
+    @property
+    def given(self) -> Optional[pd.DataFrame]:
+        """``given.csv``: the reverse stress test. P(condition) with its
+        standard error on every row, then every input, metric and (with the
+        attribution) driver over the paths that meet the condition beside
+        all paths, by the shift of its mean in sds; ``None`` without
+        ``given``."""
+        data = self._files.get("given.csv")
+        return None if data is None else _table(data)
+
+    @property
+    def given_paths(self) -> Optional[pd.DataFrame]:
+        """``given-paths.csv``: the most plausible paths that meet the
+        condition (highest prior density of their inputs first); replay one
+        with :func:`path`. ``None`` without ``given``."""
+        data = self._files.get("given-paths.csv")
+        return None if data is None else _table(data)
+
     def chart(self, name: str = "attribution", size: Tuple[int, int] = (1600, 1000)) -> bytes:
         """``attribution`` (waterfall) or ``tornado`` as PNG bytes."""
         return _png(dict(self._native._files("key", tuple(size))), name, "explanation")
@@ -694,15 +714,84 @@ def explain(
     threads: Optional[int] = None,
     sampling: Optional[str] = None,
     progress: Optional[Progress] = None,
+    given: Optional[str] = None,
+    top: int = 5,
+    min_hits: Optional[int] = None,
+    max_paths: int = 10_000_000,
 ) -> ExplainResult:
     """What drives ``metric`` (default: the focus provider's loss): the
     attribution to the drivers (``by_rule=True``: each shift and rule its
     own) and the Sobol' indices of every uncertain input. Costs 1 + k + 3
     runs for k inputs plus 2^d for d drivers: give fewer ``paths`` than a
-    plain run."""
+    plain run.
+
+    ``given="loss.azure>=600"`` (``METRIC>=VALUE`` or ``<=``, several joined
+    by ``,``) adds the reverse stress test, as ``explain --given``: its
+    probability and the paths that meet it (:attr:`ExplainResult.given`,
+    :attr:`ExplainResult.given_paths`, the ``top`` most plausible listed);
+    ``min_hits`` runs rounds of ``paths`` until that many paths met it or
+    ``max_paths`` are done."""
     native = _native.explain(_scenario(scenario)._native, metric, by_rule, attribution, sensitivity,
-                             paths, seed, threads, sampling, progress)
+                             paths, seed, threads, sampling, progress, given, top, min_hits, max_paths)
     return ExplainResult(native)
+
+
+class PathResult:
+    """One path of a run, replayed quarter by quarter, as ``backlog-risk
+    path`` tells it: the same numbers the run recorded for that path."""
+
+    def __init__(self, native: "_native.PathResult") -> None:
+        self._native = native
+        self._files = dict(native._files("none"))
+
+    @property
+    def quarters(self) -> pd.DataFrame:
+        """``path-N.csv``: one row per quarter: each provider's backlog (and
+        the plan's) and revenue, bookings, allocation, each rule's events
+        and cuts."""
+        return _table(self._files[f"path-{self.path}.csv"])
+
+    @property
+    def values(self) -> pd.DataFrame:
+        """``path-N-values.csv``: the path's inputs and metrics against the plan."""
+        return _table(self._files[f"path-{self.path}-values.csv"])
+
+    def file(self, name: str) -> bytes:
+        """The bytes of ``path-N.csv`` or ``path-N-values.csv`` as the command line writes them."""
+        if name not in self._files:
+            raise OptionError(f"name={name!r}: not a file of this path; give one of {', '.join(self._files)}")
+        return self._files[name]
+
+    def chart(self, size: Tuple[int, int] = (1600, 1000)) -> bytes:
+        """``path-N.png``: the focus provider's backlog against the plan and the fan, as PNG bytes."""
+        return dict(self._native._files("key", tuple(size)))[f"path-{self.path}.png"]
+
+    def write(self, out: PathLike = "output", charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> Path:
+        """Write the command line's files into ``out/NAME/path-N/``; returns the folder."""
+        return Path(self._native.write(os.fspath(out), charts, tuple(chart_size)))
+
+    scenario = property(lambda self: self._native.scenario, doc="The scenario's name.")
+    path = property(lambda self: self._native.path, doc="The path's index in the run.")
+    paths = property(lambda self: self._native.paths, doc="Paths of the run.")
+    seed = property(lambda self: self._native.seed, doc="The seed of the run.")
+
+    def __repr__(self) -> str:
+        return f"<PathResult path {self.path} of {self.scenario} ({self.paths:,} paths, seed {self.seed})>"
+
+
+def path(
+    scenario: Union[Scenario, PathLike],
+    path: int,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    sampling: Optional[str] = None,
+    progress: Optional[Progress] = None,
+) -> PathResult:
+    """Replay path ``path`` of a run of ``scenario`` (with its ``paths``,
+    ``seed`` and ``sampling``), as ``backlog-risk path``: every quarter, its
+    inputs and metrics against the plan, a chart against the run's fan."""
+    return PathResult(_native.path(_scenario(scenario)._native, path, paths, seed, threads, sampling, progress))
 
 
 class SweepResult:

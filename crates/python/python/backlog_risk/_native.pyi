@@ -132,6 +132,18 @@ class ExplainResult:
     @property
     def seed(self) -> int: ...
 
+class PathResult:
+    def _files(self, charts: str = "none", chart_size: Tuple[int, int] = (1600, 1000)) -> List[Tuple[str, bytes]]: ...
+    def write(self, out: str, charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> str: ...
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def path(self) -> int: ...
+    @property
+    def paths(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+
 class SweepResult:
     def _files(self, charts: str = "none", chart_size: Tuple[int, int] = (1600, 1000)) -> List[Tuple[str, bytes]]: ...
     def write(self, out: str, charts: str = "key", chart_size: Tuple[int, int] = (1600, 1000)) -> str: ...
@@ -167,7 +179,20 @@ def explain(
     threads: Optional[int] = None,
     sampling: Optional[str] = None,
     progress: Optional[Callable[[int, int], Any]] = None,
+    given: Optional[str] = None,
+    top: int = 5,
+    min_hits: Optional[int] = None,
+    max_paths: int = 10_000_000,
 ) -> ExplainResult: ...
+def path(
+    scenario: Scenario,
+    path: int,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    sampling: Optional[str] = None,
+    progress: Optional[Callable[[int, int], Any]] = None,
+) -> PathResult: ...
 def sweep(
     scenario: Scenario,
     vary: List[Tuple[str, Any]],
