@@ -174,6 +174,15 @@ fn explain_given_writes_its_files_and_refuses_bad_conditions() {
         }
     }
 
+    // Without charts, the page links to no chart that was not drawn.
+    let nc = dir.path().join("no-charts");
+    cmd()
+        .args(["explain", file.to_str().unwrap(), "-q", "--no-charts", "--given", "loss.a>=5", "--out"])
+        .arg(&nc)
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(nc.join("uniform/explain.html")).unwrap();
+    assert!(page.contains("/path-") && !page.contains(".png\""), "no link to a missing chart");
     // --variant: each listed path's inputs fixed in a scenario of its own.
     let ok = run(&["--given", "loss.a>=5", "--analysis", "given", "--top", "2", "--variant", "-q"]).success();
     assert!(ok.get_output().stdout.is_empty());

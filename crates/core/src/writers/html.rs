@@ -377,7 +377,13 @@ pub struct ExplainInput<'a> {
 /// The reverse stress test's section of `explain.html`: the condition's
 /// probability, what moves most given it, and the most plausible paths that
 /// meet it, linked to their stories.
-fn given_section(g: &crate::analysis::given::Given, h: &mut String, chart: &dyn Fn(&str, &str, &mut String)) {
+/// `charted`: whether the charts were drawn (the stories' `path-N.png` too).
+fn given_section(
+    g: &crate::analysis::given::Given,
+    charted: bool,
+    h: &mut String,
+    chart: &dyn Fn(&str, &str, &mut String),
+) {
     let rounds = match g.min_hits {
         Some((n, r)) if g.met() => format!(" It ran in {r} round(s) until at least {n} paths met it."),
         Some((n, r)) => {
@@ -425,8 +431,13 @@ fn given_section(g: &crate::analysis::given::Given, h: &mut String, chart: &dyn 
     for (i, p) in g.top.iter().enumerate() {
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td class=\"text\"><a href=\"path-{n}/path-{n}.png\">path {n}</a> (<a href=\"path-{n}/path-{n}.csv\">quarters</a>, <a href=\"path-{n}/path-{n}-values.csv\">values</a>)</td><td>{}</td>{}</tr>",
+            "<tr><td>{}</td><td class=\"text\">{} (<a href=\"path-{n}/path-{n}.csv\">quarters</a>, <a href=\"path-{n}/path-{n}-values.csv\">values</a>)</td><td>{}</td>{}</tr>",
             i + 1,
+            if charted {
+                format!("<a href=\"path-{0}/path-{0}.png\">path {0}</a>", p.path)
+            } else {
+                format!("path {}", p.path)
+            },
             num(p.log_density),
             p.metrics.iter().map(|m| format!("<td>{}</td>", num(*m))).collect::<String>(),
             n = p.path
@@ -512,7 +523,7 @@ pub fn explain_html(e: &ExplainInput) -> String {
         h.push_str("</table>\n");
     }
     if let Some(g) = e.given {
-        given_section(g, &mut h, &chart);
+        given_section(g, !e.charts.is_empty(), &mut h, &chart);
     }
     let _ = writeln!(
         h,
