@@ -156,7 +156,7 @@ impl Ranks {
     fn new(s: &Sketch) -> Ranks {
         let n = s.count() as f64;
         let (mut values, mut mid, mut cum) = (Vec::new(), Vec::new(), 0u64);
-        for (c, v) in s.ascending() {
+        for &(c, v) in s.ranked().buckets() {
             values.push(v);
             mid.push((cum as f64 + c as f64 / 2.0) / n);
             cum += c;
