@@ -83,20 +83,32 @@ pub(super) fn variant_toml(file: &Path, text: &str, dir: &Path, s: &api::PathSto
     for (field, value, _) in &s.parameters {
         changed = scenario::set_number(&changed, field, *value).map_err(|e| in_file(file, e))?;
     }
+    let mut fields: Vec<&str> = s.parameters.iter().map(|(f, _, _)| f.as_str()).collect();
+    // Fixed inputs have no rank to correlate: the variant drops the
+    // `[[correlation]]` blocks (an empty list replaces the base's).
+    if !s.scenario.correlations.is_empty() {
+        changed = scenario::set_value(&changed, "correlation", toml::Value::Array(Vec::new()))
+            .map_err(|e| in_file(file, e))?;
+        fields.push("correlation");
+    }
     // What it fixes must itself be a valid scenario.
     scenario::parse(&changed, file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let fields: Vec<&str> = s.parameters.iter().map(|(f, _, _)| f.as_str()).collect();
     let extends = relative(dir, file)?;
     let name = format!("{}-path-{}", s.summary.name, s.path);
     let body = scenario::variant_text(&changed, &extends, &name, None, &fields).map_err(|e| in_file(file, e))?;
     Ok(format!(
         "# Path {path} of {file} (seed {seed}, {paths} paths) with every uncertain parameter\n\
-         # fixed at its value on that path; shocks and events are still drawn, path by path.\n\
+         # fixed at its value on that path; shocks and events are still drawn, path by path.\n{note}\
          # `backlog-risk run`, `sweep` or `serve` on it take the story further.\n\n{body}",
         path = s.path,
         file = file.display(),
         seed = s.summary.seed,
         paths = s.summary.paths,
+        note = if s.scenario.correlations.is_empty() {
+            ""
+        } else {
+            "# It drops the [[correlation]] blocks: fixed inputs have no rank to correlate.\n"
+        },
     ))
 }
 

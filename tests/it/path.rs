@@ -107,3 +107,35 @@ fn a_path_outside_the_run_is_refused_and_nothing_is_written() {
     let a = cmd().args(["path", "scenarios/openai-shift.toml", "--path", "-1"]).assert().failure();
     assert_eq!(a.get_output().status.code(), Some(2));
 }
+
+#[test]
+fn the_variant_of_a_correlated_scenario_drops_its_correlation_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("corr.toml");
+    let text = crate::common::header(8, 4096)
+        + "[providers.a]\nrecognition = 0.1\nother = { backlog = 100.0, bookings = 10.0, growth = { dist = \"uniform\", min = 0.0, max = 0.2 }, volatility = 0.2 }\n\
+           [providers.b]\nrecognition = 0.1\nother = { backlog = 100.0, bookings = 10.0, growth = { dist = \"uniform\", min = 0.0, max = 0.2 }, volatility = 0.2 }\n\
+           [[correlation]]\nparameters = [\"providers.a.other.growth\", \"providers.b.other.growth\"]\nrank = [[1.0, 0.6], [0.6, 1.0]]\n";
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    cmd()
+        .args(["path", file.to_str().unwrap(), "--path", "5", "--variant", "-q", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let variant = out.join("t/path-5/path-5-variant.toml");
+    let v = backlog_risk::scenario::load(&variant).unwrap();
+    assert!(v.correlations.is_empty() && v.parameters().iter().all(|p| p.dist.is_fixed()));
+    let (_, values) = read_csv(&out.join("t/path-5/path-5-values.csv"));
+    let growth = |name: &str| values.iter().find(|r| r[1] == name).unwrap()[2].parse::<f64>().unwrap();
+    let params = v.parameters();
+    let fixed = |name: &str| params.iter().find(|p| p.path == name).unwrap().dist.mean();
+    for p in ["providers.a.other.growth", "providers.b.other.growth"] {
+        assert_eq!(fixed(p), growth(p), "{p}");
+    }
+    cmd()
+        .args(["run", variant.to_str().unwrap(), "-q", "--no-charts", "--out"])
+        .arg(dir.path().join("run"))
+        .assert()
+        .success();
+}
