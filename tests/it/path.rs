@@ -138,4 +138,23 @@ fn the_variant_of_a_correlated_scenario_drops_its_correlation_and_runs() {
         .arg(dir.path().join("run"))
         .assert()
         .success();
+    // explain: the Sobol' indices are refused before any path is run, with
+    // the analyses that do work on correlated inputs.
+    let ex = dir.path().join("explain");
+    let run = |extra: &[&str]| {
+        cmd()
+            .args(["explain", file.to_str().unwrap(), "-q", "--no-charts", "--given", "loss.a>=5", "--out"])
+            .arg(&ex)
+            .args(extra)
+            .assert()
+    };
+    let a = run(&[]).failure();
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("[[correlation]]") && err.contains("--analysis attribution") && err.contains("--analysis given"),
+        "{err}"
+    );
+    assert!(!ex.join("t").exists(), "nothing written");
+    run(&["--analysis", "attribution"]).success();
+    assert!(ex.join("t/given.csv").exists() && ex.join("t/attribution.csv").exists());
 }

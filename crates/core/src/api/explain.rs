@@ -149,6 +149,13 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
             sc.name
         )));
     }
+    // Refused before any path is simulated.
+    if what.sensitivity && !sc.correlations.is_empty() {
+        return Err(Error::Invalid(format!(
+            "Sobol' indices need independent inputs, and scenario `{}` declares [[correlation]] blocks: remove them, or leave the sensitivity out (option `analysis` attribution, or option `analysis` given with option `given`)",
+            sc.name
+        )));
+    }
     let drivers = if what.attribution { attribution::drivers(&sc, what.by_rule)? } else { vec![] };
     let engine = Engine::new(&sc).with_cancel(obs.cancel());
     let (sims_sens, sims_attr) = simulations(what, uncertain, drivers.len());
