@@ -53,7 +53,7 @@ fn to_py(e: Error) -> PyErr {
         Error::Option { option, message } => OptionError::new_err(format!("`{option}=` {}", keyword(&message))),
         Error::Cancelled => Cancelled::new_err("the run was cancelled"),
         Error::Overflow(m) => SimulationError::new_err(m),
-        e => exc::Error::new_err(e.to_string()),
+        e => exc::Error::new_err(keyword(&e.to_string())),
     })
 }
 

@@ -455,7 +455,7 @@ pub fn given(
             })
             .collect();
         return Err(Error::invalid(format!(
-            "no path of {done} met the condition `{condition}` ({}); loosen the condition, or run more paths (--paths, or --min-hits with --max-paths)",
+            "no path of {done} met the condition `{condition}` ({}); loosen the condition, or run more paths (option `paths`, or option `min_hits` with option `max_paths`)",
             seen.join(", ")
         )));
     }
