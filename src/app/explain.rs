@@ -125,7 +125,7 @@ fn given_lines(name: &str, g: &Given) -> Vec<String> {
         "  the inputs and drivers it moves most (mean given it against all paths, in sds; every metric in given.csv):"
             .to_string(),
     );
-    for r in g.rows.iter().filter(|r| r.kind != "metric" && r.name != "total").take(6) {
+    for r in g.rows.iter().filter(|r| r.is_cause()).take(6) {
         lines.push(format!(
             "  {:<45} {:>+6.2} sd: mean {:.4} given, {:.4} in all",
             if r.kind == "driver" { format!("driver: {}", r.name) } else { r.name.clone() },

@@ -131,6 +131,13 @@ pub struct GivenRow {
 }
 
 impl GivenRow {
+    /// Whether it is a cause: an input or a driver's contribution, not a
+    /// metric nor the drivers' total, which the condition moves by
+    /// construction.
+    pub fn is_cause(&self) -> bool {
+        self.kind == "parameter" || (self.kind == "driver" && self.name != "total")
+    }
+
     /// A row from the moments and sketch over the paths that meet the
     /// condition (`given`) and over all paths.
     pub(crate) fn new(

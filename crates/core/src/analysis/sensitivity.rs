@@ -32,6 +32,7 @@ use serde::Serialize;
 use crate::dist::Dist;
 use crate::engine::{Accumulator, Block, Engine, Fold, Keys, Simulator, drive};
 use crate::error::{Error, Result};
+use crate::model::Scenario;
 use crate::rng;
 use crate::stats::Sketch;
 
@@ -257,6 +258,31 @@ impl Fold for SensitivityFold<'_, '_> {
     fn merge_threads(&self, _: &mut (), _: ()) {}
 }
 
+/// Whether `sc`'s Sobol' indices can be estimated: it needs an uncertain
+/// input, independent inputs and a design that draws samples A and B by
+/// parameter. The error says what works instead; `explain` asks before it
+/// simulates anything.
+pub fn check(sc: &Scenario) -> Result<()> {
+    if sc.uncertain_parameters() == 0 {
+        return Err(Error::Invalid(format!(
+            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (option `analysis` attribution)",
+            sc.name
+        )));
+    }
+    if !sc.correlations.is_empty() {
+        return Err(Error::Invalid(format!(
+            "Sobol' indices need independent inputs, and scenario `{}` declares [[correlation]] blocks: remove them, or leave the sensitivity out (option `analysis` attribution, or option `analysis` given with option `given`)",
+            sc.name
+        )));
+    }
+    if sc.sampling == crate::model::Sampling::Sobol {
+        return Err(Error::invalid(
+            "Sobol' indices need samples A and B drawn by parameter; use option `sampling` mc or lhs",
+        ));
+    }
+    Ok(())
+}
+
 /// The sensitivity of metric `metric` (an index of
 /// [`crate::model::Scenario::metric_names`]) in a run of `paths` paths
 /// under `seed`, given that run's accumulator `run` (for the metric's
@@ -270,24 +296,9 @@ pub fn sensitivity(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<SensitivityRow>> {
     let sc = engine.scenario();
-    if !sc.correlations.is_empty() {
-        return Err(Error::invalid(
-            "Sobol' indices need independent inputs, and the scenario declares [[correlation]] blocks: remove them for this analysis",
-        ));
-    }
-    if sc.sampling == crate::model::Sampling::Sobol {
-        return Err(Error::invalid(
-            "Sobol' indices need samples A and B drawn by parameter; use option `sampling` mc or lhs",
-        ));
-    }
+    check(sc)?;
     let params = sc.parameters();
     let uncertain: Vec<usize> = (0..params.len()).filter(|k| !params[*k].dist.is_fixed()).collect();
-    if uncertain.is_empty() {
-        return Err(Error::invalid(format!(
-            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution",
-            sc.name
-        )));
-    }
     let groups = uncertain.len() + 1;
     let ka = engine.keys(seed, paths);
     let kb = engine.keys(rng::mix(seed ^ 0x5a17_e111_0b5e_ed01), paths);

@@ -143,18 +143,9 @@ pub fn explain(sc: &Scenario, what: &ExplainWhat, opts: &Options, obs: &Observer
     let sc = opts.apply(sc)?;
     let (metric, k) = metric_of(&sc, what)?;
     let uncertain = sc.uncertain_parameters();
-    if what.sensitivity && uncertain == 0 {
-        return Err(Error::Invalid(format!(
-            "scenario `{}` has no uncertain parameter: every input is a plain number, so there is nothing to rank; give a parameter a distribution, or ask for the attribution only (option `analysis` attribution)",
-            sc.name
-        )));
-    }
     // Refused before any path is simulated.
-    if what.sensitivity && !sc.correlations.is_empty() {
-        return Err(Error::Invalid(format!(
-            "Sobol' indices need independent inputs, and scenario `{}` declares [[correlation]] blocks: remove them, or leave the sensitivity out (option `analysis` attribution, or option `analysis` given with option `given`)",
-            sc.name
-        )));
+    if what.sensitivity {
+        sensitivity::check(&sc)?;
     }
     let drivers = if what.attribution { attribution::drivers(&sc, what.by_rule)? } else { vec![] };
     let engine = Engine::new(&sc).with_cancel(obs.cancel());

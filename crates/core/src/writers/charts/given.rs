@@ -16,11 +16,7 @@ const MAX_ROWS: usize = 12;
 
 pub fn given_png(scenario: &str, g: &Given, size: ChartSize) -> Result<Vec<u8>> {
     render("given.png", size, |area| {
-        // Inputs and drivers (not the metrics, nor the drivers' total: the
-        // condition moves those by construction).
-        let shown = |r: &&crate::analysis::given::GivenRow| {
-            (r.kind == "parameter" || (r.kind == "driver" && r.name != "total")) && r.all.sd > 0.0
-        };
+        let shown = |r: &&crate::analysis::given::GivenRow| r.is_cause() && r.all.sd > 0.0;
         let rows: Vec<_> = g.rows.iter().filter(shown).take(MAX_ROWS).collect();
         let body = frame(
             area,
