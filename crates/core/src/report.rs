@@ -73,7 +73,11 @@ impl MetricRow {
 
     /// Statistics of one metric; `risk` adds VaR and ES.
     pub fn from_acc(metric: &str, a: &MetricAcc, risk: bool) -> Self {
-        let s = a.sketch.ranked();
+        Self::from_ranked(metric, a, &a.sketch.ranked(), risk)
+    }
+
+    /// [`MetricRow::from_acc`] with the sketch's buckets read already.
+    fn from_ranked(metric: &str, a: &MetricAcc, s: &Ranked, risk: bool) -> Self {
         let q = s.quantiles(&LEVELS);
         let m = &a.moments;
         let r = |f: &dyn Fn() -> f64| risk.then(f);
@@ -152,6 +156,11 @@ pub const ERROR_STATS: [&str; 8] = ["mean", "p5", "p50", "p95", "var95", "es95",
 
 /// The rows of `errors.csv` for one metric.
 pub fn errors(metric: &str, a: &MetricAcc, risk: bool) -> Vec<ErrorRow> {
+    errors_ranked(metric, a, &a.sketch.ranked(), risk)
+}
+
+/// [`errors`] with the sketch's buckets read already.
+fn errors_ranked(metric: &str, a: &MetricAcc, s: &Ranked, risk: bool) -> Vec<ErrorRow> {
     let m = &a.moments;
     let se = m.se();
     let mut rows = vec![ErrorRow {
@@ -162,17 +171,16 @@ pub fn errors(metric: &str, a: &MetricAcc, risk: bool) -> Vec<ErrorRow> {
         ci_low: m.mean() - Z975 * se,
         ci_high: m.mean() + Z975 * se,
     }];
-    let s = a.sketch.ranked();
     for (stat, p) in [("p5", 0.05), ("p50", 0.5), ("p95", 0.95)] {
-        rows.push(quantile_error(metric, stat, &s, p));
+        rows.push(quantile_error(metric, stat, s, p));
     }
     if risk {
         // VaR95 is the p95 row under its own name.
         let p95 = rows.last().expect("the p95 row was just pushed").clone();
         rows.push(ErrorRow { stat: "var95", ..p95 });
-        rows.push(es_error(metric, "es95", &s, 0.95));
-        rows.push(quantile_error(metric, "var99", &s, 0.99));
-        rows.push(es_error(metric, "es99", &s, 0.99));
+        rows.push(es_error(metric, "es95", s, 0.95));
+        rows.push(quantile_error(metric, "var99", s, 0.99));
+        rows.push(es_error(metric, "es99", s, 0.99));
     }
     rows
 }
@@ -317,9 +325,17 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
     let sc = engine.scenario();
     let all = Metric::all(sc);
     let names: Vec<String> = all.iter().map(ToString::to_string).collect();
-    let metrics: Vec<MetricRow> =
-        names.iter().zip(&all).zip(&acc.metrics).map(|((n, m), a)| MetricRow::from_acc(n, a, m.is_loss())).collect();
-    let errors = names.iter().zip(&all).zip(&acc.metrics).flat_map(|((n, m), a)| errors(n, a, m.is_loss())).collect();
+    // Each metric's buckets are read once, for its row and its errors.
+    let (metrics, errors): (Vec<MetricRow>, Vec<Vec<ErrorRow>>) = names
+        .iter()
+        .zip(&all)
+        .zip(&acc.metrics)
+        .map(|((n, m), a)| {
+            let s = a.sketch.ranked();
+            (MetricRow::from_ranked(n, a, &s, m.is_loss()), errors_ranked(n, a, &s, m.is_loss()))
+        })
+        .unzip();
+    let errors = errors.into_iter().flatten().collect();
     let labels: Vec<String> = (1..=sc.quarters).map(|t| sc.label(t)).collect();
     let bands = |cells: &[BandAcc]| {
         let mut rows = Vec::with_capacity(cells.len());

@@ -24,13 +24,16 @@
 //! Memory per sketch grows with the spread of the values, not their number:
 //! at most 512 buckets per factor of 2 between the smallest and largest
 //! `|x|` seen (9 bytes each: a byte the hot loop increments and a `u64` it
-//! touches once per 256 counts); a metric spanning $1bn to $10,000bn uses
-//! about 6,800 buckets, 60 KiB.
+//! touches once per 256 counts, allocated only once some count passes 255:
+//! 1 byte each before); a metric spanning $1bn to $10,000bn uses about
+//! 6,800 buckets, 60 KiB.
 //!
 //! Quantiles use the inverse empirical distribution: the p-quantile of `n`
 //! values is the order statistic of rank `ceil(p n)`. VaR at level `a` is
 //! the `a`-quantile of the loss; ES at level `a` is the mean of the order
 //! statistics of rank `ceil(a n)` .. `n` (the VaR and everything worse).
+
+use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
@@ -175,10 +178,15 @@ fn min_max8(x: &[f64; 8]) -> (f64, f64) {
 /// low byte, the only part the hot loop touches (an eighth of the cache
 /// footprint of `u64` counts: a run's sketches then fit in a core's L2
 /// cache), and a high `u64` that gains 256 each time the low byte wraps.
+/// The high parts are allocated when a count first passes 255: until then
+/// `high` is empty, and a small run (a first answer of a few thousand
+/// paths, a sketch of thousands of buckets) allocates, grows and copies
+/// one byte per bucket instead of nine.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Store {
     offset: i64,
     low: Vec<u8>,
+    /// Empty (every high part 0), or as long as `low`.
     high: Vec<u64>,
 }
 
@@ -190,7 +198,7 @@ impl Store {
     /// The total count of a store read back from a file, or why it cannot
     /// be one this code wrote.
     fn check(&self) -> Result<u64, String> {
-        if self.low.len() != self.high.len() {
+        if !self.high.is_empty() && self.low.len() != self.high.len() {
             return Err(format!("a sketch store of {} and {} buckets", self.low.len(), self.high.len()));
         }
         if !(-KEY_SPAN..=KEY_SPAN).contains(&self.offset) || self.low.len() as i64 > KEY_SPAN {
@@ -217,7 +225,28 @@ impl Store {
         let c = &mut self.low[i];
         *c = c.wrapping_add(1);
         if *c == 0 {
-            self.high[i] += 256;
+            self.carry(i);
+        }
+    }
+
+    /// The low byte of bucket `i` wrapped: its high part gains 256.
+    #[cold]
+    #[inline(never)]
+    fn carry(&mut self, i: usize) {
+        if self.high.is_empty() {
+            self.high = vec![0; self.low.len()];
+        }
+        self.high[i] += 256;
+    }
+
+    /// Set the count of bucket `i` (inside the store) to `c`.
+    fn set(&mut self, i: usize, c: u64) {
+        if c > 255 && self.high.is_empty() {
+            self.high = vec![0; self.low.len()];
+        }
+        self.low[i] = (c & 255) as u8;
+        if let Some(h) = self.high.get_mut(i) {
+            *h = c & !255;
         }
     }
 
@@ -231,12 +260,12 @@ impl Store {
             self.grow(key, key, 1 << (SUB_BUCKET_BITS - 2));
             return self.add(key, n);
         }
-        self.high[i] += n;
+        self.set(i, self.count(i) + n);
     }
 
     #[inline]
     fn count(&self, i: usize) -> u64 {
-        self.high[i] + u64::from(self.low[i])
+        self.high.get(i).copied().unwrap_or(0) + u64::from(self.low[i])
     }
 
     /// Make room for keys `lo..=hi`, plus `slack` buckets on a side that
@@ -246,7 +275,7 @@ impl Store {
         if self.low.is_empty() {
             self.offset = lo - slack;
             let n = (hi - lo + 1 + 2 * slack) as usize;
-            (self.low, self.high) = (vec![0; n], vec![0; n]);
+            self.low = vec![0; n];
             return;
         }
         // At least half the store's width again on a side that grows: a
@@ -268,33 +297,34 @@ impl Store {
             }
         }
         widen(&mut self.low, pad, n);
-        widen(&mut self.high, pad, n);
+        if !self.high.is_empty() {
+            widen(&mut self.high, pad, n);
+        }
         self.offset = new_lo;
     }
 
     /// Call `f(i, count)` on the non-empty buckets in ascending order of
-    /// key (descending when `down`). A store is mostly empty when it has
-    /// seen few values: while no count has reached 256 (every high part
-    /// 0), runs of 32 empty buckets are skipped on their low bytes alone.
-    fn each(&self, down: bool, f: &mut dyn FnMut(usize, u64)) {
+    /// key (descending when `down`) until it breaks. A store is mostly
+    /// empty when it has seen few values: while no count has reached 256
+    /// (every high part 0), runs of 32 empty buckets are skipped on their
+    /// low bytes alone.
+    fn each(&self, down: bool, f: &mut dyn FnMut(usize, u64) -> ControlFlow<()>) -> ControlFlow<()> {
         const RUN: usize = 32;
         let n = self.low.len();
         let wrapped = self.high.iter().fold(0, |a, &c| a | c) != 0;
         let mut run = |r: usize| {
             let (lo, hi) = (RUN * r, (RUN * r + RUN).min(n));
             if !wrapped && self.low[lo..hi].iter().fold(0u8, |a, &c| a | c) == 0 {
-                return;
+                return ControlFlow::Continue(());
             }
             let mut one = |i: usize| {
                 let c = self.count(i);
-                if c > 0 {
-                    f(i, c);
-                }
+                if c > 0 { f(i, c) } else { ControlFlow::Continue(()) }
             };
-            if down { (lo..hi).rev().for_each(&mut one) } else { (lo..hi).for_each(&mut one) }
+            if down { (lo..hi).rev().try_for_each(&mut one) } else { (lo..hi).try_for_each(&mut one) }
         };
         let runs = n.div_ceil(RUN);
-        if down { (0..runs).rev().for_each(&mut run) } else { (0..runs).for_each(&mut run) }
+        if down { (0..runs).rev().try_for_each(&mut run) } else { (0..runs).try_for_each(&mut run) }
     }
 
     /// Add every count of `o`: one growth to cover its non-empty keys, then
@@ -308,8 +338,8 @@ impl Store {
             self.grow(lo, hi, 1 << (SUB_BUCKET_BITS - 2));
         }
         let at = (lo - self.offset) as usize;
-        for (h, i) in self.high[at..=at + (last - first)].iter_mut().zip(first..=last) {
-            *h += o.count(i);
+        for (k, i) in (at..).zip(first..=last) {
+            self.set(k, self.count(k) + o.count(i));
         }
     }
 
@@ -578,18 +608,31 @@ impl Sketch {
     /// plain loops that skip runs of empty buckets (a run's summary reads hundreds of sketches of
     /// thousands of buckets each, most of them empty in a small run).
     pub fn ranked(&self) -> Ranked {
-        let mut buckets = Vec::new();
-        if let Some(ex) = &self.exact {
-            buckets.extend(ex.iter().map(|&(v, c)| (c, v)));
-        } else {
-            let clamp = |x: f64| x.clamp(self.min, self.max);
-            self.neg.each(true, &mut |i, c| buckets.push((c, clamp(-midpoint(self.neg.offset + i as i64)))));
-            if self.zero > 0 {
-                buckets.push((self.zero, clamp(0.0)));
-            }
-            self.pos.each(false, &mut |i, c| buckets.push((c, clamp(midpoint(self.pos.offset + i as i64)))));
-        }
+        let mut buckets = Vec::with_capacity(self.n.min(self.buckets() as u64) as usize);
+        self.walk(&mut |c, x| {
+            buckets.push((c, x));
+            ControlFlow::Continue(())
+        });
         Ranked { n: self.n, buckets }
+    }
+
+    /// Call `f(count, value read for the bucket)` on the non-empty buckets
+    /// in ascending order of value until it breaks: the buckets of
+    /// [`Sketch::ranked`], without gathering them.
+    fn walk(&self, f: &mut dyn FnMut(u64, f64) -> ControlFlow<()>) {
+        if let Some(ex) = &self.exact {
+            let _ = ex.iter().try_for_each(|&(v, c)| f(c, v));
+            return;
+        }
+        let clamp = |x: f64| x.clamp(self.min, self.max);
+        let mut stores = || {
+            self.neg.each(true, &mut |i, c| f(c, clamp(-midpoint(self.neg.offset + i as i64))))?;
+            if self.zero > 0 {
+                f(self.zero, clamp(0.0))?;
+            }
+            self.pos.each(false, &mut |i, c| f(c, clamp(midpoint(self.pos.offset + i as i64))))
+        };
+        let _ = stores();
     }
 
     /// Counts in `bins` equal-width bins over `[lo, hi]` ([`Ranked::histogram`]).
@@ -609,17 +652,20 @@ impl Sketch {
 
     /// The order statistic of rank `r` ([`Ranked::at_rank`]).
     pub fn at_rank(&self, r: u64) -> f64 {
-        self.ranked().at_rank(r)
+        self.at_ranks(&[r])[0]
     }
 
     /// The quantile of every level in `ps` ([`Ranked::quantiles`]).
     pub fn quantiles(&self, ps: &[f64]) -> Vec<f64> {
-        self.ranked().quantiles(ps)
+        let ranks: Vec<u64> = ps.iter().map(|p| self.rank(*p)).collect();
+        self.at_ranks(&ranks)
     }
 
-    /// The order statistic of every rank in `ranks` ([`Ranked::at_ranks`]).
+    /// The order statistic of every rank in `ranks` ([`Ranked::at_ranks`]),
+    /// read in one walk over the buckets that stops at the highest rank
+    /// (a run's summary reads hundreds of sketches).
     pub fn at_ranks(&self, ranks: &[u64]) -> Vec<f64> {
-        self.ranked().at_ranks(ranks)
+        at_ranks(self.n, ranks, |f| self.walk(f))
     }
 
     /// How far a value this sketch reads as `x` can lie from the value it
@@ -663,6 +709,27 @@ pub struct Ranked {
     n: u64,
     /// (count, value read for the bucket), ascending in value.
     buckets: Vec<(u64, f64)>,
+}
+
+/// The order statistics of `ranks` (1-based, clamped to 1..=n; NaN when
+/// `n` is 0) of `n` values whose buckets `walk` gives, ascending, as
+/// (count, value), until its callback breaks.
+fn at_ranks(n: u64, ranks: &[u64], walk: impl FnOnce(&mut dyn FnMut(u64, f64) -> ControlFlow<()>)) -> Vec<f64> {
+    let mut out = vec![f64::NAN; ranks.len()];
+    if n == 0 {
+        return out;
+    }
+    let mut order: Vec<(u64, usize)> = ranks.iter().enumerate().map(|(i, r)| ((*r).clamp(1, n), i)).collect();
+    order.sort_unstable();
+    let (mut next, mut cum) = (order.iter().peekable(), 0);
+    walk(&mut |c, x| {
+        cum += c;
+        while let Some((_, i)) = next.next_if(|(r, _)| *r <= cum) {
+            out[*i] = x;
+        }
+        if next.peek().is_none() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    out
 }
 
 /// Rank (1-based) of the p-quantile of `n` values.
@@ -735,23 +802,9 @@ impl Ranked {
     /// [`Sketch::at_rank`] of every rank in `ranks`, in one pass over the
     /// buckets (the same values as one call per rank).
     pub fn at_ranks(&self, ranks: &[u64]) -> Vec<f64> {
-        if self.n == 0 {
-            return vec![f64::NAN; ranks.len()];
-        }
-        let mut order: Vec<(u64, usize)> = ranks.iter().enumerate().map(|(i, r)| ((*r).clamp(1, self.n), i)).collect();
-        order.sort_unstable();
-        let mut out = vec![f64::NAN; ranks.len()];
-        let (mut next, mut cum) = (order.iter().peekable(), 0);
-        for &(c, x) in &self.buckets {
-            cum += c;
-            while let Some((_, i)) = next.next_if(|(r, _)| *r <= cum) {
-                out[*i] = x;
-            }
-            if next.peek().is_none() {
-                break;
-            }
-        }
-        out
+        at_ranks(self.n, ranks, |f| {
+            let _ = self.buckets.iter().try_for_each(|&(c, x)| f(c, x));
+        })
     }
 
     /// The p-quantile (p in [0, 1]); NaN when empty.
@@ -854,7 +907,7 @@ mod tests {
         more.n += 1;
         assert!(more.check().unwrap_err().contains("1001 values"));
         let mut torn = buckets.clone();
-        torn.pos.high.pop();
+        torn.pos.high.push(0);
         assert!(torn.check().is_err());
         let mut far = buckets.clone();
         far.pos.offset = i64::MIN + 3;
@@ -903,7 +956,11 @@ mod tests {
             let ranks: Vec<u64> = ps.iter().map(|p| (p * 1.2 * xs.len() as f64) as u64).collect();
             let one: Vec<u64> = ranks.iter().map(|r| s.at_rank(*r).to_bits()).collect();
             let all: Vec<u64> = s.at_ranks(&ranks).iter().map(|x| x.to_bits()).collect();
-            prop_assert_eq!(one, all);
+            prop_assert_eq!(&one, &all);
+            // The walk that stops at the highest rank reads what the
+            // gathered buckets read.
+            let gathered: Vec<u64> = s.ranked().at_ranks(&ranks).iter().map(|x| x.to_bits()).collect();
+            prop_assert_eq!(one, gathered);
         }
 
         #[test]
@@ -978,6 +1035,32 @@ mod tests {
         let zero = std::iter::once((s.zero, clamp(0.0))).filter(|(c, _)| *c > 0);
         let pos = s.pos.iter().map(|(k, c)| (c, clamp(midpoint(k))));
         neg.chain(zero).chain(pos).collect()
+    }
+
+    /// A store allocates its high parts only when a count passes 255, and
+    /// counts past it (one by one, merged, or switched from exact values)
+    /// are the counts added.
+    #[test]
+    fn high_parts_come_with_the_first_count_past_255() {
+        let spread: Vec<f64> = (0..3000).map(|i| 100.0 + f64::from(i) * 0.1).collect();
+        let mut s = Sketch::new();
+        s.add_slice(&spread);
+        assert!(s.pos.high.is_empty() && s.pos.len() > 1000, "3,000 values over 2,000 buckets need no high part");
+        let mut heavy = Sketch::new();
+        (0..255).for_each(|_| heavy.add(7.0));
+        (20..40).for_each(|i| heavy.add(f64::from(i)));
+        assert!(heavy.pos.high.is_empty());
+        heavy.add(7.0);
+        assert_eq!(heavy.pos.high.len(), heavy.pos.len(), "the 256th value of a bucket allocates the high parts");
+        let mut merged = s.clone();
+        for _ in 0..3 {
+            merged.merge(&heavy);
+        }
+        assert_eq!(merged.check(), Ok(()));
+        let count = |s: &Sketch, x: f64| s.pos.iter().find(|(k, _)| *k == key(x)).map_or(0, |(_, c)| c);
+        assert_eq!(count(&merged, 7.0), 3 * 256);
+        assert_eq!(count(&merged, 30.0), 3);
+        assert_eq!(merged.count(), 3000 + 3 * 276);
     }
 
     #[test]
