@@ -48,6 +48,33 @@ fn paired_run_equals_the_engine_and_a_variant_equal_to_its_base_differs_by_zero(
     assert!(same.paired.diffs.iter().all(|d| d.mean() == 0.0 && d.max() == 0.0 && d.min() == 0.0));
 }
 
+/// A base recorded once and run against gives the paired run that
+/// simulates it, bit for bit: one partial chunk, and several chunks under
+/// a Latin hypercube (whose design depends on the path count) on 2 threads.
+#[test]
+fn paired_run_against_a_recorded_base_equals_the_paired_run() {
+    let (sc, base) = (shipped("variants/openai-shift-fast.toml"), shipped("openai-shift.toml"));
+    for (paths, sampling) in [(2_000, None), (9_000, Some(backlog_risk::model::Sampling::Lhs))] {
+        let opts = Options { paths: Some(paths), seed: Some(base.seed), sampling, threads: Some(2) };
+        let recorded = api::record_base(&base, &opts, &Observer::new()).unwrap();
+        assert_eq!(recorded.paths(), paths);
+        let a = api::run_paired_against(&sc, &recorded, &opts, &Observer::new()).unwrap();
+        let b = api::run_paired(&sc, &base, &opts, &Observer::new()).unwrap();
+        // Sketches compare by their counts (their stores' layout depends
+        // on the threads); the figures read off them compare by their bits.
+        assert_eq!((&a.run.accumulator, &a.paired.base), (&b.run.accumulator, &b.paired.base), "{paths} paths");
+        let bits =
+            |r: &api::PairedRun| format!("{:?}", (&r.run.summary, &r.paired.diffs, &r.paired.tails, &r.rows, &r.notes));
+        assert_eq!(bits(&a), bits(&b), "{paths} paths");
+        assert!(a.rows.iter().any(|row| row.metric == "loss.azure" && row.diff != 0.0));
+    }
+    let opts = Options { paths: Some(2_000), seed: Some(base.seed), ..Options::default() };
+    let recorded = api::record_base(&base, &opts, &Observer::new()).unwrap();
+    let e =
+        api::run_paired_against(&sc, &recorded, &Options { paths: Some(4_000), ..opts }, &Observer::new()).unwrap_err();
+    assert!(e.to_string().contains("recorded on 2000 paths") && e.to_string().contains("this run has 4000"), "{e}");
+}
+
 #[test]
 fn paired_runs_of_other_horizons_are_refused() {
     let base = shipped("openai-shift.toml");

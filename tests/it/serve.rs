@@ -38,14 +38,23 @@ fn num(s: &str) -> f64 {
     s.parse().unwrap()
 }
 
+/// The page's figures at a first answer's paths (paired against the file's
+/// recorded metrics) and at a refinement's (both simulated) are those of
+/// `run --paired` on the saved variant, bit for bit.
 #[test]
 fn the_page_figures_are_run_on_the_saved_variant_bit_for_bit() {
     let x = explorer(&["scenarios/openai-shift.toml"]);
-    let change = json!({ "scenario": "openai-shift", "changes": { TARGET: 0.1 }, "paths": 20_000 });
-    let (status, body) = post(&x, "/api/run", &change);
+    for paths in [2_000, 20_000] {
+        the_page_figures_at(&x, paths);
+    }
+}
+
+fn the_page_figures_at(x: &Explorer, paths: u64) {
+    let change = json!({ "scenario": "openai-shift", "changes": { TARGET: 0.1 }, "paths": paths });
+    let (status, body) = post(x, "/api/run", &change);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let page = json_of(&body);
-    let (status, variant) = post(&x, "/api/variant", &change);
+    let (status, variant) = post(x, "/api/variant", &change);
     assert_eq!(status, 200);
     let variant = String::from_utf8(variant).unwrap();
     assert!(variant.contains("extends = \"openai-shift.toml\""), "{variant}");
@@ -68,7 +77,7 @@ fn the_page_figures_are_run_on_the_saved_variant_bit_for_bit() {
         .success();
     let folder = out.join("openai-shift-variant");
     let info: Value = serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
-    assert_eq!((info["paths"].as_u64(), info["seed"].as_u64()), (Some(20_000), page["seed"].as_u64()));
+    assert_eq!((info["paths"].as_u64(), info["seed"].as_u64()), (Some(paths), page["seed"].as_u64()));
 
     let errors = csv_rows(&folder.join("errors.csv"));
     let paired = csv_rows(&folder.join("paired-openai-shift.csv"));
@@ -89,9 +98,11 @@ fn the_page_figures_are_run_on_the_saved_variant_bit_for_bit() {
         let d = &p["paired"];
         assert_eq!(d["mean"]["diff"].as_f64().unwrap().to_bits(), num(&row[3]).to_bits(), "{metric} diff");
         assert_eq!(d["mean"]["se"].as_f64().unwrap().to_bits(), num(&row[4]).to_bits(), "{metric} se");
-        compared += 2;
+        assert_eq!(d["var99"]["diff"].as_f64().unwrap().to_bits(), num(&row[6]).to_bits(), "{metric} var99");
+        assert_eq!(d["es99"]["diff"].as_f64().unwrap().to_bits(), num(&row[8]).to_bits(), "{metric} es99");
+        compared += 4;
     }
-    assert_eq!(compared, 4 * (12 + 2));
+    assert_eq!(compared, 4 * (12 + 4));
     // The change moved Azure's loss, and the fan carries the plan.
     let azure = &providers[0];
     assert!(
@@ -100,7 +111,7 @@ fn the_page_figures_are_run_on_the_saved_variant_bit_for_bit() {
     assert_eq!(azure["fan"].as_array().unwrap().len(), 28);
 
     // With nothing changed, the page shows the file's own run.
-    let (status, body) = post(&x, "/api/run", &json!({ "scenario": "openai-shift", "paths": 20_000 }));
+    let (status, body) = post(x, "/api/run", &json!({ "scenario": "openai-shift", "paths": paths }));
     assert_eq!(status, 200);
     let plain = json_of(&body);
     assert!(plain["providers"][0]["paired"].is_null());

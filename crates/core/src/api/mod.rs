@@ -24,7 +24,7 @@ pub use sweep::{
     sweep_slug,
 };
 
-use crate::engine::driver::Paired;
+use crate::engine::driver::{Paired, PairedPartial, Recorded};
 use crate::engine::{Accumulator, Engine};
 use crate::model::{Sampling, Scenario};
 use crate::precision::{Reached, Target};
@@ -363,10 +363,27 @@ pub fn run_paired(sc: &Scenario, base: &Scenario, opts: &Options, obs: &Observer
     let sc = opts.apply(sc)?;
     let base = Options { paths: Some(sc.paths), seed: Some(sc.seed), ..opts.clone() }.apply(base)?;
     let notes = paired_check(&sc, &base)?;
+    paired_run(sc, base, notes, obs, |engine, base_engine| {
+        opts.install(|| {
+            engine.run_paired_chunks(base_engine, engine.scenario().seed, engine.scenario().paths, 0..u64::MAX, &|n| {
+                obs.advance(n)
+            })
+        })
+    })
+}
+
+/// A paired run of `sc` against `base` from the one partial result that
+/// `simulate` gives on their engines.
+fn paired_run(
+    sc: Scenario,
+    base: Scenario,
+    notes: Vec<String>,
+    obs: &Observer,
+    simulate: impl FnOnce(&Engine, &Engine) -> Result<PairedPartial>,
+) -> Result<PairedRun> {
     let engine = Engine::new(&sc).with_cancel(obs.cancel());
     let base_engine = Engine::new(&base).with_cancel(obs.cancel());
-    let part =
-        opts.install(|| engine.run_paired_chunks(&base_engine, sc.seed, sc.paths, 0..u64::MAX, &|n| obs.advance(n)))?;
+    let part = simulate(&engine, &base_engine)?;
     obs.cancel().check()?;
     let paired = engine.finish_paired(&base_engine, sc.paths, vec![part])?;
     check_finite(&sc, &paired.mine)?;
@@ -375,6 +392,58 @@ pub fn run_paired(sc: &Scenario, base: &Scenario, opts: &Options, obs: &Observer
     let rows = report::paired(&summary, &paired);
     let run = Run { accumulator: paired.mine.clone(), summary, scenario: sc };
     Ok(PairedRun { run, base, paired, rows, notes })
+}
+
+/// A base scenario with its metrics recorded path by path, for many paired
+/// runs against it on the same paths ([`run_paired_against`]).
+#[derive(Debug, Clone)]
+pub struct RecordedBase {
+    scenario: Scenario,
+    recorded: Recorded,
+}
+
+impl RecordedBase {
+    /// The base, with the options it was recorded under applied.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    pub fn paths(&self) -> u64 {
+        self.recorded.paths()
+    }
+}
+
+/// Simulate `base` (the options applied) once and record its metrics path
+/// by path: [`run_paired_against`] it then simulates only the variant.
+pub fn record_base(base: &Scenario, opts: &Options, obs: &Observer) -> Result<RecordedBase> {
+    let scenario = opts.apply(base)?;
+    let engine = Engine::new(&scenario).with_cancel(obs.cancel());
+    let recorded = opts.install(|| engine.record(scenario.seed, scenario.paths, &|n| obs.advance(n)))??;
+    drop(engine);
+    Ok(RecordedBase { scenario, recorded })
+}
+
+/// [`run_paired`] against a recorded base: the same result, bit for bit,
+/// simulating only `sc`. The run's paths and seed (`sc`'s, or the
+/// options') must be those the base was recorded on.
+pub fn run_paired_against(sc: &Scenario, base: &RecordedBase, opts: &Options, obs: &Observer) -> Result<PairedRun> {
+    let sc = opts.apply(sc)?;
+    let r = &base.recorded;
+    if (sc.paths, sc.seed) != (r.paths(), r.seed()) {
+        return Err(Error::Invalid(format!(
+            "the base `{}` was recorded on {} paths with seed {}, this run has {} paths with seed {}: \
+             record it again with the run's paths and seed",
+            base.scenario.name,
+            r.paths(),
+            r.seed(),
+            sc.paths,
+            sc.seed
+        )));
+    }
+    let notes = paired_check(&sc, &base.scenario)?;
+    paired_run(sc, base.scenario.clone(), notes, obs, |engine, base_engine| {
+        opts.install(|| engine.run_paired_recorded(base_engine, r, &|n| obs.advance(n)))?
+    })
 }
 
 /// Simulate `sc` in rounds of `round` paths (a multiple of

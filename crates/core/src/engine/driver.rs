@@ -476,11 +476,93 @@ struct PairThread {
     tails: Vec<Vec<Sketch>>,
 }
 
+/// The metrics of a run's paths, path by path: a base that many paired runs
+/// compare against (the explorer's first answers, each a change against
+/// the file on the same few thousand paths) is simulated once, and each
+/// paired run simulates only its own scenario. A paired run on a record
+/// gives the bits of one that simulates the base, since the record holds
+/// the values that simulation would give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    seed: u64,
+    paths: u64,
+    metrics: usize,
+    /// `values[path * metrics + k]`.
+    values: Vec<f64>,
+}
+
+impl Recorded {
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn paths(&self) -> u64 {
+        self.paths
+    }
+
+    /// Write the recorded metrics of paths `first .. first + n` into `out`.
+    fn fill<const L: usize>(&self, first: u64, n: usize, out: &mut Block<L>) {
+        let rows = &self.values[first as usize * self.metrics..(first as usize + n) * self.metrics];
+        for (l, row) in rows.chunks_exact(self.metrics).enumerate() {
+            for (k, x) in row.iter().enumerate() {
+                out.metrics[k][l] = *x;
+            }
+        }
+    }
+}
+
+/// Records the metrics of each chunk's paths, path by path; the fixed tree
+/// merges chunks left before right, so the merged rows are in path order.
+struct RecordFold<'e, 'a> {
+    engine: &'e Engine<'a>,
+    keys: Keys,
+}
+
+impl Fold for RecordFold<'_, '_> {
+    type Chunk = Vec<f64>;
+    type Thread = ();
+    type Scratch<const L: usize> = Block<L>;
+
+    fn chunk(&self) -> Vec<f64> {
+        Vec::with_capacity(CHUNK as usize * self.engine.metric_count())
+    }
+
+    fn thread(&self) {}
+
+    fn scratch<const L: usize>(&self) -> Block<L> {
+        self.engine.block_buffer_of::<L>()
+    }
+
+    fn block<S: Simulator, const L: usize>(
+        &self,
+        sim: &S,
+        first: u64,
+        n: usize,
+        x: &mut Block<L>,
+        rows: &mut Vec<f64>,
+        _: &mut (),
+    ) {
+        sim.simulate(self.engine, &self.keys, None, first, x);
+        for l in 0..n {
+            rows.extend(x.metrics.iter().map(|m| m[l]));
+        }
+    }
+
+    fn merge(&self, a: &mut Vec<f64>, b: Vec<f64>) {
+        a.extend(b);
+    }
+
+    fn merge_threads(&self, _: &mut (), _: ()) {}
+}
+
 /// A paired run: both scenarios on the same paths, their summaries, the
 /// moments of their differences and the batches' tail sketches.
 struct PairedFold<'e, 'a, 'b> {
     mine: &'e Engine<'a>,
     base: &'e Engine<'b>,
+    /// The base's metrics, when recorded: then the base is not simulated.
+    recorded: Option<&'e Recorded>,
+    paths: u64,
     keys: (Keys, Keys),
     pairs: Vec<(Metric, usize, usize)>,
     losses: Vec<(usize, usize)>,
@@ -489,11 +571,12 @@ struct PairedFold<'e, 'a, 'b> {
 }
 
 impl<'e, 'a, 'b> PairedFold<'e, 'a, 'b> {
-    fn new(mine: &'e Engine<'a>, base: &'e Engine<'b>, seed: u64, paths: u64) -> Self {
+    fn new(mine: &'e Engine<'a>, base: &'e Engine<'b>, seed: u64, paths: u64, recorded: Option<&'e Recorded>) -> Self {
         let pairs = mine.pairs(base);
         let losses = pairs.iter().filter(|(n, _, _)| n.is_loss()).map(|(_, i, j)| (*i, *j)).collect();
         let batches = (0..PAIRED_BATCHES).map(|b| shard_chunks(paths, b, PAIRED_BATCHES)).collect();
-        PairedFold { mine, base, keys: (mine.keys(seed, paths), base.keys(seed, paths)), pairs, losses, batches }
+        let keys = (mine.keys(seed, paths), base.keys(seed, paths));
+        PairedFold { mine, base, recorded, paths, keys, pairs, losses, batches }
     }
 }
 
@@ -538,7 +621,10 @@ impl Fold for PairedFold<'_, '_, '_> {
         t: &mut PairThread,
     ) {
         sim.simulate(self.mine, &self.keys.0, None, first, xa);
-        sim.simulate(self.base, &self.keys.1, None, first, xb);
+        match self.recorded {
+            Some(r) => r.fill(first, n, xb),
+            None => sim.simulate(self.base, &self.keys.1, None, first, xb),
+        }
         let kernel = self.mine.kernel();
         fold(kernel, fa, &mut t.full.0, xa, n);
         fold(kernel, fb, &mut t.full.1, xb, n);
@@ -675,8 +761,45 @@ impl<'a> Engine<'a> {
         chunks: Range<u64>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> PairedPartial {
-        let fold = PairedFold::new(self, base, seed, paths);
-        let (nodes, thread) = drive(&fold, sim, paths, chunks.clone(), self.watch(progress));
+        self.run_paired_fold(sim, PairedFold::new(self, base, seed, paths, None), chunks, progress)
+    }
+
+    /// [`Engine::run_paired_chunks`] of every chunk against the base's
+    /// `recorded` metrics (of `base`, as [`Engine::record`] gave them):
+    /// only this scenario is simulated.
+    pub fn run_paired_recorded(
+        &self,
+        base: &Engine,
+        recorded: &Recorded,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<PairedPartial> {
+        if recorded.metrics != base.metric_count() {
+            return Err(Error::Invalid("a record of another base scenario".into()));
+        }
+        let fold = PairedFold::new(self, base, recorded.seed, recorded.paths, Some(recorded));
+        Ok(self.run_paired_fold(&self.kernel, fold, 0..u64::MAX, progress))
+    }
+
+    /// The metrics of paths `0..paths` under `seed`, path by path, for
+    /// paired runs against this scenario ([`Engine::run_paired_recorded`]);
+    /// an error when cancelled.
+    pub fn record(&self, seed: u64, paths: u64, progress: &(dyn Fn(u64) + Sync)) -> Result<Recorded> {
+        let fold = RecordFold { engine: self, keys: self.keys(seed, paths) };
+        let (nodes, _) = drive(&fold, &self.kernel, paths, 0..u64::MAX, self.watch(progress));
+        self.cancel.check()?;
+        let values = rebuild(paths, nodes, &|a: &mut Vec<f64>, b| a.extend(b))?.unwrap_or_default();
+        Ok(Recorded { seed, paths, metrics: self.metric_count(), values })
+    }
+
+    /// Drive a paired fold over `chunks`.
+    fn run_paired_fold<S: Simulator>(
+        &self,
+        sim: &S,
+        fold: PairedFold,
+        chunks: Range<u64>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> PairedPartial {
+        let (nodes, thread) = drive(&fold, sim, fold.paths, chunks.clone(), self.watch(progress));
         let mut out = PairedPartial { nodes, sketches: None, batches: Vec::new() };
         let Some(PairThread { full, tails }) = thread else { return out };
         out.sketches = Some(full);
