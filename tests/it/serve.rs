@@ -270,6 +270,29 @@ fn hostile_requests_are_refused_and_the_server_goes_on() {
     );
 }
 
+/// Every control carries the valid range its field is checked against
+/// (the slider stays inside it): a value just outside it is refused, one
+/// at its edge accepted.
+#[test]
+fn controls_carry_the_valid_range_the_requests_are_checked_against() {
+    let x = explorer(&["scenarios/openai-shift.toml"]);
+    let meta = json_of(&x.handle("GET", "/api/scenario/openai-shift", b"").body);
+    let rows: Vec<&Value> =
+        meta["groups"].as_array().unwrap().iter().flat_map(|g| g["rows"].as_array().unwrap()).collect();
+    let row = |f: &str| *rows.iter().find(|r| r["field"] == f).unwrap();
+    assert!(rows.iter().all(|r| r["lo"].is_number()), "every field here has a lower bound");
+    let target = row(TARGET);
+    assert_eq!((target["lo"].as_f64(), target["hi"].as_f64()), (Some(0.0), Some(0.45)));
+    assert!(row("customers.openai.shift[0].half_life")["hi"].is_null(), "a half-life has no upper bound");
+    assert_eq!(row("providers.azure.other.growth")["lo"].as_f64(), Some(-2.0));
+    let run =
+        |v: f64| post(&x, "/api/run", &json!({ "scenario": "openai-shift", "changes": { TARGET: v }, "paths": 1_000 }));
+    assert_eq!(run(0.45).0, 200);
+    let (status, body) = run(0.46);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("at most 0.45"));
+}
+
 #[test]
 fn names_and_comments_reach_the_pages_as_text() {
     let dir = tempfile::tempdir().unwrap();

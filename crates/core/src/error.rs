@@ -52,9 +52,16 @@ impl InputError {
 pub(crate) struct Cx<'a> {
     pub file: &'a Path,
     pub text: &'a str,
+    /// Each parameter's valid range `(field, lo, hi)`, as a scenario's
+    /// validation checks it ([`crate::scenario::valid_ranges`]).
+    pub ranges: std::cell::RefCell<Vec<(String, f64, f64)>>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    pub fn new(file: &'a Path, text: &'a str) -> Self {
+        Cx { file, text, ranges: Default::default() }
+    }
+
     fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1

@@ -179,6 +179,8 @@ pub struct Entry {
     assumptions: Assumptions,
     /// The field paths a request may change: the assumptions listed.
     fields: HashSet<String>,
+    /// Each parameter's valid range, by field path: its slider's bounds.
+    ranges: HashMap<String, (f64, f64)>,
     /// The file's metrics on the paths of the latest first answer, path by
     /// path: a paired first answer simulates only the changed scenario.
     recorded: Mutex<Option<Arc<api::RecordedBase>>>,
@@ -260,6 +262,11 @@ impl Explorer {
             let assumptions = scenario::assumptions::assumptions(&sc, &resolved.chain);
             let fields = assumptions.groups.iter().flat_map(|g| g.rows.iter().map(|r| r.field.clone())).collect();
             let file_name = file.file_name().map_or_else(|| sc.name.clone(), |n| n.to_string_lossy().into_owned());
+            let ranges = scenario::valid_ranges(&resolved.text, file)
+                .map_err(Error::Scenario)?
+                .into_iter()
+                .map(|(field, lo, hi)| (field, (lo, hi)))
+                .collect();
             entries.push(Entry {
                 name: sc.name.clone(),
                 file_name,
@@ -268,6 +275,7 @@ impl Explorer {
                 scenario: sc,
                 assumptions,
                 fields,
+                ranges,
                 recorded: Mutex::new(None),
             });
         }
@@ -352,9 +360,12 @@ impl Explorer {
                             .ok()
                             .flatten()
                             .map_or(Value::Null, |v| toml_json(&v));
+                        // Infinite bounds go as null.
+                        let (lo, hi) = e.ranges.get(&r.field).copied().unwrap_or((f64::NAN, f64::NAN));
                         json!({
                             "field": r.field, "value": value, "dist": r.dist, "mean": r.mean,
                             "uncertain": r.uncertain, "comment": r.source,
+                            "lo": lo.is_finite().then_some(lo), "hi": hi.is_finite().then_some(hi),
                         })
                     })
                     .collect();

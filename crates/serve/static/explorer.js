@@ -38,16 +38,26 @@ async function post(path, body) {
   return text;
 }
 
-// A slider's range for a value: shares in [0, 1], other numbers from 0 (or
-// twice a negative value) to twice the value.
-function range(v) {
-  if (v >= 0 && v <= 1) return [0, 1, 0.005];
-  const lo = Math.min(0, 2 * v), hi = Math.max(2 * v, 1);
-  return [lo, hi, (hi - lo) / 200];
+// A slider's range for a value: up to twice its size (at least 1), and
+// down to 0 or, where the field may be negative, as far below 0; always
+// inside the field's valid range [lo, hi] (null: unbounded), the one a
+// file is checked against.
+function range(v, lo, hi) {
+  const reach = Math.max(1, 2 * Math.abs(v));
+  const a = lo === null || lo < 0 ? Math.max(lo === null ? -Infinity : lo, -reach) : lo;
+  const b = Math.min(hi === null ? Infinity : hi, reach);
+  return [Math.min(a, v), Math.max(b, v), (Math.max(b, v) - Math.min(a, v)) / 200];
 }
 
-function numberControl(field, key, value, onChange) {
-  const [lo, hi, step] = range(value);
+// A distribution's parameters in the order the docs write them.
+const PARAM_ORDER = ["mean", "sd", "alpha", "beta", "min", "mode", "max", "lambda"];
+function byParamOrder([a], [b]) {
+  const rank = (k) => { const i = PARAM_ORDER.indexOf(k); return i < 0 ? PARAM_ORDER.length : i; };
+  return rank(a) - rank(b);
+}
+
+function numberControl(field, key, value, valid, onChange) {
+  const [lo, hi, step] = range(value, valid.lo, valid.hi);
   const slider = el("input", { type: "range", min: lo, max: hi, step: step, value: value, "aria-label": field + (key ? "." + key : "") });
   const box = el("input", { type: "number", step: "any", value: value, "data-field": field, "data-key": key || "" });
   slider.addEventListener("input", () => { box.value = slider.value; onChange(Number(slider.value)); });
@@ -64,13 +74,15 @@ function controls() {
       const line = el("div", { class: "row" }, el("label", { title: row.comment || "" }, row.field));
       const v = row.value;
       if (typeof v === "number") {
-        line.append(numberControl(row.field, null, v, (x) => change(row.field, x === v ? null : x)));
+        line.append(numberControl(row.field, null, v, row, (x) => change(row.field, x === v ? null : x)));
       } else if (v && typeof v === "object") {
         const current = Object.assign({}, v);
         line.append(el("span", { class: "dist" }, String(v.dist)));
-        for (const [k, x] of Object.entries(v)) {
+        for (const [k, x] of Object.entries(v).sort(byParamOrder)) {
           if (typeof x !== "number") continue;
-          line.append(el("span", { class: "param" }, k + " ", numberControl(row.field, k, x, (y) => {
+          // A spread (sd, lambda, alpha, beta) is not a value of the field.
+          const valid = ["min", "mode", "max", "mean"].includes(k) ? row : { lo: 0, hi: null };
+          line.append(el("span", { class: "param" }, k + " ", numberControl(row.field, k, x, valid, (y) => {
             current[k] = y;
             const same = Object.keys(v).every((kk) => current[kk] === v[kk]);
             change(row.field, same ? null : Object.assign({}, current));

@@ -173,7 +173,7 @@ pub fn load(path: &Path) -> Result<Portfolio> {
 /// assert!(e.to_string().starts_with("p.toml:7: holding[0].weight: 1e300 must be"), "{e}");
 /// ```
 pub fn parse(text: &str, file: &Path) -> Result<Portfolio> {
-    let cx = Cx { file, text };
+    let cx = Cx::new(file, text);
     validate(&cx, cx.deserialize().map_err(Error::Portfolio)?).map_err(Error::Portfolio)
 }
 

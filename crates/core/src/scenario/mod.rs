@@ -110,7 +110,7 @@ fn resolve_table(
     chain: &mut Vec<PathBuf>,
     seen: &mut HashSet<PathBuf>,
 ) -> Result<toml::Table, ScenarioError> {
-    let cx = Cx { file: path, text };
+    let cx = Cx::new(path, text);
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| cx.toml_error("", &e))?;
     if !seen.insert(path.canonicalize().unwrap_or_else(|_| path.to_path_buf())) {
         let mut cycle = chain.clone();
@@ -362,8 +362,19 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 
 /// Validate scenario text; `file` is used in messages only.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
-    let cx = Cx { file, text };
+    let cx = Cx::new(file, text);
     validate(&cx, cx.deserialize()?)
+}
+
+/// The valid range `(lo, hi)` of each parameter of valid scenario text,
+/// by field path (`customers.openai.shift[0].target`): what validation
+/// accepts for the parameter's value or a distribution's reach. A bound
+/// may be infinite (a half-life has no upper one); some depend on the
+/// rest of the file (a shift's target on the share it may take).
+pub fn valid_ranges(text: &str, file: &Path) -> Result<Vec<(String, f64, f64)>, ScenarioError> {
+    let cx = Cx::new(file, text);
+    validate(&cx, cx.deserialize()?)?;
+    Ok(cx.ranges.into_inner())
 }
 
 type Res<T> = Result<T, ScenarioError>;
@@ -742,6 +753,7 @@ fn short(x: f64) -> String {
 
 /// Build a parameter's distribution and check its support against `valid`.
 fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
+    cx.ranges.borrow_mut().push((field.to_string(), valid.lo, valid.hi));
     let span = v.span();
     let fail = |m: String| cx.err(field, Some(&span), m);
     let d = match v.get_ref() {
