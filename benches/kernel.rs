@@ -25,6 +25,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use backlog_risk::engine::{Block, CHUNK, Engine, Kernel, MAX_LANES};
+use backlog_risk::stats::Sketch;
 use backlog_risk::{math, rng, scenario};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -190,5 +191,61 @@ fn chunk<const L: usize>(engine: &Engine, kernel: Kernel, keys: &backlog_risk::e
     }
 }
 
-criterion_group!(benches, kernel_cost, maths_cost);
+/// The fold's counting against a bare counter: the values one chunk of
+/// `openai-shift` gives the fold (every metric and every fan and revenue
+/// cell of its 2,048 paths), counted eight at a time into sketches already
+/// holding a chunk (`Sketch::add8`, as the fold counts them), against one
+/// byte incremented per value at an index read from a table (the least a
+/// histogram can do). Elements are values, so `1e9 / rate` is ns per value.
+fn fold_cost(c: &mut Criterion) {
+    let sc = scenario::load(Path::new("scenarios/openai-shift.toml")).expect("shipped scenario loads");
+    let engine = Engine::new(&sc);
+    let kernel = engine.kernel();
+    let keys = engine.keys(sc.seed, CHUNK);
+    let mut block: Block<MAX_LANES> = engine.block_buffer_of();
+    // cells[k]: the chunk's values of cell k, in path order.
+    let mut cells: Vec<Vec<f64>> = Vec::new();
+    for first in (0..CHUNK).step_by(MAX_LANES) {
+        engine.block_on(kernel, &keys, first, &mut block, None);
+        let rows = block.metrics.iter().chain(&block.totals).chain(&block.quarter_revenue);
+        if cells.is_empty() {
+            cells = vec![Vec::with_capacity(CHUNK as usize); rows.clone().count()];
+        }
+        cells.iter_mut().zip(rows).for_each(|(cell, row)| cell.extend_from_slice(row));
+    }
+    let values: u64 = cells.iter().map(|c| c.len() as u64).sum();
+    let mut group = c.benchmark_group(format!("fold/openai-shift ({} cells)", cells.len()));
+    group.throughput(Throughput::Elements(values));
+    let mut sketches: Vec<Sketch> = cells
+        .iter()
+        .map(|cell| {
+            let mut s = Sketch::new();
+            s.add_slice(cell);
+            s
+        })
+        .collect();
+    group.bench_function("sketch add8 (per value)", |b| {
+        b.iter(|| {
+            for (s, cell) in sketches.iter_mut().zip(&cells) {
+                cell.as_chunks::<8>().0.iter().for_each(|x| s.add8(x));
+            }
+        })
+    });
+    // The bare counter: a byte per bucket of the value's key, the index
+    // computed beforehand.
+    let index: Vec<Vec<u32>> =
+        cells.iter().map(|cell| cell.iter().map(|x| (x.abs().to_bits() >> 43) as u32 & 0xfff).collect()).collect();
+    let mut counts = vec![vec![0u8; 4096]; cells.len()];
+    group.bench_function("bare counter (per value)", |b| {
+        b.iter(|| {
+            for (c, idx) in counts.iter_mut().zip(&index) {
+                idx.iter().for_each(|&i| c[i as usize] = c[i as usize].wrapping_add(1));
+            }
+            black_box(&counts);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, kernel_cost, maths_cost, fold_cost);
 criterion_main!(benches);
