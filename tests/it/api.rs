@@ -73,6 +73,9 @@ fn paired_run_against_a_recorded_base_equals_the_paired_run() {
     let e =
         api::run_paired_against(&sc, &recorded, &Options { paths: Some(4_000), ..opts }, &Observer::new()).unwrap_err();
     assert!(e.to_string().contains("recorded on 2000 paths") && e.to_string().contains("this run has 4000"), "{e}");
+    let lhs = Options { sampling: Some(backlog_risk::model::Sampling::Lhs), ..opts };
+    let e = api::run_paired_against(&sc, &recorded, &lhs, &Observer::new()).unwrap_err();
+    assert!(e.to_string().contains("mc sampling") && e.to_string().contains("lhs sampling"), "{e}");
 }
 
 #[test]

@@ -424,20 +424,23 @@ pub fn record_base(base: &Scenario, opts: &Options, obs: &Observer) -> Result<Re
 }
 
 /// [`run_paired`] against a recorded base: the same result, bit for bit,
-/// simulating only `sc`. The run's paths and seed (`sc`'s, or the
-/// options') must be those the base was recorded on.
+/// simulating only `sc`. The run's paths, seed and sampling (`sc`'s, or
+/// the options') must be those the base was recorded on.
 pub fn run_paired_against(sc: &Scenario, base: &RecordedBase, opts: &Options, obs: &Observer) -> Result<PairedRun> {
     let sc = opts.apply(sc)?;
     let r = &base.recorded;
-    if (sc.paths, sc.seed) != (r.paths(), r.seed()) {
+    let b = &base.scenario;
+    if (sc.paths, sc.seed, sc.sampling) != (r.paths(), r.seed(), b.sampling) {
         return Err(Error::Invalid(format!(
-            "the base `{}` was recorded on {} paths with seed {}, this run has {} paths with seed {}: \
-             record it again with the run's paths and seed",
-            base.scenario.name,
+            "the base `{}` was recorded on {} paths with seed {} and {} sampling, this run has {} paths with \
+             seed {} and {} sampling: record it again with the run's paths, seed and sampling",
+            b.name,
             r.paths(),
             r.seed(),
+            b.sampling.name(),
             sc.paths,
-            sc.seed
+            sc.seed,
+            sc.sampling.name()
         )));
     }
     let notes = paired_check(&sc, &base.scenario)?;
