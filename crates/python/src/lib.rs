@@ -70,10 +70,14 @@ fn input_error(py: Python<'_>, i: &backlog_risk::error::InputError, portfolio: b
 }
 
 /// Messages refer to other options as ``option `name` ``: in Python they
-/// are keyword arguments, `name=`.
+/// are keyword arguments, `name=`. The command line's choice of analyses
+/// (``option `analysis` attribution``, ``given``) is two flags here.
 fn keyword(message: &str) -> String {
+    let message = message
+        .replace("option `analysis` attribution", "`sensitivity=False`")
+        .replace("option `analysis` given", "`attribution=False, sensitivity=False`");
     let mut out = String::with_capacity(message.len());
-    let mut rest = message;
+    let mut rest = message.as_str();
     while let Some(i) = rest.find("option `") {
         out.push_str(&rest[..i]);
         let after = &rest[i + "option `".len()..];

@@ -132,6 +132,24 @@ def test_bad_analysis_arguments_are_option_errors():
         br.sweep(SCENARIO, vary={"renegotiation[0].hazard": "1..inf:3"}, paths=2048)
 
 
+def test_a_refused_sensitivity_names_the_python_keywords(tmp_path):
+    """The core names the command line's `--analysis attribution`; Python
+    says `sensitivity=False` (it has no `analysis=`)."""
+    (tmp_path / "base.toml").write_text(Path(SCENARIO).read_text())
+    (tmp_path / "correlated.toml").write_text(
+        'extends = "base.toml"\n[scenario]\nname = "correlated"\n'
+        "[[correlation]]\n"
+        'parameters = ["providers.azure.other.growth", "providers.aws.other.growth"]\n'
+        "rank = [[1.0, 0.5], [0.5, 1.0]]\n"
+    )
+    with pytest.raises(br.Error) as err:
+        br.explain(str(tmp_path / "correlated.toml"), paths=2048)
+    message = str(err.value)
+    assert "`sensitivity=False`" in message and "analysis" not in message, message
+    result = br.explain(str(tmp_path / "correlated.toml"), paths=2048, sensitivity=False)
+    assert result.attribution is not None
+
+
 def same_tree(a: Path, b: Path) -> None:
     """Two folders with the same files and subfolders, byte for byte."""
     names = sorted(p.name for p in a.iterdir())
