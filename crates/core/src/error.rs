@@ -52,14 +52,14 @@ impl InputError {
 pub(crate) struct Cx<'a> {
     pub file: &'a Path,
     pub text: &'a str,
-    /// Each parameter's valid range `(field, lo, hi)`, as a scenario's
-    /// validation checks it ([`crate::scenario::valid_ranges`]).
-    pub ranges: std::cell::RefCell<Vec<(String, f64, f64)>>,
+    /// Where asked for ([`crate::scenario::valid_ranges`]), each
+    /// parameter's valid range `(field, lo, hi)` as validation checks it.
+    pub ranges: Option<std::cell::RefCell<Vec<(String, f64, f64)>>>,
 }
 
 impl<'a> Cx<'a> {
     pub fn new(file: &'a Path, text: &'a str) -> Self {
-        Cx { file, text, ranges: Default::default() }
+        Cx { file, text, ranges: None }
     }
 
     fn line(&self, span: &Range<usize>) -> usize {

@@ -372,9 +372,9 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
 /// may be infinite (a half-life has no upper one); some depend on the
 /// rest of the file (a shift's target on the share it may take).
 pub fn valid_ranges(text: &str, file: &Path) -> Result<Vec<(String, f64, f64)>, ScenarioError> {
-    let cx = Cx::new(file, text);
+    let cx = Cx { ranges: Some(Default::default()), ..Cx::new(file, text) };
     validate(&cx, cx.deserialize()?)?;
-    Ok(cx.ranges.into_inner())
+    Ok(cx.ranges.map(|r| r.into_inner()).unwrap_or_default())
 }
 
 type Res<T> = Result<T, ScenarioError>;
@@ -753,7 +753,9 @@ fn short(x: f64) -> String {
 
 /// Build a parameter's distribution and check its support against `valid`.
 fn param(cx: &Cx, field: &str, v: &S<RawParam>, valid: Valid) -> Res<Dist> {
-    cx.ranges.borrow_mut().push((field.to_string(), valid.lo, valid.hi));
+    if let Some(ranges) = &cx.ranges {
+        ranges.borrow_mut().push((field.to_string(), valid.lo, valid.hi));
+    }
     let span = v.span();
     let fail = |m: String| cx.err(field, Some(&span), m);
     let d = match v.get_ref() {
