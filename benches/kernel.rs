@@ -38,6 +38,9 @@ const LN: u8 = 1;
 const SINCOS: u8 = 2;
 const NORMAL_PAIR: u8 = 3;
 const PHILOX: u8 = 4;
+const PHILOX4: u8 = 5;
+const EXP_F32: u8 = 6;
+const NORMAL_PAIR_F32: u8 = 7;
 
 /// The instruction set of a copy, as the kernel's (Philox has intrinsics
 /// of its own in the AVX2 and AVX-512 kernels).
@@ -90,6 +93,24 @@ fn maths<const OP: u8, const ISA: u8>(x: &[f64], w: &[u32], out: &mut [f64]) {
                 }
             }
         }
+        PHILOX4 => philox4::<ISA>(out),
+        // The single-precision candidates, in and out of f32 arrays
+        // (the arguments and results in f32 bits).
+        EXP_F32 => {
+            let (x, out) = (f32s(x), f32s_mut(out));
+            x.iter().zip(out.iter_mut()).for_each(|(x, o)| *o = math::single::exp(*x));
+        }
+        NORMAL_PAIR_F32 => {
+            let out = f32s_mut(out);
+            let (w0, w1) = w.split_at(w.len() / 2);
+            let blocks = w0.chunks_exact(2 * MAX_LANES).zip(w1.chunks_exact(2 * MAX_LANES));
+            for ((a, b), o) in blocks.zip(out.chunks_exact_mut(4 * MAX_LANES)) {
+                let (o0, o1) = o.split_at_mut(2 * MAX_LANES);
+                for l in 0..2 * MAX_LANES {
+                    (o0[l], o1[l]) = math::single::normal_pair(a[l], b[l]);
+                }
+            }
+        }
         _ => {
             for (b, o) in out.chunks_exact_mut(MAX_LANES).enumerate() {
                 let words = philox::<ISA>((b * MAX_LANES) as u64);
@@ -99,6 +120,49 @@ fn maths<const OP: u8, const ISA: u8>(x: &[f64], w: &[u32], out: &mut [f64]) {
             }
         }
     }
+}
+
+/// The first half of an f64 buffer's bytes as f32s (the single-precision
+/// candidates' arguments and results: as many values in half the bytes).
+fn f32s(x: &[f64]) -> &[f32] {
+    // SAFETY: f32 has no invalid bit patterns and a smaller alignment.
+    unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
+}
+
+fn f32s_mut(x: &mut [f64]) -> &mut [f32] {
+    // SAFETY: as in `f32s`, through the one mutable borrow.
+    unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) }
+}
+
+/// Philox4x32-10 as the AVX-512 kernel draws a group of quarters: four
+/// runs of 16 lanes side by side, rounds interleaved (the other builds
+/// draw one run at a time, as [`philox`]).
+#[inline(always)]
+fn philox4<const ISA: u8>(out: &mut [f64]) {
+    let key = [0x1234_5678, 0x9abc_def0];
+    #[cfg(target_arch = "x86_64")]
+    if ISA == AVX512 {
+        use std::arch::x86_64::_mm512_storeu_si512;
+        for (b, o) in out.chunks_exact_mut(64).enumerate() {
+            let path0: [u64; 4] = std::array::from_fn(|i| (64 * b + 16 * i) as u64);
+            let mut words = [0u32; 256];
+            // SAFETY: only called from `maths_avx512`, run only with AVX-512F.
+            let runs = unsafe { rng::philox16xn_avx512(path0, 7, 1, [key; 4]) };
+            for (c, w) in runs.iter().flatten().enumerate() {
+                // SAFETY: as above; unaligned stores inside `words`.
+                unsafe { _mm512_storeu_si512(words[16 * c..].as_mut_ptr().cast(), *w) };
+            }
+            // Run i's word j of lane l is words[16 (4 i + j) + l].
+            for (i, o) in o.chunks_exact_mut(16).enumerate() {
+                let w = &words[64 * i..];
+                for (l, o) in o.iter_mut().enumerate() {
+                    *o = f64::from(w[l] ^ w[16 + l] ^ w[32 + l] ^ w[48 + l]);
+                }
+            }
+        }
+        return;
+    }
+    maths::<PHILOX, ISA>(&[], &[], out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -131,6 +195,9 @@ fn maths_cost(c: &mut Criterion) {
     // step, ln of a unit draw, sincos of a unit draw.
     let x: Vec<f64> = (0..N).map(|i| (i as f64 + 0.5) / N as f64).collect();
     let steps: Vec<f64> = x.iter().map(|u| 0.3 * (u - 0.5)).collect();
+    // The same steps as f32 bits, in the first half of an f64 buffer.
+    let mut steps32 = vec![0.0f64; N];
+    f32s_mut(&mut steps32).iter_mut().zip(&steps).for_each(|(s, x)| *s = *x as f32);
     let w: Vec<u32> = (0..N as u32).map(|i| rng::mix(u64::from(i)) as u32).collect();
     let mut out = vec![0.0; N];
     let mut group = c.benchmark_group("maths");
@@ -149,9 +216,21 @@ fn maths_cost(c: &mut Criterion) {
         group.bench_function(format!("{build}/normal_pair (per normal)"), |b| {
             b.iter(|| maths_on::<NORMAL_PAIR>(kernel, &x, black_box(&w), black_box(&mut out)))
         });
+        group.bench_function(format!("{build}/exp f32"), |b| {
+            b.iter(|| maths_on::<EXP_F32>(kernel, black_box(&steps32), &w, black_box(&mut out)))
+        });
+        group.bench_function(format!("{build}/normal_pair f32 (per normal)"), |b| {
+            b.iter(|| maths_on::<NORMAL_PAIR_F32>(kernel, &x, black_box(&w), black_box(&mut out)))
+        });
         group.bench_function(format!("{build}/philox (per lane)"), |b| {
             b.iter(|| maths_on::<PHILOX>(kernel, &x, &w, black_box(&mut out)))
         });
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx512 {
+            group.bench_function(format!("{build}/philox, four runs interleaved (per lane)"), |b| {
+                b.iter(|| maths_on::<PHILOX4>(kernel, &x, &w, black_box(&mut out)))
+            });
+        }
     }
     group.finish();
 }

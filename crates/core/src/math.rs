@@ -36,7 +36,10 @@
 /// then the same with those sums as coefficients in `x^2`, and so on. The
 /// loops have constant bounds and unroll into straight-line code.
 #[inline(always)]
-fn poly<const N: usize>(x: f64, c: &[f64; N]) -> f64 {
+fn poly<T, const N: usize>(x: T, c: &[T; N]) -> T
+where
+    T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
+{
     let mut c = *c;
     let (mut n, mut x) = (N, x);
     while n > 1 {
@@ -178,6 +181,98 @@ pub fn normal_pair(w0: u32, w1: u32) -> (f64, f64) {
     (r * c, r * s)
 }
 
+/// Single-precision versions of [`exp`], [`ln`], [`sincos_2pi`] and
+/// [`normal_pair`], for a kernel whose shocks need about seven significant
+/// digits, not sixteen (issue 31: twice the lanes per vector, shorter
+/// polynomials, a faster `sqrt`). Built the same way, from `+ - * / sqrt`
+/// in `f32` with no fused multiply-add, so they too give the same bits on
+/// every machine and SIMD width. The polynomials are Taylor series
+/// truncated where the next term is below a tenth of an `f32` ulp on the
+/// reduced interval (bounds in each function); the reductions are exact as
+/// in the `f64` functions.
+pub mod single {
+    use super::poly;
+
+    /// `e^x` within 2 ulp (f32) for `-87 <= x <= 88`; arguments outside are
+    /// clamped. `e^r` on `|r| <= ln2 / 2` by Taylor to `r^7` (the next
+    /// term is below `4e-9` of the result).
+    #[inline(always)]
+    pub fn exp(x: f32) -> f32 {
+        // ln 2 in two parts; the high part has 16 significant bits, so its
+        // product with any |k| < 2^8 is exact.
+        const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
+        const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
+        // Adding and removing 1.5 * 2^23 rounds to the nearest integer.
+        const ROUND: f32 = 12_582_912.0;
+        const C: [f32; 8] = [1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
+        let x = x.clamp(-87.0, 88.0);
+        let y = x * std::f32::consts::LOG2_E + ROUND;
+        let kf = y - ROUND;
+        let k = (y.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+        let r = (x - kf * LN2_HI) - kf * LN2_LO;
+        // k is in [-126, 127] after the clamp, so 2^k is a normal number.
+        poly(r, &C) * f32::from_bits(((k + 127) as u32) << 23)
+    }
+
+    /// Natural logarithm of a positive normal `x`, within a few ulp (f32):
+    /// `2 atanh s` by Taylor to `s^9` on `|s| <= 0.1716` (the next term is
+    /// below `2e-9` of the result).
+    #[inline(always)]
+    pub fn ln(x: f32) -> f32 {
+        const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
+        const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
+        const TWO23: f32 = 8_388_608.0;
+        const C: [f32; 5] = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0];
+        let bits = x.to_bits();
+        let biased = f32::from_bits(TWO23.to_bits() | ((bits >> 23) & 0xff)) - TWO23;
+        let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+        let big = m > std::f32::consts::SQRT_2;
+        let m = if big { m * 0.5 } else { m };
+        let e = biased - 127.0 + if big { 1.0 } else { 0.0 };
+        let s = (m - 1.0) / (m + 1.0);
+        let p = poly(s * s, &C);
+        e * LN2_HI + (e * LN2_LO + 2.0 * s * p)
+    }
+
+    /// `(cos 2 pi x, sin 2 pi x)` for `x` in `[-1/2, 1/2]`: Taylor to `a^9`
+    /// (sin) and `a^10` (cos) on `|a| <= pi/4` (next terms below `2e-9`).
+    #[inline(always)]
+    pub fn sincos_2pi(x: f32) -> (f32, f32) {
+        const ROUND: f32 = 12_582_912.0;
+        const SIN: [f32; 5] = [1.0, -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362_880.0];
+        const COS: [f32; 6] = [1.0, -1.0 / 2.0, 1.0 / 24.0, -1.0 / 720.0, 1.0 / 40_320.0, -1.0 / 3_628_800.0];
+        let k = (x * 4.0 + ROUND) - ROUND;
+        let a = (x - k * 0.25) * std::f32::consts::TAU;
+        let a2 = a * a;
+        let (s, c) = (a * poly(a2, &SIN), poly(a2, &COS));
+        if k == 1.0 {
+            (-s, c)
+        } else if k == -1.0 {
+            (s, -c)
+        } else if k == 0.0 {
+            (c, s)
+        } else {
+            (-c, -s)
+        }
+    }
+
+    /// A uniform in (0, 1) from the top 23 bits of `w`: `(w >> 9) + 1/2`
+    /// times `2^-23`, exact in `f32`, never 0 or 1.
+    #[inline(always)]
+    pub fn unit(w: u32) -> f32 {
+        ((w >> 9) as f32 + 0.5) * (1.0 / 8_388_608.0)
+    }
+
+    /// [`super::normal_pair`] in single precision, from the top 23 bits of
+    /// each word: `|z| <= sqrt(48 ln 2) = 5.77`.
+    #[inline(always)]
+    pub fn normal_pair(w0: u32, w1: u32) -> (f32, f32) {
+        let r = (-2.0 * ln(unit(w0))).sqrt();
+        let (c, s) = sincos_2pi(unit(w1) - 0.5);
+        (r * c, r * s)
+    }
+}
+
 /// Four standard normals from one Philox output.
 #[inline(always)]
 pub fn normals4(w: [u32; 4]) -> [f64; 4] {
@@ -246,6 +341,48 @@ mod tests {
         assert!((k4 - 3.0).abs() < 5.0 * (96.0 / n).sqrt(), "fourth moment {k4}");
         assert!((tail - 0.05).abs() < 5.0 * (0.05f64 * 0.95 / n).sqrt(), "P(|z| > 1.96) = {tail}");
         assert!(zs.iter().all(|z| z.abs() <= 6.67));
+    }
+
+    fn ulps32(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i32 - b.to_bits() as i32).unsigned_abs()
+    }
+
+    proptest! {
+        #[test]
+        fn single_exp_is_within_two_ulp(x in -87.0f32..88.0) {
+            let want = f64::from(x).exp() as f32;
+            prop_assert!(ulps32(single::exp(x), want) <= 2, "exp({x}) = {} vs {want}", single::exp(x));
+        }
+
+        #[test]
+        fn single_ln_of_uniforms_is_within_two_ulp(w in any::<u32>()) {
+            let u = single::unit(w);
+            let want = f64::from(u).ln() as f32;
+            prop_assert!(ulps32(single::ln(u), want) <= 2, "ln({u}) = {} vs {want}", single::ln(u));
+        }
+
+        #[test]
+        fn single_sincos_is_within_2e_7(x in -0.5f32..=0.5) {
+            let (c, s) = single::sincos_2pi(x);
+            // The reduced argument `a` carries the rounding of `2 pi` in
+            // f32 and of the product (|a| <= pi/4: under 1e-7), the
+            // polynomials a few roundings of results below 1.
+            let a = f64::from(x) * std::f64::consts::TAU;
+            let close = |got: f32, want: f64| (f64::from(got) - want).abs() < 2e-7;
+            prop_assert!(close(c, a.cos()) && close(s, a.sin()), "x = {x}: {c} {s}");
+        }
+
+        #[test]
+        fn single_normals_agree_with_double_ones_of_the_same_uniforms(w0 in any::<u32>(), w1 in any::<u32>()) {
+            // The double-precision Box-Muller of the same two f32 uniforms.
+            let (u, v) = (f64::from(single::unit(w0)), f64::from(single::unit(w1)) - 0.5);
+            let r = (-2.0 * u.ln()).sqrt();
+            let a = v * std::f64::consts::TAU;
+            let (z0, z1) = single::normal_pair(w0, w1);
+            for (got, want) in [(z0, r * a.cos()), (z1, r * a.sin())] {
+                prop_assert!((f64::from(got) - want).abs() <= 1e-6 * want.abs().max(0.5), "{got} vs {want}");
+            }
+        }
     }
 
     #[test]

@@ -110,7 +110,9 @@ pub struct Block<const L: usize = LANES> {
     idio: Vec<[f64; L]>,
     bookings: Vec<[f64; L]>,
     normals: Vec<[[f64; L]; 4]>,
-    event_words: Vec<[[u32; L]; 4]>,
+    /// The words of a group of four quarters: every shock's, then every
+    /// rule's event uniforms (as [`Keys`]' quarterly keys).
+    words: Vec<[[u32; L]; 4]>,
     books: Vec<[f64; L]>,
     alloc: Vec<[f64; L]>,
     rho: Vec<[f64; L]>,
@@ -191,6 +193,67 @@ fn philox<const ISA: u8, const L: usize>(first: u64, index: u32, tag: u32, key: 
     rng::philox_lanes::<L>(first, index, tag, key)
 }
 
+/// The words of draw group `index` of sequence `tag` under each of `keys`
+/// for the block's lanes, into `out` (an entry per key): [`philox`] of each
+/// key. Under AVX-512 the runs of four keys or lane groups go side by side,
+/// their rounds interleaved (a run alone waits on its own multiplications;
+/// under AVX2, sixteen registers hold one run and more spill).
+#[inline(always)]
+fn philox_many<const ISA: u8, const L: usize>(
+    first: u64,
+    index: u32,
+    tag: u32,
+    keys: &[[u32; 2]],
+    out: &mut [[[u32; L]; 4]],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if ISA == AVX512 {
+        // Run `c` is key `c / parts`, lanes `16 (c % parts) ..`.
+        let runs = keys.len() * (L / 16);
+        for c in (0..runs).step_by(4) {
+            match runs - c {
+                1 => runs_avx512::<L, 1>(first, index, tag, keys, out, c),
+                2 => runs_avx512::<L, 2>(first, index, tag, keys, out, c),
+                3 => runs_avx512::<L, 3>(first, index, tag, keys, out, c),
+                _ => runs_avx512::<L, 4>(first, index, tag, keys, out, c),
+            }
+        }
+        return;
+    }
+    for (o, key) in out.iter_mut().zip(keys) {
+        *o = philox::<ISA, L>(first, index, tag, *key);
+    }
+}
+
+/// Runs `c .. c + N` of [`philox_many`] under AVX-512, side by side.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn runs_avx512<const L: usize, const N: usize>(
+    first: u64,
+    index: u32,
+    tag: u32,
+    keys: &[[u32; 2]],
+    out: &mut [[[u32; L]; 4]],
+    c: usize,
+) {
+    use std::arch::x86_64::_mm512_storeu_si512;
+    let parts = L / 16;
+    let (key, part): ([usize; N], [usize; N]) =
+        (std::array::from_fn(|i| (c + i) / parts), std::array::from_fn(|i| (c + i) % parts));
+    let path0: [u64; N] = std::array::from_fn(|i| first + 16 * part[i] as u64);
+    let run_keys: [[u32; 2]; N] = std::array::from_fn(|i| keys[key[i]]);
+    // SAFETY: called only from the AVX512 copy of the kernel, which runs
+    // only on CPUs with AVX-512F.
+    let words = unsafe { rng::philox16xn_avx512(path0, index, tag, run_keys) };
+    for i in 0..N {
+        for (j, w) in words[i].iter().enumerate() {
+            let at = &mut out[key[i]][j][16 * part[i]..16 * part[i] + 16];
+            // SAFETY: as above; an unaligned store of sixteen words.
+            unsafe { _mm512_storeu_si512(at.as_mut_ptr().cast(), *w) };
+        }
+    }
+}
+
 impl Engine<'_> {
     /// A block of [`LANES`] paths for [`Engine::block`].
     pub fn block_buffer(&self) -> Block {
@@ -212,7 +275,7 @@ impl Engine<'_> {
             idio: z(nu),
             bookings: z(nu),
             normals: vec![[[0.0; L]; 4]; nu + 1],
-            event_words: vec![[[0; L]; 4]; nr],
+            words: vec![[[0; L]; 4]; nu + 1 + nr],
             books: z((nc + 1) * np),
             alloc: z(nc * np),
             rho: z(np),
@@ -357,8 +420,8 @@ impl Engine<'_> {
             let j = (t - 1) % 4;
             if j == 0 {
                 let index = ((t - 1) / 4) as u32;
-                for (n, key) in b.normals.iter_mut().zip(&keys.shocks) {
-                    let w = philox::<ISA, L>(first, index, rng::TAG_QUARTERLY, *key);
+                philox_many::<ISA, L>(first, index, rng::TAG_QUARTERLY, &keys.quarterly, &mut b.words);
+                for (n, w) in b.normals.iter_mut().zip(&b.words) {
                     for l in 0..L {
                         let (z0, z1) = math::normal_pair(w[0][l], w[1][l]);
                         let (z2, z3) = math::normal_pair(w[2][l], w[3][l]);
@@ -367,9 +430,6 @@ impl Engine<'_> {
                         n[2][l] = z2;
                         n[3][l] = z3;
                     }
-                }
-                for (w, key) in b.event_words.iter_mut().zip(&keys.events) {
-                    *w = philox::<ISA, L>(first, index, rng::TAG_QUARTERLY, *key);
                 }
             }
             // 1. Shocks.
@@ -456,7 +516,7 @@ impl Engine<'_> {
                 if on.is_some_and(|o| !o.rules[r]) {
                     continue;
                 }
-                let (w, fired, p_fire) = (b.event_words[r][j], b.fired[r], b.p_fire[r]);
+                let (w, fired, p_fire) = (b.words[nu + 1 + r][j], b.fired[r], b.p_fire[r]);
                 // Bit l set when lane l fires (a mask register under AVX-512).
                 let mut fire: u32 = 0;
                 for l in 0..L {

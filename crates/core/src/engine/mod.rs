@@ -92,8 +92,10 @@ pub struct Keys {
     /// other keys determine).
     ranks: design::RankCache,
     params: Vec<[u32; 2]>,
-    shocks: Vec<[u32; 2]>,
-    events: Vec<[u32; 2]>,
+    /// The keys of the quarterly sequences: every shock's, then every
+    /// rule's event uniforms (the kernel draws them all at once).
+    quarterly: Vec<[u32; 2]>,
+    shock_count: usize,
     severity: Vec<[u32; 2]>,
 }
 
@@ -114,11 +116,21 @@ impl Keys {
     /// this one.
     pub fn with_noise_from(&self, other: &Keys) -> Keys {
         Keys {
-            shocks: other.shocks.clone(),
-            events: other.events.clone(),
+            quarterly: other.quarterly.clone(),
+            shock_count: other.shock_count,
             severity: other.severity.clone(),
             ..self.clone()
         }
+    }
+
+    /// The keys of the shocks' normals (the common factor, then each unit).
+    fn shocks(&self) -> &[[u32; 2]] {
+        &self.quarterly[..self.shock_count]
+    }
+
+    /// The keys of the rules' event uniforms.
+    fn events(&self) -> &[[u32; 2]] {
+        &self.quarterly[self.shock_count..]
     }
 }
 
@@ -287,8 +299,8 @@ impl<'a> Engine<'a> {
             design: design::DesignKeys { lhs_paths: paths, sobol_seed: rng::mix(seed ^ 0x5eed_50b0_1000_0001) },
             ranks: design::RankCache::default(),
             params: k(&self.names.params),
-            shocks: k(&self.names.shocks),
-            events: k(&self.names.events),
+            quarterly: k(&[self.names.shocks.as_slice(), &self.names.events].concat()),
+            shock_count: self.names.shocks.len(),
             severity: k(&self.names.severity),
         }
     }

@@ -201,10 +201,10 @@ impl Engine<'_> {
         for t in 1..=self.quarters {
             let j = (t - 1) % 4;
             if j == 0 {
-                for (n, key) in ws.normals.iter_mut().zip(&keys.shocks) {
+                for (n, key) in ws.normals.iter_mut().zip(keys.shocks()) {
                     *n = math::normals4(rng::quarterly(*key, i, t as u32));
                 }
-                for (w, key) in ws.event_words.iter_mut().zip(&keys.events) {
+                for (w, key) in ws.event_words.iter_mut().zip(keys.events()) {
                     *w = rng::quarterly(*key, i, t as u32);
                 }
             }
