@@ -1,5 +1,7 @@
 //! Small numeric kernels of the hot loop: `exp`, `ln`, `sin`/`cos` of
-//! `2 pi x` and the Box-Muller normal pair.
+//! `2 pi x` and the Box-Muller normal pair, in double precision and (module
+//! [`single`]) in single precision, which the kernel's demand shocks use
+//! (`docs/streams.md` states the error bound).
 //!
 //! They are written out here rather than taken from the platform's libm for
 //! two reasons: the engine calls them for every demand index and quarter (a
@@ -182,9 +184,10 @@ pub fn normal_pair(w0: u32, w1: u32) -> (f64, f64) {
 }
 
 /// Single-precision versions of [`exp`], [`ln`], [`sincos_2pi`] and
-/// [`normal_pair`], for a kernel whose shocks need about seven significant
-/// digits, not sixteen (issue 31: twice the lanes per vector, shorter
-/// polynomials, a faster `sqrt`). Built the same way, from `+ - * / sqrt`
+/// [`normal_pair`], for the kernel's demand shocks, which need about seven
+/// significant digits, not sixteen (issue 31: twice the lanes per vector,
+/// shorter polynomials, a faster `sqrt`; the shock's maths costs less than
+/// half as much). Built the same way, from `+ - * / sqrt`
 /// in `f32` with no fused multiply-add, so they too give the same bits on
 /// every machine and SIMD width. The polynomials are Taylor series
 /// truncated where the next term is below a tenth of an `f32` ulp on the
@@ -261,6 +264,14 @@ pub mod single {
     #[inline(always)]
     pub fn unit(w: u32) -> f32 {
         ((w >> 9) as f32 + 0.5) * (1.0 / 8_388_608.0)
+    }
+
+    /// Four standard normals from one Philox output.
+    #[inline(always)]
+    pub fn normals4(w: [u32; 4]) -> [f32; 4] {
+        let (a, b) = normal_pair(w[0], w[1]);
+        let (c, d) = normal_pair(w[2], w[3]);
+        [a, b, c, d]
     }
 
     /// [`super::normal_pair`] in single precision, from the top 23 bits of
@@ -382,6 +393,28 @@ mod tests {
             for (got, want) in [(z0, r * a.cos()), (z1, r * a.sin())] {
                 prop_assert!((f64::from(got) - want).abs() <= 1e-6 * want.abs().max(0.5), "{got} vs {want}");
             }
+        }
+    }
+
+    proptest! {
+        /// The bound `docs/streams.md` states: a quarter's shock factor
+        /// `exp(vol eps)`, computed as the kernel does (single precision),
+        /// within 1e-6 (relative) of the same factor in double precision
+        /// from the same uniforms, for volatilities up to 100% a year.
+        #[test]
+        fn a_quarters_single_precision_shock_factor_is_within_1e_6(
+            w in any::<[u32; 4]>(), sigma in 0.0f64..1.0, beta in -1.0f64..1.0,
+        ) {
+            let (vol, load, idio) = (sigma * 0.5, beta, (1.0 - beta * beta).max(0.0).sqrt());
+            let [z, xi, ..] = single::normals4(w);
+            let eps = load as f32 * z + idio as f32 * xi;
+            let got = f64::from(single::exp(vol as f32 * eps));
+            // Box-Muller in double precision of the same two uniforms.
+            let (u, v) = (f64::from(single::unit(w[0])), f64::from(single::unit(w[1])) - 0.5);
+            let (r, a) = ((-2.0 * u.ln()).sqrt(), v * std::f64::consts::TAU);
+            let (z, xi) = (r * a.cos(), r * a.sin());
+            let want = (vol * (load * z + idio * xi)).exp();
+            prop_assert!((got / want - 1.0).abs() <= 1e-6, "{got} vs {want}");
         }
     }
 

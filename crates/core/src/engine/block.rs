@@ -104,12 +104,14 @@ pub struct Block<const L: usize = LANES> {
     /// One lane's designed parameters (see `design.rs`).
     designed: Vec<f64>,
     d: Vec<[f64; L]>,
+    /// The drift's factor `exp((mu - sigma^2/2) dt)`, double; the shock's
+    /// own arithmetic is single precision, as the scalar reference's.
     drift: Vec<[f64; L]>,
-    vol: Vec<[f64; L]>,
-    load: Vec<[f64; L]>,
-    idio: Vec<[f64; L]>,
+    vol: Vec<[f32; L]>,
+    load: Vec<[f32; L]>,
+    idio: Vec<[f32; L]>,
     bookings: Vec<[f64; L]>,
-    normals: Vec<[[f64; L]; 4]>,
+    normals: Vec<[[f32; L]; 4]>,
     /// The words of a group of four quarters: every shock's, then every
     /// rule's event uniforms (as [`Keys`]' quarterly keys).
     words: Vec<[[u32; L]; 4]>,
@@ -270,9 +272,9 @@ impl Engine<'_> {
             designed: vec![0.0; self.design.params.len()],
             d: z(nu),
             drift: z(nu),
-            vol: z(nu),
-            load: z(nu),
-            idio: z(nu),
+            vol: vec![[0.0; L]; nu],
+            load: vec![[0.0; L]; nu],
+            idio: vec![[0.0; L]; nu],
             bookings: z(nu),
             normals: vec![[[0.0; L]; 4]; nu + 1],
             words: vec![[[0; L]; 4]; nu + 1 + nr],
@@ -379,10 +381,10 @@ impl Engine<'_> {
             let (mu, sigma, beta) = (b.pv[d.growth], b.pv[d.volatility], b.pv[d.beta]);
             for l in 0..L {
                 b.d[u][l] = 1.0;
-                b.drift[u][l] = (mu[l] - sigma[l] * sigma[l] / 2.0) * DT;
-                b.vol[u][l] = sigma[l] * SQRT_DT;
-                b.load[u][l] = beta[l];
-                b.idio[u][l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt();
+                b.drift[u][l] = math::exp((mu[l] - sigma[l] * sigma[l] / 2.0) * DT);
+                b.vol[u][l] = (sigma[l] * SQRT_DT) as f32;
+                b.load[u][l] = beta[l] as f32;
+                b.idio[u][l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt() as f32;
             }
             b.bookings[u] = b.pv[d.bookings];
         }
@@ -423,8 +425,8 @@ impl Engine<'_> {
                 philox_many::<ISA, L>(first, index, rng::TAG_QUARTERLY, &keys.quarterly, &mut b.words);
                 for (n, w) in b.normals.iter_mut().zip(&b.words) {
                     for l in 0..L {
-                        let (z0, z1) = math::normal_pair(w[0][l], w[1][l]);
-                        let (z2, z3) = math::normal_pair(w[2][l], w[3][l]);
+                        let (z0, z1) = math::single::normal_pair(w[0][l], w[1][l]);
+                        let (z2, z3) = math::single::normal_pair(w[2][l], w[3][l]);
                         n[0][l] = z0;
                         n[1][l] = z1;
                         n[2][l] = z2;
@@ -447,7 +449,7 @@ impl Engine<'_> {
                 let mut d = b.d[u];
                 for l in 0..L {
                     let eps = load[l] * z[l] + idio[l] * xi[l];
-                    d[l] *= math::exp(drift[l] + vol[l] * eps);
+                    d[l] *= drift[l] * f64::from(math::single::exp(vol[l] * eps));
                 }
                 b.d[u] = d;
             }

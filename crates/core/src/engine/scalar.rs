@@ -12,16 +12,20 @@ pub struct Workspace {
     pv: Vec<f64>,
     /// The designed parameters' values (see `design.rs`).
     designed: Vec<f64>,
-    /// Per demand unit: D, drift `(mu - sigma^2/2) dt`, `sigma sqrt(dt)`,
-    /// `beta`, `sqrt(1 - beta^2)`, bookings.
+    /// Per demand unit: D, the drift's factor `exp((mu - sigma^2/2) dt)`,
+    /// `sigma sqrt(dt)`, `beta`, `sqrt(1 - beta^2)`, bookings. The shock's
+    /// own arithmetic (vol, loadings, normals, its factor
+    /// `exp(vol eps)`) is single precision (`math::single`); D, the drift
+    /// and the books are double, so a unit with no volatility follows its
+    /// drift exactly as before.
     d: Vec<f64>,
     drift: Vec<f64>,
-    vol: Vec<f64>,
-    load: Vec<f64>,
-    idio: Vec<f64>,
+    vol: Vec<f32>,
+    load: Vec<f32>,
+    idio: Vec<f32>,
     bookings: Vec<f64>,
     /// This group of four quarters' normals: the common factor, then each unit.
-    normals: Vec<[f64; 4]>,
+    normals: Vec<[f32; 4]>,
     /// This group of four quarters' event words, per rule.
     event_words: Vec<[u32; 4]>,
     /// Books `[h * np + p]`: customers `h < nc`, then the `other` row `h = nc`.
@@ -94,9 +98,9 @@ impl Engine<'_> {
             designed: z(self.design.params.len()),
             d: z(nu),
             drift: z(nu),
-            vol: z(nu),
-            load: z(nu),
-            idio: z(nu),
+            vol: vec![0.0; nu],
+            load: vec![0.0; nu],
+            idio: vec![0.0; nu],
             bookings: z(nu),
             normals: vec![[0.0; 4]; nu + 1],
             event_words: vec![[0; 4]; nr],
@@ -171,10 +175,10 @@ impl Engine<'_> {
         for (u, d) in self.demand.iter().enumerate() {
             let (mu, sigma, beta) = (pv[d.growth], pv[d.volatility], pv[d.beta]);
             ws.d[u] = 1.0;
-            ws.drift[u] = (mu - sigma * sigma / 2.0) * DT;
-            ws.vol[u] = sigma * SQRT_DT;
-            ws.load[u] = beta;
-            ws.idio[u] = (1.0 - beta * beta).max(0.0).sqrt();
+            ws.drift[u] = math::exp((mu - sigma * sigma / 2.0) * DT);
+            ws.vol[u] = (sigma * SQRT_DT) as f32;
+            ws.load[u] = beta as f32;
+            ws.idio[u] = (1.0 - beta * beta).max(0.0).sqrt() as f32;
             ws.bookings[u] = pv[d.bookings];
         }
         for p in 0..np {
@@ -202,7 +206,7 @@ impl Engine<'_> {
             let j = (t - 1) % 4;
             if j == 0 {
                 for (n, key) in ws.normals.iter_mut().zip(keys.shocks()) {
-                    *n = math::normals4(rng::quarterly(*key, i, t as u32));
+                    *n = math::single::normals4(rng::quarterly(*key, i, t as u32));
                 }
                 for (w, key) in ws.event_words.iter_mut().zip(keys.events()) {
                     *w = rng::quarterly(*key, i, t as u32);
@@ -214,7 +218,7 @@ impl Engine<'_> {
             for u in 0..self.demand.len() {
                 if on_shocks {
                     let eps = ws.load[u] * z + ws.idio[u] * ws.normals[1 + u][j];
-                    ws.d[u] *= math::exp(ws.drift[u] + ws.vol[u] * eps);
+                    ws.d[u] *= ws.drift[u] * f64::from(math::single::exp(ws.vol[u] * eps));
                 } else {
                     ws.d[u] = math::exp(ws.pv[self.demand[u].growth] * t as f64 * DT);
                 }
