@@ -163,11 +163,15 @@ pub unsafe fn philox16_avx512(path0: u64, index: u32, tag: u32, key: [u32; 2]) -
 /// dependent multiplications that leaves the vector units partly idle; a
 /// few side by side fill them (the kernel draws four).
 ///
+/// Always inlined, with no `target_feature` of its own: inside a function
+/// compiled for AVX-512 (the kernel's copy) it becomes straight-line
+/// vector code with its results in registers; as a call of its own it
+/// would be too large to inline and would return them through memory.
+///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
+#[inline(always)]
 pub unsafe fn philox16xn_avx512<const N: usize>(
     path0: [u64; N],
     index: u32,
@@ -176,43 +180,53 @@ pub unsafe fn philox16xn_avx512<const N: usize>(
 ) -> [[std::arch::x86_64::__m512i; 4]; N] {
     use std::arch::x86_64::*;
     /// `(hi, lo)` 32-bit halves of `a * m`, lane by lane.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     fn mulhilo(a: __m512i, m: __m512i) -> (__m512i, __m512i) {
         const ODD: __mmask16 = 0b1010_1010_1010_1010;
-        let even = _mm512_mul_epu32(a, m);
-        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), m);
-        let hi = _mm512_mask_blend_epi32(ODD, _mm512_srli_epi64::<32>(even), odd);
-        let lo = _mm512_mask_blend_epi32(ODD, even, _mm512_slli_epi64::<32>(odd));
-        (hi, lo)
-    }
-    let mut c: [[__m512i; 4]; N] = std::array::from_fn(|i| {
-        let path: [u64; 16] = std::array::from_fn(|l| path0[i].wrapping_add(l as u64));
-        let low: [u32; 16] = path.map(|p| p as u32);
-        let high: [u32; 16] = path.map(|p| (p >> 32) as u32);
-        // SAFETY: unaligned loads of 64-byte arrays.
-        let (c0, c1) = unsafe { (_mm512_loadu_si512(low.as_ptr().cast()), _mm512_loadu_si512(high.as_ptr().cast())) };
-        [c0, c1, _mm512_set1_epi32(index as i32), _mm512_set1_epi32(tag as i32)]
-    });
-    let (m0, m1) = (_mm512_set1_epi32(M0 as i32), _mm512_set1_epi32(M1 as i32));
-    let mut k = keys;
-    for r in 0..10 {
-        for i in 0..N {
-            if r > 0 {
-                k[i] = [k[i][0].wrapping_add(W0), k[i][1].wrapping_add(W1)];
-            }
-            let [c0, c1, c2, c3] = c[i];
-            let (h0, l0) = mulhilo(c0, m0);
-            let (h1, l1) = mulhilo(c2, m1);
-            c[i] = [
-                _mm512_xor_si512(_mm512_xor_si512(h1, c1), _mm512_set1_epi32(k[i][0] as i32)),
-                l1,
-                _mm512_xor_si512(_mm512_xor_si512(h0, c3), _mm512_set1_epi32(k[i][1] as i32)),
-                l0,
-            ];
+        // SAFETY: the caller of `philox16xn_avx512` has AVX-512F.
+        unsafe {
+            let even = _mm512_mul_epu32(a, m);
+            let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), m);
+            let hi = _mm512_mask_blend_epi32(ODD, _mm512_srli_epi64::<32>(even), odd);
+            let lo = _mm512_mask_blend_epi32(ODD, even, _mm512_slli_epi64::<32>(odd));
+            (hi, lo)
         }
     }
-    c
+    // SAFETY: the caller's CPU has AVX-512F; the loads read whole arrays.
+    unsafe {
+        // No closures here: a closure does not inherit the kernel's
+        // target features, and its intrinsics would stay calls.
+        let mut c = [[_mm512_setzero_si512(); 4]; N];
+        for i in 0..N {
+            let (mut low, mut high) = ([0u32; 16], [0u32; 16]);
+            for l in 0..16 {
+                let p = path0[i].wrapping_add(l as u64);
+                (low[l], high[l]) = (p as u32, (p >> 32) as u32);
+            }
+            // Unaligned loads of 64-byte arrays.
+            let (c0, c1) = (_mm512_loadu_si512(low.as_ptr().cast()), _mm512_loadu_si512(high.as_ptr().cast()));
+            c[i] = [c0, c1, _mm512_set1_epi32(index as i32), _mm512_set1_epi32(tag as i32)];
+        }
+        let (m0, m1) = (_mm512_set1_epi32(M0 as i32), _mm512_set1_epi32(M1 as i32));
+        let mut k = keys;
+        for r in 0..10 {
+            for i in 0..N {
+                if r > 0 {
+                    k[i] = [k[i][0].wrapping_add(W0), k[i][1].wrapping_add(W1)];
+                }
+                let [c0, c1, c2, c3] = c[i];
+                let (h0, l0) = mulhilo(c0, m0);
+                let (h1, l1) = mulhilo(c2, m1);
+                c[i] = [
+                    _mm512_xor_si512(_mm512_xor_si512(h1, c1), _mm512_set1_epi32(k[i][0] as i32)),
+                    l1,
+                    _mm512_xor_si512(_mm512_xor_si512(h0, c3), _mm512_set1_epi32(k[i][1] as i32)),
+                    l0,
+                ];
+            }
+        }
+        c
+    }
 }
 
 /// A uniform in [0, 1) with 53 random bits from two words, `w1` the high
