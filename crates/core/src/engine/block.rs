@@ -106,7 +106,7 @@ pub struct Block<const L: usize = LANES> {
     d: Vec<[f64; L]>,
     /// The drift's factor `exp((mu - sigma^2/2) dt)`, double; the shock's
     /// own arithmetic is single precision, as the scalar reference's.
-    drift: Vec<[f64; L]>,
+    drift_factor: Vec<[f64; L]>,
     vol: Vec<[f32; L]>,
     load: Vec<[f32; L]>,
     idio: Vec<[f32; L]>,
@@ -271,7 +271,7 @@ impl Engine<'_> {
             pv: z(self.params.len()),
             designed: vec![0.0; self.design.params.len()],
             d: z(nu),
-            drift: z(nu),
+            drift_factor: z(nu),
             vol: vec![[0.0; L]; nu],
             load: vec![[0.0; L]; nu],
             idio: vec![[0.0; L]; nu],
@@ -381,7 +381,7 @@ impl Engine<'_> {
             let (mu, sigma, beta) = (b.pv[d.growth], b.pv[d.volatility], b.pv[d.beta]);
             for l in 0..L {
                 b.d[u][l] = 1.0;
-                b.drift[u][l] = math::exp((mu[l] - sigma[l] * sigma[l] / 2.0) * DT);
+                b.drift_factor[u][l] = math::exp((mu[l] - sigma[l] * sigma[l] / 2.0) * DT);
                 b.vol[u][l] = (sigma[l] * SQRT_DT) as f32;
                 b.load[u][l] = beta[l] as f32;
                 b.idio[u][l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt() as f32;
@@ -445,11 +445,12 @@ impl Engine<'_> {
                     b.d[u] = std::array::from_fn(|l| math::exp(mu[l] * t as f64 * DT));
                     continue;
                 }
-                let (xi, load, idio, drift, vol) = (b.normals[1 + u][j], b.load[u], b.idio[u], b.drift[u], b.vol[u]);
+                let (xi, load, idio, factor, vol) =
+                    (b.normals[1 + u][j], b.load[u], b.idio[u], b.drift_factor[u], b.vol[u]);
                 let mut d = b.d[u];
                 for l in 0..L {
                     let eps = load[l] * z[l] + idio[l] * xi[l];
-                    d[l] *= drift[l] * f64::from(math::single::exp(vol[l] * eps));
+                    d[l] *= factor[l] * f64::from(math::single::exp(vol[l] * eps));
                 }
                 b.d[u] = d;
             }

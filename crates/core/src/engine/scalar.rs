@@ -19,7 +19,7 @@ pub struct Workspace {
     /// and the books are double, so a unit with no volatility follows its
     /// drift exactly as before.
     d: Vec<f64>,
-    drift: Vec<f64>,
+    drift_factor: Vec<f64>,
     vol: Vec<f32>,
     load: Vec<f32>,
     idio: Vec<f32>,
@@ -97,7 +97,7 @@ impl Engine<'_> {
             pv: z(self.params.len()),
             designed: z(self.design.params.len()),
             d: z(nu),
-            drift: z(nu),
+            drift_factor: z(nu),
             vol: vec![0.0; nu],
             load: vec![0.0; nu],
             idio: vec![0.0; nu],
@@ -175,7 +175,7 @@ impl Engine<'_> {
         for (u, d) in self.demand.iter().enumerate() {
             let (mu, sigma, beta) = (pv[d.growth], pv[d.volatility], pv[d.beta]);
             ws.d[u] = 1.0;
-            ws.drift[u] = math::exp((mu - sigma * sigma / 2.0) * DT);
+            ws.drift_factor[u] = math::exp((mu - sigma * sigma / 2.0) * DT);
             ws.vol[u] = (sigma * SQRT_DT) as f32;
             ws.load[u] = beta as f32;
             ws.idio[u] = (1.0 - beta * beta).max(0.0).sqrt() as f32;
@@ -218,7 +218,7 @@ impl Engine<'_> {
             for u in 0..self.demand.len() {
                 if on_shocks {
                     let eps = ws.load[u] * z + ws.idio[u] * ws.normals[1 + u][j];
-                    ws.d[u] *= ws.drift[u] * f64::from(math::single::exp(ws.vol[u] * eps));
+                    ws.d[u] *= ws.drift_factor[u] * f64::from(math::single::exp(ws.vol[u] * eps));
                 } else {
                     ws.d[u] = math::exp(ws.pv[self.demand[u].growth] * t as f64 * DT);
                 }
