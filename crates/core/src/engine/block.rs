@@ -27,6 +27,59 @@ pub const MAX_LANES: usize = 32;
 const _: () = assert!(LANES.is_multiple_of(16), "the AVX-512 Philox fills sixteen lanes at a time");
 const _: () = assert!(MAX_LANES <= 32, "a block's firing lanes are the bits of a u32");
 
+/// Events per rule whose severities a block draws lane-wise, once a lane
+/// needs one (later events draw lane by lane from their streams).
+const PREDRAWN: usize = 3;
+
+/// Every lane's first try of the severity of event `k` of a rule into
+/// `out` (the words of `Stream::new(key, path, k)`, as the scalar kernel's
+/// `sample` takes them); bit `l` of the result says whether lane `l`'s try
+/// is final. Out of line and compiled for the kernel's instruction set: it
+/// runs only in blocks where a lane fires a rule again, and inlined it
+/// would weigh on the kernel's hot loop.
+#[cold]
+#[inline(never)]
+fn later_severities<const ISA: u8, const L: usize>(
+    dist: &crate::dist::Dist,
+    first: u64,
+    k: u32,
+    key: [u32; 2],
+    out: &mut [f64; L],
+) -> u32 {
+    #[inline(always)]
+    fn draw<const ISA: u8, const L: usize>(
+        dist: &crate::dist::Dist,
+        first: u64,
+        k: u32,
+        key: [u32; 2],
+        out: &mut [f64; L],
+    ) -> u32 {
+        let w = philox::<ISA, L>(first, 0, rng::TAG_STREAM + 2 * k, key);
+        let ok = dist.first_try_lanes(&w, out);
+        (0..L).fold(0, |m, l| m | (u32::from(ok[l]) << l))
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2<const L: usize>(dist: &crate::dist::Dist, first: u64, k: u32, key: [u32; 2], out: &mut [f64; L]) -> u32 {
+        draw::<AVX2, L>(dist, first, k, key, out)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl")]
+    fn avx512<const L: usize>(dist: &crate::dist::Dist, first: u64, k: u32, key: [u32; 2], out: &mut [f64; L]) -> u32 {
+        draw::<AVX512, L>(dist, first, k, key, out)
+    }
+    match ISA {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `ISA` is AVX512 only in the kernel's AVX-512 copy, run
+        // only on CPUs with it.
+        AVX512 => unsafe { avx512::<L>(dist, first, k, key, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: likewise for AVX2.
+        AVX2 => unsafe { avx2::<L>(dist, first, k, key, out) },
+        _ => draw::<GENERIC, L>(dist, first, k, key, out),
+    }
+}
+
 /// The instruction sets a copy of the kernel is compiled for (the `ISA`
 /// parameter of [`Engine::block_impl`]).
 const GENERIC: u8 = 0;
@@ -131,6 +184,12 @@ pub struct Block<const L: usize = LANES> {
     severity: Vec<[f64; L]>,
     severity_ok: Vec<u32>,
     severity_ready: Vec<bool>,
+    /// The same for events `1 .. PREDRAWN` of each rule, at
+    /// `r * (PREDRAWN - 1) + k - 1`, drawn out of line (most blocks of most
+    /// scenarios never need them).
+    later: Vec<[f64; L]>,
+    later_ok: Vec<u32>,
+    later_ready: Vec<bool>,
     revenue: Vec<[f64; L]>,
     /// Total backlog per quarter and provider, `[(t - 1) * np + p][lane]`.
     pub totals: Vec<[f64; L]>,
@@ -290,6 +349,9 @@ impl Engine<'_> {
             severity: z(nr),
             severity_ok: vec![0; nr],
             severity_ready: vec![false; nr],
+            later: z(nr * (PREDRAWN - 1)),
+            later_ok: vec![0; nr * (PREDRAWN - 1)],
+            later_ready: vec![false; nr * (PREDRAWN - 1)],
             revenue: z(np),
             totals: z(np * self.quarters),
             quarter_revenue: z(np * self.quarters),
@@ -418,6 +480,7 @@ impl Engine<'_> {
             b.fired[r] = [0; L];
             b.severity_ready[r] = false;
         }
+        b.later_ready.fill(false);
         for t in 1..=self.quarters {
             let j = (t - 1) % 4;
             if j == 0 {
@@ -539,8 +602,16 @@ impl Engine<'_> {
                     let l = fire.trailing_zeros() as usize;
                     fire &= fire - 1;
                     let (k, tried) = (b.fired[r][l], b.severity_ok[r] >> l & 1 == 1);
+                    let later = r * (PREDRAWN - 1) + (k as usize).wrapping_sub(1);
+                    if k > 0 && (k as usize) < PREDRAWN && !b.later_ready[later] {
+                        b.later_ok[later] =
+                            later_severities::<ISA, L>(&rule.severity, first, k, keys.severity[r], &mut b.later[later]);
+                        b.later_ready[later] = true;
+                    }
                     let s = if k == 0 && tried {
                         b.severity[r][l]
+                    } else if k > 0 && (k as usize) < PREDRAWN && b.later_ok[later] >> l & 1 == 1 {
+                        b.later[later][l]
                     } else {
                         rule.severity.sample(&mut Stream::new(keys.severity[r], first + l as u64, k))
                     };
