@@ -196,17 +196,18 @@ pub fn normal_pair(w0: u32, w1: u32) -> (f64, f64) {
 pub mod single {
     use super::poly;
 
+    /// ln 2 in two parts; the high part has 16 significant bits, so its
+    /// product with any |k| < 2^8 is exact.
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
+    const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
+    /// Adding and removing 1.5 * 2^23 rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+
     /// `e^x` within 2 ulp (f32) for `-87 <= x <= 88`; arguments outside are
     /// clamped. `e^r` on `|r| <= ln2 / 2` by Taylor to `r^7` (the next
     /// term is below `4e-9` of the result).
     #[inline(always)]
     pub fn exp(x: f32) -> f32 {
-        // ln 2 in two parts; the high part has 16 significant bits, so its
-        // product with any |k| < 2^8 is exact.
-        const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
-        const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
-        // Adding and removing 1.5 * 2^23 rounds to the nearest integer.
-        const ROUND: f32 = 12_582_912.0;
         const C: [f32; 8] = [1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
         let x = x.clamp(-87.0, 88.0);
         let y = x * std::f32::consts::LOG2_E + ROUND;
@@ -222,8 +223,6 @@ pub mod single {
     /// below `2e-9` of the result).
     #[inline(always)]
     pub fn ln(x: f32) -> f32 {
-        const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
-        const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
         const TWO23: f32 = 8_388_608.0;
         const C: [f32; 5] = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0];
         let bits = x.to_bits();
@@ -241,7 +240,6 @@ pub mod single {
     /// (sin) and `a^10` (cos) on `|a| <= pi/4` (next terms below `2e-9`).
     #[inline(always)]
     pub fn sincos_2pi(x: f32) -> (f32, f32) {
-        const ROUND: f32 = 12_582_912.0;
         const SIN: [f32; 5] = [1.0, -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362_880.0];
         const COS: [f32; 6] = [1.0, -1.0 / 2.0, 1.0 / 24.0, -1.0 / 720.0, 1.0 / 40_320.0, -1.0 / 3_628_800.0];
         let k = (x * 4.0 + ROUND) - ROUND;
@@ -282,14 +280,6 @@ pub mod single {
         let (c, s) = sincos_2pi(unit(w1) - 0.5);
         (r * c, r * s)
     }
-}
-
-/// Four standard normals from one Philox output.
-#[inline(always)]
-pub fn normals4(w: [u32; 4]) -> [f64; 4] {
-    let (a, b) = normal_pair(w[0], w[1]);
-    let (c, d) = normal_pair(w[2], w[3]);
-    [a, b, c, d]
 }
 
 #[cfg(test)]
@@ -341,7 +331,13 @@ mod tests {
     fn box_muller_normals_have_normal_moments() {
         // 400,000 normals from consecutive words of one stream.
         let k = crate::rng::key(1, "normals");
-        let zs: Vec<f64> = (0..100_000u32).flat_map(|i| normals4(crate::rng::philox([i, 0, 0, 0], k))).collect();
+        let zs: Vec<f64> = (0..100_000u32)
+            .flat_map(|i| {
+                let w = crate::rng::philox([i, 0, 0, 0], k);
+                let ((a, b), (c, d)) = (normal_pair(w[0], w[1]), normal_pair(w[2], w[3]));
+                [a, b, c, d]
+            })
+            .collect();
         let n = zs.len() as f64;
         let m = zs.iter().sum::<f64>() / n;
         let v = zs.iter().map(|z| (z - m).powi(2)).sum::<f64>() / (n - 1.0);

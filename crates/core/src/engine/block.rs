@@ -31,12 +31,10 @@ const _: () = assert!(MAX_LANES <= 32, "a block's firing lanes are the bits of a
 /// needs one (later events draw lane by lane from their streams).
 const PREDRAWN: usize = 3;
 
-/// Every lane's first try of the severity of event `k` of a rule into
-/// `out` (the words of `Stream::new(key, path, k)`, as the scalar kernel's
-/// `sample` takes them); bit `l` of the result says whether lane `l`'s try
-/// is final. Out of line and compiled for the kernel's instruction set: it
-/// runs only in blocks where a lane fires a rule again, and inlined it
-/// would weigh on the kernel's hot loop.
+/// [`severity_tries`] of a later event (`k >= 1`), out of line and
+/// compiled for the kernel's instruction set: it runs only in blocks where
+/// a lane fires a rule again, and inlined it would weigh on the kernel's
+/// hot loop.
 #[cold]
 #[inline(never)]
 fn later_severities<const ISA: u8, const L: usize>(
@@ -46,27 +44,15 @@ fn later_severities<const ISA: u8, const L: usize>(
     key: [u32; 2],
     out: &mut [f64; L],
 ) -> u32 {
-    #[inline(always)]
-    fn draw<const ISA: u8, const L: usize>(
-        dist: &crate::dist::Dist,
-        first: u64,
-        k: u32,
-        key: [u32; 2],
-        out: &mut [f64; L],
-    ) -> u32 {
-        let w = philox::<ISA, L>(first, 0, rng::TAG_STREAM + 2 * k, key);
-        let ok = dist.first_try_lanes(&w, out);
-        (0..L).fold(0, |m, l| m | (u32::from(ok[l]) << l))
-    }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn avx2<const L: usize>(dist: &crate::dist::Dist, first: u64, k: u32, key: [u32; 2], out: &mut [f64; L]) -> u32 {
-        draw::<AVX2, L>(dist, first, k, key, out)
+        severity_tries::<AVX2, L>(dist, first, k, key, out)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl")]
     fn avx512<const L: usize>(dist: &crate::dist::Dist, first: u64, k: u32, key: [u32; 2], out: &mut [f64; L]) -> u32 {
-        draw::<AVX512, L>(dist, first, k, key, out)
+        severity_tries::<AVX512, L>(dist, first, k, key, out)
     }
     match ISA {
         #[cfg(target_arch = "x86_64")]
@@ -76,8 +62,25 @@ fn later_severities<const ISA: u8, const L: usize>(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: likewise for AVX2.
         AVX2 => unsafe { avx2::<L>(dist, first, k, key, out) },
-        _ => draw::<GENERIC, L>(dist, first, k, key, out),
+        _ => severity_tries::<GENERIC, L>(dist, first, k, key, out),
     }
+}
+
+/// Every lane's first try of the severity of event `k` of a rule into
+/// `out`, from the first words of `Stream::new(key, path, k)` (as the
+/// scalar kernel's `sample` takes them); bit `l` of the result says
+/// whether lane `l`'s try is final.
+#[inline(always)]
+fn severity_tries<const ISA: u8, const L: usize>(
+    dist: &crate::dist::Dist,
+    first: u64,
+    k: u32,
+    key: [u32; 2],
+    out: &mut [f64; L],
+) -> u32 {
+    let w = philox::<ISA, L>(first, 0, rng::TAG_STREAM + 2 * k, key);
+    let ok = dist.first_try_lanes(&w, out);
+    (0..L).fold(0, |m, l| m | (u32::from(ok[l]) << l))
 }
 
 /// The instruction sets a copy of the kernel is compiled for (the `ISA`
@@ -592,9 +595,8 @@ impl Engine<'_> {
                     // Every lane's first severity at once, lane-wise: a
                     // lane that fires once uses it as the scalar kernel's
                     // `sample` would (the same words, the same first try).
-                    let w = philox::<ISA, L>(first, 0, rng::TAG_STREAM, keys.severity[r]);
-                    let ok = rule.severity.first_try_lanes(&w, &mut b.severity[r]);
-                    b.severity_ok[r] = (0..L).fold(0, |m, l| m | (u32::from(ok[l]) << l));
+                    b.severity_ok[r] =
+                        severity_tries::<ISA, L>(&rule.severity, first, 0, keys.severity[r], &mut b.severity[r]);
                     b.severity_ready[r] = true;
                 }
                 // Lane by lane in ascending order, as the scalar kernel.
