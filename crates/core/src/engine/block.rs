@@ -513,10 +513,17 @@ impl Engine<'_> {
                 }
                 let (xi, load, idio, factor, vol) =
                     (b.normals[1 + u][j], b.load[u], b.idio[u], b.drift_factor[u], b.vol[u]);
-                let mut d = b.d[u];
+                // The single-precision shock in a loop of its own, so that
+                // it vectorises at the width of f32 (sixteen lanes to an
+                // AVX-512 register), not at the f64 width of the update.
+                let mut shock = [0f32; L];
                 for l in 0..L {
                     let eps = load[l] * z[l] + idio[l] * xi[l];
-                    d[l] *= factor[l] * f64::from(math::single::exp(vol[l] * eps));
+                    shock[l] = math::single::exp(vol[l] * eps);
+                }
+                let mut d = b.d[u];
+                for l in 0..L {
+                    d[l] *= factor[l] * f64::from(shock[l]);
                 }
                 b.d[u] = d;
             }
