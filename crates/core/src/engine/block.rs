@@ -157,6 +157,11 @@ impl Kernel {
 #[derive(Debug, Clone)]
 pub struct Block<const L: usize = LANES> {
     pv: Vec<[f64; L]>,
+    /// The parameters a block draws, with their keys, and the first words
+    /// of each one's stream.
+    drawn: Vec<usize>,
+    drawn_keys: Vec<[u32; 2]>,
+    param_words: Vec<[[u32; L]; 4]>,
     /// One lane's designed parameters (see `design.rs`).
     designed: Vec<f64>,
     d: Vec<[f64; L]>,
@@ -331,6 +336,9 @@ impl Engine<'_> {
         let z = |n: usize| vec![[0.0; L]; n];
         Block {
             pv: z(self.params.len()),
+            drawn: Vec::with_capacity(self.params.len()),
+            drawn_keys: Vec::with_capacity(self.params.len()),
+            param_words: vec![[[0; L]; 4]; self.params.len()],
             designed: vec![0.0; self.design.params.len()],
             d: z(nu),
             drift_factor: z(nu),
@@ -418,20 +426,27 @@ impl Engine<'_> {
         let (np, nc, nu) = (self.np, self.nc, self.demand.len());
         let on_params = on.is_none_or(|s| s.params);
         let on_shocks = on.is_none_or(|s| s.shocks);
+        // The parameters drawn here: every one's first block of words at
+        // once (under AVX-512 four Philox runs side by side), then each
+        // tried lane-wise; lanes whose sampler needs more words draw on
+        // their own.
+        b.drawn.clear();
+        b.drawn_keys.clear();
         for (k, d) in self.params.iter().enumerate() {
             if d.is_fixed() || !on_params {
                 b.pv[k] = [d.mean(); L];
-                continue;
+            } else if !self.design.owns[k] {
+                b.drawn.push(k);
+                b.drawn_keys.push(keys.params[k]);
             }
-            if self.design.owns[k] {
-                continue;
-            }
-            // The first block of the parameter's stream, tried lane-wise;
-            // lanes whose sampler needs more words draw on their own.
-            let w = philox::<ISA, L>(first, 0, rng::TAG_STREAM, keys.params[k]);
-            let done = d.first_try_lanes(&w, &mut b.pv[k]);
+        }
+        let n = b.drawn.len();
+        philox_many::<ISA, L>(first, 0, rng::TAG_STREAM, &b.drawn_keys, &mut b.param_words[..n]);
+        for ((&k, &key), w) in b.drawn.iter().zip(&b.drawn_keys).zip(&b.param_words) {
+            let d = &self.params[k];
+            let done = d.first_try_lanes(w, &mut b.pv[k]);
             for l in (0..L).filter(|l| !done[*l]) {
-                b.pv[k][l] = d.sample(&mut Stream::new(keys.params[k], first + l as u64, 0));
+                b.pv[k][l] = d.sample(&mut Stream::new(key, first + l as u64, 0));
             }
         }
         if on_params && !self.design.is_empty() {
@@ -442,15 +457,19 @@ impl Engine<'_> {
                 }
             }
         }
+        // The per-block set-up into local arrays too: written through the
+        // block's vectors, these loops stayed scalar (their `exp` most of
+        // the set-up's time).
         for (u, d) in self.demand.iter().enumerate() {
             let (mu, sigma, beta) = (b.pv[d.growth], b.pv[d.volatility], b.pv[d.beta]);
+            let (mut factor, mut vol, mut load, mut idio) = ([0.0; L], [0f32; L], [0f32; L], [0f32; L]);
             for l in 0..L {
-                b.d[u][l] = 1.0;
-                b.drift_factor[u][l] = math::exp((mu[l] - sigma[l] * sigma[l] / 2.0) * DT);
-                b.vol[u][l] = (sigma[l] * SQRT_DT) as f32;
-                b.load[u][l] = beta[l] as f32;
-                b.idio[u][l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt() as f32;
+                factor[l] = math::exp((mu[l] - sigma[l] * sigma[l] / 2.0) * DT);
+                vol[l] = (sigma[l] * SQRT_DT) as f32;
+                load[l] = beta[l] as f32;
+                idio[l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt() as f32;
             }
+            (b.d[u], b.drift_factor[u], b.vol[u], b.load[u], b.idio[u]) = ([1.0; L], factor, vol, load, idio);
             b.bookings[u] = b.pv[d.bookings];
         }
         for p in 0..np {
@@ -468,17 +487,20 @@ impl Engine<'_> {
         }
         for (s, sh) in self.shifts.iter().enumerate() {
             let (target, half_life) = (b.pv[sh.target], b.pv[sh.half_life]);
+            let (mut amp, mut decay) = ([0.0; L], [0.0; L]);
             for l in 0..L {
-                b.amp[s][l] = sh.start - target[l];
-                b.decay[s][l] = math::exp(-std::f64::consts::LN_2 / half_life[l]);
+                amp[l] = sh.start - target[l];
+                decay[l] = math::exp(-std::f64::consts::LN_2 / half_life[l]);
             }
-            b.decay_t[s] = [1.0; L];
+            (b.amp[s], b.decay[s], b.decay_t[s]) = (amp, decay, [1.0; L]);
         }
         for (r, (&h, &m)) in self.hazard.iter().zip(&self.migrate).enumerate() {
             let hazard = b.pv[h];
+            let mut p_fire = [0.0; L];
             for l in 0..L {
-                b.p_fire[r][l] = 1.0 - math::exp(-hazard[l] * DT);
+                p_fire[l] = 1.0 - math::exp(-hazard[l] * DT);
             }
+            b.p_fire[r] = p_fire;
             b.migrate[r] = b.pv[m];
             b.fired[r] = [0; L];
             b.severity_ready[r] = false;
