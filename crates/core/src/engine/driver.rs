@@ -178,17 +178,7 @@ fn fold<const L: usize>(kernel: Kernel, sums: &mut Sums, sk: &mut Sketches, b: &
 /// the path indices alone, not on the block's width (a multiple of 8).
 #[inline(always)]
 fn fold_impl<const L: usize>(sums: &mut Sums, sk: &mut Sketches, b: &Block<L>, n: usize) {
-    for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
-        let (eights, rest) = x[..n].as_chunks::<8>();
-        for h in eights {
-            m.add8(h);
-            s.add8(h);
-        }
-        if !rest.is_empty() {
-            rest.iter().for_each(|v| m.add(*v));
-            s.add_slice(rest);
-        }
-    }
+    fold_metrics(sums, sk, b, n);
     let cells = b.totals.iter().chain(&b.quarter_revenue);
     for ((sum, s), x) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells) {
         let (eights, rest) = x[..n].as_chunks::<8>();
@@ -200,6 +190,92 @@ fn fold_impl<const L: usize>(sums: &mut Sums, sk: &mut Sketches, b: &Block<L>, n
             rest.iter().for_each(|v| *sum += v);
             s.add_slice(rest);
         }
+    }
+}
+
+/// The metrics' part of [`fold_impl`].
+#[inline(always)]
+fn fold_metrics<const L: usize>(sums: &mut Sums, sk: &mut Sketches, b: &Block<L>, n: usize) {
+    for ((m, s), x) in sums.moments.iter_mut().zip(&mut sk.metrics).zip(&b.metrics) {
+        let (eights, rest) = x[..n].as_chunks::<8>();
+        for h in eights {
+            m.add8(h);
+            s.add8(h);
+        }
+        if !rest.is_empty() {
+            rest.iter().for_each(|v| m.add(*v));
+            s.add_slice(rest);
+        }
+    }
+}
+
+/// Blocks whose band values a run's fold stages before counting them.
+const STAGED_BLOCKS: usize = 8;
+
+/// Band values staged for counting ([`Sketch::stage`]): per band cell, the
+/// bucket offsets of up to [`STAGED_BLOCKS`] blocks, counted cell by cell
+/// (a run of increments into one store, which stays in the nearest cache,
+/// where counting each block's values as it comes visits every cell's
+/// store in turn).
+struct Staged {
+    /// `at[cell * cap ..][.. len[cell]]`
+    at: Vec<u16>,
+    len: Vec<usize>,
+    cap: usize,
+    blocks: usize,
+}
+
+impl Staged {
+    fn new(cells: usize, lanes: usize) -> Self {
+        let cap = STAGED_BLOCKS * lanes;
+        Staged { at: vec![0; cells * cap], len: vec![0; cells], cap, blocks: 0 }
+    }
+
+    /// Count cell `c`'s staged values into its sketch.
+    #[inline(always)]
+    fn count(&mut self, c: usize, s: &mut Sketch) {
+        let at = &self.at[c * self.cap..][..self.len[c]];
+        s.count_staged(at);
+        self.len[c] = 0;
+    }
+
+    /// Count every cell's staged values.
+    fn count_all(&mut self, sk: &mut Sketches) {
+        for (c, s) in sk.bands.iter_mut().enumerate().take(self.len.len()) {
+            self.count(c, s);
+        }
+        self.blocks = 0;
+    }
+}
+
+/// [`fold`] with the band cells' counts staged in `st` (every cell's sum,
+/// in the same order, at once), compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512dq,avx512vl,avx512bw")]
+fn fold_staged_avx512<const L: usize>(sums: &mut Sums, sk: &mut Sketches, st: &mut Staged, b: &Block<L>, n: usize) {
+    fold_metrics(sums, sk, b, n);
+    let cells = b.totals.iter().chain(&b.quarter_revenue);
+    for (c, ((sum, s), x)) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells).enumerate() {
+        let (eights, rest) = x[..n].as_chunks::<8>();
+        for h in eights {
+            *sum += sum8(h);
+        }
+        rest.iter().for_each(|v| *sum += v);
+        let start = c * st.cap + st.len[c];
+        if n == L && st.len[c] + L <= st.cap && s.stage(x, &mut st.at[start..start + L]) {
+            st.len[c] += L;
+        } else {
+            // The store may change: its staged values first.
+            st.count(c, s);
+            eights.iter().for_each(|h| s.add8(h));
+            if !rest.is_empty() {
+                s.add_slice(rest);
+            }
+        }
+    }
+    st.blocks += 1;
+    if st.blocks == STAGED_BLOCKS {
+        st.count_all(sk);
     }
 }
 
@@ -431,7 +507,7 @@ struct RunFold<'e, 'a> {
 impl Fold for RunFold<'_, '_> {
     type Chunk = Sums;
     type Thread = Sketches;
-    type Scratch<const L: usize> = Block<L>;
+    type Scratch<const L: usize> = (Block<L>, Staged);
 
     fn chunk(&self) -> Sums {
         Sums::new(self.engine.metric_count(), self.engine.band_count())
@@ -441,8 +517,12 @@ impl Fold for RunFold<'_, '_> {
         Sketches::new(self.engine.metric_count(), self.engine.band_count())
     }
 
-    fn scratch<const L: usize>(&self) -> Block<L> {
-        self.engine.block_buffer_of::<L>()
+    fn scratch<const L: usize>(&self) -> (Block<L>, Staged) {
+        #[cfg(target_arch = "x86_64")]
+        let cells = if self.engine.kernel() == Kernel::Avx512 { 2 * self.engine.band_count() } else { 0 };
+        #[cfg(not(target_arch = "x86_64"))]
+        let cells = 0;
+        (self.engine.block_buffer_of::<L>(), Staged::new(cells, L))
     }
 
     #[inline]
@@ -451,12 +531,23 @@ impl Fold for RunFold<'_, '_> {
         sim: &S,
         first: u64,
         n: usize,
-        b: &mut Block<L>,
+        (b, st): &mut (Block<L>, Staged),
         sums: &mut Sums,
         sk: &mut Sketches,
     ) {
         sim.simulate(self.engine, self.keys, None, first, b);
-        fold(self.engine.kernel(), sums, sk, b, n);
+        match self.engine.kernel() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::Avx512` is only chosen when the CPU has it.
+            Kernel::Avx512 => unsafe { fold_staged_avx512(sums, sk, st, b, n) },
+            // Narrower builds count as they go: staging costs them more
+            // instructions than it saves (callgrind, AVX2 +11%).
+            kernel => fold(kernel, sums, sk, b, n),
+        }
+    }
+
+    fn end_chunk<const L: usize>(&self, (_, st): &mut (Block<L>, Staged), sk: &mut Sketches) {
+        st.count_all(sk);
     }
 
     fn merge(&self, a: &mut Sums, b: Sums) {

@@ -126,6 +126,10 @@ pub trait Fold: Sync {
         thread: &mut Self::Thread,
     );
 
+    /// The end of a chunk, before its thread state goes back to the pool:
+    /// a fold that holds work back in the scratch finishes it here.
+    fn end_chunk<const L: usize>(&self, _scratch: &mut Self::Scratch<L>, _thread: &mut Self::Thread) {}
+
     fn merge(&self, a: &mut Self::Chunk, b: Self::Chunk);
     fn merge_threads(&self, a: &mut Self::Thread, b: Self::Thread);
 }
@@ -192,6 +196,7 @@ fn drive_at<F: Fold, S: Simulator, const L: usize>(
             cx.fold.block::<S, L>(cx.sim, first, n, &mut scratch, &mut chunk, &mut thread);
             first += L as u64;
         }
+        cx.fold.end_chunk::<L>(&mut scratch, &mut thread);
         cx.threads.lock().expect("no worker panicked").push(thread);
         (cx.watch.progress)(range.end - range.start);
         Some(chunk)
