@@ -277,29 +277,36 @@ impl Store {
 
     /// [`Store::bump_at`] of buckets given as offsets inside the store, in a
     /// loop of plain increments (a run of them into one store stays in the
-    /// nearest cache).
+    /// nearest cache). Where the high parts exist, the offsets whose low
+    /// byte wrapped go to `wrapped` instead of into the loop (each carry is
+    /// a cache miss: applied together, by [`Store::carry_all`], they
+    /// overlap); the caller applies them before the store next changes.
     #[inline(always)]
-    fn bump_all(&mut self, at: &[u16]) {
+    fn bump_all(&mut self, at: &[u16], wrapped: &mut Vec<u16>) {
         let len = self.low.len();
         let inside = at.iter().fold(0u16, |m, &i| m.max(i)) as usize;
         if self.high.len() == len && (at.is_empty() || inside < len) {
-            let (low, high) = (self.low.as_mut_ptr(), self.high.as_mut_ptr());
+            let low = self.low.as_mut_ptr();
             for &i in at {
-                let i = usize::from(i);
-                // SAFETY: every offset is below the length of both parts
+                // SAFETY: every offset is below the store's length
                 // (checked above).
-                unsafe {
-                    let c = low.add(i);
-                    *c = (*c).wrapping_add(1);
-                    if *c == 0 {
-                        *high.add(i) += 256;
-                    }
+                let c = unsafe { &mut *low.add(usize::from(i)) };
+                *c = c.wrapping_add(1);
+                if *c == 0 {
+                    wrapped.push(i);
                 }
             }
         } else {
             for &i in at {
                 self.bump_at(usize::from(i));
             }
+        }
+    }
+
+    /// The carries [`Store::bump_all`] held back: 256 more in each bucket.
+    fn carry_all(&mut self, wrapped: &[u16]) {
+        for &i in wrapped {
+            self.high[usize::from(i)] += 256;
         }
     }
 
@@ -639,10 +646,16 @@ impl Sketch {
     }
 
     /// Count the bucket offsets [`Sketch::stage`] gave since the store last
-    /// changed.
+    /// changed, but for the carries of low bytes that wrapped, which go to
+    /// `wrapped` for [`Sketch::carry_staged`] (before the store changes).
     #[inline(always)]
-    pub(crate) fn count_staged(&mut self, at: &[u16]) {
-        self.pos.bump_all(at);
+    pub(crate) fn count_staged(&mut self, at: &[u16], wrapped: &mut Vec<u16>) {
+        self.pos.bump_all(at, wrapped);
+    }
+
+    /// Apply the carries [`Sketch::count_staged`] held back.
+    pub(crate) fn carry_staged(&mut self, wrapped: &[u16]) {
+        self.pos.carry_all(wrapped);
     }
 
     #[cold]
@@ -1102,7 +1115,7 @@ mod tests {
             cap in 1usize..6,
         ) {
             let (mut eight, mut staged) = (Sketch::new(), Sketch::new());
-            let mut at: Vec<u16> = Vec::new();
+            let (mut at, mut wrapped): (Vec<u16>, Vec<u16>) = (Vec::new(), Vec::new());
             for b in &blocks {
                 let b: &[f64; 16] = b.as_slice().try_into().expect("16 values");
                 b.as_chunks::<8>().0.iter().for_each(|h| eight.add8(h));
@@ -1110,12 +1123,16 @@ mod tests {
                 if at.len() < 16 * cap && staged.stage(b, &mut out) {
                     at.extend_from_slice(&out);
                 } else {
-                    staged.count_staged(&at);
+                    wrapped.clear();
+                    staged.count_staged(&at, &mut wrapped);
+                    staged.carry_staged(&wrapped);
                     at.clear();
                     b.as_chunks::<8>().0.iter().for_each(|h| staged.add8(h));
                 }
             }
-            staged.count_staged(&at);
+            wrapped.clear();
+            staged.count_staged(&at, &mut wrapped);
+            staged.carry_staged(&wrapped);
             prop_assert_eq!(&eight, &staged);
             prop_assert!(staged.check().is_ok());
         }

@@ -223,26 +223,45 @@ struct Staged {
     len: Vec<usize>,
     cap: usize,
     blocks: usize,
+    /// Carries held back ([`Sketch::count_staged`]): the offsets, and the
+    /// cell and end of each cell's run of them.
+    wrapped: Vec<u16>,
+    ends: Vec<(usize, usize)>,
 }
 
 impl Staged {
     fn new(cells: usize, lanes: usize) -> Self {
         let cap = STAGED_BLOCKS * lanes;
-        Staged { at: vec![0; cells * cap], len: vec![0; cells], cap, blocks: 0 }
+        let (wrapped, ends) = (Vec::new(), Vec::new());
+        Staged { at: vec![0; cells * cap], len: vec![0; cells], cap, blocks: 0, wrapped, ends }
     }
 
-    /// Count cell `c`'s staged values into its sketch.
+    /// Count cell `c`'s staged values into its sketch, carries included.
     #[inline(always)]
     fn count(&mut self, c: usize, s: &mut Sketch) {
-        let at = &self.at[c * self.cap..][..self.len[c]];
-        s.count_staged(at);
+        self.wrapped.clear();
+        s.count_staged(&self.at[c * self.cap..][..self.len[c]], &mut self.wrapped);
+        s.carry_staged(&self.wrapped);
         self.len[c] = 0;
     }
 
-    /// Count every cell's staged values.
+    /// Count every cell's staged values, then every carry (their cache
+    /// misses overlap; no store changes in between).
     fn count_all(&mut self, sk: &mut Sketches) {
+        self.wrapped.clear();
+        self.ends.clear();
         for (c, s) in sk.bands.iter_mut().enumerate().take(self.len.len()) {
-            self.count(c, s);
+            let before = self.wrapped.len();
+            s.count_staged(&self.at[c * self.cap..][..self.len[c]], &mut self.wrapped);
+            if self.wrapped.len() > before {
+                self.ends.push((c, self.wrapped.len()));
+            }
+            self.len[c] = 0;
+        }
+        let mut start = 0;
+        for &(c, end) in &self.ends {
+            sk.bands[c].carry_staged(&self.wrapped[start..end]);
+            start = end;
         }
         self.blocks = 0;
     }
