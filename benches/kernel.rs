@@ -273,9 +273,11 @@ fn chunk<const L: usize>(engine: &Engine, kernel: Kernel, keys: &backlog_risk::e
 /// The fold's counting against a bare counter: the values one chunk of
 /// `openai-shift` gives the fold (every metric and every fan and revenue
 /// cell of its 2,048 paths), counted eight at a time into sketches already
-/// holding a chunk (`Sketch::add8`, as the fold counts them), against one
-/// byte incremented per value at an index read from a table (the least a
-/// histogram can do). Elements are values, so `1e9 / rate` is ns per value.
+/// holding a chunk (`Sketch::add8`, as the AVX2 and baseline builds' fold
+/// counts them; the AVX-512 build's stages the band cells and counts them
+/// cell by cell, and this bench runs the portable build of `add8`), against
+/// one byte incremented per value at an index read from a table (the least
+/// a histogram can do). Elements are values, so `1e9 / rate` is ns per value.
 fn fold_cost(c: &mut Criterion) {
     let sc = scenario::load(Path::new("scenarios/openai-shift.toml")).expect("shipped scenario loads");
     let engine = Engine::new(&sc);
