@@ -284,8 +284,8 @@ impl Store {
     #[inline(always)]
     fn bump_all(&mut self, at: &[u16], wrapped: &mut Vec<u16>) {
         let len = self.low.len();
-        let inside = at.iter().fold(0u16, |m, &i| m.max(i)) as usize;
-        if self.high.len() == len && (at.is_empty() || inside < len) {
+        let highest = at.iter().fold(0u16, |m, &i| m.max(i)) as usize;
+        if self.high.len() == len && (at.is_empty() || highest < len) {
             let low = self.low.as_mut_ptr();
             for &i in at {
                 // SAFETY: every offset is below the store's length
