@@ -588,9 +588,7 @@ impl Sketch {
             if at.iter().fold(true, |all, i| all & (*i < len)) {
                 debug_assert!(xs.iter().all(|x| x.is_finite()), "non-finite value in a sketch");
                 self.n += 8;
-                let (lo, hi) = min_max8(xs);
-                self.min = self.min.min(lo);
-                self.max = self.max.max(hi);
+                self.extremes8(xs);
                 self.pos.bump8(at);
                 return;
             }
@@ -636,11 +634,7 @@ impl Sketch {
         self.n += L as u64;
         let outside = xs.iter().fold(false, |any, x| any | (*x < self.min) | (*x > self.max));
         if outside {
-            for h in xs.as_chunks::<8>().0 {
-                let (lo, hi) = min_max8(h);
-                self.min = self.min.min(lo);
-                self.max = self.max.max(hi);
-            }
+            xs.as_chunks::<8>().0.iter().for_each(|h| self.extremes8(h));
         }
         true
     }
@@ -656,6 +650,14 @@ impl Sketch {
     /// Apply the carries [`Sketch::count_staged`] held back.
     pub(crate) fn carry_staged(&mut self, wrapped: &[u16]) {
         self.pos.carry_all(wrapped);
+    }
+
+    /// Min and max updated with eight values.
+    #[inline(always)]
+    fn extremes8(&mut self, xs: &[f64; 8]) {
+        let (lo, hi) = min_max8(xs);
+        self.min = self.min.min(lo);
+        self.max = self.max.max(hi);
     }
 
     #[cold]
