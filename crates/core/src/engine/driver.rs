@@ -276,10 +276,13 @@ fn fold_staged_avx512<const L: usize>(sums: &mut Sums, sk: &mut Sketches, st: &m
     let cells = b.totals.iter().chain(&b.quarter_revenue);
     for (c, ((sum, s), x)) in sums.bands.iter_mut().zip(&mut sk.bands).zip(cells).enumerate() {
         let (eights, rest) = x[..n].as_chunks::<8>();
+        // The sum in a register, stored once (the same order of additions).
+        let mut total = *sum;
         for h in eights {
-            *sum += sum8(h);
+            total += sum8(h);
         }
-        rest.iter().for_each(|v| *sum += v);
+        rest.iter().for_each(|v| total += v);
+        *sum = total;
         let start = c * st.cap + st.len[c];
         if n == L && st.len[c] + L <= st.cap && s.stage(x, &mut st.at[start..start + L]) {
             st.len[c] += L;
