@@ -135,10 +135,8 @@ pub unsafe fn philox8_avx2(path0: u64, index: u32, tag: u32, key: [u32; 2]) -> [
     out
 }
 
-/// [`philox_lanes`]`::<16>` with AVX-512 intrinsics: sixteen lanes in one
-/// register per counter word, the same words as the portable loop. As in
-/// [`philox8_avx2`], `vpmuludq` on the even and odd lanes, then two masked
-/// blends.
+/// [`philox_lanes`]`::<16>` with AVX-512 intrinsics, the same words as the
+/// portable loop: one run of [`philox16xn_avx512`].
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
@@ -160,8 +158,17 @@ pub unsafe fn philox16_avx512(path0: u64, index: u32, tag: u32, key: [u32; 2]) -
 /// `N` independent runs of [`philox16_avx512`] (paths `path0[i] ..
 /// path0[i] + 16` under `keys[i]`), their rounds interleaved, returned in
 /// registers: word `j` of run `i` is `out[i][j]`. One run is a chain of
-/// dependent multiplications that leaves the vector units partly idle; a
-/// few side by side fill them (the kernel draws four).
+/// dependent multiplications that leaves the vector units partly idle; two
+/// side by side fill them (the kernel draws two at a time: more run out of
+/// registers).
+///
+/// Each lane's word lives in the low half of a 64-bit slot (a run's 16
+/// lanes are two registers of 8 per word): one `vpmuludq` then gives the
+/// whole product, its high word a shift away and its low word the slot
+/// itself (the next round's multiplication reads only the low half, so what
+/// the upper halves hold does not matter), where 32-bit lanes need two
+/// multiplications, shifts and blends per product. The words are packed
+/// to 32-bit lanes once, at the end.
 ///
 /// Always inlined, with no `target_feature` of its own: inside a function
 /// compiled for AVX-512 (the kernel's copy) it becomes straight-line
@@ -179,53 +186,50 @@ pub unsafe fn philox16xn_avx512<const N: usize>(
     keys: [[u32; 2]; N],
 ) -> [[std::arch::x86_64::__m512i; 4]; N] {
     use std::arch::x86_64::*;
-    /// `(hi, lo)` 32-bit halves of `a * m`, lane by lane.
-    #[inline(always)]
-    fn mulhilo(a: __m512i, m: __m512i) -> (__m512i, __m512i) {
-        const ODD: __mmask16 = 0b1010_1010_1010_1010;
-        // SAFETY: the caller of `philox16xn_avx512` has AVX-512F.
-        unsafe {
-            let even = _mm512_mul_epu32(a, m);
-            let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), m);
-            let hi = _mm512_mask_blend_epi32(ODD, _mm512_srli_epi64::<32>(even), odd);
-            let lo = _mm512_mask_blend_epi32(ODD, even, _mm512_slli_epi64::<32>(odd));
-            (hi, lo)
-        }
-    }
     // SAFETY: the caller's CPU has AVX-512F; the loads read whole arrays.
     unsafe {
         // No closures here: a closure does not inherit the kernel's
         // target features, and its intrinsics would stay calls.
-        let mut c = [[_mm512_setzero_si512(); 4]; N];
+        // `c[i][h][j]`: word `j` of lanes `8 h .. 8 h + 8` of run `i`.
+        let mut c = [[[_mm512_setzero_si512(); 4]; 2]; N];
         for i in 0..N {
-            let (mut low, mut high) = ([0u32; 16], [0u32; 16]);
-            for l in 0..16 {
-                let p = path0[i].wrapping_add(l as u64);
-                (low[l], high[l]) = (p as u32, (p >> 32) as u32);
+            for (h, half) in c[i].iter_mut().enumerate() {
+                // Paths of lanes 8 h ..: plain integers (no intrinsics in
+                // the closure).
+                let p: [u64; 8] = std::array::from_fn(|l| path0[i].wrapping_add((8 * h + l) as u64));
+                let p = _mm512_loadu_si512(p.as_ptr().cast());
+                *half = [p, _mm512_srli_epi64::<32>(p), _mm512_set1_epi64(index.into()), _mm512_set1_epi64(tag.into())];
             }
-            // Unaligned loads of 64-byte arrays.
-            let (c0, c1) = (_mm512_loadu_si512(low.as_ptr().cast()), _mm512_loadu_si512(high.as_ptr().cast()));
-            c[i] = [c0, c1, _mm512_set1_epi32(index as i32), _mm512_set1_epi32(tag as i32)];
         }
-        let (m0, m1) = (_mm512_set1_epi32(M0 as i32), _mm512_set1_epi32(M1 as i32));
+        let (m0, m1) = (_mm512_set1_epi64(M0.into()), _mm512_set1_epi64(M1.into()));
         let mut k = keys;
         for r in 0..10 {
             for i in 0..N {
                 if r > 0 {
                     k[i] = [k[i][0].wrapping_add(W0), k[i][1].wrapping_add(W1)];
                 }
-                let [c0, c1, c2, c3] = c[i];
-                let (h0, l0) = mulhilo(c0, m0);
-                let (h1, l1) = mulhilo(c2, m1);
-                c[i] = [
-                    _mm512_xor_si512(_mm512_xor_si512(h1, c1), _mm512_set1_epi32(k[i][0] as i32)),
-                    l1,
-                    _mm512_xor_si512(_mm512_xor_si512(h0, c3), _mm512_set1_epi32(k[i][1] as i32)),
-                    l0,
-                ];
+                let (k0, k1) = (_mm512_set1_epi64(k[i][0].into()), _mm512_set1_epi64(k[i][1].into()));
+                for half in c[i].iter_mut() {
+                    let [c0, c1, c2, c3] = *half;
+                    let (p0, p1) = (_mm512_mul_epu32(c0, m0), _mm512_mul_epu32(c2, m1));
+                    // hi(p1) ^ c1 ^ k0, lo(p1), hi(p0) ^ c3 ^ k1, lo(p0).
+                    *half = [
+                        _mm512_ternarylogic_epi64::<0x96>(_mm512_srli_epi64::<32>(p1), c1, k0),
+                        p1,
+                        _mm512_ternarylogic_epi64::<0x96>(_mm512_srli_epi64::<32>(p0), c3, k1),
+                        p0,
+                    ];
+                }
             }
         }
-        c
+        let mut out = [[_mm512_setzero_si512(); 4]; N];
+        for i in 0..N {
+            for j in 0..4 {
+                let (lo, hi) = (_mm512_cvtepi64_epi32(c[i][0][j]), _mm512_cvtepi64_epi32(c[i][1][j]));
+                out[i][j] = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+            }
+        }
+        out
     }
 }
 

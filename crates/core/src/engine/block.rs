@@ -264,7 +264,7 @@ fn philox<const ISA: u8, const L: usize>(first: u64, index: u32, tag: u32, key: 
 
 /// The words of draw group `index` of sequence `tag` under each of `keys`
 /// for the block's lanes, into `out` (an entry per key): [`philox`] of each
-/// key. Under AVX-512 the runs of four keys or lane groups go side by side,
+/// key. Under AVX-512 the runs of two keys or lane groups go side by side,
 /// their rounds interleaved (a run alone waits on its own multiplications;
 /// under AVX2, sixteen registers hold one run and more spill).
 #[inline(always)]
@@ -279,12 +279,10 @@ fn philox_many<const ISA: u8, const L: usize>(
     if ISA == AVX512 {
         // Run `c` is key `c / parts`, lanes `16 (c % parts) ..`.
         let runs = keys.len() * (L / 16);
-        for c in (0..runs).step_by(4) {
+        for c in (0..runs).step_by(2) {
             match runs - c {
                 1 => runs_avx512::<L, 1>(first, index, tag, keys, out, c),
-                2 => runs_avx512::<L, 2>(first, index, tag, keys, out, c),
-                3 => runs_avx512::<L, 3>(first, index, tag, keys, out, c),
-                _ => runs_avx512::<L, 4>(first, index, tag, keys, out, c),
+                _ => runs_avx512::<L, 2>(first, index, tag, keys, out, c),
             }
         }
         return;
@@ -427,7 +425,7 @@ impl Engine<'_> {
         let on_params = on.is_none_or(|s| s.params);
         let on_shocks = on.is_none_or(|s| s.shocks);
         // The parameters drawn here: every one's first block of words at
-        // once (under AVX-512 four Philox runs side by side), then each
+        // once (under AVX-512 two Philox runs side by side), then each
         // tried lane-wise; lanes whose sampler needs more words draw on
         // their own.
         b.drawn.clear();
