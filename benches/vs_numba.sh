@@ -13,7 +13,8 @@
 #
 # Env: PYTHON (a python with numpy and numba; default python3),
 #      ENGINE (binary; default target/release/backlog-risk),
-#      BEFORE (optional second engine binary, e.g. an older build, timed too).
+#      BEFORE (optional second engine binary, e.g. an older build, timed too,
+#      the two builds taking turns to go first).
 # The engine's figure is its whole run with every output (statistics, CSV
 # files and charts); the peer's excludes its JIT compile and its statistics
 # (its own report).
@@ -45,13 +46,23 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 printf 'scenario %s, %s paths, threads %s, %s interleaved rounds\n' "$SCENARIO" "$PATHS" "$THREADS" "$ROUNDS"
 for r in $(seq "$ROUNDS"); do
     for t in $THREADS; do
-        e=$(engine_rate "$ENGINE" "$t")
-        p=$(peer_rate "$t")
+        # With BEFORE, the two builds take turns going first: odd rounds
+        # engine, peer, BEFORE; even rounds BEFORE, peer, engine (neither
+        # build always runs in the same place relative to the peer).
+        b=
+        if [ -n "${BEFORE:-}" ] && [ $((r % 2)) -eq 0 ]; then
+            b=$(engine_rate "$BEFORE" "$t")
+            p=$(peer_rate "$t")
+            e=$(engine_rate "$ENGINE" "$t")
+        else
+            e=$(engine_rate "$ENGINE" "$t")
+            p=$(peer_rate "$t")
+            if [ -n "${BEFORE:-}" ]; then b=$(engine_rate "$BEFORE" "$t"); fi
+        fi
         ratio=$(echo "$e / $p" | bc -l)
         line=$(printf 'round %s, %s thread(s): engine %.0f paths/s, numba %.0f paths/s, ratio %.2f' "$r" "$t" "$e" "$p" "$ratio")
         echo "$t $e $p $ratio" >>"$OUT/rates"
-        if [ -n "${BEFORE:-}" ]; then
-            b=$(engine_rate "$BEFORE" "$t")
+        if [ -n "$b" ]; then
             line+=$(printf '; before %.0f paths/s, ratio %.2f' "$b" "$(echo "$b / $p" | bc -l)")
         fi
         echo "$line"
