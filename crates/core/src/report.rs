@@ -3,6 +3,7 @@
 //! [`summarise`] turns an engine [`Accumulator`] into plain rows; writers
 //! format these rows and compute nothing.
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::{Accumulator, BandAcc, Engine, Plan};
@@ -326,8 +327,10 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
     let all = Metric::all(sc);
     let names: Vec<String> = all.iter().map(ToString::to_string).collect();
     // Each metric's buckets are read once, for its row and its errors.
+    // Metrics and cells are read on the caller's rayon pool, each on its
+    // own (rayon's indexed collect keeps the order: the same rows).
     let (metrics, errors): (Vec<MetricRow>, Vec<Vec<ErrorRow>>) = names
-        .iter()
+        .par_iter()
         .zip(&all)
         .zip(&acc.metrics)
         .map(|((n, m), a)| {
@@ -337,26 +340,28 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         .unzip();
     let errors = errors.into_iter().flatten().collect();
     let labels: Vec<String> = (1..=sc.quarters).map(|t| sc.label(t)).collect();
-    let bands = |cells: &[BandAcc]| {
-        let mut rows = Vec::with_capacity(cells.len());
-        for (p, prov) in sc.providers.iter().enumerate() {
-            for (t, label) in labels.iter().enumerate() {
-                let a = &cells[t * sc.providers.len() + p];
+    // Provider by provider, quarter by quarter.
+    let bands = |cells: &[BandAcc]| -> Vec<FanRow> {
+        let (np, nq) = (sc.providers.len(), labels.len());
+        (0..np * nq)
+            .into_par_iter()
+            .map(|i| {
+                let (p, t) = (i / nq, i % nq);
+                let a = &cells[t * np + p];
                 let q = a.sketch.quantiles(&FAN_LEVELS);
-                rows.push(FanRow {
-                    provider: prov.name.clone(),
+                FanRow {
+                    provider: sc.providers[p].name.clone(),
                     quarter: t as u32 + 1,
-                    label: label.clone(),
+                    label: labels[t].clone(),
                     mean: a.mean(),
                     p5: q[0],
                     p25: q[1],
                     p50: q[2],
                     p75: q[3],
                     p95: q[4],
-                });
-            }
-        }
-        rows
+                }
+            })
+            .collect()
     };
     let (fan, revenue) = (bands(&acc.fan), bands(&acc.revenue));
     let start_share = start_shares(sc);
@@ -384,7 +389,7 @@ pub fn summarise(engine: &Engine, acc: &Accumulator, seed: u64) -> ScenarioSumma
         })
         .collect();
     let loss_hist = losses
-        .iter()
+        .par_iter()
         .map(|(a, row)| {
             // The loss tail in full (up to the 99.99th percentile), the gain
             // side down to the 1st percentile, and always the plan (0).

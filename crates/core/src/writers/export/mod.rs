@@ -57,8 +57,9 @@ pub enum Charts {
     All,
 }
 
-/// Where exported files go.
-pub trait Sink {
+/// Where exported files go (a sink may be handed to another thread of the
+/// pool while an exporter [`Exporter::beside`] the others runs).
+pub trait Sink: Send {
     /// A whole file.
     fn put(&mut self, name: &str, bytes: Vec<u8>) -> Result<()>;
     /// A file written as it comes (a table too large to hold).
@@ -79,6 +80,15 @@ pub trait Owns: Sync {
 pub trait Exporter<C>: Owns {
     /// Write this exporter's files of `cx` (none, when it does not apply).
     fn export(&self, cx: &C, sink: &mut dyn Sink) -> Result<()>;
+
+    /// Whether this exporter's files are made beside those of the
+    /// exporters before it in its list, on another thread of the rayon
+    /// pool, into memory, and put when they are done (so in the list's
+    /// order). Only for an exporter that reads nothing the others put
+    /// (no [`Sink::get`]) and writes no file too large to hold.
+    fn beside(&self) -> bool {
+        false
+    }
 }
 
 /// Every file of a result in memory, in the order put: for front-ends that
@@ -120,7 +130,22 @@ macro_rules! exporters {
 
         #[doc = concat!("Export every file of [`", stringify!($list), "`] to `sink`, in order.")]
         pub fn $export(cx: &$cx, sink: &mut dyn Sink) -> Result<()> {
-            $list.iter().try_for_each(|e| e.export(cx, sink))
+            let mut list = $list;
+            // An exporter beside the ones before it: both at once, the
+            // earlier ones' error first, its files put after theirs.
+            while let Some(i) = list.iter().position(|e| e.beside()) {
+                let (made, before) = rayon::join(
+                    || {
+                        let mut m = MemorySink::default();
+                        list[i].export(cx, &mut m).map(|()| m)
+                    },
+                    || list[..i].iter().try_for_each(|e| e.export(cx, &mut *sink)),
+                );
+                before?;
+                made?.files.into_iter().try_for_each(|(name, bytes)| sink.put(&name, bytes))?;
+                list = &list[i + 1..];
+            }
+            list.iter().try_for_each(|e| e.export(cx, sink))
         }
     };
 }
@@ -237,3 +262,83 @@ pub static FOLDERS: &[(&str, &[Claim])] = &[
     ("OUT/NAME/portfolio-P", &[("stress", stress_owns), ("shard", shard_owns)]),
     ("OUT/NAME/path-N", &[("path", path_owns)]),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context of the test list: which exporters fail.
+    pub struct Cx<'a> {
+        failing: &'a [&'a str],
+    }
+
+    /// An exporter putting `NAME.txt`, or failing when its context says so.
+    pub struct Put(&'static str, bool);
+
+    impl Owns for Put {
+        fn owns(&self, name: &str) -> bool {
+            name == format!("{}.txt", self.0)
+        }
+    }
+
+    impl Exporter<Cx<'_>> for Put {
+        fn export(&self, cx: &Cx<'_>, sink: &mut dyn Sink) -> Result<()> {
+            if cx.failing.contains(&self.0) {
+                return Err(crate::Error::Invalid(format!("{} failed", self.0)));
+            }
+            sink.put(&format!("{}.txt", self.0), self.0.as_bytes().to_vec())
+        }
+
+        fn beside(&self) -> bool {
+            self.1
+        }
+    }
+
+    exporters!(
+        TEST_EXPORTERS: Cx, test_owns, export_test, [
+            Put("a", false),
+            Put("b", true),
+            Put("c", false),
+            Put("d", false),
+            Put("e", true),
+            Put("f", true),
+            Put("g", false),
+        ]
+    );
+
+    fn export_on(threads: usize, failing: &[&str]) -> (Vec<String>, Result<()>) {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut sink = MemorySink::default();
+        let res = pool.install(|| export_test(&Cx { failing }, &mut sink));
+        (sink.files.into_iter().map(|(n, _)| n).collect(), res)
+    }
+
+    /// Exporters made beside the others put their files in the list's
+    /// order, on one thread or several, and an error stops the list where
+    /// it arises (the earlier exporter's first).
+    #[test]
+    fn exporters_beside_the_others_keep_the_lists_order_and_its_first_error() {
+        let all: Vec<String> = "abcdefg".chars().map(|c| format!("{c}.txt")).collect();
+        for threads in [1, 2, 4] {
+            for _ in 0..20 {
+                let (files, res) = export_on(threads, &[]);
+                assert!(res.is_ok());
+                assert_eq!(files, all, "{threads} threads");
+            }
+            let message = |failing: &[&str]| {
+                let (files, res) = export_on(threads, failing);
+                (files.len(), res.map_err(|e| e.to_string()).expect_err("an exporter failed"))
+            };
+            // An exporter beside the others fails: what came before it is
+            // put, nothing after.
+            assert_eq!(message(&["b"]), (1, "b failed".to_string()));
+            // One before it fails too: that error, not the later one's.
+            assert_eq!(message(&["a", "b"]), (0, "a failed".to_string()));
+            assert_eq!(message(&["d", "e"]), (3, "d failed".to_string()));
+            // Two beside each other: the first's error.
+            assert_eq!(message(&["e", "f"]), (4, "e failed".to_string()));
+            assert_eq!(message(&["g"]), (6, "g failed".to_string()));
+        }
+        assert!(test_owns("f.txt") && !test_owns("h.txt"));
+    }
+}
