@@ -153,9 +153,17 @@ fn render(name: &str, size: ChartSize, draw: impl FnOnce(&Area) -> DrawResult) -
     let mut w = enc.write_header().map_err(|e| chart_error(name, format!("PNG encoding: {e}")))?;
     w.write_image_data(&rgb).map_err(|e| chart_error(name, format!("PNG encoding: {e}")))?;
     w.finish().map_err(|e| chart_error(name, format!("PNG encoding: {e}")))?;
-    BITMAP.set(rgb);
+    if rgb.capacity() <= KEPT_BITMAP {
+        BITMAP.set(rgb);
+    }
     Ok(out)
 }
+
+/// The largest bitmap a thread keeps (bytes): a default chart's 4.8 MB and
+/// up to about twice its pixels; a larger `--chart-size` draws into a
+/// fresh one each time, so that a long-lived process (Python) does not hold
+/// one per thread.
+const KEPT_BITMAP: usize = 12 << 20;
 
 thread_local! {
     /// The bitmap [`render`] draws into, kept for the thread's next chart.
