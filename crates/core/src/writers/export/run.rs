@@ -113,7 +113,8 @@ impl Exporter<RunContext<'_>> for ChartsPng {
         // give each of two threads one of the two slow charts (the loss
         // and the fan take about twice as long as the other two). Put in
         // the list's order.
-        let order: Vec<usize> = [0, 2, 1, 3].into_iter().chain(4..list.len()).collect();
+        let mut order: Vec<usize> = (0..list.len()).collect();
+        order.swap(1, 2);
         let mut pngs: Vec<(usize, Result<Vec<u8>>)> = order
             .into_par_iter()
             .with_max_len(1)
