@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use backlog_risk::engine::Engine;
+use backlog_risk::engine::{Engine, books_relative_error};
 use backlog_risk::model::{DT, Scenario};
 use common::*;
 
@@ -212,8 +212,9 @@ fn the_plan_uses_the_means_of_the_distributions() {
         aws += c * 0.4;
     }
     let plan = &engine.plan().backlog;
-    assert!((plan[0] / azure - 1.0).abs() < 1e-12, "azure plan {} vs {azure}", plan[0]);
-    assert!((plan[1] / aws - 1.0).abs() < 1e-12, "aws plan {} vs {aws}", plan[1]);
+    let tol = books_relative_error(10, 1, 0);
+    assert!((plan[0] / azure - 1.0).abs() <= tol, "azure plan {} vs {azure}", plan[0]);
+    assert!((plan[1] / aws - 1.0).abs() <= tol, "aws plan {} vs {aws}", plan[1]);
 }
 
 /// Migration below 1: an event cuts `S B`, moves `migrate S B` to the
@@ -234,6 +235,8 @@ fn migration_below_one_moves_part_of_the_cut() {
     let (azure, aws, oci, fired) =
         (col("backlog.azure"), col("backlog.aws"), col("backlog.oci"), col("events.c.azure"));
     let cut = sev * 100.0;
+    // The books are single precision: within their documented bound.
+    let tol = books_relative_error(8, 1, 1);
     for i in 0..rows.len() {
         let want = if fired[i] == 1.0 {
             [100.0 - cut, 20.0 + migrate * cut * 0.75, migrate * cut * 0.25]
@@ -242,7 +245,7 @@ fn migration_below_one_moves_part_of_the_cut() {
             [100.0, 20.0, 0.0]
         };
         for (got, w) in [azure[i], aws[i], oci[i]].into_iter().zip(want) {
-            assert!((got - w).abs() < 1e-12, "path {i}: {got} vs {w}");
+            assert!((got - w).abs() <= tol * w, "path {i}: {got} vs {w}");
         }
     }
     // The share fired matches 1 - (1 - p)^T within sampling error.
@@ -271,13 +274,13 @@ fn two_shifts_on_one_customer_add_up() {
     let m1 = (0.5 - 0.2) * (1.0 - 2f64.powf(-(t as f64) / 4.0));
     let m2 = (0.3 - 0.1) * (1.0 - 2f64.powf(-(t as f64) / 2.0));
     let want = [("azure", 0.5 - m1 + 0.25 * m2), ("aws", 0.3 - m2), ("gcp", 0.2 + m1 + 0.75 * m2)];
-    let mut total = 0.0;
+    let (mut total, tol) = (0.0, books_relative_error(t as usize, 1, 0));
     for (p, a) in want {
         let got = s.metric(&format!("backlog.{p}")).unwrap().mean;
-        assert!((got - 10.0 * a).abs() < 1e-12, "{p}: {got} vs {}", 10.0 * a);
+        assert!((got - 10.0 * a).abs() <= tol * 10.0 * a, "{p}: {got} vs {}", 10.0 * a);
         total += got;
     }
-    assert!((total - 10.0).abs() < 1e-12, "the shares sum to 1: {total}");
+    assert!((total - 10.0).abs() <= tol * 10.0, "the shares sum to 1: {total}");
 }
 
 /// Revenue: with constant bookings `b` and recognition `rho`,
@@ -300,16 +303,17 @@ fn revenue_and_shares_follow_the_recursion() {
     let customer = 50.0 * (1.0 - rho).powi(t);
     let customer_revenue = 50.0 - customer;
     let rev = s.metric("revenue.azure").unwrap().mean;
-    assert!((rev / (other_revenue + customer_revenue) - 1.0).abs() < 1e-12, "revenue {rev}");
+    let tol = books_relative_error(t as usize, 1, 0);
+    assert!((rev / (other_revenue + customer_revenue) - 1.0).abs() <= tol, "revenue {rev}");
     for (q, row) in s.revenue.iter().filter(|r| r.provider == "azure").enumerate() {
         let want = rho * (book(q as i32) + 50.0 * (1.0 - rho).powi(q as i32));
         assert_eq!(row.quarter as usize, q + 1);
-        assert!((row.mean / want - 1.0).abs() < 1e-12, "quarter {}: revenue {} vs {want}", q + 1, row.mean);
-        assert!((row.p50 / want - 1.0).abs() < 1e-12, "a constant's bands are exact");
+        assert!((row.mean / want - 1.0).abs() <= tol, "quarter {}: revenue {} vs {want}", q + 1, row.mean);
+        assert_eq!(row.p50, row.mean, "a constant's bands are exact");
     }
     let total = book(t) + customer;
     let share = s.metric("share.c.azure").unwrap().mean;
-    assert!((share - customer / total).abs() < 1e-12, "share {share} vs {}", customer / total);
+    assert!((share - customer / total).abs() <= 2.0 * tol, "share {share} vs {}", customer / total);
     assert_eq!(s.metric("share.c.gcp").unwrap().mean, 0.0, "no backlog at gcp: share 0");
     assert_eq!(s.metric("revenue.gcp").unwrap().mean, 0.0);
 }

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use backlog_risk::engine::{Engine, Kernel, LANES, MAX_LANES};
+use backlog_risk::engine::{Engine, Kernel, LANES, MAX_LANES, books_relative_error};
 use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report;
 use backlog_risk::stats::{self, RELATIVE_ERROR, ZERO_BAND};
@@ -105,6 +105,113 @@ max_events = 4
         })
         .collect();
     assert!(counts.iter().any(|c| *c >= 2.0), "no path had two events: {counts:?}");
+}
+
+/// The books in single precision against the same paths with their books
+/// in double (the same draws, the same demand indices), on every shipped
+/// scenario and on frequent events with migration: every quarter's total
+/// backlog and revenue of every provider within
+/// `books_relative_error(t, customers, events)` of its double value, shares
+/// within twice that, losses within it times the backlog; and that bound,
+/// at the horizon, under a tenth of the sketches' resolution.
+#[test]
+fn single_precision_books_stay_within_their_bound_of_double() {
+    let mut scenarios = shipped();
+    let frequent = BASE
+        .replace("paths = 4000", "paths = 512")
+        .replace("migrate = 0.5\nto = { aws = 1.0 }\n", "migrate = 0.5\nto = { aws = 1.0 }\nmax_events = 3\n")
+        .replace("hazard = { dist = \"uniform\", min = 0.1, max = 0.5 }", "hazard = 2.0");
+    assert!(frequent.contains("max_events = 3") && frequent.contains("hazard = 2.0"));
+    scenarios.push(parse(&frequent).unwrap());
+    let mut differed = 0usize;
+    for sc in &scenarios {
+        let engine = Engine::new(sc);
+        let keys = engine.keys(sc.seed, sc.paths);
+        let (mut narrow, mut wide) = (engine.workspace(), engine.workspace());
+        let names = sc.metric_names();
+        let (np, nc, tq) = (sc.providers.len(), sc.customers.len(), sc.quarters as usize);
+        for i in 0..sc.paths.min(512) {
+            engine.path(&keys, i, &mut narrow);
+            engine.path_double(&keys, i, &mut wide);
+            let events: f64 =
+                names.iter().zip(&narrow.metrics).filter(|(n, _)| n.starts_with("events.")).map(|(_, x)| x).sum();
+            let bound = |t: usize| books_relative_error(t, nc, events as usize);
+            assert!(bound(tq) < RELATIVE_ERROR / 10.0, "{}: bound {} at the horizon", sc.name, bound(tq));
+            for (k, (a, b)) in narrow.totals.iter().zip(&wide.totals).enumerate() {
+                let t = k / np + 1;
+                assert!((a - b).abs() <= bound(t) * b.abs(), "{} path {i} quarter {t}: backlog {a} vs {b}", sc.name);
+                differed += usize::from(a != b);
+            }
+            for (k, (a, b)) in narrow.quarter_revenue.iter().zip(&wide.quarter_revenue).enumerate() {
+                let t = k / np + 1;
+                assert!((a - b).abs() <= bound(t) * b.abs(), "{} path {i} quarter {t}: revenue {a} vs {b}", sc.name);
+            }
+            let backlog = &wide.metrics[..np];
+            for ((name, a), b) in names.iter().zip(&narrow.metrics).zip(&wide.metrics) {
+                let within = if name.starts_with("share.") {
+                    2.0 * bound(tq) * b.abs()
+                } else if name.starts_with("loss.") {
+                    let p = sc.providers.iter().position(|p| name.ends_with(&format!(".{}", p.name))).unwrap();
+                    bound(tq) * backlog[p].abs()
+                } else if name.starts_with("events.") {
+                    0.0
+                } else {
+                    bound(tq) * b.abs()
+                };
+                assert!((a - b).abs() <= within, "{} path {i}: {name} {a} vs {b}", sc.name);
+            }
+        }
+    }
+    assert!(differed > 0, "single and double never differed: the books are not single precision");
+}
+
+/// Totals beyond single precision's range: a path whose backlog overflows
+/// single precision runs its books in double (the scalar reference and
+/// every build of the block kernel alike, lane by lane within a block),
+/// and nothing it reports is infinite or NaN.
+#[test]
+fn totals_beyond_single_precision_fall_back_to_double() {
+    let text = format!(
+        "{}[providers.azure]
+recognition = 0.05
+other = {{ backlog = 10.0, bookings = 1.0, growth = 2.0, volatility = 0.3 }}
+         [customers.c]
+bookings = 1.0
+growth = 1.0
+volatility = 0.2
+backlog = {{ azure = 5.0 }}
+allocation = {{ azure = 1.0 }}
+",
+        common::header(174, 2048)
+    );
+    let sc = parse(&text).unwrap();
+    let engine = Engine::new(&sc);
+    let keys = engine.keys(sc.seed, sc.paths);
+    let (mut ws, mut wide) = (engine.workspace(), engine.workspace());
+    let mut fell_back = 0;
+    for i in 0..sc.paths {
+        engine.path(&keys, i, &mut ws);
+        let horizon = ws.metrics[0];
+        assert!(horizon.is_finite(), "path {i}: backlog {horizon}");
+        if horizon > f64::from(f32::MAX) {
+            fell_back += 1;
+            engine.path_double(&keys, i, &mut wide);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ws.metrics), bits(&wide.metrics), "path {i}: its books in double");
+            assert_eq!(bits(&ws.totals), bits(&wide.totals), "path {i}: its backlog path in double");
+        }
+    }
+    // Some paths of every block of 32, not all of them.
+    assert!(fell_back > 20 && fell_back < 1000, "{fell_back} of {} paths beyond single precision", sc.paths);
+    let firsts: Vec<u64> = (0..16).map(|i| 32 * i).collect();
+    for kernel in Kernel::available() {
+        agrees_with_scalar_at::<LANES>(&sc, kernel, &firsts);
+        agrees_with_scalar_at::<MAX_LANES>(&sc, kernel, &firsts);
+    }
+    let (_, s) = common::run(&sc);
+    for m in &s.metrics {
+        assert!([m.mean, m.sd, m.min, m.max, m.p50, m.p99].iter().all(|x| x.is_finite()), "{}: {m:?}", m.metric);
+    }
 }
 
 /// The engine runs the widest build the CPU has (unless told otherwise in

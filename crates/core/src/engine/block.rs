@@ -13,7 +13,7 @@
 // Lane loops index several arrays by the same lane: that is the point.
 #![allow(clippy::needless_range_loop)]
 
-use super::{Engine, Keys, SQRT_DT, Switches, scalar::cut_lane, share};
+use super::{Book, Engine, Keys, SQRT_DT, Switches, Workspace, scalar::cut_lane, share};
 use crate::math;
 use crate::model::DT;
 use crate::rng::{self, Stream};
@@ -176,9 +176,15 @@ pub struct Block<const L: usize = LANES> {
     /// The words of a group of four quarters: every shock's, then every
     /// rule's event uniforms (as [`Keys`]' quarterly keys).
     words: Vec<[[u32; L]; 4]>,
-    books: Vec<[f64; L]>,
+    /// Books, recognition rates and their complements in single
+    /// precision, allocations in double, as the scalar reference's.
+    books: Vec<[f32; L]>,
     alloc: Vec<[f64; L]>,
-    rho: Vec<[f64; L]>,
+    /// The allocations rounded to single, as the bookings use them (a
+    /// customer's row rounded again each quarter only where it shifts).
+    alloc32: Vec<[f32; L]>,
+    rho: Vec<[f32; L]>,
+    keep: Vec<[f32; L]>,
     amp: Vec<[f64; L]>,
     decay: Vec<[f64; L]>,
     decay_t: Vec<[f64; L]>,
@@ -205,6 +211,9 @@ pub struct Block<const L: usize = LANES> {
     pub quarter_revenue: Vec<[f64; L]>,
     /// The recorded metrics, `[metric][lane]`.
     pub metrics: Vec<[f64; L]>,
+    /// The scalar reference's workspace for the lanes whose totals leave
+    /// single precision's range ([`Book::keeps`]), made when first needed.
+    spill: Option<Box<Workspace>>,
 }
 
 impl<const L: usize> Block<L> {
@@ -346,9 +355,11 @@ impl Engine<'_> {
             bookings: z(nu),
             normals: vec![[[0.0; L]; 4]; nu + 1],
             words: vec![[[0; L]; 4]; nu + 1 + nr],
-            books: z((nc + 1) * np),
+            books: vec![[0.0; L]; (nc + 1) * np],
             alloc: z(nc * np),
-            rho: z(np),
+            alloc32: vec![[0.0; L]; nc * np],
+            rho: vec![[0.0; L]; np],
+            keep: vec![[0.0; L]; np],
             amp: z(ns),
             decay: z(ns),
             decay_t: z(ns),
@@ -365,6 +376,7 @@ impl Engine<'_> {
             totals: z(np * self.quarters),
             quarter_revenue: z(np * self.quarters),
             metrics: z(self.metric_count()),
+            spill: None,
         }
     }
 
@@ -470,17 +482,21 @@ impl Engine<'_> {
             (b.d[u], b.drift_factor[u], b.vol[u], b.load[u], b.idio[u]) = ([1.0; L], factor, vol, load, idio);
             b.bookings[u] = b.pv[d.bookings];
         }
+        let single = |x: &[f64; L]| -> [f32; L] { std::array::from_fn(|l| x[l] as f32) };
         for p in 0..np {
-            b.rho[p] = b.pv[self.recognition[p]];
-            b.books[nc * np + p] = b.pv[self.other_backlog[p]];
+            let rho = b.pv[self.recognition[p]];
+            b.rho[p] = single(&rho);
+            b.keep[p] = std::array::from_fn(|l| (1.0 - rho[l]) as f32);
+            b.books[nc * np + p] = single(&b.pv[self.other_backlog[p]]);
             b.revenue[p] = [0.0; L];
         }
         for (k, &x) in self.backlog.iter().enumerate() {
-            b.books[k] = b.pv[x];
+            b.books[k] = single(&b.pv[x]);
         }
         for (c, cu) in self.sc.customers.iter().enumerate() {
             for (p, a) in cu.allocation.iter().enumerate() {
                 b.alloc[c * np + p] = [*a; L];
+                b.alloc32[c * np + p] = [*a as f32; L];
             }
         }
         for (s, sh) in self.shifts.iter().enumerate() {
@@ -572,39 +588,43 @@ impl Engine<'_> {
                 }
                 b.alloc[row + sh.from] = from;
                 for (q, w) in sh.to.iter().enumerate() {
-                    let mut a = b.alloc[row + q];
+                    let (mut a, w) = (b.alloc[row + q], *w);
                     for l in 0..L {
                         a[l] += m[l] * w;
                     }
                     b.alloc[row + q] = a;
                 }
             }
-            // 3. Recognition.
+            for &c in &self.shifted {
+                for k in c * np..(c + 1) * np {
+                    b.alloc32[k] = single(&b.alloc[k]);
+                }
+            }
+            // 3. Recognition: `rho B` recognised, `(1 - rho) B` kept.
             for p in 0..np {
-                let rho = b.rho[p];
-                let mut q = [0.0; L];
+                let (rho, keep) = (b.rho[p], b.keep[p]);
+                let mut q = [0f32; L];
                 let mut o = b.books[nc * np + p];
                 for l in 0..L {
-                    let r = rho[l] * o[l];
-                    o[l] -= r;
-                    q[l] = r;
+                    q[l] = rho[l] * o[l];
+                    o[l] *= keep[l];
                 }
                 b.books[nc * np + p] = o;
                 for c in 0..nc {
                     let mut x = b.books[c * np + p];
                     for l in 0..L {
-                        let r = rho[l] * x[l];
-                        x[l] -= r;
-                        q[l] += r;
+                        q[l] += rho[l] * x[l];
+                        x[l] *= keep[l];
                     }
                     b.books[c * np + p] = x;
                 }
-                let mut rev = b.revenue[p];
+                let (mut rev, mut wide) = (b.revenue[p], [0.0; L]);
                 for l in 0..L {
-                    rev[l] += q[l];
+                    wide[l] = f64::from(q[l]);
+                    rev[l] += wide[l];
                 }
                 b.revenue[p] = rev;
-                b.quarter_revenue[(t - 1) * np + p] = q;
+                b.quarter_revenue[(t - 1) * np + p] = wide;
             }
             // 4. Renegotiation: which lanes fire is computed lane-wise; the
             // (rare) events themselves run lane by lane.
@@ -651,12 +671,12 @@ impl Engine<'_> {
             // 5. Bookings, then each provider's total: other book first.
             for c in 0..nc {
                 let (bookings, d) = (b.bookings[c], b.d[c]);
-                let mut amount = [0.0; L];
+                let mut amount = [0f32; L];
                 for l in 0..L {
-                    amount[l] = bookings[l] * d[l];
+                    amount[l] = (bookings[l] * d[l]) as f32;
                 }
                 for p in 0..np {
-                    let (mut x, a) = (b.books[c * np + p], b.alloc[c * np + p]);
+                    let (mut x, a) = (b.books[c * np + p], b.alloc32[c * np + p]);
                     for l in 0..L {
                         x[l] += amount[l] * a[l];
                     }
@@ -667,7 +687,7 @@ impl Engine<'_> {
                 let (bookings, d) = (b.bookings[nc + p], b.d[nc + p]);
                 let mut o = b.books[nc * np + p];
                 for l in 0..L {
-                    o[l] += bookings[l] * d[l];
+                    o[l] += (bookings[l] * d[l]) as f32;
                 }
                 b.books[nc * np + p] = o;
                 let mut total = o;
@@ -677,10 +697,20 @@ impl Engine<'_> {
                         total[l] += x[l];
                     }
                 }
-                b.totals[(t - 1) * np + p] = total;
+                b.totals[(t - 1) * np + p] = std::array::from_fn(|l| f64::from(total[l]));
             }
         }
         let tq = self.quarters;
+        // Lanes whose totals left single precision's range by the horizon
+        // (an overflow stays infinite or NaN to the end: the books only
+        // grow by sums and shrink by factors).
+        let mut kept = [true; L];
+        for total in &b.totals[(tq - 1) * np..tq * np] {
+            for l in 0..L {
+                kept[l] &= f32::keeps(total[l] as f32);
+            }
+        }
+        let lost = (0..L).fold(0, |m, l| m | (u32::from(!kept[l]) << l));
         let mut k = 0;
         let mut put = |v: [f64; L]| {
             b.metrics[k] = v;
@@ -695,7 +725,7 @@ impl Engine<'_> {
         for c in 0..nc {
             for p in 0..np {
                 let (x, total) = (b.books[c * np + p], b.totals[(tq - 1) * np + p]);
-                put(std::array::from_fn(|l| share(x[l], total[l])));
+                put(std::array::from_fn(|l| share(f64::from(x[l]), total[l])));
             }
         }
         for p in 0..np {
@@ -706,5 +736,24 @@ impl Engine<'_> {
             let f = b.fired[r];
             put(std::array::from_fn(|l| f64::from(f[l])));
         }
+        if lost != 0 {
+            self.spill(keys, first, b, on, lost);
+        }
+    }
+
+    /// The lanes of `lost` simulated again by the scalar reference, which
+    /// keeps their books in double (as it does for any path whose totals
+    /// leave single precision's range), and set from it.
+    #[cold]
+    #[inline(never)]
+    fn spill<const L: usize>(&self, keys: &Keys, first: u64, b: &mut Block<L>, on: Option<&Switches>, mut lost: u32) {
+        let mut ws = b.spill.take().unwrap_or_else(|| Box::new(self.workspace()));
+        while lost != 0 {
+            let l = lost.trailing_zeros() as usize;
+            lost &= lost - 1;
+            self.path_with(keys, first + l as u64, &mut ws, on);
+            b.set_lane(l, &ws);
+        }
+        b.spill = Some(ws);
     }
 }

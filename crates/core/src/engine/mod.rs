@@ -34,6 +34,85 @@ pub use seam::{Fold, Reference, Simulator, Watch, drive};
 /// `sqrt(DT)`, exact.
 const SQRT_DT: f64 = 0.5;
 
+/// The number type of the books (the model's arithmetic on backlogs,
+/// allocations and recognition rates): single precision, with double as
+/// the fallback for a path whose totals leave the range where single
+/// precision keeps its full relative precision ([`Book::keeps`]).
+pub(crate) trait Book:
+    Copy
+    + Default
+    + PartialEq
+    + std::fmt::Debug
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+{
+    /// `x` rounded to this type.
+    fn of(x: f64) -> Self;
+    /// The value in double precision (exact).
+    fn wide(self) -> f64;
+    /// Whether a provider's total at the horizon keeps full precision in
+    /// this type: for single, 0 or a finite magnitude of at least
+    /// [`NARROW_LEAST`] (a total that overflowed, or so small that its
+    /// books may be subnormal, sends the path to double); double always.
+    fn keeps(total: Self) -> bool;
+}
+
+/// A bound on the relative error that the books' single precision puts on
+/// a provider's total backlog or revenue after `quarters` quarters of a
+/// scenario with `customers` customers, on a path with `events`
+/// renegotiation events: `(3 T + 7 E + C + 10) 2^-24` (first order; the
+/// demand index's own error, from the single-precision shocks, comes on
+/// top). Every step on the books is a product by a rounded factor in
+/// `[0, 1]` (recognition keeps `1 - rho`, an event keeps `1 - s`: two
+/// roundings) or a sum of non-negative terms (one rounding), so relative
+/// errors add along a book's history and never cancel: a quarter adds at
+/// most 3 roundings to the largest (recognition, the bookings' sum), an
+/// event at most 7 (what moves: the severity, the migrated share and the
+/// destination's weight rounded, three products, a sum), a new commitment
+/// enters with at most 3 (`bookings D` rounded, the allocation rounded,
+/// their product); a total sums `C + 1` books, a quarter's revenue takes 2
+/// more (the rate rounded, its product) (`docs/streams.md`).
+pub fn books_relative_error(quarters: usize, customers: usize, events: usize) -> f64 {
+    (3 * quarters + 7 * events + customers + 10) as f64 * f64::from(f32::EPSILON) / 2.0
+}
+
+/// The least nonzero magnitude of a single-precision total (2^-100): its
+/// books' subnormal rounding (at most 2^-149 each) stays below 2^-48 of it.
+pub(crate) const NARROW_LEAST: f32 = f32::from_bits(27 << 23);
+
+impl Book for f32 {
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn wide(self) -> f64 {
+        f64::from(self)
+    }
+    #[inline(always)]
+    fn keeps(total: f32) -> bool {
+        total == 0.0 || (total.abs() >= NARROW_LEAST && total.abs() <= f32::MAX)
+    }
+}
+
+impl Book for f64 {
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn wide(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn keeps(_: f64) -> bool {
+        true
+    }
+}
+
 /// The plan baseline of MODEL.md: no renegotiation, no shift, every
 /// parameter at its mean, every demand index at `exp(mu t dt)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -306,50 +385,63 @@ impl<'a> Engine<'a> {
     }
 
     /// The plan: every parameter at its mean, `D(t) = exp(mu t dt)`, no
-    /// shift, no renegotiation.
+    /// shift, no renegotiation; its books in single precision, or double
+    /// where a total leaves single's range, with the operations and the
+    /// fallback of the kernels, so that a path with every driver off is
+    /// the plan bit for bit.
     fn compute_plan(&self) -> Plan {
+        self.plan_in::<f32>().unwrap_or_else(|| self.plan_in::<f64>().expect("double keeps every total"))
+    }
+
+    /// [`Engine::compute_plan`] with books in `B`; `None` when a total
+    /// left `B`'s range.
+    fn plan_in<B: Book>(&self) -> Option<Plan> {
         let (np, nc, tq) = (self.np, self.nc, self.quarters);
         let pv: Vec<f64> = self.params.iter().map(|d| d.mean()).collect();
-        let mut books = vec![0.0; (nc + 1) * np];
+        let mut books = vec![B::default(); (nc + 1) * np];
         for (k, &b) in self.backlog.iter().enumerate() {
-            books[k] = pv[b];
+            books[k] = B::of(pv[b]);
         }
         for p in 0..np {
-            books[nc * np + p] = pv[self.other_backlog[p]];
+            books[nc * np + p] = B::of(pv[self.other_backlog[p]]);
         }
         let mut backlog_path = vec![0.0; tq * np];
         let mut revenue_path = vec![0.0; tq * np];
         let mut revenue = vec![0.0; np];
         for t in 1..=tq {
             for p in 0..np {
-                let rho = pv[self.recognition[p]];
-                let mut q = 0.0;
+                let (rho, keep) = (B::of(pv[self.recognition[p]]), B::of(1.0 - pv[self.recognition[p]]));
+                let mut q = B::default();
                 for h in std::iter::once(nc).chain(0..nc) {
-                    let r = rho * books[h * np + p];
-                    books[h * np + p] -= r;
-                    q += r;
+                    q += rho * books[h * np + p];
+                    books[h * np + p] = keep * books[h * np + p];
                 }
-                revenue[p] += q;
-                revenue_path[(t - 1) * np + p] = q;
+                revenue[p] += q.wide();
+                revenue_path[(t - 1) * np + p] = q.wide();
             }
             for (u, d) in self.demand.iter().enumerate() {
-                let amount = pv[d.bookings] * math::exp(pv[d.growth] * t as f64 * DT);
+                let amount = B::of(pv[d.bookings] * math::exp(pv[d.growth] * t as f64 * DT));
                 if u < nc {
                     for p in 0..np {
-                        books[u * np + p] += amount * self.sc.customers[u].allocation[p];
+                        books[u * np + p] += amount * B::of(self.sc.customers[u].allocation[p]);
                     }
                 } else {
                     books[nc * np + (u - nc)] += amount;
                 }
             }
             for p in 0..np {
-                backlog_path[(t - 1) * np + p] = (0..nc).fold(books[nc * np + p], |s, h| s + books[h * np + p]);
+                let total = (0..nc).fold(books[nc * np + p], |s, h| s + books[h * np + p]);
+                backlog_path[(t - 1) * np + p] = total.wide();
             }
+        }
+        if !backlog_path[(tq - 1) * np..].iter().all(|t| B::keeps(B::of(*t))) {
+            return None;
         }
         let backlog = backlog_path[(tq - 1) * np..].to_vec();
         let fired = vec![0.0; self.sc.rules.len()];
+        let books: Vec<f64> = books.iter().map(|b| b.wide()).collect();
         let metrics = self.metrics_from(&books, &backlog, &revenue, &backlog, &fired);
-        Plan { backlog_path, revenue_path, backlog, revenue, metrics }
+        Some(Plan { backlog_path, revenue_path, backlog, revenue, metrics })
     }
 
     /// The metrics of [`Scenario::metric_names`] from the state at the horizon.

@@ -1,7 +1,7 @@
 //! The scalar reference kernel: one path at a time, written to read like
 //! MODEL.md. The block kernel must agree with it bit for bit.
 
-use super::{Engine, Keys, SQRT_DT, share};
+use super::{Book, Engine, Keys, SQRT_DT, share};
 use crate::math;
 use crate::model::DT;
 use crate::rng::{self, Stream};
@@ -15,9 +15,10 @@ pub struct Workspace {
     /// Per demand unit: D, the drift's factor `exp((mu - sigma^2/2) dt)`,
     /// `sigma sqrt(dt)`, `beta`, `sqrt(1 - beta^2)`, bookings. The shock's
     /// own arithmetic (vol, loadings, normals, its factor
-    /// `exp(vol eps)`) is single precision (`math::single`); D, the drift
-    /// and the books are double, so a unit with no volatility follows its
-    /// drift exactly as before.
+    /// `exp(vol eps)`) is single precision (`math::single`); D and the
+    /// drift are double, so a unit with no volatility follows its drift
+    /// exactly, and a quarter's new commitments `bookings * D` are taken in
+    /// double and rounded once to single.
     d: Vec<f64>,
     drift_factor: Vec<f64>,
     vol: Vec<f32>,
@@ -28,10 +29,14 @@ pub struct Workspace {
     normals: Vec<[f32; 4]>,
     /// This group of four quarters' event words, per rule.
     event_words: Vec<[u32; 4]>,
-    /// Books `[h * np + p]`: customers `h < nc`, then the `other` row `h = nc`.
-    books: Vec<f64>,
+    /// The books in single precision, and in double for a path whose
+    /// totals leave single precision's range ([`Book::keeps`]).
+    narrow: Books<f32>,
+    wide: Books<f64>,
+    /// Allocations `[c * np + p]` after the shifts (double: a shift that
+    /// moves nearly all of an allocation away subtracts nearly equal
+    /// numbers; the books take each rounded once).
     alloc: Vec<f64>,
-    rho: Vec<f64>,
     amp: Vec<f64>,
     decay: Vec<f64>,
     decay_t: Vec<f64>,
@@ -45,6 +50,28 @@ pub struct Workspace {
     pub quarter_revenue: Vec<f64>,
     /// The recorded metrics, in [`crate::model::Scenario::metric_names`] order.
     pub metrics: Vec<f64>,
+}
+
+/// Books `[h * np + p]` (customers `h < nc`, then the `other` row
+/// `h = nc`) and each provider's recognition rate `rho` and its
+/// complement `keep = 1 - rho` (taken in double, rounded once), in `B`:
+/// every step of the model's arithmetic on the books (recognition, cuts,
+/// bookings, totals) is in `B`, each a product by a factor in `[0, 1]` or
+/// a sum of non-negative terms, so that rounding errors add up and never
+/// cancel large against small (see `docs/streams.md`). Revenue is summed
+/// over quarters in double; the recorded totals and metrics are double
+/// (exact conversions).
+#[derive(Debug, Clone, Default)]
+struct Books<B> {
+    books: Vec<B>,
+    rho: Vec<B>,
+    keep: Vec<B>,
+}
+
+impl<B: Book> Books<B> {
+    fn new(nc: usize, np: usize) -> Self {
+        Books { books: vec![B::default(); (nc + 1) * np], rho: vec![B::default(); np], keep: vec![B::default(); np] }
+    }
 }
 
 /// What happened on one path, quarter by quarter ([`Engine::path_traced`]);
@@ -104,9 +131,9 @@ impl Engine<'_> {
             bookings: z(nu),
             normals: vec![[0.0; 4]; nu + 1],
             event_words: vec![[0; 4]; nr],
-            books: z((nc + 1) * np),
+            narrow: Books::new(nc, np),
+            wide: Books::new(nc, np),
             alloc: z(nc * np),
-            rho: z(np),
             amp: z(ns),
             decay: z(ns),
             decay_t: z(ns),
@@ -147,6 +174,17 @@ impl Engine<'_> {
         self.path_traced_with(keys, i, ws, None, Some(trace));
     }
 
+    /// [`Engine::path`] with its books in double precision throughout:
+    /// what the single-precision books are held to (within
+    /// [`super::books_relative_error`]); a path whose totals leave single
+    /// precision's range is this path.
+    pub fn path_double(&self, keys: &Keys, i: u64, ws: &mut Workspace) {
+        self.draw(keys, i, ws, None);
+        let mut bk = std::mem::take(&mut ws.wide);
+        self.simulate(keys, i, ws, &mut bk, None, None);
+        ws.wide = bk;
+    }
+
     fn path_traced_with(
         &self,
         keys: &Keys,
@@ -155,9 +193,20 @@ impl Engine<'_> {
         on: Option<&Switches>,
         mut trace: Option<&mut Trace>,
     ) {
-        let (np, nc) = (self.np, self.nc);
+        self.draw(keys, i, ws, on);
+        let mut bk = std::mem::take(&mut ws.narrow);
+        let keeps = self.simulate(keys, i, ws, &mut bk, on, trace.as_deref_mut());
+        ws.narrow = bk;
+        if !keeps {
+            let mut bk = std::mem::take(&mut ws.wide);
+            self.simulate(keys, i, ws, &mut bk, on, trace);
+            ws.wide = bk;
+        }
+    }
+
+    /// Path `i`'s parameters into `ws`.
+    fn draw(&self, keys: &Keys, i: u64, ws: &mut Workspace, on: Option<&Switches>) {
         let on_params = on.is_none_or(|s| s.params);
-        let on_shocks = on.is_none_or(|s| s.shocks);
         for (k, d) in self.params.iter().enumerate() {
             if !on_params {
                 ws.pv[k] = d.mean();
@@ -171,6 +220,22 @@ impl Engine<'_> {
                 ws.pv[k] = ws.designed[j];
             }
         }
+    }
+
+    /// The path from its drawn parameters on, its books in `B` (`bk`);
+    /// false when a total left the range where `B` keeps full precision
+    /// (the results are then not to be used).
+    fn simulate<B: Book>(
+        &self,
+        keys: &Keys,
+        i: u64,
+        ws: &mut Workspace,
+        bk: &mut Books<B>,
+        on: Option<&Switches>,
+        mut trace: Option<&mut Trace>,
+    ) -> bool {
+        let (np, nc) = (self.np, self.nc);
+        let on_shocks = on.is_none_or(|s| s.shocks);
         let pv = &ws.pv;
         for (u, d) in self.demand.iter().enumerate() {
             let (mu, sigma, beta) = (pv[d.growth], pv[d.volatility], pv[d.beta]);
@@ -182,12 +247,13 @@ impl Engine<'_> {
             ws.bookings[u] = pv[d.bookings];
         }
         for p in 0..np {
-            ws.rho[p] = pv[self.recognition[p]];
-            ws.books[nc * np + p] = pv[self.other_backlog[p]];
+            bk.rho[p] = B::of(pv[self.recognition[p]]);
+            bk.keep[p] = B::of(1.0 - pv[self.recognition[p]]);
+            bk.books[nc * np + p] = B::of(pv[self.other_backlog[p]]);
             ws.revenue[p] = 0.0;
         }
         for (k, &b) in self.backlog.iter().enumerate() {
-            ws.books[k] = pv[b];
+            bk.books[k] = B::of(pv[b]);
         }
         for (c, cu) in self.sc.customers.iter().enumerate() {
             ws.alloc[c * np..(c + 1) * np].copy_from_slice(&cu.allocation);
@@ -240,18 +306,18 @@ impl Engine<'_> {
                     *a += m * w;
                 }
             }
-            // 3. Recognition: per provider, the other book, then each customer.
+            // 3. Recognition: per provider, the other book, then each
+            // customer: `rho B` recognised, `(1 - rho) B` kept.
             for p in 0..np {
-                let r = ws.rho[p] * ws.books[nc * np + p];
-                ws.books[nc * np + p] -= r;
-                let mut q = r;
+                let (rho, keep) = (bk.rho[p], bk.keep[p]);
+                let mut q = rho * bk.books[nc * np + p];
+                bk.books[nc * np + p] = keep * bk.books[nc * np + p];
                 for c in 0..nc {
-                    let r = ws.rho[p] * ws.books[c * np + p];
-                    ws.books[c * np + p] -= r;
-                    q += r;
+                    q += rho * bk.books[c * np + p];
+                    bk.books[c * np + p] = keep * bk.books[c * np + p];
                 }
-                ws.quarter_revenue[(t - 1) * np + p] = q;
-                ws.revenue[p] += q;
+                ws.quarter_revenue[(t - 1) * np + p] = q.wide();
+                ws.revenue[p] += q.wide();
             }
             // 4. Renegotiation, in file order.
             for (r, rule) in self.sc.rules.iter().enumerate() {
@@ -261,14 +327,13 @@ impl Engine<'_> {
                 let u = rng::unit(ws.event_words[r][j]);
                 if ws.fired[r] < rule.max_events && u < ws.p_fire[r] {
                     let s = rule.severity.sample(&mut Stream::new(keys.severity[r], i, ws.fired[r]));
-                    let row = &mut ws.books[rule.customer * np..(rule.customer + 1) * np];
+                    let row = &mut bk.books[rule.customer * np..(rule.customer + 1) * np];
+                    let (amount, moved) = cut(row, rule, s, ws.migrate[r]);
                     if let Some(tr) = trace.as_deref_mut() {
                         let at = (t - 1) * self.sc.rules.len() + r;
-                        let amount = s * row[rule.provider];
                         (tr.fired[at], tr.severity[at], tr.cut[at], tr.moved[at]) =
-                            (true, s, amount, ws.migrate[r] * amount);
+                            (true, s, amount.wide(), moved.wide());
                     }
-                    cut(row, rule, s, ws.migrate[r]);
                     ws.fired[r] += 1;
                 }
             }
@@ -281,63 +346,69 @@ impl Engine<'_> {
                 tr.allocation[(t - 1) * nc * np..t * nc * np].copy_from_slice(&ws.alloc);
             }
             for c in 0..nc {
-                let amount = ws.bookings[c] * ws.d[c];
+                let amount = B::of(ws.bookings[c] * ws.d[c]);
                 for p in 0..np {
-                    ws.books[c * np + p] += amount * ws.alloc[c * np + p];
+                    bk.books[c * np + p] += amount * B::of(ws.alloc[c * np + p]);
                 }
             }
             for p in 0..np {
-                ws.books[nc * np + p] += ws.bookings[nc + p] * ws.d[nc + p];
-                let mut total = ws.books[nc * np + p];
+                bk.books[nc * np + p] += B::of(ws.bookings[nc + p] * ws.d[nc + p]);
+                let mut total = bk.books[nc * np + p];
                 for c in 0..nc {
-                    total += ws.books[c * np + p];
+                    total += bk.books[c * np + p];
                 }
-                ws.totals[(t - 1) * np + p] = total;
+                ws.totals[(t - 1) * np + p] = total.wide();
             }
         }
         let tq = self.quarters;
         let m = &mut ws.metrics;
         m.clear();
         let horizon = &ws.totals[(tq - 1) * np..];
+        // An overflow stays infinite or NaN to the horizon: the books only
+        // grow by sums and shrink by factors.
+        let keeps = horizon.iter().all(|t| B::keeps(B::of(*t)));
         m.extend_from_slice(horizon);
         m.extend_from_slice(&ws.revenue);
-        for row in ws.books[..nc * np].chunks_exact(np) {
-            m.extend(row.iter().zip(horizon).map(|(b, t)| share(*b, *t)));
+        for row in bk.books[..nc * np].chunks_exact(np) {
+            m.extend(row.iter().zip(horizon).map(|(b, t)| share(b.wide(), *t)));
         }
         m.extend(self.plan.backlog.iter().zip(horizon).map(|(p, t)| p - t));
         m.extend(ws.fired.iter().map(|&f| f64::from(f)));
+        keeps
     }
 }
 
 /// A renegotiation event on one customer's row of books: cut `s` of the
-/// rule's book, move `migrate` of the cut to the destinations.
+/// rule's book (which keeps `1 - s` of it), move `migrate` of the cut to
+/// the destinations (in the books' type); the amounts cut and moved.
 #[inline]
-pub(super) fn cut(row: &mut [f64], rule: &crate::model::Rule, s: f64, migrate: f64) {
-    let cut = s * row[rule.provider];
-    row[rule.provider] -= cut;
-    let moved = migrate * cut;
-    if moved != 0.0 {
+fn cut<B: Book>(row: &mut [B], rule: &crate::model::Rule, s: f64, migrate: f64) -> (B, B) {
+    let cut = B::of(s) * row[rule.provider];
+    row[rule.provider] = B::of(1.0 - s) * row[rule.provider];
+    let moved = B::of(migrate) * cut;
+    if moved != B::default() {
         for (b, w) in row.iter_mut().zip(&rule.to) {
-            *b += moved * w;
+            *b += moved * B::of(*w);
         }
     }
+    (cut, moved)
 }
 
 /// [`cut`] on lane `l` of a block's row of books, with the same operations.
 #[inline]
 pub(super) fn cut_lane<const L: usize>(
-    row: &mut [[f64; L]],
+    row: &mut [[f32; L]],
     l: usize,
     rule: &crate::model::Rule,
     s: f64,
     migrate: f64,
 ) {
-    let cut = s * row[rule.provider][l];
-    row[rule.provider][l] -= cut;
-    let moved = migrate * cut;
+    let cut = s as f32 * row[rule.provider][l];
+    row[rule.provider][l] *= (1.0 - s) as f32;
+    let moved = migrate as f32 * cut;
     if moved != 0.0 {
         for (b, w) in row.iter_mut().zip(&rule.to) {
-            b[l] += moved * w;
+            b[l] += moved * *w as f32;
         }
     }
 }
