@@ -1,14 +1,16 @@
 //! The block kernel: [`LANES`] paths side by side.
 //!
-//! Every per-path quantity is a `[f64; LANES]` (structure of arrays) and
-//! every step a loop over lanes, which the compiler vectorises. The steps and
-//! the order of every floating-point operation are those of the scalar
-//! reference (`scalar.rs`); the rare branches (a renegotiation event, a
-//! parameter drawn by a rejection sampler) run lane by lane with the same
-//! scalar code. The kernel is compiled three times, for the baseline x86-64
-//! (SSE2), for AVX2 and for AVX-512, and [`Kernel::detect`] picks the widest
-//! the CPU has at run time; none uses fused multiply-add, so all give the
-//! same bits.
+//! Every per-path quantity is a `[f64; L]` or, where the scalar reference
+//! computes in single precision (the shocks, the books), a `[f32; L]`
+//! (structure of arrays), and every step a loop over lanes, which the
+//! compiler vectorises. The steps and the order of every floating-point
+//! operation are those of the scalar reference (`scalar.rs`); the rare
+//! branches (a renegotiation event, a parameter drawn by a rejection
+//! sampler, a path whose totals leave single precision's range) run lane
+//! by lane with the same scalar code. The kernel is compiled three times,
+//! for the baseline x86-64 (SSE2), for AVX2 and for AVX-512, and
+//! [`Kernel::detect`] picks the widest the CPU has at run time; none uses
+//! fused multiply-add, so all give the same bits.
 
 // Lane loops index several arrays by the same lane: that is the point.
 #![allow(clippy::needless_range_loop)]
@@ -164,14 +166,16 @@ pub struct Block<const L: usize = LANES> {
     param_words: Vec<[[u32; L]; 4]>,
     /// One lane's designed parameters (see `design.rs`).
     designed: Vec<f64>,
-    d: Vec<[f64; L]>,
-    /// The drift's factor `exp((mu - sigma^2/2) dt)`, double; the shock's
-    /// own arithmetic is single precision, as the scalar reference's.
-    drift_factor: Vec<[f64; L]>,
+    /// Each demand unit's index D and its drift's factor
+    /// `exp((mu - sigma^2/2) dt)` (taken in double, rounded once), in single
+    /// precision as the shock's own arithmetic and the books, as the scalar
+    /// reference's.
+    d: Vec<[f32; L]>,
+    drift_factor: Vec<[f32; L]>,
     vol: Vec<[f32; L]>,
     load: Vec<[f32; L]>,
     idio: Vec<[f32; L]>,
-    bookings: Vec<[f64; L]>,
+    bookings: Vec<[f32; L]>,
     normals: Vec<[[f32; L]; 4]>,
     /// The words of a group of four quarters: every shock's, then every
     /// rule's event uniforms (as [`Keys`]' quarterly keys).
@@ -347,12 +351,12 @@ impl Engine<'_> {
             drawn_keys: Vec::with_capacity(self.params.len()),
             param_words: vec![[[0; L]; 4]; self.params.len()],
             designed: vec![0.0; self.design.params.len()],
-            d: z(nu),
-            drift_factor: z(nu),
+            d: vec![[0.0; L]; nu],
+            drift_factor: vec![[0.0; L]; nu],
             vol: vec![[0.0; L]; nu],
             load: vec![[0.0; L]; nu],
             idio: vec![[0.0; L]; nu],
-            bookings: z(nu),
+            bookings: vec![[0.0; L]; nu],
             normals: vec![[[0.0; L]; 4]; nu + 1],
             words: vec![[[0; L]; 4]; nu + 1 + nr],
             books: vec![[0.0; L]; (nc + 1) * np],
@@ -479,8 +483,9 @@ impl Engine<'_> {
                 load[l] = beta[l] as f32;
                 idio[l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt() as f32;
             }
-            (b.d[u], b.drift_factor[u], b.vol[u], b.load[u], b.idio[u]) = ([1.0; L], factor, vol, load, idio);
-            b.bookings[u] = b.pv[d.bookings];
+            (b.d[u], b.drift_factor[u], b.vol[u], b.load[u], b.idio[u]) =
+                ([1.0; L], factor.map(|x| x as f32), vol, load, idio);
+            b.bookings[u] = b.pv[d.bookings].map(|x| x as f32);
         }
         let single = |x: &[f64; L]| -> [f32; L] { std::array::from_fn(|l| x[l] as f32) };
         for p in 0..np {
@@ -542,9 +547,12 @@ impl Engine<'_> {
             let z = b.normals[0][j];
             for u in 0..nu {
                 if !on_shocks {
-                    // Off: the expected path, computed as the plan does.
-                    let mu = b.pv[self.demand[u].growth];
-                    b.d[u] = std::array::from_fn(|l| math::exp(mu[l] * t as f64 * DT));
+                    // Off: the expected path, compounded as the plan does.
+                    let (mu, mut d) = (b.pv[self.demand[u].growth], b.d[u]);
+                    for l in 0..L {
+                        d[l] *= math::exp(mu[l] * DT) as f32;
+                    }
+                    b.d[u] = d;
                     continue;
                 }
                 let (xi, load, idio, factor, vol) =
@@ -559,7 +567,7 @@ impl Engine<'_> {
                 }
                 let mut d = b.d[u];
                 for l in 0..L {
-                    d[l] *= factor[l] * f64::from(shock[l]);
+                    d[l] *= factor[l] * shock[l];
                 }
                 b.d[u] = d;
             }
@@ -673,7 +681,7 @@ impl Engine<'_> {
                 let (bookings, d) = (b.bookings[c], b.d[c]);
                 let mut amount = [0f32; L];
                 for l in 0..L {
-                    amount[l] = (bookings[l] * d[l]) as f32;
+                    amount[l] = bookings[l] * d[l];
                 }
                 for p in 0..np {
                     let (mut x, a) = (b.books[c * np + p], b.alloc32[c * np + p]);
@@ -687,7 +695,7 @@ impl Engine<'_> {
                 let (bookings, d) = (b.bookings[nc + p], b.d[nc + p]);
                 let mut o = b.books[nc * np + p];
                 for l in 0..L {
-                    o[l] += (bookings[l] * d[l]) as f32;
+                    o[l] += bookings[l] * d[l];
                 }
                 b.books[nc * np + p] = o;
                 let mut total = o;

@@ -405,6 +405,7 @@ impl<'a> Engine<'a> {
         for p in 0..np {
             books[nc * np + p] = B::of(pv[self.other_backlog[p]]);
         }
+        let mut index = vec![B::of(1.0); self.demand.len()];
         let mut backlog_path = vec![0.0; tq * np];
         let mut revenue_path = vec![0.0; tq * np];
         let mut revenue = vec![0.0; np];
@@ -420,7 +421,11 @@ impl<'a> Engine<'a> {
                 revenue_path[(t - 1) * np + p] = q.wide();
             }
             for (u, d) in self.demand.iter().enumerate() {
-                let amount = B::of(pv[d.bookings] * math::exp(pv[d.growth] * t as f64 * DT));
+                // D(t) = exp(mu t dt), as the kernels compound it: a
+                // quarter's factor `exp(mu dt)` rounded to `B` (a unit
+                // with no volatility follows the plan bit for bit).
+                index[u] = index[u] * B::of(math::exp(pv[d.growth] * DT));
+                let amount = B::of(pv[d.bookings]) * index[u];
                 if u < nc {
                     for p in 0..np {
                         books[u * np + p] += amount * B::of(self.sc.customers[u].allocation[p]);

@@ -1,5 +1,8 @@
 //! The scalar reference kernel: one path at a time, written to read like
-//! MODEL.md. The block kernel must agree with it bit for bit.
+//! MODEL.md. The block kernel must agree with it bit for bit. The shocks
+//! and the books are single precision (`docs/streams.md` has the error
+//! bound); a path whose totals leave single precision's range runs again
+//! with its books in double ([`Book`]).
 
 use super::{Book, Engine, Keys, SQRT_DT, share};
 use crate::math;
@@ -12,19 +15,13 @@ pub struct Workspace {
     pv: Vec<f64>,
     /// The designed parameters' values (see `design.rs`).
     designed: Vec<f64>,
-    /// Per demand unit: D, the drift's factor `exp((mu - sigma^2/2) dt)`,
-    /// `sigma sqrt(dt)`, `beta`, `sqrt(1 - beta^2)`, bookings. The shock's
-    /// own arithmetic (vol, loadings, normals, its factor
-    /// `exp(vol eps)`) is single precision (`math::single`); D and the
-    /// drift are double, so a unit with no volatility follows its drift
-    /// exactly, and a quarter's new commitments `bookings * D` are taken in
-    /// double and rounded once to single.
-    d: Vec<f64>,
-    drift_factor: Vec<f64>,
+    /// Per demand unit: `sigma sqrt(dt)`, `beta`, `sqrt(1 - beta^2)`, in
+    /// single precision, as the shock's own arithmetic (the normals, its
+    /// factor `exp(vol eps)`: `math::single`); D, the drift's factor and
+    /// the bookings are in [`Books`].
     vol: Vec<f32>,
     load: Vec<f32>,
     idio: Vec<f32>,
-    bookings: Vec<f64>,
     /// This group of four quarters' normals: the common factor, then each unit.
     normals: Vec<[f32; 4]>,
     /// This group of four quarters' event words, per rule.
@@ -53,24 +50,30 @@ pub struct Workspace {
 }
 
 /// Books `[h * np + p]` (customers `h < nc`, then the `other` row
-/// `h = nc`) and each provider's recognition rate `rho` and its
-/// complement `keep = 1 - rho` (taken in double, rounded once), in `B`:
-/// every step of the model's arithmetic on the books (recognition, cuts,
-/// bookings, totals) is in `B`, each a product by a factor in `[0, 1]` or
-/// a sum of non-negative terms, so that rounding errors add up and never
-/// cancel large against small (see `docs/streams.md`). Revenue is summed
-/// over quarters in double; the recorded totals and metrics are double
-/// (exact conversions).
+/// `h = nc`), each provider's recognition rate `rho` and its complement
+/// `keep = 1 - rho` (taken in double, rounded once), and each demand
+/// unit's index `D`, drift factor `exp((mu - sigma^2/2) dt)` (taken in
+/// double, rounded once) and bookings, in `B`: every step of the model's
+/// arithmetic on them (a quarter's `D *= drift exp(vol eps)`, recognition,
+/// cuts, bookings, totals) is in `B`, each a product of non-negative
+/// factors or a sum of non-negative terms, so that rounding errors add up
+/// and never cancel large against small (see `docs/streams.md`). Revenue
+/// is summed over quarters in double; the recorded totals and metrics are
+/// double (exact conversions).
 #[derive(Debug, Clone, Default)]
 struct Books<B> {
     books: Vec<B>,
     rho: Vec<B>,
     keep: Vec<B>,
+    d: Vec<B>,
+    drift: Vec<B>,
+    bookings: Vec<B>,
 }
 
 impl<B: Book> Books<B> {
-    fn new(nc: usize, np: usize) -> Self {
-        Books { books: vec![B::default(); (nc + 1) * np], rho: vec![B::default(); np], keep: vec![B::default(); np] }
+    fn new(nc: usize, np: usize, nu: usize) -> Self {
+        let z = |n: usize| vec![B::default(); n];
+        Books { books: z((nc + 1) * np), rho: z(np), keep: z(np), d: z(nu), drift: z(nu), bookings: z(nu) }
     }
 }
 
@@ -123,16 +126,13 @@ impl Engine<'_> {
         Workspace {
             pv: z(self.params.len()),
             designed: z(self.design.params.len()),
-            d: z(nu),
-            drift_factor: z(nu),
             vol: vec![0.0; nu],
             load: vec![0.0; nu],
             idio: vec![0.0; nu],
-            bookings: z(nu),
             normals: vec![[0.0; 4]; nu + 1],
             event_words: vec![[0; 4]; nr],
-            narrow: Books::new(nc, np),
-            wide: Books::new(nc, np),
+            narrow: Books::new(nc, np, nu),
+            wide: Books::new(nc, np, nu),
             alloc: z(nc * np),
             amp: z(ns),
             decay: z(ns),
@@ -239,12 +239,12 @@ impl Engine<'_> {
         let pv = &ws.pv;
         for (u, d) in self.demand.iter().enumerate() {
             let (mu, sigma, beta) = (pv[d.growth], pv[d.volatility], pv[d.beta]);
-            ws.d[u] = 1.0;
-            ws.drift_factor[u] = math::exp((mu - sigma * sigma / 2.0) * DT);
+            bk.d[u] = B::of(1.0);
+            bk.drift[u] = B::of(math::exp((mu - sigma * sigma / 2.0) * DT));
             ws.vol[u] = (sigma * SQRT_DT) as f32;
             ws.load[u] = beta as f32;
             ws.idio[u] = (1.0 - beta * beta).max(0.0).sqrt() as f32;
-            ws.bookings[u] = pv[d.bookings];
+            bk.bookings[u] = B::of(pv[d.bookings]);
         }
         for p in 0..np {
             bk.rho[p] = B::of(pv[self.recognition[p]]);
@@ -279,14 +279,15 @@ impl Engine<'_> {
                 }
             }
             // 1. Shocks (switched off: every index on its expected path,
-            // computed as the plan computes it).
+            // compounded as the plan compounds it).
             let z = ws.normals[0][j];
             for u in 0..self.demand.len() {
                 if on_shocks {
                     let eps = ws.load[u] * z + ws.idio[u] * ws.normals[1 + u][j];
-                    ws.d[u] *= ws.drift_factor[u] * f64::from(math::single::exp(ws.vol[u] * eps));
+                    let shock = B::of(f64::from(math::single::exp(ws.vol[u] * eps)));
+                    bk.d[u] = bk.d[u] * (bk.drift[u] * shock);
                 } else {
-                    ws.d[u] = math::exp(ws.pv[self.demand[u].growth] * t as f64 * DT);
+                    bk.d[u] = bk.d[u] * B::of(math::exp(ws.pv[self.demand[u].growth] * DT));
                 }
             }
             // 2. Allocation: the rows of customers with shifts start again from
@@ -341,18 +342,18 @@ impl Engine<'_> {
             if let Some(tr) = trace.as_deref_mut() {
                 let nu = self.demand.len();
                 for u in 0..nu {
-                    tr.bookings[(t - 1) * nu + u] = ws.bookings[u] * ws.d[u];
+                    tr.bookings[(t - 1) * nu + u] = (bk.bookings[u] * bk.d[u]).wide();
                 }
                 tr.allocation[(t - 1) * nc * np..t * nc * np].copy_from_slice(&ws.alloc);
             }
             for c in 0..nc {
-                let amount = B::of(ws.bookings[c] * ws.d[c]);
+                let amount = bk.bookings[c] * bk.d[c];
                 for p in 0..np {
                     bk.books[c * np + p] += amount * B::of(ws.alloc[c * np + p]);
                 }
             }
             for p in 0..np {
-                bk.books[nc * np + p] += B::of(ws.bookings[nc + p] * ws.d[nc + p]);
+                bk.books[nc * np + p] += bk.bookings[nc + p] * bk.d[nc + p];
                 let mut total = bk.books[nc * np + p];
                 for c in 0..nc {
                     total += bk.books[c * np + p];
