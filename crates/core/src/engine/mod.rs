@@ -63,18 +63,20 @@ pub(crate) trait Book:
 /// A bound on the relative error that the books' single precision puts on
 /// a provider's total backlog or revenue after `quarters` quarters of a
 /// scenario with `customers` customers, on a path with `events`
-/// renegotiation events: `(3 T + 7 E + C + 10) 2^-24` (first order; the
-/// demand index's own error, from the single-precision shocks, comes on
-/// top). Every step on the books is a product by a rounded factor in
-/// `[0, 1]` (recognition keeps `1 - rho`, an event keeps `1 - s`: two
-/// roundings) or a sum of non-negative terms (one rounding), so relative
-/// errors add along a book's history and never cancel: a quarter adds at
-/// most 3 roundings to the largest (recognition, the bookings' sum), an
-/// event at most 7 (what moves: the severity, the migrated share and the
-/// destination's weight rounded, three products, a sum), a new commitment
-/// enters with at most 3 (`bookings D` rounded, the allocation rounded,
-/// their product); a total sums `C + 1` books, a quarter's revenue takes 2
-/// more (the rate rounded, its product) (`docs/streams.md`).
+/// renegotiation events, against the same steps in double:
+/// `(3 T + 7 E + C + 10) 2^-24` (first order; the shock factors' own
+/// error, `exp(vol eps)` in single, is common to both). Every step is a
+/// product of non-negative factors (recognition keeps `1 - rho`, an event
+/// keeps `1 - s`: two roundings each) or a sum of non-negative terms (one
+/// rounding), so relative errors add along a book's history and never
+/// cancel: a quarter adds at most 3 roundings to the largest (recognition,
+/// the bookings' sum), an event at most 7 (what moves: the severity, the
+/// migrated share and the destination's weight rounded, three products, a
+/// sum); a new commitment in quarter `t` enters with at most `3 t + 4`
+/// (the demand index's `3 t`: its drift factor rounded, two products a
+/// quarter; the bookings rounded, the allocation rounded, two products);
+/// a total sums `C + 1` books, a quarter's revenue takes 2 more (the rate
+/// rounded, its product) (`docs/streams.md`).
 pub fn books_relative_error(quarters: usize, customers: usize, events: usize) -> f64 {
     (3 * quarters + 7 * events + customers + 10) as f64 * f64::from(f32::EPSILON) / 2.0
 }
