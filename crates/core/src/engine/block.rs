@@ -749,8 +749,8 @@ impl Engine<'_> {
         }
     }
 
-    /// The lanes of `lost` simulated again by the scalar reference, which
-    /// keeps their books in double (as it does for any path whose totals
+    /// The lanes of `lost` simulated again by the scalar reference with
+    /// their books in double (what it gives for any path whose totals
     /// leave single precision's range), and set from it.
     #[cold]
     #[inline(never)]
@@ -759,7 +759,7 @@ impl Engine<'_> {
         while lost != 0 {
             let l = lost.trailing_zeros() as usize;
             lost &= lost - 1;
-            self.path_with(keys, first + l as u64, &mut ws, on);
+            self.path_double_with(keys, first + l as u64, &mut ws, on);
             b.set_lane(l, &ws);
         }
         b.spill = Some(ws);

@@ -35,19 +35,17 @@ pub use seam::{Fold, Reference, Simulator, Watch, drive};
 const SQRT_DT: f64 = 0.5;
 
 /// The number type of the books (the model's arithmetic on backlogs,
-/// allocations and recognition rates): single precision, with double as
-/// the fallback for a path whose totals leave the range where single
-/// precision keeps its full relative precision ([`Book::keeps`]).
+/// recognition rates, demand indices and bookings): single precision, with
+/// double as the fallback for a path whose totals leave the range where
+/// single precision keeps its full relative precision ([`Book::keeps`]).
 pub(crate) trait Book:
     Copy
     + Default
     + PartialEq
     + std::fmt::Debug
     + std::ops::Add<Output = Self>
-    + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
     + std::ops::AddAssign
-    + std::ops::SubAssign
 {
     /// `x` rounded to this type.
     fn of(x: f64) -> Self;
@@ -58,6 +56,12 @@ pub(crate) trait Book:
     /// [`NARROW_LEAST`] (a total that overflowed, or so small that its
     /// books may be subnormal, sends the path to double); double always.
     fn keeps(total: Self) -> bool;
+
+    /// Whether every provider's total at the horizon (`horizon`, in
+    /// double, converted exactly from this type) [`Book::keeps`].
+    fn keeps_all(horizon: &[f64]) -> bool {
+        horizon.iter().all(|t| Self::keeps(Self::of(*t)))
+    }
 }
 
 /// A bound on the relative error that the books' single precision puts on
@@ -441,7 +445,7 @@ impl<'a> Engine<'a> {
                 backlog_path[(t - 1) * np + p] = total.wide();
             }
         }
-        if !backlog_path[(tq - 1) * np..].iter().all(|t| B::keeps(B::of(*t))) {
+        if !B::keeps_all(&backlog_path[(tq - 1) * np..]) {
             return None;
         }
         let backlog = backlog_path[(tq - 1) * np..].to_vec();

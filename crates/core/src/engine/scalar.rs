@@ -179,10 +179,32 @@ impl Engine<'_> {
     /// [`super::books_relative_error`]); a path whose totals leave single
     /// precision's range is this path.
     pub fn path_double(&self, keys: &Keys, i: u64, ws: &mut Workspace) {
-        self.draw(keys, i, ws, None);
-        let mut bk = std::mem::take(&mut ws.wide);
-        self.simulate(keys, i, ws, &mut bk, None, None);
-        ws.wide = bk;
+        self.path_double_with(keys, i, ws, None);
+    }
+
+    /// [`Engine::path_double`] with some drivers switched off (what
+    /// [`Engine::path_with`] gives for a path whose totals leave single
+    /// precision's range).
+    pub(super) fn path_double_with(&self, keys: &Keys, i: u64, ws: &mut Workspace, on: Option<&Switches>) {
+        self.draw(keys, i, ws, on);
+        self.simulate_in(keys, i, ws, |ws| &mut ws.wide, on, None);
+    }
+
+    /// [`Engine::simulate`] on the workspace's books of type `B`, which
+    /// `books` picks.
+    fn simulate_in<B: Book>(
+        &self,
+        keys: &Keys,
+        i: u64,
+        ws: &mut Workspace,
+        books: fn(&mut Workspace) -> &mut Books<B>,
+        on: Option<&Switches>,
+        trace: Option<&mut Trace>,
+    ) -> bool {
+        let mut bk = std::mem::take(books(ws));
+        let keeps = self.simulate(keys, i, ws, &mut bk, on, trace);
+        *books(ws) = bk;
+        keeps
     }
 
     fn path_traced_with(
@@ -194,13 +216,8 @@ impl Engine<'_> {
         mut trace: Option<&mut Trace>,
     ) {
         self.draw(keys, i, ws, on);
-        let mut bk = std::mem::take(&mut ws.narrow);
-        let keeps = self.simulate(keys, i, ws, &mut bk, on, trace.as_deref_mut());
-        ws.narrow = bk;
-        if !keeps {
-            let mut bk = std::mem::take(&mut ws.wide);
-            self.simulate(keys, i, ws, &mut bk, on, trace);
-            ws.wide = bk;
+        if !self.simulate_in(keys, i, ws, |ws| &mut ws.narrow, on, trace.as_deref_mut()) {
+            self.simulate_in(keys, i, ws, |ws| &mut ws.wide, on, trace);
         }
     }
 
@@ -367,7 +384,7 @@ impl Engine<'_> {
         let horizon = &ws.totals[(tq - 1) * np..];
         // An overflow stays infinite or NaN to the horizon: the books only
         // grow by sums and shrink by factors.
-        let keeps = horizon.iter().all(|t| B::keeps(B::of(*t)));
+        let keeps = B::keeps_all(horizon);
         m.extend_from_slice(horizon);
         m.extend_from_slice(&ws.revenue);
         for row in bk.books[..nc * np].chunks_exact(np) {
