@@ -7,7 +7,10 @@
 //!   lane-quarters (one path's quarter): criterion's elements per second,
 //!   so `1e9 / rate` is ns per lane-quarter; and `run-1-thread`, a whole
 //!   run of 8 chunks (kernel, fold, merge) on the widest build, whose rate
-//!   is reported for one chunk: divide it by 8;
+//!   is reported for one chunk: divide it by 8; and the kernel on the same
+//!   paths cut to 4 quarters, whose difference from the whole horizon
+//!   splits the kernel's time into its quarter loop and its per-block
+//!   set-up (parameters drawn, metrics recorded);
 //! - `maths/BUILD/F`: the crate's own `exp`, `ln`, `sincos_2pi`,
 //!   `normal_pair` (Box-Muller: one `ln`, one `sqrt`, one `sincos` for two
 //!   normals) and Philox4x32-10 (`philox_lanes`, four words per lane), each
@@ -248,16 +251,24 @@ fn kernel_cost(c: &mut Criterion) {
     group.bench_function(format!("run-1-thread-{:?} (per lane-quarter, 1/8 of the time)", engine.kernel()), |b| {
         b.iter(|| pool.install(|| engine.run(sc.seed, 8 * CHUNK, &|_| {})))
     });
+    // The same paths cut to the first four quarters: the difference from
+    // the whole horizon is the quarter loop alone, the rest the per-block
+    // set-up (drawing the parameters, the metrics at the end).
+    let mut short = sc.clone();
+    short.quarters = 4;
     for kernel in Kernel::available() {
-        let engine = Engine::new(&sc).with_kernel(kernel);
-        let keys = engine.keys(sc.seed, CHUNK);
-        let name = format!("{kernel:?}-{}-lanes (per lane-quarter)", kernel.lanes());
-        if kernel.lanes() == MAX_LANES {
-            let mut block: Block<MAX_LANES> = engine.block_buffer_of();
-            group.bench_function(name, |b| b.iter(|| chunk(&engine, kernel, &keys, &mut block)));
-        } else {
-            let mut block: Block = engine.block_buffer();
-            group.bench_function(name, |b| b.iter(|| chunk(&engine, kernel, &keys, &mut block)));
+        for (sc, what) in [(&sc, String::new()), (&short, format!(", {} quarters", short.quarters))] {
+            let engine = Engine::new(sc).with_kernel(kernel);
+            let keys = engine.keys(sc.seed, CHUNK);
+            let name = format!("{kernel:?}-{}-lanes{what} (per lane-quarter)", kernel.lanes());
+            group.throughput(Throughput::Elements(CHUNK * sc.quarters as u64));
+            if kernel.lanes() == MAX_LANES {
+                let mut block: Block<MAX_LANES> = engine.block_buffer_of();
+                group.bench_function(name, |b| b.iter(|| chunk(&engine, kernel, &keys, &mut block)));
+            } else {
+                let mut block: Block = engine.block_buffer();
+                group.bench_function(name, |b| b.iter(|| chunk(&engine, kernel, &keys, &mut block)));
+            }
         }
     }
     group.finish();
