@@ -7,7 +7,7 @@ use backlog_risk::engine::{Engine, Kernel, LANES, MAX_LANES, books_relative_erro
 use backlog_risk::model::{Sampling, Scenario};
 use backlog_risk::report;
 use backlog_risk::stats::{self, RELATIVE_ERROR, ZERO_BAND};
-use common::parse;
+use common::{bits, parse};
 
 fn shipped() -> Vec<Scenario> {
     let mut files: Vec<_> = std::fs::read_dir("scenarios").unwrap().map(|e| e.unwrap().path()).collect();
@@ -52,7 +52,6 @@ fn agrees_with_scalar_at<const L: usize>(sc: &Scenario, kernel: Kernel, firsts: 
             let at = format!("{} {kernel:?} {L} lanes path {path}", sc.name);
             engine.path(&keys, path, &mut ws);
             b.lane_metrics(l, &mut m);
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&m), bits(&ws.metrics), "{at}: metrics");
             let lane = |v: &[[f64; L]]| v.iter().map(|x| x[l].to_bits()).collect::<Vec<_>>();
             assert_eq!(lane(&b.totals), bits(&ws.totals), "{at}: backlog");
@@ -196,7 +195,6 @@ allocation = {{ azure = 1.0 }}
         if horizon > f64::from(f32::MAX) {
             fell_back += 1;
             engine.path_double(&keys, i, &mut wide);
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&ws.metrics), bits(&wide.metrics), "path {i}: its books in double");
             assert_eq!(bits(&ws.totals), bits(&wide.totals), "path {i}: its backlog path in double");
         }

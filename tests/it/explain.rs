@@ -1,6 +1,6 @@
 //! `explain`: Sobol' indices, tornado and their errors (issue 10).
 
-use crate::common::{self, cmd, parse};
+use crate::common::{self, bits, cmd, parse};
 
 use backlog_risk::analysis::sensitivity;
 use backlog_risk::engine::Engine;
@@ -160,7 +160,6 @@ fn attribution_sums_to_each_paths_loss_and_all_off_is_the_plan() {
     let (mut ws, mut full) = (engine.workspace(), engine.workspace());
     let off = Switches { params: false, shocks: false, shifts: vec![false], rules: vec![false, false] };
     let on = Switches { params: true, shocks: true, shifts: vec![true], rules: vec![true, true] };
-    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for i in [0, 1, 17, 4095] {
         engine.path_with(&keys, i, &mut ws, Some(&off));
         assert_eq!(bits(&ws.metrics), bits(&engine.plan().metrics), "path {i}: every driver off is the plan");

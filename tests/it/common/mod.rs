@@ -24,6 +24,12 @@ pub fn header(quarters: u32, paths: u64) -> String {
     format!("[scenario]\nname = \"t\"\nstart = \"2026Q1\"\nquarters = {quarters}\npaths = {paths}\nseed = 7\n")
 }
 
+/// The bit patterns of `v`, for comparisons bit for bit (-0.0 against 0.0,
+/// NaN payloads).
+pub fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
 /// Assert `x` is within `k` standard errors of `expected`.
 pub fn within_se(what: &str, x: f64, se: f64, expected: f64, k: f64) {
     assert!(

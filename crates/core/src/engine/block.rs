@@ -471,6 +471,7 @@ impl Engine<'_> {
                 }
             }
         }
+        let single = |x: &[f64; L]| -> [f32; L] { std::array::from_fn(|l| x[l] as f32) };
         // The per-block set-up into local arrays too: written through the
         // block's vectors, these loops stayed scalar (their `exp` most of
         // the set-up's time).
@@ -483,11 +484,9 @@ impl Engine<'_> {
                 load[l] = beta[l] as f32;
                 idio[l] = (1.0 - beta[l] * beta[l]).max(0.0).sqrt() as f32;
             }
-            (b.d[u], b.drift_factor[u], b.vol[u], b.load[u], b.idio[u]) =
-                ([1.0; L], factor.map(|x| x as f32), vol, load, idio);
-            b.bookings[u] = b.pv[d.bookings].map(|x| x as f32);
+            (b.d[u], b.drift_factor[u], b.vol[u], b.load[u], b.idio[u]) = ([1.0; L], single(&factor), vol, load, idio);
+            b.bookings[u] = single(&b.pv[d.bookings]);
         }
-        let single = |x: &[f64; L]| -> [f32; L] { std::array::from_fn(|l| x[l] as f32) };
         for p in 0..np {
             let rho = b.pv[self.recognition[p]];
             b.rho[p] = single(&rho);
